@@ -1,0 +1,878 @@
+//! The engine: nodes, their context, the event loop, timers, crashes and
+//! scheduled faults, bounded runs and the fingerprint.
+//!
+//! Everything on the simulated network is a [`Node`]. A node acts only
+//! through its [`Context`]: it reads the virtual clock, draws from its own
+//! random stream, sends messages (through the simulated network), sets and
+//! cancels timers, records metrics and notes. Built-in models and a user's
+//! own components implement the same trait.
+//!
+//! Architecture invariants:
+//! - Events are processed in (time, insertion sequence) order; nothing is
+//!   ever scheduled before the current time (asserted by the queue).
+//! - A handler runs only for a node that is up. A crash invalidates every
+//!   timer the node had set; messages that arrive while it is down are
+//!   dropped and counted.
+//! - The fingerprint folds in every processed event and nothing else, so it
+//!   is independent of tracing, metrics and wall-clock speed.
+
+use crate::metrics::{CounterId, Metrics};
+use crate::network::{Network, Partition, ZoneId};
+use crate::queue::EventQueue;
+use crate::rng::{SimRng, StreamPurpose, stream_id};
+use crate::time::{SimDuration, SimTime};
+use crate::trace::{Fingerprint, NoTrace, StableHasher, TraceKind, TraceRecord, TraceSink};
+use core::fmt;
+use core::hash::{Hash, Hasher};
+use std::any::Any;
+use std::collections::BTreeMap;
+
+/// What nodes exchange: any cloneable, hashable, printable type. The hash
+/// feeds the fingerprint; `Debug` is used only when tracing.
+pub trait Message: Clone + Hash + fmt::Debug + 'static {}
+impl<T: Clone + Hash + fmt::Debug + 'static> Message for T {}
+
+/// A node's index in its simulation; stable for the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(u32);
+
+impl NodeId {
+    pub fn from_index(i: usize) -> Self {
+        NodeId(u32::try_from(i).expect("more than 2^32 nodes"))
+    }
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A timer set by a node; cancel it with [`Context::cancel_timer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TimerId {
+    slot: u32,
+    generation: u32,
+}
+
+/// A participant in the simulation: a client, a server, a cache, a load
+/// balancer, a user's own component.
+pub trait Node<M: Message>: Any {
+    /// Called once, in node-id order, when the run starts.
+    fn on_start(&mut self, ctx: &mut Context<'_, M>) {
+        let _ = ctx;
+    }
+    /// A message from `from` arrived.
+    fn on_message(&mut self, ctx: &mut Context<'_, M>, from: NodeId, msg: M);
+    /// A timer this node set fired; `payload` is what it was set with.
+    fn on_timer(&mut self, ctx: &mut Context<'_, M>, timer: TimerId, payload: M);
+    /// The node crashed: drop whatever a real process would lose. Its timers
+    /// are already cancelled and it cannot act until it restarts.
+    fn on_crash(&mut self, now: SimTime) {
+        let _ = now;
+    }
+    /// The node came back after a crash. By default, starts afresh.
+    fn on_restart(&mut self, ctx: &mut Context<'_, M>) {
+        self.on_start(ctx);
+    }
+}
+
+/// A scheduled change to the world (not a message to a node).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    Crash(NodeId),
+    Restart(NodeId),
+    Partition(Partition),
+    /// Heal the partition with this name.
+    Heal(String),
+    HealAll,
+}
+
+#[derive(Debug)]
+enum EventKind<M> {
+    Deliver { from: NodeId, msg: M },
+    Timer { timer: TimerId, payload: M },
+    /// Index into `Core::faults`; kept out of line so events stay small.
+    Fault(u32),
+}
+
+#[derive(Debug)]
+struct Event<M> {
+    target: NodeId,
+    kind: EventKind<M>,
+}
+
+struct NodeSlot {
+    name: String,
+    up: bool,
+    /// Bumped at each crash; timers set by an earlier incarnation are void.
+    incarnation: u32,
+    rng: SimRng,
+    net_rng: SimRng,
+}
+
+#[derive(Clone, Copy)]
+struct TimerSlot {
+    generation: u32,
+    owner: NodeId,
+    incarnation: u32,
+}
+
+/// Live timers by slot, with generation counters so that cancelling is O(1)
+/// and a cancelled timer's queue entry is recognised as void when popped.
+#[derive(Default)]
+struct Timers {
+    slots: Vec<TimerSlot>,
+    free: Vec<u32>,
+    /// Queue entries of cancelled timers not yet popped or purged.
+    void_in_queue: usize,
+}
+
+impl Timers {
+    #[inline]
+    fn set(&mut self, owner: NodeId, incarnation: u32) -> TimerId {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(TimerSlot {
+                    generation: 0,
+                    owner,
+                    incarnation,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let s = &mut self.slots[slot as usize];
+        s.owner = owner;
+        s.incarnation = incarnation;
+        TimerId {
+            slot,
+            generation: s.generation,
+        }
+    }
+
+    #[inline]
+    fn is_live(&self, t: TimerId) -> bool {
+        self.slots[t.slot as usize].generation == t.generation
+    }
+
+    #[inline]
+    fn release(&mut self, t: TimerId) {
+        let s = &mut self.slots[t.slot as usize];
+        s.generation = s.generation.wrapping_add(1);
+        self.free.push(t.slot);
+    }
+}
+
+/// Limits for one call to [`Simulation::run`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Stop before processing any event later than this.
+    pub until: SimTime,
+    /// Stop after processing this many events in this call.
+    pub max_events: u64,
+}
+
+/// Half a billion events: minutes of work, far beyond any story, but finite.
+pub const DEFAULT_EVENT_BUDGET: u64 = 500_000_000;
+
+impl RunLimits {
+    pub fn until(until: SimTime) -> Self {
+        RunLimits {
+            until,
+            max_events: DEFAULT_EVENT_BUDGET,
+        }
+    }
+    pub fn for_duration(d: SimDuration) -> Self {
+        Self::until(SimTime::ZERO + d)
+    }
+    pub fn with_max_events(mut self, n: u64) -> Self {
+        self.max_events = n;
+        self
+    }
+}
+
+/// Why a run stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// Reached the end time; events after it remain pending.
+    ReachedEnd,
+    /// Nothing is left to happen.
+    Idle,
+    /// The event budget ran out before the end time.
+    EventBudget { budget: u64 },
+    /// A node asked to stop (`Context::stop_run`).
+    Stopped { by: String, reason: String },
+}
+
+/// The outcome of a call to [`Simulation::run`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunReport {
+    pub stop: StopReason,
+    pub end_time: SimTime,
+    /// The run's intended end.
+    pub until: SimTime,
+    /// Events processed by this call.
+    pub events: u64,
+    /// Events processed since the simulation began.
+    pub total_events: u64,
+    pub fingerprint: Fingerprint,
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.stop {
+            StopReason::ReachedEnd => write!(
+                f,
+                "ran to {} ({} events)",
+                self.end_time, self.total_events
+            ),
+            StopReason::Idle => write!(
+                f,
+                "nothing left to happen at {} ({} events)",
+                self.end_time, self.total_events
+            ),
+            StopReason::EventBudget { budget } => write!(
+                f,
+                "stopped at {} of {}: the event budget of {budget} events ran out. Something \
+                 makes events faster than simulated time passes (a retry storm, or a timer \
+                 that re-arms itself with no delay); if the load is real, raise the budget",
+                self.end_time, self.until
+            ),
+            StopReason::Stopped { by, reason } => {
+                write!(f, "stopped at {} by {by}: {reason}", self.end_time)
+            }
+        }
+    }
+}
+
+/// Something a caller did that the engine cannot accept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineError {
+    DuplicateNode(String),
+    /// Two names hash to the same random stream (astronomically unlikely,
+    /// but checked so that stream independence is a guarantee).
+    StreamCollision(String, String),
+    AlreadyStarted(String),
+    ScheduledInPast { at: SimTime, now: SimTime },
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::DuplicateNode(n) => {
+                write!(f, "there is already a node called `{n}`; node names must be unique")
+            }
+            EngineError::StreamCollision(a, b) => write!(
+                f,
+                "node names `{a}` and `{b}` map to the same random stream; rename one"
+            ),
+            EngineError::AlreadyStarted(n) => {
+                write!(f, "cannot add node `{n}`: the run has already started")
+            }
+            EngineError::ScheduledInPast { at, now } => {
+                write!(f, "cannot schedule at {at}: simulated time is already {now}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+struct NetCounters {
+    sent: CounterId,
+    lost: CounterId,
+    partitioned: CounterId,
+    to_down_node: CounterId,
+    duplicated: CounterId,
+}
+
+/// Everything but the nodes themselves, so a node can be borrowed mutably
+/// alongside the context it acts through.
+struct Core<M> {
+    seed: u64,
+    now: SimTime,
+    queue: EventQueue<Event<M>>,
+    timers: Timers,
+    slots: Vec<NodeSlot>,
+    names: BTreeMap<String, NodeId>,
+    streams: BTreeMap<u64, String>,
+    faults: Vec<Fault>,
+    network: Network,
+    metrics: Metrics,
+    net: NetCounters,
+    trace: Box<dyn TraceSink>,
+    tracing: bool,
+    hasher: StableHasher,
+    events: u64,
+    started: bool,
+    stop_request: Option<(NodeId, String)>,
+}
+
+/// The message as it was dropped, for trace output.
+struct Dropped<'a, M> {
+    reason: &'static str,
+    msg: &'a M,
+}
+
+impl<M: fmt::Debug> fmt::Debug for Dropped<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {:?}", self.reason, self.msg)
+    }
+}
+
+impl<M: Message> Core<M> {
+    #[inline]
+    fn push(&mut self, at: SimTime, target: NodeId, kind: EventKind<M>) {
+        self.queue.push(at.as_nanos(), Event { target, kind });
+    }
+
+    fn trace(&mut self, kind: TraceKind, node: NodeId, peer: Option<NodeId>, detail: Option<&dyn fmt::Debug>) {
+        let rec = TraceRecord {
+            time: self.now,
+            kind,
+            node: &self.slots[node.index()].name,
+            peer: peer.map(|p| self.slots[p.index()].name.as_str()),
+            detail,
+        };
+        self.trace.record(&rec);
+    }
+
+    fn drop_message(&mut self, from: NodeId, to: NodeId, reason: &'static str, counter: CounterId, msg: &M) {
+        self.metrics.add(counter, 1);
+        if self.tracing {
+            self.trace(TraceKind::Drop, from, Some(to), Some(&Dropped { reason, msg }));
+        }
+    }
+
+    fn send(&mut self, from: NodeId, to: NodeId, msg: M) {
+        self.metrics.add(self.net.sent, 1);
+        if self.tracing {
+            self.trace(TraceKind::Send, from, Some(to), Some(&msg));
+        }
+        if from == to {
+            self.push(self.now, to, EventKind::Deliver { from, msg });
+            return;
+        }
+        if self.network.is_blocked(from, to) {
+            let c = self.net.partitioned;
+            self.drop_message(from, to, "partition", c, &msg);
+            return;
+        }
+        let link = self.network.link(from, to);
+        let rng = &mut self.slots[from.index()].net_rng;
+        if link.loss > 0.0 && rng.chance(link.loss) {
+            let c = self.net.lost;
+            self.drop_message(from, to, "loss", c, &msg);
+            return;
+        }
+        let mut delay = link.latency.sample_duration(rng);
+        if link.reorder > 0.0 && rng.chance(link.reorder) {
+            delay = delay + link.reorder_delay.sample_duration(rng);
+        }
+        let copy_delay = (link.duplicate > 0.0 && rng.chance(link.duplicate))
+            .then(|| link.latency.sample_duration(rng));
+        let now = self.now;
+        if let Some(d) = copy_delay {
+            self.metrics.add(self.net.duplicated, 1);
+            let copy = msg.clone();
+            self.push(now + d, to, EventKind::Deliver { from, msg: copy });
+        }
+        self.push(now + delay, to, EventKind::Deliver { from, msg });
+    }
+
+    #[inline]
+    fn set_timer(&mut self, owner: NodeId, after: SimDuration, payload: M) -> TimerId {
+        let incarnation = self.slots[owner.index()].incarnation;
+        let timer = self.timers.set(owner, incarnation);
+        let at = self.now + after;
+        self.push(at, owner, EventKind::Timer { timer, payload });
+        timer
+    }
+
+    #[inline]
+    fn cancel_timer(&mut self, owner: NodeId, timer: TimerId) -> bool {
+        if !self.timers.is_live(timer) || self.timers.slots[timer.slot as usize].owner != owner {
+            return false;
+        }
+        self.timers.release(timer);
+        self.timers.void_in_queue += 1;
+        self.maybe_purge();
+        true
+    }
+
+    /// When cancelled timers outnumber the live entries, drop them from the
+    /// queue in one pass, so memory follows what is really pending.
+    fn maybe_purge(&mut self) {
+        let void = self.timers.void_in_queue;
+        if void < 4096 || void * 2 < self.queue.len() {
+            return;
+        }
+        let timers = &self.timers;
+        self.queue.retain(|e| match &e.kind {
+            EventKind::Timer { timer, .. } => timers.is_live(*timer),
+            _ => true,
+        });
+        self.timers.void_in_queue = 0;
+    }
+}
+
+/// What a node sees of the world while it handles an event.
+pub struct Context<'a, M: Message> {
+    core: &'a mut Core<M>,
+    me: NodeId,
+}
+
+impl<M: Message> Context<'_, M> {
+    #[inline]
+    pub fn now(&self) -> SimTime {
+        self.core.now
+    }
+    #[inline]
+    pub fn id(&self) -> NodeId {
+        self.me
+    }
+    pub fn name(&self) -> &str {
+        &self.core.slots[self.me.index()].name
+    }
+    /// This node's own random stream.
+    #[inline]
+    pub fn rng(&mut self) -> &mut SimRng {
+        &mut self.core.slots[self.me.index()].rng
+    }
+    /// Sends `msg` to `to` over the simulated network (to itself: delivered
+    /// now, after everything already scheduled for now).
+    #[inline]
+    pub fn send(&mut self, to: NodeId, msg: M) {
+        self.core.send(self.me, to, msg);
+    }
+    /// Calls `on_timer` with `payload` after `after`, unless cancelled first
+    /// or the node crashes.
+    #[inline]
+    pub fn set_timer(&mut self, after: SimDuration, payload: M) -> TimerId {
+        self.core.set_timer(self.me, after, payload)
+    }
+    /// Cancels a pending timer in O(1). False if it already fired, was
+    /// already cancelled, or is not this node's.
+    #[inline]
+    pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
+        self.core.cancel_timer(self.me, timer)
+    }
+    #[inline]
+    pub fn metrics(&mut self) -> &mut Metrics {
+        &mut self.core.metrics
+    }
+    /// Adds a note to the trace; `what` is formatted only when tracing.
+    pub fn note(&mut self, what: &dyn fmt::Debug) {
+        if self.core.tracing {
+            self.core.trace(TraceKind::Note, self.me, None, Some(what));
+        }
+    }
+    pub fn is_tracing(&self) -> bool {
+        self.core.tracing
+    }
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.core.names.get(name).copied()
+    }
+    pub fn node_name(&self, id: NodeId) -> &str {
+        &self.core.slots[id.index()].name
+    }
+    pub fn node_count(&self) -> usize {
+        self.core.slots.len()
+    }
+    pub fn network(&self) -> &Network {
+        &self.core.network
+    }
+    /// Ends the run after this handler returns.
+    pub fn stop_run(&mut self, reason: &str) {
+        self.core.stop_request = Some((self.me, reason.to_string()));
+    }
+}
+
+/// A simulation: nodes, the network between them, the clock and the queue.
+pub struct Simulation<M: Message> {
+    nodes: Vec<Box<dyn Node<M>>>,
+    core: Core<M>,
+}
+
+impl<M: Message> Simulation<M> {
+    pub fn new(seed: u64) -> Self {
+        let mut metrics = Metrics::new();
+        let net = NetCounters {
+            sent: metrics.counter("net.sent"),
+            lost: metrics.counter("net.dropped.loss"),
+            partitioned: metrics.counter("net.dropped.partition"),
+            to_down_node: metrics.counter("net.dropped.node_down"),
+            duplicated: metrics.counter("net.duplicated"),
+        };
+        Simulation {
+            nodes: Vec::new(),
+            core: Core {
+                seed,
+                now: SimTime::ZERO,
+                queue: EventQueue::new(),
+                timers: Timers::default(),
+                slots: Vec::new(),
+                names: BTreeMap::new(),
+                streams: BTreeMap::new(),
+                faults: Vec::new(),
+                network: Network::new(),
+                metrics,
+                net,
+                trace: Box::new(NoTrace),
+                tracing: false,
+                hasher: StableHasher::default(),
+                events: 0,
+                started: false,
+                stop_request: None,
+            },
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.core.seed
+    }
+    pub fn now(&self) -> SimTime {
+        self.core.now
+    }
+    /// The zone called `name`, created if new.
+    pub fn zone(&mut self, name: &str) -> ZoneId {
+        self.core.network.zone(name)
+    }
+
+    /// Adds a node called `name` in `zone`. Its random streams derive from
+    /// the seed and the name alone.
+    pub fn add_node(
+        &mut self,
+        name: &str,
+        zone: ZoneId,
+        node: impl Node<M>,
+    ) -> Result<NodeId, EngineError> {
+        self.add_boxed_node(name, zone, Box::new(node))
+    }
+
+    pub fn add_boxed_node(
+        &mut self,
+        name: &str,
+        zone: ZoneId,
+        node: Box<dyn Node<M>>,
+    ) -> Result<NodeId, EngineError> {
+        let core = &mut self.core;
+        if core.started {
+            return Err(EngineError::AlreadyStarted(name.to_string()));
+        }
+        if core.names.contains_key(name) {
+            return Err(EngineError::DuplicateNode(name.to_string()));
+        }
+        for purpose in [StreamPurpose::Component, StreamPurpose::Network] {
+            if let Some(other) = core.streams.get(&stream_id(name, purpose)) {
+                return Err(EngineError::StreamCollision(other.clone(), name.to_string()));
+            }
+        }
+        for purpose in [StreamPurpose::Component, StreamPurpose::Network] {
+            core.streams.insert(stream_id(name, purpose), name.to_string());
+        }
+        let id = core.network.add_node(zone);
+        debug_assert_eq!(id.index(), core.slots.len());
+        core.names.insert(name.to_string(), id);
+        core.slots.push(NodeSlot {
+            name: name.to_string(),
+            up: true,
+            incarnation: 0,
+            rng: SimRng::derive(core.seed, name, StreamPurpose::Component),
+            net_rng: SimRng::derive(core.seed, name, StreamPurpose::Network),
+        });
+        self.nodes.push(node);
+        Ok(id)
+    }
+
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.core.names.get(name).copied()
+    }
+    pub fn node_name(&self, id: NodeId) -> &str {
+        &self.core.slots[id.index()].name
+    }
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+    pub fn is_up(&self, id: NodeId) -> bool {
+        self.core.slots[id.index()].up
+    }
+    /// Every node's id and name, in id order.
+    pub fn nodes(&self) -> impl Iterator<Item = (NodeId, &str)> {
+        self.core
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (NodeId::from_index(i), s.name.as_str()))
+    }
+
+    /// The node with this id as its concrete type, for reading its state.
+    pub fn node<T: Node<M>>(&self, id: NodeId) -> Option<&T> {
+        let any: &dyn Any = self.nodes.get(id.index())?.as_ref();
+        any.downcast_ref()
+    }
+    pub fn node_mut<T: Node<M>>(&mut self, id: NodeId) -> Option<&mut T> {
+        let any: &mut dyn Any = self.nodes.get_mut(id.index())?.as_mut();
+        any.downcast_mut()
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.core.network
+    }
+    pub fn network_mut(&mut self) -> &mut Network {
+        &mut self.core.network
+    }
+    pub fn metrics(&self) -> &Metrics {
+        &self.core.metrics
+    }
+    pub fn metrics_mut(&mut self) -> &mut Metrics {
+        &mut self.core.metrics
+    }
+
+    /// Sends trace records to `sink` from now on.
+    pub fn set_trace(&mut self, sink: Box<dyn TraceSink>) {
+        self.core.tracing = sink.enabled();
+        self.core.trace = sink;
+    }
+    pub fn trace_sink(&self) -> &dyn TraceSink {
+        self.core.trace.as_ref()
+    }
+    pub fn take_trace(&mut self) -> Box<dyn TraceSink> {
+        self.core.tracing = false;
+        core::mem::replace(&mut self.core.trace, Box::new(NoTrace))
+    }
+
+    /// Schedules a fault (crash, restart, partition, heal) at `at`.
+    pub fn schedule(&mut self, at: SimTime, fault: Fault) -> Result<(), EngineError> {
+        if at < self.core.now || at.as_nanos() < self.core.queue.floor_time() {
+            return Err(EngineError::ScheduledInPast {
+                at,
+                now: self.core.now,
+            });
+        }
+        let target = match &fault {
+            Fault::Crash(n) | Fault::Restart(n) => *n,
+            _ => NodeId(0),
+        };
+        self.core.faults.push(fault);
+        let index = (self.core.faults.len() - 1) as u32;
+        self.core.push(at, target, EventKind::Fault(index));
+        Ok(())
+    }
+
+    /// Delivers `msg` to `to` at `at` as if `from` had sent it, bypassing
+    /// the network: for tests and for injecting outside input.
+    pub fn inject(&mut self, at: SimTime, from: NodeId, to: NodeId, msg: M) -> Result<(), EngineError> {
+        if at < self.core.now || at.as_nanos() < self.core.queue.floor_time() {
+            return Err(EngineError::ScheduledInPast {
+                at,
+                now: self.core.now,
+            });
+        }
+        self.core.push(at, to, EventKind::Deliver { from, msg });
+        Ok(())
+    }
+
+    /// Events waiting in the queue, including cancelled timers not yet purged.
+    pub fn pending_events(&self) -> usize {
+        self.core.queue.len()
+    }
+    pub fn events_processed(&self) -> u64 {
+        self.core.events
+    }
+    /// The fingerprint of everything processed so far.
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint(self.core.hasher.finish())
+    }
+
+    fn start(&mut self) {
+        if self.core.started {
+            return;
+        }
+        self.core.started = true;
+        for i in 0..self.nodes.len() {
+            let mut ctx = Context {
+                core: &mut self.core,
+                me: NodeId::from_index(i),
+            };
+            self.nodes[i].on_start(&mut ctx);
+        }
+    }
+
+    /// Processes events in order until the end time, the event budget, an
+    /// empty queue or a node's request to stop. Can be called again to go
+    /// on (the web UI runs a slice per frame).
+    pub fn run(&mut self, limits: RunLimits) -> RunReport {
+        self.start();
+        let first_event = self.core.events;
+        let until = limits.until.as_nanos();
+        let stop = loop {
+            if let Some((by, reason)) = self.core.stop_request.take() {
+                break StopReason::Stopped {
+                    by: self.core.slots[by.index()].name.clone(),
+                    reason,
+                };
+            }
+            let Some(next) = self.core.queue.peek_time() else {
+                if limits.until != SimTime::MAX {
+                    self.core.now = self.core.now.max(limits.until);
+                }
+                break StopReason::Idle;
+            };
+            if next > until {
+                self.core.now = self.core.now.max(limits.until);
+                break StopReason::ReachedEnd;
+            }
+            if self.core.events - first_event >= limits.max_events {
+                break StopReason::EventBudget {
+                    budget: limits.max_events,
+                };
+            }
+            self.step();
+        };
+        if let Err(e) = self.core.trace.finish() {
+            // A broken trace file must not silently pass for a complete one.
+            self.core.stop_request = None;
+            return RunReport {
+                stop: StopReason::Stopped {
+                    by: "trace sink".into(),
+                    reason: format!("writing the trace failed: {e}"),
+                },
+                end_time: self.core.now,
+                until: limits.until,
+                events: self.core.events - first_event,
+                total_events: self.core.events,
+                fingerprint: self.fingerprint(),
+            };
+        }
+        RunReport {
+            stop,
+            end_time: self.core.now,
+            until: limits.until,
+            events: self.core.events - first_event,
+            total_events: self.core.events,
+            fingerprint: self.fingerprint(),
+        }
+    }
+
+    /// Processes the next event, if any; false when the queue is empty.
+    /// Void (cancelled) timers are skipped and do not count as events.
+    pub fn step(&mut self) -> bool {
+        self.start();
+        let Some((time, _seq, event)) = self.core.queue.pop() else {
+            return false;
+        };
+        let now = SimTime::from_nanos(time);
+        debug_assert!(now >= self.core.now);
+        self.core.now = now;
+        let target = event.target;
+        match event.kind {
+            EventKind::Deliver { from, msg } => {
+                if !self.core.slots[target.index()].up {
+                    let c = self.core.net.to_down_node;
+                    self.core.drop_message(from, target, "node down", c, &msg);
+                    return true;
+                }
+                self.fold_event(time, target, 1, from.0);
+                msg.hash(&mut self.core.hasher);
+                if self.core.tracing {
+                    self.core.trace(TraceKind::Deliver, target, Some(from), Some(&msg));
+                }
+                let mut ctx = Context {
+                    core: &mut self.core,
+                    me: target,
+                };
+                self.nodes[target.index()].on_message(&mut ctx, from, msg);
+            }
+            EventKind::Timer { timer, payload } => {
+                let timers = &mut self.core.timers;
+                if !timers.is_live(timer) {
+                    timers.void_in_queue = timers.void_in_queue.saturating_sub(1);
+                    return true;
+                }
+                let slot = timers.slots[timer.slot as usize];
+                timers.release(timer);
+                let owner = &self.core.slots[target.index()];
+                if !owner.up || slot.incarnation != owner.incarnation {
+                    // Set before a crash: void.
+                    return true;
+                }
+                self.fold_event(time, target, 2, 0);
+                payload.hash(&mut self.core.hasher);
+                if self.core.tracing {
+                    self.core.trace(TraceKind::Timer, target, None, Some(&payload));
+                }
+                let mut ctx = Context {
+                    core: &mut self.core,
+                    me: target,
+                };
+                self.nodes[target.index()].on_timer(&mut ctx, timer, payload);
+            }
+            EventKind::Fault(index) => {
+                self.fold_event(time, target, 3, index);
+                let fault = self.core.faults[index as usize].clone();
+                self.apply_fault(fault);
+            }
+        }
+        true
+    }
+
+    #[inline]
+    fn fold_event(&mut self, time: u64, target: NodeId, kind: u8, extra: u32) {
+        self.core.events += 1;
+        let h = &mut self.core.hasher;
+        h.write_u64(time);
+        h.write_u64(u64::from(target.0) | (u64::from(kind) << 32) | (u64::from(extra) << 40));
+    }
+
+    fn apply_fault(&mut self, fault: Fault) {
+        match fault {
+            Fault::Crash(n) => {
+                let slot = &mut self.core.slots[n.index()];
+                if !slot.up {
+                    return;
+                }
+                slot.up = false;
+                slot.incarnation = slot.incarnation.wrapping_add(1);
+                if self.core.tracing {
+                    self.core.trace(TraceKind::Crash, n, None, None);
+                }
+                self.nodes[n.index()].on_crash(self.core.now);
+            }
+            Fault::Restart(n) => {
+                if self.core.slots[n.index()].up {
+                    return;
+                }
+                self.core.slots[n.index()].up = true;
+                if self.core.tracing {
+                    self.core.trace(TraceKind::Restart, n, None, None);
+                }
+                let mut ctx = Context {
+                    core: &mut self.core,
+                    me: n,
+                };
+                self.nodes[n.index()].on_restart(&mut ctx);
+            }
+            Fault::Partition(p) => {
+                if self.core.tracing && !self.core.slots.is_empty() {
+                    let name = p.name.clone();
+                    self.core.trace(TraceKind::Partition, NodeId(0), None, Some(&name));
+                }
+                p.name.hash(&mut self.core.hasher);
+                self.core.network.partition(p);
+            }
+            Fault::Heal(name) => {
+                if self.core.tracing && !self.core.slots.is_empty() {
+                    self.core.trace(TraceKind::Heal, NodeId(0), None, Some(&name));
+                }
+                name.hash(&mut self.core.hasher);
+                self.core.network.heal(&name);
+            }
+            Fault::HealAll => {
+                if self.core.tracing && !self.core.slots.is_empty() {
+                    self.core.trace(TraceKind::Heal, NodeId(0), None, Some(&"all"));
+                }
+                self.core.network.heal_all();
+            }
+        }
+    }
+}

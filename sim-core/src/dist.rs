@@ -22,18 +22,36 @@ pub const Z_99: f64 = 2.326_347_874_040_840_8;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Dist {
     Constant(f64),
-    Uniform { low: f64, high: f64 },
-    Exponential { mean: f64 },
-    Normal { mean: f64, std_dev: f64 },
+    Uniform {
+        low: f64,
+        high: f64,
+    },
+    Exponential {
+        mean: f64,
+    },
+    Normal {
+        mean: f64,
+        std_dev: f64,
+    },
     /// ln(X) ~ Normal(mu, sigma).
-    LogNormal { mu: f64, sigma: f64 },
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+    },
     /// P(X > x) = (scale / x)^shape for x >= scale.
-    Pareto { scale: f64, shape: f64 },
+    Pareto {
+        scale: f64,
+        shape: f64,
+    },
     /// Piecewise-linear inverse CDF through (quantile, value) points, from
     /// quantile 0 (the minimum) to 1 (the maximum).
-    Empirical { points: Vec<(f64, f64)> },
+    Empirical {
+        points: Vec<(f64, f64)>,
+    },
     /// Pick a component with probability proportional to its weight.
-    Mixture { parts: Vec<(f64, Dist)> },
+    Mixture {
+        parts: Vec<(f64, Dist)>,
+    },
 }
 
 /// A distribution's parameters are out of range.
@@ -81,7 +99,9 @@ impl Dist {
     }
 
     pub fn normal(mean: f64, std_dev: f64) -> Result<Dist, DistError> {
-        check(mean.is_finite(), || format!("normal mean must be finite, got {mean}"))?;
+        check(mean.is_finite(), || {
+            format!("normal mean must be finite, got {mean}")
+        })?;
         finite_non_negative("normal std_dev", std_dev)?;
         Ok(Dist::Normal { mean, std_dev })
     }
@@ -117,9 +137,12 @@ impl Dist {
         check(points.len() >= 2, || {
             "empirical needs at least two points: the minimum (quantile 0) and the maximum (quantile 1)".into()
         })?;
-        check(points[0].0 == 0.0 && points[points.len() - 1].0 == 1.0, || {
-            "empirical points must start at quantile 0 (the minimum) and end at quantile 1 (the maximum)".into()
-        })?;
+        check(
+            points[0].0 == 0.0 && points[points.len() - 1].0 == 1.0,
+            || {
+                "empirical points must start at quantile 0 (the minimum) and end at quantile 1 (the maximum)".into()
+            },
+        )?;
         for w in points.windows(2) {
             let ((q0, v0), (q1, v1)) = (w[0], w[1]);
             check(q1 > q0, || {
@@ -128,14 +151,18 @@ impl Dist {
             finite_non_negative("empirical value", v0)?;
             finite_non_negative("empirical value", v1)?;
             check(v1 >= v0, || {
-                format!("empirical values must not decrease, got {v0} at quantile {q0} then {v1} at {q1}")
+                format!(
+                    "empirical values must not decrease, got {v0} at quantile {q0} then {v1} at {q1}"
+                )
             })?;
         }
         Ok(Dist::Empirical { points })
     }
 
     pub fn mixture(parts: Vec<(f64, Dist)>) -> Result<Dist, DistError> {
-        check(!parts.is_empty(), || "a mixture needs at least one part".into())?;
+        check(!parts.is_empty(), || {
+            "a mixture needs at least one part".into()
+        })?;
         for (w, _) in &parts {
             check(w.is_finite() && *w > 0.0, || {
                 format!("mixture weights must be > 0, got {w}")
@@ -153,9 +180,7 @@ impl Dist {
             Dist::Exponential { mean } => -mean * libm::log(rng.uniform_open0()),
             Dist::Normal { mean, std_dev } => mean + std_dev * standard_normal(rng),
             Dist::LogNormal { mu, sigma } => libm::exp(mu + sigma * standard_normal(rng)),
-            Dist::Pareto { scale, shape } => {
-                scale * libm::pow(rng.uniform_open0(), -1.0 / shape)
-            }
+            Dist::Pareto { scale, shape } => scale * libm::pow(rng.uniform_open0(), -1.0 / shape),
             Dist::Empirical { points } => interpolate(points, rng.uniform()),
             Dist::Mixture { parts } => {
                 let total: f64 = parts.iter().map(|(w, _)| w).sum();
@@ -255,7 +280,11 @@ impl Dist {
                 for w in points.windows(2) {
                     let ((q0, v0), (q1, v1)) = (w[0], w[1]);
                     if x < v1 {
-                        return if v1 > v0 { q0 + (q1 - q0) * (x - v0) / (v1 - v0) } else { q1 };
+                        return if v1 > v0 {
+                            q0 + (q1 - q0) * (x - v0) / (v1 - v0)
+                        } else {
+                            q1
+                        };
                     }
                 }
                 1.0
@@ -275,9 +304,7 @@ impl Dist {
             Dist::Uniform { low, high } => low + (high - low) * q,
             Dist::Exponential { mean } => -mean * libm::log1p(-q),
             Dist::Normal { mean, std_dev } => mean + std_dev * standard_normal_quantile(q),
-            Dist::LogNormal { mu, sigma } => {
-                libm::exp(mu + sigma * standard_normal_quantile(q))
-            }
+            Dist::LogNormal { mu, sigma } => libm::exp(mu + sigma * standard_normal_quantile(q)),
             Dist::Pareto { scale, shape } => scale * libm::pow(1.0 - q, -1.0 / shape),
             Dist::Empirical { points } => interpolate(points, q),
             Dist::Mixture { .. } => {
@@ -463,8 +490,14 @@ mod tests {
 
     #[test]
     fn empirical_matches_its_percentiles() {
-        let d = Dist::empirical(vec![(0.0, 1.0), (0.5, 5.0), (0.9, 20.0), (0.99, 80.0), (1.0, 200.0)])
-            .unwrap();
+        let d = Dist::empirical(vec![
+            (0.0, 1.0),
+            (0.5, 5.0),
+            (0.9, 20.0),
+            (0.99, 80.0),
+            (1.0, 200.0),
+        ])
+        .unwrap();
         assert_eq!(d.quantile(0.5), 5.0);
         assert_eq!(d.quantile(0.99), 80.0);
         holds_to_formula(&d, 0.01, 0.03);
@@ -520,6 +553,9 @@ mod tests {
         for _ in 0..1000 {
             let _ = d.sample_duration(&mut rng); // never panics, never wraps
         }
-        assert_eq!(Dist::Constant(-5.0).sample_duration(&mut rng), SimDuration::ZERO);
+        assert_eq!(
+            Dist::Constant(-5.0).sample_duration(&mut rng),
+            SimDuration::ZERO
+        );
     }
 }

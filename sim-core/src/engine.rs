@@ -88,8 +88,14 @@ pub enum Fault {
 
 #[derive(Debug)]
 enum EventKind<M> {
-    Deliver { from: NodeId, msg: M },
-    Timer { timer: TimerId, payload: M },
+    Deliver {
+        from: NodeId,
+        msg: M,
+    },
+    Timer {
+        timer: TimerId,
+        payload: M,
+    },
     /// Index into `Core::faults`; kept out of line so events stay small.
     Fault(u32),
 }
@@ -220,11 +226,9 @@ pub struct RunReport {
 impl fmt::Display for RunReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.stop {
-            StopReason::ReachedEnd => write!(
-                f,
-                "ran to {} ({} events)",
-                self.end_time, self.total_events
-            ),
+            StopReason::ReachedEnd => {
+                write!(f, "ran to {} ({} events)", self.end_time, self.total_events)
+            }
             StopReason::Idle => write!(
                 f,
                 "nothing left to happen at {} ({} events)",
@@ -252,14 +256,20 @@ pub enum EngineError {
     /// but checked so that stream independence is a guarantee).
     StreamCollision(String, String),
     AlreadyStarted(String),
-    ScheduledInPast { at: SimTime, now: SimTime },
+    ScheduledInPast {
+        at: SimTime,
+        now: SimTime,
+    },
 }
 
 impl fmt::Display for EngineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EngineError::DuplicateNode(n) => {
-                write!(f, "there is already a node called `{n}`; node names must be unique")
+                write!(
+                    f,
+                    "there is already a node called `{n}`; node names must be unique"
+                )
             }
             EngineError::StreamCollision(a, b) => write!(
                 f,
@@ -269,7 +279,10 @@ impl fmt::Display for EngineError {
                 write!(f, "cannot add node `{n}`: the run has already started")
             }
             EngineError::ScheduledInPast { at, now } => {
-                write!(f, "cannot schedule at {at}: simulated time is already {now}")
+                write!(
+                    f,
+                    "cannot schedule at {at}: simulated time is already {now}"
+                )
             }
         }
     }
@@ -325,7 +338,13 @@ impl<M: Message> Core<M> {
         self.queue.push(at.as_nanos(), Event { target, kind });
     }
 
-    fn trace(&mut self, kind: TraceKind, node: NodeId, peer: Option<NodeId>, detail: Option<&dyn fmt::Debug>) {
+    fn trace(
+        &mut self,
+        kind: TraceKind,
+        node: NodeId,
+        peer: Option<NodeId>,
+        detail: Option<&dyn fmt::Debug>,
+    ) {
         let rec = TraceRecord {
             time: self.now,
             kind,
@@ -336,10 +355,22 @@ impl<M: Message> Core<M> {
         self.trace.record(&rec);
     }
 
-    fn drop_message(&mut self, from: NodeId, to: NodeId, reason: &'static str, counter: CounterId, msg: &M) {
+    fn drop_message(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        reason: &'static str,
+        counter: CounterId,
+        msg: &M,
+    ) {
         self.metrics.add(counter, 1);
         if self.tracing {
-            self.trace(TraceKind::Drop, from, Some(to), Some(&Dropped { reason, msg }));
+            self.trace(
+                TraceKind::Drop,
+                from,
+                Some(to),
+                Some(&Dropped { reason, msg }),
+            );
         }
     }
 
@@ -564,11 +595,15 @@ impl<M: Message> Simulation<M> {
         }
         for purpose in [StreamPurpose::Component, StreamPurpose::Network] {
             if let Some(other) = core.streams.get(&stream_id(name, purpose)) {
-                return Err(EngineError::StreamCollision(other.clone(), name.to_string()));
+                return Err(EngineError::StreamCollision(
+                    other.clone(),
+                    name.to_string(),
+                ));
             }
         }
         for purpose in [StreamPurpose::Component, StreamPurpose::Network] {
-            core.streams.insert(stream_id(name, purpose), name.to_string());
+            core.streams
+                .insert(stream_id(name, purpose), name.to_string());
         }
         let id = core.network.add_node(zone);
         debug_assert_eq!(id.index(), core.slots.len());
@@ -661,7 +696,13 @@ impl<M: Message> Simulation<M> {
 
     /// Delivers `msg` to `to` at `at` as if `from` had sent it, bypassing
     /// the network: for tests and for injecting outside input.
-    pub fn inject(&mut self, at: SimTime, from: NodeId, to: NodeId, msg: M) -> Result<(), EngineError> {
+    pub fn inject(
+        &mut self,
+        at: SimTime,
+        from: NodeId,
+        to: NodeId,
+        msg: M,
+    ) -> Result<(), EngineError> {
         if at < self.core.now || at.as_nanos() < self.core.queue.floor_time() {
             return Err(EngineError::ScheduledInPast {
                 at,
@@ -775,7 +816,8 @@ impl<M: Message> Simulation<M> {
                 self.fold_event(time, target, 1, from.0);
                 msg.hash(&mut self.core.hasher);
                 if self.core.tracing {
-                    self.core.trace(TraceKind::Deliver, target, Some(from), Some(&msg));
+                    self.core
+                        .trace(TraceKind::Deliver, target, Some(from), Some(&msg));
                 }
                 let mut ctx = Context {
                     core: &mut self.core,
@@ -799,7 +841,8 @@ impl<M: Message> Simulation<M> {
                 self.fold_event(time, target, 2, 0);
                 payload.hash(&mut self.core.hasher);
                 if self.core.tracing {
-                    self.core.trace(TraceKind::Timer, target, None, Some(&payload));
+                    self.core
+                        .trace(TraceKind::Timer, target, None, Some(&payload));
                 }
                 let mut ctx = Context {
                     core: &mut self.core,
@@ -855,21 +898,24 @@ impl<M: Message> Simulation<M> {
             Fault::Partition(p) => {
                 if self.core.tracing && !self.core.slots.is_empty() {
                     let name = p.name.clone();
-                    self.core.trace(TraceKind::Partition, NodeId(0), None, Some(&name));
+                    self.core
+                        .trace(TraceKind::Partition, NodeId(0), None, Some(&name));
                 }
                 p.name.hash(&mut self.core.hasher);
                 self.core.network.partition(p);
             }
             Fault::Heal(name) => {
                 if self.core.tracing && !self.core.slots.is_empty() {
-                    self.core.trace(TraceKind::Heal, NodeId(0), None, Some(&name));
+                    self.core
+                        .trace(TraceKind::Heal, NodeId(0), None, Some(&name));
                 }
                 name.hash(&mut self.core.hasher);
                 self.core.network.heal(&name);
             }
             Fault::HealAll => {
                 if self.core.tracing && !self.core.slots.is_empty() {
-                    self.core.trace(TraceKind::Heal, NodeId(0), None, Some(&"all"));
+                    self.core
+                        .trace(TraceKind::Heal, NodeId(0), None, Some(&"all"));
                 }
                 self.core.network.heal_all();
             }

@@ -258,7 +258,11 @@ impl TimeSeries {
         let b = &mut self.buckets[i];
         b.sum += value;
         b.count += 1;
-        b.max = if b.count == 1 { value } else { b.max.max(value) };
+        b.max = if b.count == 1 {
+            value
+        } else {
+            b.max.max(value)
+        };
     }
 
     fn coarsen(&mut self) {
@@ -534,7 +538,11 @@ mod tests {
         let (mut a, mut b, mut all) = (Histogram::new(), Histogram::new(), Histogram::new());
         for i in 0..50_000u64 {
             let v = rng.next_u64() >> (rng.below(60) + 4);
-            if i % 3 == 0 { a.record(v) } else { b.record(v) }
+            if i % 3 == 0 {
+                a.record(v)
+            } else {
+                b.record(v)
+            }
             all.record(v);
         }
         a.merge(&b);

@@ -74,7 +74,9 @@ impl LinkSpec {
             ("reorder", self.reorder),
         ] {
             if !(0.0..=1.0).contains(&p) {
-                return Err(format!("link {name} must be a probability in [0, 1], got {p}"));
+                return Err(format!(
+                    "link {name} must be a probability in [0, 1], got {p}"
+                ));
             }
         }
         Ok(())
@@ -102,7 +104,9 @@ impl NodeSet {
     #[inline]
     pub fn contains(&self, n: NodeId) -> bool {
         let i = n.index();
-        self.words.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
     pub fn iter(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.words.iter().enumerate().flat_map(|(wi, &w)| {
@@ -258,10 +262,9 @@ impl Network {
         }
         let (za, zb) = (self.nodes[ia], self.nodes[ib]);
         if self.zones.edge_count() > 0
-            && let Some(e) = self.zones.find_edge(
-                NodeIndex::new(za.0 as usize),
-                NodeIndex::new(zb.0 as usize),
-            )
+            && let Some(e) = self
+                .zones
+                .find_edge(NodeIndex::new(za.0 as usize), NodeIndex::new(zb.0 as usize))
         {
             return &self.zones[e];
         }
@@ -329,7 +332,11 @@ mod tests {
         assert_eq!(net.link(a, c), &net.default_remote);
         net.set_zone_link(east, west, LinkSpec::fixed(5e6));
         assert_eq!(net.link(a, c).latency, Dist::Constant(5e6));
-        assert_eq!(net.link(c, a), &net.default_remote, "zone links are directed");
+        assert_eq!(
+            net.link(c, a),
+            &net.default_remote,
+            "zone links are directed"
+        );
         net.set_node_link(a, c, LinkSpec::fixed(7e6));
         assert_eq!(net.link(a, c).latency, Dist::Constant(7e6));
         assert_eq!(net.link(b, c).latency, Dist::Constant(5e6));

@@ -219,7 +219,11 @@ mod tests {
         let mut reference: std::collections::BTreeSet<(u64, u64)> = Default::default();
         let mut now = 0u64;
         for step in 0..200_000u64 {
-            let pushes = if reference.len() < 50 { 2 } else { rng.below(3) };
+            let pushes = if reference.len() < 50 {
+                2
+            } else {
+                rng.below(3)
+            };
             for _ in 0..pushes {
                 // Small increments make many exact ties.
                 let t = now + rng.below(if step % 2 == 0 { 4 } else { 1 << 40 });

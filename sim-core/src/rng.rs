@@ -148,7 +148,10 @@ mod tests {
         let mut r = SimRng::for_component(42, "client");
         let got: Vec<u64> = (0..3).map(|_| r.next_u64()).collect();
         assert_eq!(got[0], PINNED_FIRST_DRAW);
-        assert_eq!(stream_id("client", StreamPurpose::Component), PINNED_CLIENT_STREAM);
+        assert_eq!(
+            stream_id("client", StreamPurpose::Component),
+            PINNED_CLIENT_STREAM
+        );
     }
     const PINNED_CLIENT_STREAM: u64 = 16694835029320219749;
     const PINNED_FIRST_DRAW: u64 = 15249320791483055282;

@@ -243,7 +243,10 @@ pub(crate) fn decimal_times(number: &str, scale: u64) -> Result<u64, String> {
     // Fraction: digits d1 d2 ... contribute scale * 0.d1d2...
     let mut place = scale;
     for (i, c) in frac_part.chars().enumerate() {
-        let digit = u64::from(c.to_digit(10).ok_or_else(|| format!("`{c}` is not a digit"))?);
+        let digit = u64::from(
+            c.to_digit(10)
+                .ok_or_else(|| format!("`{c}` is not a digit"))?,
+        );
         if place % 10 != 0 {
             if digit != 0 || frac_part[i..].chars().any(|c| c != '0') {
                 return Err(format!(
@@ -358,7 +361,15 @@ mod tests {
 
     #[test]
     fn display_round_trips_through_parse() {
-        for n in [1u64, 999, 1_000, 1_500, 250_000_000, 90 * NANOS_PER_MINUTE, 3 * NANOS_PER_DAY] {
+        for n in [
+            1u64,
+            999,
+            1_000,
+            1_500,
+            250_000_000,
+            90 * NANOS_PER_MINUTE,
+            3 * NANOS_PER_DAY,
+        ] {
             let d = SimDuration::from_nanos(n);
             assert_eq!(parse(&d.to_string()), d, "{d}");
         }

@@ -397,11 +397,17 @@ mod tests {
     /// which must be a deliberate, versioned decision.
     #[test]
     fn hashes_are_pinned() {
-        let a = hash_of(&Sample::A { id: 7, name: "x".into() });
+        let a = hash_of(&Sample::A {
+            id: 7,
+            name: "x".into(),
+        });
         let b = hash_of(&Sample::B(7));
         assert_ne!(a, b);
         assert_eq!(hash_of(&Sample::B(7)), b);
-        assert_eq!(format!("{}", Fingerprint(hash_of(&(1u64, "client")))), PINNED);
+        assert_eq!(
+            format!("{}", Fingerprint(hash_of(&(1u64, "client")))),
+            PINNED
+        );
     }
     const PINNED: &str = "71c715dbcae17ddc";
 

@@ -1,1 +1,11 @@
+//! Faultline's cross-crate tests, in one binary so they link once.
+//!
+//! - `theory`: the engine's numbers against queueing theory.
+//! - `determinism`: fingerprints, per-name random streams.
+//! - `engine`: timers, crashes, the network, bounded runs, traces.
+//! - `properties`: random topologies never break conservation or time order.
 
+mod determinism;
+mod engine;
+mod properties;
+mod theory;

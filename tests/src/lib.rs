@@ -1,1 +1,63 @@
+//! Helpers shared by Faultline's cross-crate tests (the `it` test binary in
+//! `it/`): small systems built from engine nodes, run and summarised.
 
+use sim_core::models::queueing::{OpenLoopClient, QMsg, QueueServer};
+use sim_core::{Dist, Fingerprint, LinkSpec, RunLimits, SimTime, Simulation};
+
+/// What an M/M/c (or M/G/c) run measured, in seconds.
+#[derive(Debug, Clone)]
+pub struct QueueRun {
+    pub customers: u64,
+    pub duration_s: f64,
+    pub mean_response_s: f64,
+    pub mean_wait_s: f64,
+    /// Fraction of arrivals that found every worker busy.
+    pub p_wait: f64,
+    /// Time-average number in the system.
+    pub mean_in_system: f64,
+    pub client_mean_latency_s: f64,
+    pub fingerprint: Fingerprint,
+    pub events: u64,
+}
+
+/// Runs `customers` Poisson arrivals at `lambda` per second through a
+/// server with `workers` workers and the given service distribution (in
+/// nanoseconds), over a zero-latency network, until all are served.
+pub fn run_queue(seed: u64, workers: u32, lambda: f64, service: Dist, customers: u64) -> QueueRun {
+    let mut sim = Simulation::<QMsg>::new(seed);
+    sim.network_mut().default_local = LinkSpec::fixed(0.0);
+    let zone = sim.zone("dc");
+    let server = sim
+        .add_node("server", zone, QueueServer::new(workers, service))
+        .unwrap();
+    sim.add_node(
+        "client",
+        zone,
+        OpenLoopClient::poisson(server, lambda).with_max_requests(customers),
+    )
+    .unwrap();
+    let report = sim.run(RunLimits::until(SimTime::MAX));
+    assert_eq!(report.stop, sim_core::StopReason::Idle, "{report}");
+    let m = sim.metrics();
+    let end = sim.now();
+    let response = m.get_histogram("server.response_ns").unwrap();
+    let wait = m.get_histogram("server.wait_ns").unwrap();
+    let arrivals = m.get_counter("server.arrivals").unwrap();
+    assert_eq!(response.count(), customers);
+    QueueRun {
+        customers,
+        duration_s: end.as_secs_f64(),
+        mean_response_s: response.mean() / 1e9,
+        mean_wait_s: wait.mean() / 1e9,
+        p_wait: m.get_counter("server.waited").unwrap() as f64 / arrivals as f64,
+        mean_in_system: m.get_gauge("server.in_system").unwrap().time_average(end),
+        client_mean_latency_s: m.get_histogram("client.latency_ns").unwrap().mean() / 1e9,
+        fingerprint: report.fingerprint,
+        events: report.total_events,
+    }
+}
+
+/// Exponential service with `mu` completions per second, in nanoseconds.
+pub fn exp_service(mu: f64) -> Dist {
+    Dist::exponential(1e9 / mu).unwrap()
+}

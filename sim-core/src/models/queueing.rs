@@ -264,7 +264,10 @@ impl QueueServer {
     fn update_gauges(&self, ctx: &mut Context<'_, QMsg>) {
         let m = self.m.as_ref().expect("started");
         let now = ctx.now();
-        let (in_system, busy) = (self.in_system() as f64, (self.busy.len() - self.idle.len()) as f64);
+        let (in_system, busy) = (
+            self.in_system() as f64,
+            (self.busy.len() - self.idle.len()) as f64,
+        );
         let metrics = ctx.metrics();
         metrics.set(m.in_system, now, in_system);
         metrics.set(m.busy, now, busy);
@@ -326,7 +329,9 @@ impl Node<QMsg> for QueueServer {
         };
         let m = self.m.as_ref().expect("started");
         let (completed, response) = (m.completed, m.response);
-        let job = self.busy[worker as usize].take().expect("a busy worker finished");
+        let job = self.busy[worker as usize]
+            .take()
+            .expect("a busy worker finished");
         let now = ctx.now();
         let metrics = ctx.metrics();
         metrics.add(completed, 1);

@@ -1,1 +1,229 @@
-fn main() {}
+//! Engine benchmarks: the hold model and M/M/1 through the node API.
+//!
+//! Run with `cargo bench -p sim-core --bench engine` (or `cargo xtask bench`,
+//! which also writes the table into BENCHMARKS.md). Each figure is the
+//! median of several repetitions on one core; the output is a Markdown
+//! table. Set `FAULTLINE_BENCH_QUICK=1` for a fast smoke run.
+//!
+//! The hold model (Vaucher and Duval, 1975): keep N events pending; pop the
+//! earliest and push a new one at its time plus an exponential increment.
+//! Measured three ways: the radix heap alone, std's binary heap alone (the
+//! baseline the design asked us to beat), and timers through the engine's
+//! node API (dispatch, timer slab, per-node random stream, fingerprint).
+#![allow(unsafe_code)] // the counting allocator below
+
+use sim_core::models::queueing::{OpenLoopClient, QMsg, QueueServer};
+use sim_core::queue::EventQueue;
+use sim_core::{
+    Context, Dist, LinkSpec, Node, NodeId, RunLimits, SimDuration, SimRng, SimTime, Simulation,
+    TimerId,
+};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// Counts bytes currently allocated, to measure memory per pending event.
+struct Counting;
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
+        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocated() -> usize {
+    ALLOCATED.load(Ordering::Relaxed)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Exponential increments with mean 1ms, precomputed so the queue
+/// benchmarks measure the queue and not the random number generator.
+fn increments() -> Vec<u64> {
+    let d = Dist::exponential(1e6).unwrap();
+    let mut rng = SimRng::for_component(1, "bench");
+    (0..1 << 16)
+        .map(|_| d.sample_duration(&mut rng).as_nanos())
+        .collect()
+}
+
+/// The engine stores 32 bytes per event for a u64 message; use the same.
+type Payload = [u64; 4];
+
+fn hold_radix(pending: usize, holds: usize, inc: &[u64]) -> (f64, f64) {
+    let before = allocated();
+    let mut q: EventQueue<Payload> = EventQueue::new();
+    let mut j = 0;
+    for _ in 0..pending {
+        q.push(inc[j & 0xffff], [0; 4]);
+        j += 1;
+    }
+    let bytes = (allocated() - before) as f64 / pending as f64;
+    let start = Instant::now();
+    for _ in 0..holds {
+        let (t, p) = q.pop().unwrap();
+        q.push(t + inc[j & 0xffff], p);
+        j += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    std::hint::black_box(&q);
+    (holds as f64 / secs, bytes)
+}
+
+fn hold_binary(pending: usize, holds: usize, inc: &[u64]) -> (f64, f64) {
+    let before = allocated();
+    let mut q: BinaryHeap<Reverse<(u64, u64, Payload)>> = BinaryHeap::new();
+    let mut seq = 0u64;
+    let mut j = 0;
+    for _ in 0..pending {
+        q.push(Reverse((inc[j & 0xffff], seq, [0; 4])));
+        seq += 1;
+        j += 1;
+    }
+    let bytes = (allocated() - before) as f64 / pending as f64;
+    let start = Instant::now();
+    for _ in 0..holds {
+        let Reverse((t, _, p)) = q.pop().unwrap();
+        q.push(Reverse((t + inc[j & 0xffff], seq, p)));
+        seq += 1;
+        j += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    std::hint::black_box(&q);
+    (holds as f64 / secs, bytes)
+}
+
+/// N timers pending through the node API; each firing re-arms one.
+struct Holder {
+    pending: usize,
+    mean_ns: f64,
+}
+
+impl Node<u64> for Holder {
+    fn on_start(&mut self, ctx: &mut Context<'_, u64>) {
+        for i in 0..self.pending {
+            let d = -self.mean_ns * libm::log(ctx.rng().uniform_open0());
+            ctx.set_timer(SimDuration::from_nanos_f64(d), i as u64);
+        }
+    }
+    fn on_message(&mut self, _: &mut Context<'_, u64>, _: NodeId, _: u64) {}
+    fn on_timer(&mut self, ctx: &mut Context<'_, u64>, _: TimerId, payload: u64) {
+        let d = -self.mean_ns * libm::log(ctx.rng().uniform_open0());
+        ctx.set_timer(SimDuration::from_nanos_f64(d), payload);
+    }
+}
+
+fn hold_engine(pending: usize, holds: u64) -> (f64, f64) {
+    let before = allocated();
+    let mut sim = Simulation::<u64>::new(1);
+    let z = sim.zone("z");
+    sim.add_node(
+        "holder",
+        z,
+        Holder {
+            pending,
+            mean_ns: 1e6,
+        },
+    )
+    .unwrap();
+    // Start the node (sets every timer) without processing anything.
+    sim.run(RunLimits::until(SimTime::MAX).with_max_events(0));
+    let bytes = (allocated() - before) as f64 / pending as f64;
+    let start = Instant::now();
+    let report = sim.run(RunLimits::until(SimTime::MAX).with_max_events(holds));
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(report.events, holds);
+    (holds as f64 / secs, bytes)
+}
+
+/// M/M/1 at rho = 0.9: a Poisson client and one exponential server,
+/// request and reply over a zero-latency network, until every customer is
+/// served. Four events per customer: arrival timer, request delivery,
+/// service completion, reply delivery.
+fn mm1(customers: u64) -> (f64, f64) {
+    let mut sim = Simulation::<QMsg>::new(7);
+    sim.network_mut().default_local = LinkSpec::fixed(0.0);
+    let z = sim.zone("z");
+    let server = sim
+        .add_node("server", z, QueueServer::exponential(1, 1000.0))
+        .unwrap();
+    sim.add_node(
+        "client",
+        z,
+        OpenLoopClient::poisson(server, 900.0).with_max_requests(customers),
+    )
+    .unwrap();
+    let start = Instant::now();
+    let report = sim.run(RunLimits::until(SimTime::MAX));
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(
+        sim.metrics().get_counter("client.ok"),
+        Some(customers),
+        "{report}"
+    );
+    (customers as f64 / secs, report.total_events as f64 / secs)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; ignore arguments.
+    let quick = std::env::var_os("FAULTLINE_BENCH_QUICK").is_some();
+    let reps = if quick { 1 } else { 5 };
+    let inc = increments();
+    println!("| benchmark | pending | median throughput | bytes per pending event |");
+    println!("|---|---:|---:|---:|");
+    let sizes: &[usize] = &[100, 10_000, 1_000_000];
+    for &pending in sizes {
+        let holds = if quick { 200_000 } else { 5_000_000 };
+        type HoldFn = fn(usize, usize, &[u64]) -> (f64, f64);
+        let queue_kinds: [(&str, HoldFn); 2] = [
+            ("hold, radix heap (EventQueue)", hold_radix),
+            ("hold, std BinaryHeap (baseline)", hold_binary),
+        ];
+        for (name, f) in queue_kinds {
+            let runs: Vec<(f64, f64)> = (0..reps).map(|_| f(pending, holds, &inc)).collect();
+            let rate = median(runs.iter().map(|r| r.0).collect());
+            let bytes = median(runs.iter().map(|r| r.1).collect());
+            println!(
+                "| {name} | {pending} | {:.1} M events/s | {bytes:.1} |",
+                rate / 1e6
+            );
+        }
+        let runs: Vec<(f64, f64)> = (0..reps)
+            .map(|_| hold_engine(pending, holds as u64))
+            .collect();
+        let rate = median(runs.iter().map(|r| r.0).collect());
+        let bytes = median(runs.iter().map(|r| r.1).collect());
+        println!(
+            "| hold, timers through the node API | {pending} | {:.1} M events/s | {bytes:.1} |",
+            rate / 1e6
+        );
+    }
+    let customers = if quick { 200_000 } else { 10_000_000 };
+    let runs: Vec<(f64, f64)> = (0..reps).map(|_| mm1(customers)).collect();
+    let rate = median(runs.iter().map(|r| r.0).collect());
+    let events = median(runs.iter().map(|r| r.1).collect());
+    println!(
+        "| M/M/1 at rho 0.9, {customers} customers, node API | - | {:.2} M customers/s ({:.1} M events/s) | - |",
+        rate / 1e6,
+        events / 1e6
+    );
+}

@@ -86,24 +86,58 @@ pub enum Fault {
     HealAll,
 }
 
-#[derive(Debug)]
-enum EventKind<M> {
-    Deliver {
-        from: NodeId,
-        msg: M,
-    },
-    Timer {
-        timer: TimerId,
-        payload: M,
-    },
-    /// Index into `Core::faults`; kept out of line so events stay small.
-    Fault(u32),
+/// What an event does. Kept to a byte, with the per-kind numbers in
+/// `Event::aux` and `Event::generation`, so that an event is the message
+/// plus 16 bytes: every push, pop and queue redistribution copies it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EventKind {
+    /// Deliver `msg` from node `aux`.
+    Deliver,
+    /// Fire the timer in slot `aux` of generation `generation` with `msg`.
+    Timer,
+    /// Apply `Core::faults[aux]`; `msg` is None.
+    Fault,
 }
 
 #[derive(Debug)]
 struct Event<M> {
     target: NodeId,
-    kind: EventKind<M>,
+    aux: u32,
+    generation: u32,
+    kind: EventKind,
+    msg: Option<M>,
+}
+
+impl<M> Event<M> {
+    #[inline]
+    fn deliver(target: NodeId, from: NodeId, msg: M) -> Self {
+        Event {
+            target,
+            aux: from.0,
+            generation: 0,
+            kind: EventKind::Deliver,
+            msg: Some(msg),
+        }
+    }
+    #[inline]
+    fn timer(target: NodeId, timer: TimerId, payload: M) -> Self {
+        Event {
+            target,
+            aux: timer.slot,
+            generation: timer.generation,
+            kind: EventKind::Timer,
+            msg: Some(payload),
+        }
+    }
+    fn fault(target: NodeId, index: u32) -> Self {
+        Event {
+            target,
+            aux: index,
+            generation: 0,
+            kind: EventKind::Fault,
+            msg: None,
+        }
+    }
 }
 
 struct NodeSlot {
@@ -334,8 +368,8 @@ impl<M: fmt::Debug> fmt::Debug for Dropped<'_, M> {
 
 impl<M: Message> Core<M> {
     #[inline]
-    fn push(&mut self, at: SimTime, target: NodeId, kind: EventKind<M>) {
-        self.queue.push(at.as_nanos(), Event { target, kind });
+    fn push(&mut self, at: SimTime, event: Event<M>) {
+        self.queue.push(at.as_nanos(), event);
     }
 
     fn trace(
@@ -380,7 +414,7 @@ impl<M: Message> Core<M> {
             self.trace(TraceKind::Send, from, Some(to), Some(&msg));
         }
         if from == to {
-            self.push(self.now, to, EventKind::Deliver { from, msg });
+            self.push(self.now, Event::deliver(to, from, msg));
             return;
         }
         if self.network.is_blocked(from, to) {
@@ -405,9 +439,9 @@ impl<M: Message> Core<M> {
         if let Some(d) = copy_delay {
             self.metrics.add(self.net.duplicated, 1);
             let copy = msg.clone();
-            self.push(now + d, to, EventKind::Deliver { from, msg: copy });
+            self.push(now + d, Event::deliver(to, from, copy));
         }
-        self.push(now + delay, to, EventKind::Deliver { from, msg });
+        self.push(now + delay, Event::deliver(to, from, msg));
     }
 
     #[inline]
@@ -415,7 +449,7 @@ impl<M: Message> Core<M> {
         let incarnation = self.slots[owner.index()].incarnation;
         let timer = self.timers.set(owner, incarnation);
         let at = self.now + after;
-        self.push(at, owner, EventKind::Timer { timer, payload });
+        self.push(at, Event::timer(owner, timer, payload));
         timer
     }
 
@@ -438,9 +472,12 @@ impl<M: Message> Core<M> {
             return;
         }
         let timers = &self.timers;
-        self.queue.retain(|e| match &e.kind {
-            EventKind::Timer { timer, .. } => timers.is_live(*timer),
-            _ => true,
+        self.queue.retain(|e| {
+            e.kind != EventKind::Timer
+                || timers.is_live(TimerId {
+                    slot: e.aux,
+                    generation: e.generation,
+                })
         });
         self.timers.void_in_queue = 0;
     }
@@ -690,7 +727,7 @@ impl<M: Message> Simulation<M> {
         };
         self.core.faults.push(fault);
         let index = (self.core.faults.len() - 1) as u32;
-        self.core.push(at, target, EventKind::Fault(index));
+        self.core.push(at, Event::fault(target, index));
         Ok(())
     }
 
@@ -709,7 +746,7 @@ impl<M: Message> Simulation<M> {
                 now: self.core.now,
             });
         }
-        self.core.push(at, to, EventKind::Deliver { from, msg });
+        self.core.push(at, Event::deliver(to, from, msg));
         Ok(())
     }
 
@@ -799,7 +836,7 @@ impl<M: Message> Simulation<M> {
     /// Void (cancelled) timers are skipped and do not count as events.
     pub fn step(&mut self) -> bool {
         self.start();
-        let Some((time, _seq, event)) = self.core.queue.pop() else {
+        let Some((time, event)) = self.core.queue.pop() else {
             return false;
         };
         let now = SimTime::from_nanos(time);
@@ -807,7 +844,11 @@ impl<M: Message> Simulation<M> {
         self.core.now = now;
         let target = event.target;
         match event.kind {
-            EventKind::Deliver { from, msg } => {
+            EventKind::Deliver => {
+                let (from, msg) = (
+                    NodeId(event.aux),
+                    event.msg.expect("a delivery carries a message"),
+                );
                 if !self.core.slots[target.index()].up {
                     let c = self.core.net.to_down_node;
                     self.core.drop_message(from, target, "node down", c, &msg);
@@ -825,7 +866,11 @@ impl<M: Message> Simulation<M> {
                 };
                 self.nodes[target.index()].on_message(&mut ctx, from, msg);
             }
-            EventKind::Timer { timer, payload } => {
+            EventKind::Timer => {
+                let timer = TimerId {
+                    slot: event.aux,
+                    generation: event.generation,
+                };
                 let timers = &mut self.core.timers;
                 if !timers.is_live(timer) {
                     timers.void_in_queue = timers.void_in_queue.saturating_sub(1);
@@ -838,6 +883,7 @@ impl<M: Message> Simulation<M> {
                     // Set before a crash: void.
                     return true;
                 }
+                let payload = event.msg.expect("a timer carries its payload");
                 self.fold_event(time, target, 2, 0);
                 payload.hash(&mut self.core.hasher);
                 if self.core.tracing {
@@ -850,7 +896,8 @@ impl<M: Message> Simulation<M> {
                 };
                 self.nodes[target.index()].on_timer(&mut ctx, timer, payload);
             }
-            EventKind::Fault(index) => {
+            EventKind::Fault => {
+                let index = event.aux;
                 self.fold_event(time, target, 3, index);
                 let fault = self.core.faults[index as usize].clone();
                 self.apply_fault(fault);

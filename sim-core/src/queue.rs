@@ -1,4 +1,5 @@
-//! The pending-event set: a radix heap keyed by (time, insertion sequence).
+//! The pending-event set: a radix heap keyed by time, first in first out
+//! among equal times.
 //!
 //! A discrete-event simulation only ever pops its minimum, and never
 //! schedules before the last popped time. That makes the key sequence
@@ -7,53 +8,46 @@
 //! O(log range) with sequential, cache-friendly memory access. It beats a
 //! binary heap (see BENCHMARKS.md for the measurement).
 //!
-//! The key is the 128-bit concatenation (time << 64 | seq). Sequence numbers
-//! are unique and increase with every push, so keys are unique and every new
-//! key is strictly greater than the last popped one, even at equal times.
-//! Ties in time therefore pop in insertion order: the total event order.
+//! Ties: entries with equal times always sit in the same bucket (an entry's
+//! bucket is a function of its key and `last` alone), every bucket keeps its
+//! entries in the order they arrived, and redistribution preserves that
+//! order. Bucket 0 (entries at exactly `last`) is consumed from the front.
+//! So equal times pop in insertion order, which is the total event order
+//! (time, insertion sequence) without storing a sequence number.
 //!
 //! Architecture invariant: `push` never accepts a time earlier than the last
 //! popped time; doing so would break monotonicity and is a bug in the caller
 //! (asserted, also in release builds).
 
-/// One pending entry. `time` and `seq` are kept as two `u64` so the entry
-/// is 8-byte aligned (a `u128` would force 16-byte alignment and padding).
+use std::collections::VecDeque;
+
+/// One pending entry.
 #[derive(Debug)]
 struct Entry<E> {
     time: u64,
-    seq: u64,
     item: E,
 }
 
-impl<E> Entry<E> {
-    #[inline]
-    fn key(&self) -> u128 {
-        (u128::from(self.time) << 64) | u128::from(self.seq)
-    }
-}
-
-/// Which bucket a key belongs in relative to the last popped key: one more
-/// than the index of the highest bit in which they differ (1..=128).
+/// Which bucket a key belongs in relative to the last popped key: 0 if
+/// equal, else one more than the index of the highest differing bit (1..=64).
 #[inline]
-fn bucket_of(key: u128, last: u128) -> usize {
-    debug_assert!(key > last);
-    128 - (key ^ last).leading_zeros() as usize
+fn bucket_of(key: u64, last: u64) -> usize {
+    64 - (key ^ last).leading_zeros() as usize
 }
 
 /// A monotone priority queue of items ordered by (time, insertion order).
 #[derive(Debug)]
 pub struct EventQueue<E> {
-    /// `buckets[b]` for b in 1..=128 holds keys whose highest bit differing
-    /// from `last` is bit b-1. Bucket 0 is unused: keys are unique.
+    /// Entries at exactly `last`, in insertion order.
+    zero: VecDeque<Entry<E>>,
+    /// `buckets[b]` for b in 1..=64 holds keys whose highest bit differing
+    /// from `last` is bit b-1 (index 0 is unused).
     buckets: Vec<Vec<Entry<E>>>,
-    /// Bit b-1 is set when bucket b is non-empty.
-    nonempty: u128,
-    /// The smallest entry, once located; always the next to pop.
-    head: Option<Entry<E>>,
-    /// The key of the last entry moved to `head`.
-    last: u128,
+    /// Bit b-1 is set when bucket b (1..=64) is non-empty.
+    nonempty: u64,
+    /// The time of the last located minimum; no push may go earlier.
+    last: u64,
     len: usize,
-    next_seq: u64,
 }
 
 impl<E> Default for EventQueue<E> {
@@ -65,14 +59,11 @@ impl<E> Default for EventQueue<E> {
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
-            buckets: (0..=128).map(|_| Vec::new()).collect(),
+            zero: VecDeque::new(),
+            buckets: (0..=64).map(|_| Vec::new()).collect(),
             nonempty: 0,
-            head: None,
             last: 0,
             len: 0,
-            // Starts at 1 so the first key, even at time 0, exceeds the
-            // initial `last` of 0.
-            next_seq: 1,
         }
     }
 
@@ -84,94 +75,89 @@ impl<E> EventQueue<E> {
         self.len == 0
     }
 
-    /// The time of the last entry located as the minimum: no push may go
-    /// earlier than this.
+    /// The earliest time a push may use.
     pub fn floor_time(&self) -> u64 {
-        (self.last >> 64) as u64
+        self.last
     }
 
-    /// Schedules `item` at `time` and returns its sequence number.
+    /// Schedules `item` at `time`, after everything already at that time.
     #[inline]
-    pub fn push(&mut self, time: u64, item: E) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let entry = Entry { time, seq, item };
-        let key = entry.key();
+    pub fn push(&mut self, time: u64, item: E) {
         assert!(
-            key > self.last,
+            time >= self.last,
             "event scheduled in the past: at {time}ns, before {}ns",
-            self.floor_time()
+            self.last
         );
-        let b = bucket_of(key, self.last);
-        self.buckets[b].push(entry);
-        self.nonempty |= 1u128 << (b - 1);
+        self.place(Entry { time, item });
         self.len += 1;
-        seq
+    }
+
+    #[inline]
+    fn place(&mut self, e: Entry<E>) {
+        let b = bucket_of(e.time, self.last);
+        if b == 0 {
+            self.zero.push_back(e);
+        } else {
+            self.buckets[b].push(e);
+            self.nonempty |= 1u64 << (b - 1);
+        }
     }
 
     /// The time of the next entry without removing it.
     #[inline]
     pub fn peek_time(&mut self) -> Option<u64> {
-        self.settle();
-        self.head.as_ref().map(|e| e.time)
+        if self.settle() { Some(self.last) } else { None }
     }
 
-    /// Removes and returns the next entry as (time, seq, item).
+    /// Removes and returns the next entry as (time, item).
     #[inline]
-    pub fn pop(&mut self) -> Option<(u64, u64, E)> {
-        self.settle();
-        let e = self.head.take()?;
+    pub fn pop(&mut self) -> Option<(u64, E)> {
+        if !self.settle() {
+            return None;
+        }
         self.len -= 1;
-        Some((e.time, e.seq, e.item))
+        let e = self.zero.pop_front().expect("settled");
+        Some((e.time, e.item))
     }
 
-    /// Makes sure `head` holds the minimum if the queue is not empty.
+    /// Makes sure `zero` holds the minimum; false if the queue is empty.
     #[inline]
-    fn settle(&mut self) {
-        if self.head.is_some() || self.nonempty == 0 {
-            return;
+    fn settle(&mut self) -> bool {
+        if !self.zero.is_empty() {
+            return true;
+        }
+        if self.nonempty == 0 {
+            return false;
         }
         let b = self.nonempty.trailing_zeros() as usize + 1;
         let mut bucket = core::mem::take(&mut self.buckets[b]);
-        self.nonempty &= !(1u128 << (b - 1));
-        // Locate the minimum of the lowest non-empty bucket; every other
-        // entry of that bucket moves to a strictly lower bucket relative to
-        // the new `last`.
-        let mut min_i = 0;
-        let mut min_key = bucket[0].key();
-        for (i, e) in bucket.iter().enumerate().skip(1) {
-            let k = e.key();
-            if k < min_key {
-                min_key = k;
-                min_i = i;
-            }
-        }
-        let head = bucket.swap_remove(min_i);
-        self.last = min_key;
+        self.nonempty &= !(1u64 << (b - 1));
+        let min = bucket
+            .iter()
+            .map(|e| e.time)
+            .min()
+            .expect("non-empty bucket");
+        self.last = min;
+        // Every entry moves to a strictly lower bucket (bucket 0 if it is at
+        // the new minimum), in its current order.
         for e in bucket.drain(..) {
-            let nb = bucket_of(e.key(), min_key);
-            self.buckets[nb].push(e);
-            self.nonempty |= 1u128 << (nb - 1);
+            self.place(e);
         }
         // Give the emptied vector back to keep its capacity.
         self.buckets[b] = bucket;
-        self.head = Some(head);
+        true
     }
 
     /// Keeps only the entries for which `keep` is true, without changing
     /// the order of the rest. Used to purge cancelled timers in bulk.
     pub fn retain(&mut self, mut keep: impl FnMut(&E) -> bool) {
-        if let Some(h) = &self.head
-            && !keep(&h.item)
-        {
-            self.head = None;
-        }
-        let mut len = usize::from(self.head.is_some());
+        self.zero.retain(|e| keep(&e.item));
+        let mut len = self.zero.len();
         self.nonempty = 0;
         for (b, bucket) in self.buckets.iter_mut().enumerate().skip(1) {
             bucket.retain(|e| keep(&e.item));
             if !bucket.is_empty() {
-                self.nonempty |= 1u128 << (b - 1);
+                self.nonempty |= 1u64 << (b - 1);
                 len += bucket.len();
             }
         }
@@ -180,14 +166,16 @@ impl<E> EventQueue<E> {
 
     /// Bytes held by the queue's own storage (not by what the items own).
     pub fn allocated_bytes(&self) -> usize {
+        let entry = core::mem::size_of::<Entry<E>>();
         self.buckets
             .iter()
-            .map(|b| b.capacity() * core::mem::size_of::<Entry<E>>())
+            .map(|b| b.capacity() * entry)
             .sum::<usize>()
+            + self.zero.capacity() * entry
             + self.buckets.capacity() * core::mem::size_of::<Vec<Entry<E>>>()
     }
 
-    /// The size of one entry in bytes (time, sequence and the item).
+    /// The size of one entry in bytes (the time and the item).
     pub const fn entry_size() -> usize {
         core::mem::size_of::<Entry<E>>()
     }
@@ -206,7 +194,7 @@ mod tests {
         q.push(5, "d");
         q.push(3, "b");
         q.push(5, "e");
-        let order: Vec<_> = core::iter::from_fn(|| q.pop().map(|(_, _, x)| x)).collect();
+        let order: Vec<_> = core::iter::from_fn(|| q.pop().map(|(_, x)| x)).collect();
         assert_eq!(order, ["a", "b", "c", "d", "e"]);
     }
 
@@ -218,6 +206,7 @@ mod tests {
         let mut q = EventQueue::new();
         let mut reference: std::collections::BTreeSet<(u64, u64)> = Default::default();
         let mut now = 0u64;
+        let mut seq = 0u64;
         for step in 0..200_000u64 {
             let pushes = if reference.len() < 50 {
                 2
@@ -227,10 +216,11 @@ mod tests {
             for _ in 0..pushes {
                 // Small increments make many exact ties.
                 let t = now + rng.below(if step % 2 == 0 { 4 } else { 1 << 40 });
-                let seq = q.push(t, step);
+                q.push(t, seq);
                 reference.insert((t, seq));
+                seq += 1;
             }
-            if let Some((t, seq, _)) = q.pop() {
+            if let Some((t, seq)) = q.pop() {
                 let want = reference.pop_first().unwrap();
                 assert_eq!((t, seq), want);
                 assert!(t >= now);
@@ -259,7 +249,7 @@ mod tests {
         q.retain(|&x| x % 2 == 0);
         let mut last = 0;
         let mut n = 0;
-        while let Some((t, _, x)) = q.pop() {
+        while let Some((t, x)) = q.pop() {
             assert_eq!(x % 2, 0);
             assert!(t >= last);
             last = t;

@@ -353,8 +353,8 @@ struct Ziggurat {
 }
 
 /// Where the tail starts, and each layer's area, for 256 layers.
-const ZIG_EXP_R: f64 = 7.697_117_470_131_049_7;
-const ZIG_EXP_V: f64 = 0.003_949_659_822_581_557_2;
+const ZIG_EXP_R: f64 = 7.697_117_470_131_05;
+const ZIG_EXP_V: f64 = 0.003_949_659_822_581_557;
 
 fn ziggurat() -> &'static Ziggurat {
     static TABLES: std::sync::OnceLock<Ziggurat> = std::sync::OnceLock::new();

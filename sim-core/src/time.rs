@@ -242,12 +242,12 @@ pub(crate) fn decimal_times(number: &str, scale: u64) -> Result<u64, String> {
     let mut total = int.checked_mul(scale).ok_or_else(too_long)?;
     // Fraction: digits d1 d2 ... contribute scale * 0.d1d2...
     let mut place = scale;
-    for (i, c) in frac_part.chars().enumerate() {
+    for (i, c) in frac_part.char_indices() {
         let digit = u64::from(
             c.to_digit(10)
                 .ok_or_else(|| format!("`{c}` is not a digit"))?,
         );
-        if place % 10 != 0 {
+        if !place.is_multiple_of(10) {
             if digit != 0 || frac_part[i..].chars().any(|c| c != '0') {
                 return Err(format!(
                     "`{number}` is finer than a nanosecond in this unit"

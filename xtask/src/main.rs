@@ -1,1 +1,219 @@
-fn main() {}
+//! Project automation, so that nothing but cargo is needed (the cargo-xtask
+//! convention):
+//!
+//! - `cargo xtask test`: everything CI checks, in the order that fails
+//!   fastest: formatting, clippy (warnings are errors), sim-core built for
+//!   wasm32-unknown-unknown, then every test in the workspace. Ends with one
+//!   line `tests: N passed, M failed`.
+//! - `cargo xtask bench`: the engine benchmarks, written into BENCHMARKS.md.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(),
+        Some("bench") => bench(args.iter().any(|a| a == "--quick")),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 test            formatting, clippy, the wasm32 build and every test (what CI runs)\n  \
+                 bench [--quick] the engine benchmarks, written into BENCHMARKS.md"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(step: &str, mut cmd: Command) -> Result<(), String> {
+    eprintln!("\n==> {step}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{step}: could not start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{step} failed ({status})"))
+    }
+}
+
+fn test() -> Result<(), String> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run("cargo fmt --check", fmt)?;
+
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run("cargo clippy (warnings are errors)", clippy)?;
+
+    ensure_wasm_target()?;
+    let mut wasm = cargo();
+    wasm.args(["build", "-p", "sim-core", "--target", WASM_TARGET]);
+    run("sim-core builds for wasm32-unknown-unknown", wasm)?;
+
+    eprintln!("\n==> cargo test --workspace");
+    let mut child = cargo()
+        .args(["test", "--workspace", "--color", "never"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cargo test: could not start: {e}"))?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    let stdout = child.stdout.take().expect("piped");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some((p, f)) = parse_result_line(&line) {
+            passed += p;
+            failed += f;
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    println!("tests: {passed} passed, {failed} failed");
+    if !status.success() || failed > 0 {
+        return Err(format!("cargo test failed ({status})"));
+    }
+    if passed == 0 {
+        return Err("cargo test ran no tests".into());
+    }
+    Ok(())
+}
+
+/// Reads `test result: ok. 12 passed; 0 failed; ...`.
+fn parse_result_line(line: &str) -> Option<(u64, u64)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let number_before = |word: &str| -> Option<u64> {
+        let i = rest.find(word)?;
+        rest[..i].trim_end().rsplit(' ').next()?.parse().ok()
+    };
+    Some((number_before(" passed")?, number_before(" failed")?))
+}
+
+/// A fresh machine lacks the wasm32 target; add it with rustup if we can.
+fn ensure_wasm_target() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    match installed {
+        Ok(out)
+            if String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.trim() == WASM_TARGET) =>
+        {
+            Ok(())
+        }
+        Ok(_) => {
+            let mut add = Command::new("rustup");
+            add.args(["target", "add", WASM_TARGET]);
+            run("rustup target add wasm32-unknown-unknown", add)
+        }
+        // No rustup: let cargo report a missing target clearly.
+        Err(_) => Ok(()),
+    }
+}
+
+const BENCH_START: &str = "<!-- engine-bench:start -->";
+const BENCH_END: &str = "<!-- engine-bench:end -->";
+
+fn bench(quick: bool) -> Result<(), String> {
+    let mut cmd = cargo();
+    cmd.args(["bench", "-p", "sim-core", "--bench", "engine"]);
+    if quick {
+        cmd.env("FAULTLINE_BENCH_QUICK", "1");
+    }
+    eprintln!("\n==> cargo bench -p sim-core --bench engine");
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cargo bench: could not start: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("cargo bench failed ({})", out.status));
+    }
+    let table: String = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    print!("{table}");
+    if quick {
+        eprintln!("(quick run: BENCHMARKS.md left unchanged)");
+        return Ok(());
+    }
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let block = format!(
+        "{BENCH_START}\nProduced by `cargo xtask bench` (which runs `cargo bench -p sim-core --bench engine`) \
+         with {rustc} on a {cores}-core machine; each figure is the median of 5 runs on one core.\n\n{table}{BENCH_END}"
+    );
+    let path = root().join("BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (Some(a), Some(b)) = (text.find(BENCH_START), text.find(BENCH_END)) else {
+        return Err(format!(
+            "{} lacks the {BENCH_START} / {BENCH_END} markers",
+            path.display()
+        ));
+    };
+    let updated = format!("{}{block}{}", &text[..a], &text[b + BENCH_END.len()..]);
+    // Write a temporary file and rename it, so an interrupted run never
+    // leaves a half-written BENCHMARKS.md.
+    let tmp = path.with_extension("md.tmp");
+    std::fs::write(&tmp, updated).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_result_line;
+
+    #[test]
+    fn reads_cargo_test_summaries() {
+        assert_eq!(
+            parse_result_line(
+                "test result: ok. 42 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.27s"
+            ),
+            Some((42, 0))
+        );
+        assert_eq!(
+            parse_result_line("test result: FAILED. 20 passed; 1 failed; 0 ignored"),
+            Some((20, 1))
+        );
+        assert_eq!(parse_result_line("running 3 tests"), None);
+    }
+}

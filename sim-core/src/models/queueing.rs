@@ -177,10 +177,8 @@ impl Node<QMsg> for OpenLoopClient {
                 ctx.send(target, QMsg::Request { id, sent_at: now });
                 self.schedule_next(ctx);
             }
-            QMsg::Timeout { id } => {
-                if self.outstanding.remove(&id).is_some() {
-                    ctx.metrics().add(m.timed_out, 1);
-                }
+            QMsg::Timeout { id } if self.outstanding.remove(&id).is_some() => {
+                ctx.metrics().add(m.timed_out, 1);
             }
             _ => {}
         }

@@ -51,6 +51,9 @@ impl NodeId {
 pub struct TimerId {
     slot: u32,
     generation: u32,
+    /// Carried here rather than in the slab, so the slab stays at 8 bytes
+    /// a timer; a node cannot cancel another node's timer.
+    owner: NodeId,
 }
 
 /// A participant in the simulation: a client, a server, a cache, a load
@@ -152,7 +155,7 @@ struct NodeSlot {
 #[derive(Clone, Copy)]
 struct TimerSlot {
     generation: u32,
-    owner: NodeId,
+    /// The owner's incarnation when the timer was set.
     incarnation: u32,
 }
 
@@ -174,18 +177,17 @@ impl Timers {
             None => {
                 self.slots.push(TimerSlot {
                     generation: 0,
-                    owner,
                     incarnation,
                 });
                 (self.slots.len() - 1) as u32
             }
         };
         let s = &mut self.slots[slot as usize];
-        s.owner = owner;
         s.incarnation = incarnation;
         TimerId {
             slot,
             generation: s.generation,
+            owner,
         }
     }
 
@@ -455,7 +457,7 @@ impl<M: Message> Core<M> {
 
     #[inline]
     fn cancel_timer(&mut self, owner: NodeId, timer: TimerId) -> bool {
-        if !self.timers.is_live(timer) || self.timers.slots[timer.slot as usize].owner != owner {
+        if timer.owner != owner || !self.timers.is_live(timer) {
             return false;
         }
         self.timers.release(timer);
@@ -477,6 +479,7 @@ impl<M: Message> Core<M> {
                 || timers.is_live(TimerId {
                     slot: e.aux,
                     generation: e.generation,
+                    owner: e.target,
                 })
         });
         self.timers.void_in_queue = 0;
@@ -870,6 +873,7 @@ impl<M: Message> Simulation<M> {
                 let timer = TimerId {
                     slot: event.aux,
                     generation: event.generation,
+                    owner: target,
                 };
                 let timers = &mut self.core.timers;
                 if !timers.is_live(timer) {

@@ -22,13 +22,16 @@ impl Node<u64> for Holder {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<u64>().expect("a number"));
+    let mut args = std::env::args()
+        .skip(1)
+        .map(|a| a.parse::<u64>().expect("a number"));
     let pending = args.next().unwrap_or(10_000) as usize;
     let events = args.next().unwrap_or(50_000_000);
     let mut sim = Simulation::<u64>::new(1);
     let z = sim.zone("z");
     let delay = Dist::exponential(1e6).expect("valid");
-    sim.add_node("holder", z, Holder { pending, delay }).expect("fresh");
+    sim.add_node("holder", z, Holder { pending, delay })
+        .expect("fresh");
     let report = sim.run(RunLimits::until(SimTime::MAX).with_max_events(events));
     println!("{report}; fingerprint {}", report.fingerprint);
 }

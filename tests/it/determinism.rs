@@ -83,3 +83,14 @@ fn adding_a_component_leaves_every_other_components_draws_unchanged() {
     assert_eq!(alone, history_of_c1_and_s1(true, false));
     assert_eq!(alone, history_of_c1_and_s1(false, true));
 }
+
+/// The reference system that `cargo xtask test` also runs in WebAssembly
+/// (see tests/wasm-probe): reproducible natively, and pinned, so a change
+/// in its fingerprint is noticed here before the wasm comparison.
+#[test]
+fn the_cross_platform_reference_run_is_reproducible_and_pinned() {
+    let first = wasm_probe::reference_fingerprint(1);
+    assert_eq!(first, wasm_probe::reference_fingerprint(1));
+    assert_ne!(first, wasm_probe::reference_fingerprint(2));
+    assert_eq!(format!("{first:016x}"), "369b4be3aff57bea");
+}

@@ -3,8 +3,9 @@
 //!
 //! - `cargo xtask test`: everything CI checks, in the order that fails
 //!   fastest: formatting, clippy (warnings are errors), sim-core built for
-//!   wasm32-unknown-unknown, then every test in the workspace. Ends with one
-//!   line `tests: N passed, M failed`.
+//!   wasm32-unknown-unknown, reference fingerprints compared natively and in
+//!   WebAssembly (under Node.js), then every test in the workspace. Ends
+//!   with one line `tests: N passed, M failed`.
 //! - `cargo xtask bench`: the engine benchmarks, written into BENCHMARKS.md.
 
 use std::io::{BufRead, BufReader};
@@ -82,6 +83,7 @@ fn test() -> Result<(), String> {
     let mut wasm = cargo();
     wasm.args(["build", "-p", "sim-core", "--target", WASM_TARGET]);
     run("sim-core builds for wasm32-unknown-unknown", wasm)?;
+    wasm_fingerprints_match()?;
 
     eprintln!("\n==> cargo test --workspace");
     let mut child = cargo()
@@ -141,6 +143,50 @@ fn ensure_wasm_target() -> Result<(), String> {
         // No rustup: let cargo report a missing target clearly.
         Err(_) => Ok(()),
     }
+}
+
+/// Seeds of the reference runs compared natively and in WebAssembly.
+const REFERENCE_SEEDS: [u64; 4] = [1, 2, 3, 0xdead_beef];
+
+/// Builds the wasm probe, runs its reference system under Node.js for a few
+/// seeds, and compares each fingerprint with the same run done natively.
+fn wasm_fingerprints_match() -> Result<(), String> {
+    let mut build = cargo();
+    build.args(["build", "-p", "wasm-probe", "--target", WASM_TARGET]);
+    run("the wasm probe builds", build)?;
+    let wasm = root().join(format!("target/{WASM_TARGET}/debug/wasm_probe.wasm"));
+    eprintln!("\n==> fingerprints: native vs WebAssembly (Node.js)");
+    let out = Command::new("node")
+        .arg(root().join("xtask/wasm_fingerprints.mjs"))
+        .arg(&wasm)
+        .args(REFERENCE_SEEDS.iter().map(u64::to_string))
+        .output()
+        .map_err(|e| format!("could not start node (install Node.js): {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "node failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let from_wasm: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let native: Vec<String> = REFERENCE_SEEDS
+        .iter()
+        .map(|&seed| format!("{:016x}", wasm_probe::reference_fingerprint(seed)))
+        .collect();
+    for (i, seed) in REFERENCE_SEEDS.iter().enumerate() {
+        eprintln!(
+            "    seed {seed:>10}: native {}  wasm {}",
+            native[i],
+            from_wasm.get(i).map_or("(missing)", String::as_str)
+        );
+    }
+    if native != from_wasm {
+        return Err("native and WebAssembly fingerprints differ: determinism is broken".into());
+    }
+    Ok(())
 }
 
 const BENCH_START: &str = "<!-- engine-bench:start -->";

@@ -17,7 +17,7 @@
 //!   is independent of tracing, metrics and wall-clock speed.
 
 use crate::metrics::{CounterId, Metrics};
-use crate::network::{Network, Partition, ZoneId};
+use crate::network::{LinkSpec, Network, Partition, ZoneId};
 use crate::queue::EventQueue;
 use crate::rng::{SimRng, StreamPurpose, stream_id};
 use crate::time::{SimDuration, SimTime};
@@ -87,6 +87,12 @@ pub enum Fault {
     /// Heal the partition with this name.
     Heal(String),
     HealAll,
+    /// From now on, messages from the first node to the second travel over
+    /// this link (a latency spike, a lossy cable, and back again).
+    SetNodeLink(NodeId, NodeId, LinkSpec),
+    /// From now on, messages from the first zone to the second travel over
+    /// this link, unless a node link overrides it.
+    SetZoneLink(ZoneId, ZoneId, LinkSpec),
 }
 
 /// What an event does. Kept to a byte, with the per-kind numbers in
@@ -296,6 +302,7 @@ pub enum EngineError {
         at: SimTime,
         now: SimTime,
     },
+    InvalidFault(String),
 }
 
 impl fmt::Display for EngineError {
@@ -320,6 +327,7 @@ impl fmt::Display for EngineError {
                     "cannot schedule at {at}: simulated time is already {now}"
                 )
             }
+            EngineError::InvalidFault(why) => write!(f, "invalid fault: {why}"),
         }
     }
 }
@@ -724,8 +732,11 @@ impl<M: Message> Simulation<M> {
                 now: self.core.now,
             });
         }
+        if let Fault::SetNodeLink(_, _, link) | Fault::SetZoneLink(_, _, link) = &fault {
+            link.validate().map_err(EngineError::InvalidFault)?;
+        }
         let target = match &fault {
-            Fault::Crash(n) | Fault::Restart(n) => *n,
+            Fault::Crash(n) | Fault::Restart(n) | Fault::SetNodeLink(n, _, _) => *n,
             _ => NodeId(0),
         };
         self.core.faults.push(fault);
@@ -969,6 +980,25 @@ impl<M: Message> Simulation<M> {
                         .trace(TraceKind::Heal, NodeId(0), None, Some(&"all"));
                 }
                 self.core.network.heal_all();
+            }
+            Fault::SetNodeLink(a, b, link) => {
+                if self.core.tracing {
+                    self.core.trace(TraceKind::Link, a, Some(b), Some(&link));
+                }
+                self.core.network.set_node_link(a, b, link);
+            }
+            Fault::SetZoneLink(a, b, link) => {
+                if self.core.tracing && !self.core.slots.is_empty() {
+                    let network = &self.core.network;
+                    let what = (
+                        network.zone_name(a).to_string(),
+                        network.zone_name(b).to_string(),
+                        link.clone(),
+                    );
+                    self.core
+                        .trace(TraceKind::Link, NodeId(0), None, Some(&what));
+                }
+                self.core.network.set_zone_link(a, b, link);
             }
         }
     }

@@ -38,6 +38,8 @@ pub enum TraceKind {
     Restart,
     Partition,
     Heal,
+    /// A link's behaviour changed (a scheduled latency spike or loss).
+    Link,
     /// A free-form note from a node (`Context::note`).
     Note,
 }
@@ -53,6 +55,7 @@ impl TraceKind {
             TraceKind::Restart => "restart",
             TraceKind::Partition => "partition",
             TraceKind::Heal => "heal",
+            TraceKind::Link => "link",
             TraceKind::Note => "note",
         }
     }

@@ -335,6 +335,65 @@ fn messages_sent_into_a_partition_are_dropped_and_counted() {
     assert_eq!(one_way(false), 10);
 }
 
+/// A scheduled latency spike: messages sent during the spike take longer,
+/// and the link returns to normal when the next change is applied.
+#[test]
+fn link_changes_apply_at_their_scheduled_time() {
+    struct Ticker {
+        to: NodeId,
+    }
+    impl Node<Msg> for Ticker {
+        fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+            ctx.set_timer(SimDuration::ZERO, Msg::Tick(0));
+        }
+        fn on_message(&mut self, _: &mut Context<'_, Msg>, _: NodeId, _: Msg) {}
+        fn on_timer(&mut self, ctx: &mut Context<'_, Msg>, _: TimerId, payload: Msg) {
+            let Msg::Tick(k) = payload else {
+                unreachable!()
+            };
+            ctx.send(self.to, Msg::Ping(k));
+            if k < 29 {
+                ctx.set_timer(SimDuration::from_millis(100), Msg::Tick(k + 1));
+            }
+        }
+    }
+    let mut sim = Simulation::new(1);
+    let z = sim.zone("z");
+    sim.network_mut().default_local = LinkSpec::fixed(1e6); // 1ms
+    let rx = sim.add_node("rx", z, Scripted::default()).unwrap();
+    let tx = sim.add_node("tx", z, Ticker { to: rx }).unwrap();
+    sim.schedule(ms(1000), Fault::SetNodeLink(tx, rx, LinkSpec::fixed(500e6)))
+        .unwrap();
+    sim.schedule(ms(2000), Fault::SetNodeLink(tx, rx, LinkSpec::fixed(1e6)))
+        .unwrap();
+    let e = sim
+        .schedule(
+            ms(2500),
+            Fault::SetNodeLink(tx, rx, LinkSpec::fixed(1.0).with_loss(2.0)),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("loss must be a probability"), "{e}");
+    sim.run(RunLimits::until(ms(5000)));
+    // Delay in ms of message k, in the order sent (slow ones arrive late).
+    let mut by_send: Vec<(u64, u64)> = sim
+        .node::<Scripted>(rx)
+        .unwrap()
+        .got_messages
+        .iter()
+        .map(|(t, _, m)| {
+            let Msg::Ping(k) = m else { unreachable!() };
+            (*k, (t.as_nanos() - k * 100_000_000) / 1_000_000)
+        })
+        .collect();
+    by_send.sort_unstable();
+    let delays: Vec<u64> = by_send.into_iter().map(|(_, d)| d).collect();
+    // Sent at 0..900ms: 1ms. Sent at 1000..1900ms: 500ms. After: 1ms.
+    assert_eq!(delays.len(), 30);
+    assert!(delays[..10].iter().all(|&d| d == 1), "{delays:?}");
+    assert!(delays[10..20].iter().all(|&d| d == 500), "{delays:?}");
+    assert!(delays[20..].iter().all(|&d| d == 1), "{delays:?}");
+}
+
 #[test]
 fn a_runaway_loop_stops_at_the_event_budget_with_a_reason() {
     let mut sim = Simulation::new(1);

@@ -45,4 +45,7 @@ pub use metrics::{Gauge, Histogram, Metrics};
 pub use network::{LinkSpec, Network, NodeSet, Partition, ZoneId};
 pub use rng::SimRng;
 pub use time::{SimDuration, SimTime};
-pub use trace::{Fingerprint, JsonLinesTrace, MemoryTrace, NoTrace, TraceKind, TraceSink};
+pub use trace::{
+    Divergence, Fingerprint, JsonLinesTrace, MemoryTrace, NoTrace, TraceKind, TraceSink,
+    first_divergence,
+};

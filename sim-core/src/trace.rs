@@ -110,6 +110,66 @@ impl From<&TraceRecord<'_>> for OwnedTraceRecord {
     }
 }
 
+/// Where two recorded event streams first differ: the index, and the
+/// record each stream has there (None where a stream has already ended).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    pub index: usize,
+    pub left: Option<OwnedTraceRecord>,
+    pub right: Option<OwnedTraceRecord>,
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |r: &Option<OwnedTraceRecord>| match r {
+            None => "(the run had ended)".to_string(),
+            Some(r) => format!(
+                "at {} {} {}{}{}",
+                r.time,
+                r.kind.as_str(),
+                r.node,
+                r.peer
+                    .as_ref()
+                    .map(|p| format!(" <-> {p}"))
+                    .unwrap_or_default(),
+                r.detail
+                    .as_ref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ),
+        };
+        write!(
+            f,
+            "the runs diverge at event {}: first run {}; second run {}",
+            self.index,
+            show(&self.left),
+            show(&self.right)
+        )
+    }
+}
+
+/// The first place where two recorded streams differ, if any.
+pub fn first_divergence<'a>(
+    left: impl IntoIterator<Item = &'a OwnedTraceRecord>,
+    right: impl IntoIterator<Item = &'a OwnedTraceRecord>,
+) -> Option<Divergence> {
+    let (mut l, mut r) = (left.into_iter(), right.into_iter());
+    let mut index = 0;
+    loop {
+        match (l.next(), r.next()) {
+            (None, None) => return None,
+            (a, b) if a == b => index += 1,
+            (a, b) => {
+                return Some(Divergence {
+                    index,
+                    left: a.cloned(),
+                    right: b.cloned(),
+                });
+            }
+        }
+    }
+}
+
 /// Where trace records go.
 pub trait TraceSink {
     /// False if records would be thrown away: the engine then skips building
@@ -458,6 +518,30 @@ mod tests {
         assert_eq!(sink.len(), 3);
         assert_eq!(sink.dropped, 7);
         assert_eq!(sink.records().next().unwrap().time, SimTime::from_nanos(7));
+    }
+
+    #[test]
+    fn first_divergence_names_the_event() {
+        let rec = |t: u64, detail: &str| OwnedTraceRecord {
+            time: SimTime::from_nanos(t),
+            kind: TraceKind::Deliver,
+            node: "server".into(),
+            peer: Some("client".into()),
+            detail: Some(detail.into()),
+        };
+        let a = vec![rec(1, "x"), rec(2, "y"), rec(3, "z")];
+        let mut b = a.clone();
+        assert_eq!(first_divergence(&a, &b), None);
+        b[1] = rec(2, "w");
+        let d = first_divergence(&a, &b).unwrap();
+        assert_eq!(d.index, 1);
+        assert_eq!(
+            d.to_string(),
+            "the runs diverge at event 1: first run at 2ns deliver server <-> client: y; \
+             second run at 2ns deliver server <-> client: w"
+        );
+        let d = first_divergence(&a, &a[..2]).unwrap();
+        assert_eq!((d.index, d.right), (2, None));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! different one, and a component's random draws depend on its name and the
 //! seed only, so adding a component disturbs no one else.
 
-use faultline_tests::{exp_service, run_queue};
+use faultline_tests::{assert_deterministic, exp_service, run_queue};
 use sim_core::models::queueing::{OpenLoopClient, QMsg, QueueServer};
 use sim_core::{LinkSpec, MemoryTrace, RunLimits, SimDuration, Simulation, TraceKind};
 
@@ -93,4 +93,66 @@ fn the_cross_platform_reference_run_is_reproducible_and_pinned() {
     assert_eq!(first, wasm_probe::reference_fingerprint(1));
     assert_ne!(first, wasm_probe::reference_fingerprint(2));
     assert_eq!(format!("{first:016x}"), "369b4be3aff57bea");
+}
+
+/// The self-check itself: a system with every kind of randomness replays
+/// event for event; and a deliberately nondeterministic node is caught,
+/// with the first differing event named.
+#[test]
+fn the_self_check_passes_a_deterministic_system_and_names_a_divergence() {
+    let build = || {
+        let mut sim = Simulation::<QMsg>::new(5);
+        sim.network_mut().default_local = LinkSpec::fixed(0.0)
+            .with_latency(sim_core::Dist::exponential(1e6).unwrap())
+            .with_loss(0.05)
+            .with_duplicate(0.05);
+        let zone = sim.zone("dc");
+        let s = sim
+            .add_node("s", zone, QueueServer::exponential(2, 100.0))
+            .unwrap();
+        sim.add_node(
+            "c",
+            zone,
+            OpenLoopClient::poisson(s, 150.0).with_timeout(SimDuration::from_millis(50)),
+        )
+        .unwrap();
+        sim
+    };
+    let limits = RunLimits::for_duration(SimDuration::from_secs(20));
+    assert_deterministic(build, limits);
+
+    // A node whose behaviour depends on a process-wide counter differs
+    // between the two runs from its first message on.
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    struct Leaky;
+    impl sim_core::Node<u64> for Leaky {
+        fn on_start(&mut self, ctx: &mut sim_core::Context<'_, u64>) {
+            ctx.set_timer(SimDuration::from_millis(1), 0);
+        }
+        fn on_message(&mut self, _: &mut sim_core::Context<'_, u64>, _: sim_core::NodeId, _: u64) {}
+        fn on_timer(&mut self, ctx: &mut sim_core::Context<'_, u64>, _: sim_core::TimerId, k: u64) {
+            if k < 5 {
+                let leak = CALLS.fetch_add(1, Ordering::Relaxed);
+                ctx.set_timer(SimDuration::from_millis(1), k + 1 + leak * 100);
+            }
+        }
+    }
+    let caught = std::panic::catch_unwind(|| {
+        assert_deterministic(
+            || {
+                let mut sim = Simulation::<u64>::new(1);
+                let zone = sim.zone("z");
+                sim.add_node("leaky", zone, Leaky).unwrap();
+                sim
+            },
+            RunLimits::for_duration(SimDuration::from_secs(1)),
+        )
+    });
+    let message = *caught.unwrap_err().downcast::<String>().unwrap();
+    assert!(
+        message
+            .contains("nondeterminism: the runs diverge at event 1: first run at 2ms timer leaky"),
+        "{message}"
+    );
 }

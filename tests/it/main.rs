@@ -4,8 +4,10 @@
 //! - `determinism`: fingerprints, per-name random streams.
 //! - `engine`: timers, crashes, the network, bounded runs, traces.
 //! - `properties`: random topologies never break conservation or time order.
+//! - `tidy`: checks on the code and its docs themselves.
 
 mod determinism;
 mod engine;
 mod properties;
 mod theory;
+mod tidy;

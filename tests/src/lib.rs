@@ -61,3 +61,34 @@ pub fn run_queue(seed: u64, workers: u32, lambda: f64, service: Dist, customers:
 pub fn exp_service(mu: f64) -> Dist {
     Dist::exponential(1e9 / mu).unwrap()
 }
+
+/// Runs a simulation built by `build` twice with full traces and panics,
+/// naming the first differing event and its simulated time, unless both
+/// runs are identical (madsim's and TigerBeetle's determinism self-check).
+/// Returns the fingerprint.
+pub fn assert_deterministic<M: sim_core::Message>(
+    build: impl Fn() -> Simulation<M>,
+    limits: RunLimits,
+) -> Fingerprint {
+    let run = || {
+        let mut sim = build();
+        sim.set_trace(Box::new(sim_core::MemoryTrace::new(usize::MAX)));
+        let report = sim.run(limits);
+        let sink = sim.take_trace();
+        let records: Vec<_> = sink
+            .as_any()
+            .downcast_ref::<sim_core::MemoryTrace>()
+            .expect("a memory trace")
+            .records()
+            .cloned()
+            .collect();
+        (report.fingerprint, records)
+    };
+    let (first, a) = run();
+    let (second, b) = run();
+    if let Some(d) = sim_core::first_divergence(&a, &b) {
+        panic!("nondeterminism: {d}");
+    }
+    assert_eq!(first, second, "identical traces but different fingerprints");
+    first
+}

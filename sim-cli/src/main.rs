@@ -5,9 +5,9 @@
 //! predicts, with the seed and the run's fingerprint.
 
 use clap::{Parser, Subcommand};
-use sim_core::models::queueing::{OpenLoopClient, QMsg, QueueServer};
+use sim_core::models::queueing::QueueingSystem;
 use sim_core::theory::{mm1_mean_in_system, mm1_mean_response};
-use sim_core::{LinkSpec, RunLimits, SimDuration, SimTime, Simulation, StopReason};
+use sim_core::{Dist, RunLimits, SimDuration, SimTime, StopReason};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -62,14 +62,8 @@ fn demo(seed: u64, lambda: f64, mu: f64, duration: SimDuration) -> ExitCode {
         eprintln!("error: --arrival-rate and --service-rate must be positive numbers");
         return ExitCode::from(2);
     }
-    let mut sim = Simulation::<QMsg>::new(seed);
-    sim.network_mut().default_local = LinkSpec::fixed(0.0);
-    let zone = sim.zone("dc");
-    let server = sim
-        .add_node("server", zone, QueueServer::exponential(1, mu))
-        .expect("fresh simulation");
-    sim.add_node("client", zone, OpenLoopClient::poisson(server, lambda))
-        .expect("fresh simulation");
+    let service = Dist::exponential(1e9 / mu).expect("mu checked positive");
+    let QueueingSystem { mut sim, .. } = QueueingSystem::new(seed, 1, lambda, service, None);
     let report = sim.run(RunLimits::until(SimTime::ZERO + duration));
     let end = sim.now();
     let m = sim.metrics();

@@ -16,11 +16,10 @@
 // it times feeds back into a simulation.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
-use sim_core::models::queueing::{OpenLoopClient, QMsg, QueueServer};
+use sim_core::models::hold::HoldNode;
+use sim_core::models::queueing::QueueingSystem;
 use sim_core::queue::EventQueue;
-use sim_core::{
-    Context, Dist, LinkSpec, Node, NodeId, RunLimits, SimRng, SimTime, Simulation, TimerId,
-};
+use sim_core::{Dist, RunLimits, SimRng, SimTime, Simulation};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -119,40 +118,12 @@ fn hold_binary(pending: usize, holds: usize, inc: &[u64]) -> (f64, f64) {
     (holds as f64 / secs, bytes)
 }
 
-/// N timers pending through the node API; each firing re-arms one with an
-/// exponential delay drawn from the node's own stream.
-struct Holder {
-    pending: usize,
-    delay: Dist,
-}
-
-impl Node<u64> for Holder {
-    fn on_start(&mut self, ctx: &mut Context<'_, u64>) {
-        for i in 0..self.pending {
-            let d = self.delay.sample_duration(ctx.rng());
-            ctx.set_timer(d, i as u64);
-        }
-    }
-    fn on_message(&mut self, _: &mut Context<'_, u64>, _: NodeId, _: u64) {}
-    fn on_timer(&mut self, ctx: &mut Context<'_, u64>, _: TimerId, payload: u64) {
-        let d = self.delay.sample_duration(ctx.rng());
-        ctx.set_timer(d, payload);
-    }
-}
-
 fn hold_engine(pending: usize, holds: u64) -> (f64, f64) {
     let before = allocated();
     let mut sim = Simulation::<u64>::new(1);
     let z = sim.zone("z");
-    sim.add_node(
-        "holder",
-        z,
-        Holder {
-            pending,
-            delay: Dist::exponential(1e6).unwrap(),
-        },
-    )
-    .unwrap();
+    let holder = HoldNode::new(pending, Dist::exponential(1e6).unwrap());
+    sim.add_node("holder", z, holder).unwrap();
     // Start the node (sets every timer) without processing anything.
     sim.run(RunLimits::until(SimTime::MAX).with_max_events(0));
     let filled = allocated() - before;
@@ -169,18 +140,8 @@ fn hold_engine(pending: usize, holds: u64) -> (f64, f64) {
 /// served. Four events per customer: arrival timer, request delivery,
 /// service completion, reply delivery.
 fn mm1(customers: u64) -> (f64, f64) {
-    let mut sim = Simulation::<QMsg>::new(7);
-    sim.network_mut().default_local = LinkSpec::fixed(0.0);
-    let z = sim.zone("z");
-    let server = sim
-        .add_node("server", z, QueueServer::exponential(1, 1000.0))
-        .unwrap();
-    sim.add_node(
-        "client",
-        z,
-        OpenLoopClient::poisson(server, 900.0).with_max_requests(customers),
-    )
-    .unwrap();
+    let service = Dist::exponential(1e6).unwrap(); // 1000/s
+    let QueueingSystem { mut sim, .. } = QueueingSystem::new(7, 1, 900.0, service, Some(customers));
     let start = Instant::now();
     let report = sim.run(RunLimits::until(SimTime::MAX));
     let secs = start.elapsed().as_secs_f64();

@@ -1,8 +1,8 @@
 //! Helpers shared by Faultline's cross-crate tests (the `it` test binary in
 //! `it/`): small systems built from engine nodes, run and summarised.
 
-use sim_core::models::queueing::{OpenLoopClient, QMsg, QueueServer};
-use sim_core::{Dist, Fingerprint, LinkSpec, RunLimits, SimTime, Simulation};
+use sim_core::models::queueing::QueueingSystem;
+use sim_core::{Dist, Fingerprint, RunLimits, SimTime, Simulation};
 
 /// What an M/M/c (or M/G/c) run measured, in seconds.
 #[derive(Debug, Clone)]
@@ -24,18 +24,8 @@ pub struct QueueRun {
 /// server with `workers` workers and the given service distribution (in
 /// nanoseconds), over a zero-latency network, until all are served.
 pub fn run_queue(seed: u64, workers: u32, lambda: f64, service: Dist, customers: u64) -> QueueRun {
-    let mut sim = Simulation::<QMsg>::new(seed);
-    sim.network_mut().default_local = LinkSpec::fixed(0.0);
-    let zone = sim.zone("dc");
-    let server = sim
-        .add_node("server", zone, QueueServer::new(workers, service))
-        .unwrap();
-    sim.add_node(
-        "client",
-        zone,
-        OpenLoopClient::poisson(server, lambda).with_max_requests(customers),
-    )
-    .unwrap();
+    let QueueingSystem { mut sim, .. } =
+        QueueingSystem::new(seed, workers, lambda, service, Some(customers));
     let report = sim.run(RunLimits::until(SimTime::MAX));
     assert_eq!(report.stop, sim_core::StopReason::Idle, "{report}");
     let m = sim.metrics();

@@ -15,8 +15,9 @@
 //!   and `busy_workers` (time-weighted gauges).
 
 use crate::dist::Dist;
-use crate::engine::{Context, Node, NodeId, TimerId};
+use crate::engine::{Context, Node, NodeId, Simulation, TimerId};
 use crate::metrics::{CounterId, GaugeId, HistogramId};
+use crate::network::LinkSpec;
 use crate::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -367,5 +368,44 @@ impl Node<QMsg> for QueueServer {
         let (dropped, lost) = (m.dropped, core::mem::take(&mut self.lost_on_crash));
         ctx.metrics().add(dropped, lost);
         self.update_gauges(ctx);
+    }
+}
+
+/// A ready-made queueing system: a Poisson client sending to a server with
+/// `workers` workers and the given service distribution (nanoseconds), over
+/// a zero-latency network, in one zone. With exponential service this is
+/// M/M/c. The client stops after `max_customers`, if given.
+pub struct QueueingSystem {
+    pub sim: Simulation<QMsg>,
+    pub client: NodeId,
+    pub server: NodeId,
+}
+
+impl QueueingSystem {
+    pub fn new(
+        seed: u64,
+        workers: u32,
+        arrival_rate_per_s: f64,
+        service: Dist,
+        max_customers: Option<u64>,
+    ) -> Self {
+        let mut sim = Simulation::new(seed);
+        sim.network_mut().default_local = LinkSpec::fixed(0.0);
+        let zone = sim.zone("dc");
+        let server = sim
+            .add_node("server", zone, QueueServer::new(workers, service))
+            .expect("a fresh simulation has no nodes");
+        let mut client = OpenLoopClient::poisson(server, arrival_rate_per_s);
+        if let Some(n) = max_customers {
+            client = client.with_max_requests(n);
+        }
+        let client = sim
+            .add_node("client", zone, client)
+            .expect("a fresh simulation has one node");
+        QueueingSystem {
+            sim,
+            client,
+            server,
+        }
     }
 }

@@ -726,7 +726,7 @@ impl<M: Message> Simulation<M> {
 
     /// Schedules a fault (crash, restart, partition, heal) at `at`.
     pub fn schedule(&mut self, at: SimTime, fault: Fault) -> Result<(), EngineError> {
-        if at < self.core.now || at.as_nanos() < self.core.queue.floor_time() {
+        if at < self.core.now {
             return Err(EngineError::ScheduledInPast {
                 at,
                 now: self.core.now,
@@ -754,7 +754,7 @@ impl<M: Message> Simulation<M> {
         to: NodeId,
         msg: M,
     ) -> Result<(), EngineError> {
-        if at < self.core.now || at.as_nanos() < self.core.queue.floor_time() {
+        if at < self.core.now {
             return Err(EngineError::ScheduledInPast {
                 at,
                 now: self.core.now,

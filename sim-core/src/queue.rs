@@ -50,8 +50,10 @@ pub struct EventQueue<E> {
     buckets: Vec<Vec<Entry<E>>>,
     /// Bit b-1 is set when bucket b (1..=64) is non-empty.
     nonempty: u64,
-    /// The time of the last located minimum; no push may go earlier.
+    /// The time of the located minimum; buckets are relative to it.
     last: u64,
+    /// The time of the last popped entry: no push may go earlier.
+    popped: u64,
     len: usize,
 }
 
@@ -68,6 +70,7 @@ impl<E> EventQueue<E> {
             buckets: (0..=64).map(|_| Vec::new()).collect(),
             nonempty: 0,
             last: 0,
+            popped: 0,
             len: 0,
         }
     }
@@ -80,21 +83,45 @@ impl<E> EventQueue<E> {
         self.len == 0
     }
 
-    /// The earliest time a push may use.
+    /// The earliest time a push may use: the time of the last popped entry.
     pub fn floor_time(&self) -> u64 {
-        self.last
+        self.popped
     }
 
     /// Schedules `item` at `time`, after everything already at that time.
     #[inline]
     pub fn push(&mut self, time: u64, item: E) {
         assert!(
-            time >= self.last,
+            time >= self.popped,
             "event scheduled in the past: at {time}ns, before {}ns",
-            self.last
+            self.popped
         );
+        if time < self.last {
+            // Only from outside a handler: a peek located a minimum later
+            // than `time` (a run stopped at its end time and the caller now
+            // schedules something before the next event).
+            self.rebase(time);
+        }
         self.place(Entry { time, item });
         self.len += 1;
+    }
+
+    /// Re-files every entry relative to a new, earlier minimum `time`.
+    /// O(n), and never on the engine's event path.
+    #[cold]
+    fn rebase(&mut self, time: u64) {
+        let mut all: Vec<Entry<E>> = Vec::with_capacity(self.len);
+        // Equal times share a bucket and keep their order in it; entries in
+        // different buckets have different times, so this order is enough.
+        all.extend(self.zero.drain(..));
+        for bucket in self.buckets.iter_mut() {
+            all.append(bucket);
+        }
+        self.nonempty = 0;
+        self.last = time;
+        for e in all {
+            self.place(e);
+        }
     }
 
     #[inline]
@@ -128,6 +155,7 @@ impl<E> EventQueue<E> {
         }
         self.len -= 1;
         let e = self.zero.pop_front().expect("settled");
+        self.popped = e.time;
         if self.zero.is_empty() && self.zero.capacity() > KEEP_CAPACITY {
             // A burst of simultaneous events is over; do not keep its room.
             self.zero.shrink_to(0);
@@ -145,8 +173,16 @@ impl<E> EventQueue<E> {
             return false;
         }
         let b = self.nonempty.trailing_zeros() as usize + 1;
-        let mut bucket = core::mem::take(&mut self.buckets[b]);
         self.nonempty &= !(1u64 << (b - 1));
+        if self.buckets[b].len() == 1 {
+            // The common case in small queues: the lowest bucket holds one
+            // entry, which is the minimum.
+            let e = self.buckets[b].pop().expect("one entry");
+            self.last = e.time;
+            self.zero.push_back(e);
+            return true;
+        }
+        let mut bucket = core::mem::take(&mut self.buckets[b]);
         let min = bucket
             .iter()
             .map(|e| e.time)
@@ -277,6 +313,23 @@ mod tests {
             per_entry < raw * 1.6,
             "{per_entry} bytes per pending entry of {raw}"
         );
+    }
+
+    /// A peek may locate a minimum later than a time that is still legal to
+    /// schedule at (nothing has been popped since); such a push comes out
+    /// first.
+    #[test]
+    fn accepts_a_push_before_a_peeked_minimum() {
+        let mut q = EventQueue::new();
+        q.push(10, "a");
+        q.push(30, "c");
+        q.push(30, "d");
+        assert_eq!(q.pop(), Some((10, "a")));
+        assert_eq!(q.peek_time(), Some(30));
+        q.push(20, "b");
+        q.push(30, "e");
+        let rest: Vec<_> = core::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(rest, [(20, "b"), (30, "c"), (30, "d"), (30, "e")]);
     }
 
     #[test]

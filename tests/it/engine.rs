@@ -380,6 +380,36 @@ fn link_changes_apply_at_their_scheduled_time() {
     assert!(delays[20..].iter().all(|&d| d == 1), "{delays:?}");
 }
 
+/// Between run slices (as the web UI runs them), a fault can be scheduled
+/// at the current time even though the queue has already looked ahead to
+/// a later event; it takes effect before that event.
+#[test]
+fn a_fault_scheduled_between_slices_lands_before_the_next_event() {
+    let mut sim = Simulation::new(1);
+    let z = sim.zone("z");
+    let a = sim
+        .add_node(
+            "a",
+            z,
+            Scripted {
+                timers: vec![(100, 1), (500, 2)],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let report = sim.run(RunLimits::until(ms(200)));
+    assert_eq!(report.stop, StopReason::ReachedEnd);
+    assert_eq!(sim.now(), ms(200));
+    sim.schedule(ms(200), Fault::Crash(a)).unwrap();
+    sim.schedule(ms(300), Fault::Restart(a)).unwrap();
+    sim.run(one_second());
+    let node = sim.node::<Scripted>(a).unwrap();
+    // The 500ms timer died with the crash at 200ms; the restart at 300ms
+    // set new ones at 400ms and 800ms.
+    assert_eq!(node.got_timers, [(ms(100), 1), (ms(400), 1), (ms(800), 2)]);
+    assert!(sim.schedule(ms(100), Fault::HealAll).is_err());
+}
+
 #[test]
 fn a_runaway_loop_stops_at_the_event_budget_with_a_reason() {
     let mut sim = Simulation::new(1);

@@ -32,6 +32,7 @@ pub mod models;
 pub mod network;
 pub mod queue;
 pub mod rng;
+pub mod scenario;
 pub mod theory;
 pub mod time;
 pub mod trace;

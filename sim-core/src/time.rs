@@ -221,7 +221,9 @@ impl core::str::FromStr for SimDuration {
     }
 }
 
-/// `number * scale` for a non-negative decimal string, exactly, in integers.
+/// `number * scale` for a non-negative decimal string, exactly, in integers:
+/// the fraction is a numerator over 10^k, and a result that is not a whole
+/// number of the smallest unit is an error rather than a rounding.
 pub(crate) fn decimal_times(number: &str, scale: u64) -> Result<u64, String> {
     let (int_part, frac_part) = match number.split_once('.') {
         Some((i, f)) => (i, f),
@@ -233,6 +235,9 @@ pub(crate) fn decimal_times(number: &str, scale: u64) -> Result<u64, String> {
     if int_part.is_empty() && frac_part.is_empty() {
         return Err("a unit must follow a number".to_string());
     }
+    if let Some(c) = frac_part.chars().find(|c| !c.is_ascii_digit()) {
+        return Err(format!("`{c}` is not a digit"));
+    }
     let too_long = || "it is too long (the limit is about 584 years)".to_string();
     let int: u64 = if int_part.is_empty() {
         0
@@ -240,23 +245,20 @@ pub(crate) fn decimal_times(number: &str, scale: u64) -> Result<u64, String> {
         int_part.parse().map_err(|_| too_long())?
     };
     let mut total = int.checked_mul(scale).ok_or_else(too_long)?;
-    // Fraction: digits d1 d2 ... contribute scale * 0.d1d2...
-    let mut place = scale;
-    for (i, c) in frac_part.char_indices() {
-        let digit = u64::from(
-            c.to_digit(10)
-                .ok_or_else(|| format!("`{c}` is not a digit"))?,
-        );
-        if !place.is_multiple_of(10) {
-            if digit != 0 || frac_part[i..].chars().any(|c| c != '0') {
-                return Err(format!(
-                    "`{number}` is finer than a nanosecond in this unit"
-                ));
-            }
-            break;
+    let frac = frac_part.trim_end_matches('0');
+    if !frac.is_empty() {
+        let finer = || format!("`{number}` is finer than a nanosecond in this unit");
+        // 19 digits keep numerator * scale below 2^128.
+        if frac.len() > 19 {
+            return Err(finer());
         }
-        place /= 10;
-        total = total.checked_add(digit * place).ok_or_else(too_long)?;
+        let numerator = frac.parse::<u128>().expect("digits") * u128::from(scale);
+        let denominator = 10u128.pow(frac.len() as u32);
+        if numerator % denominator != 0 {
+            return Err(finer());
+        }
+        let part = u64::try_from(numerator / denominator).map_err(|_| too_long())?;
+        total = total.checked_add(part).ok_or_else(too_long)?;
     }
     Ok(total)
 }

@@ -30,6 +30,7 @@ pub mod engine;
 pub mod metrics;
 pub mod models;
 pub mod network;
+pub mod policy;
 pub mod queue;
 pub mod rng;
 pub mod scenario;

@@ -1,0 +1,51 @@
+//! Resilience policies on the request path. Each lives in its own file with
+//! the same shape: its configuration, its state, the decision it makes, the
+//! metrics it keeps, its tests, and the classic reference it follows.
+//!
+//! Policies are pure decision logic: they take the current time and a
+//! random stream as arguments and never touch the engine, so models (the
+//! client, the service) call them and tests can check them exactly.
+
+pub mod idempotency;
+pub mod retry;
+pub mod timeout;
+
+/// Why a call failed, as a caller sees it. Retry policies decide by kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorKind {
+    /// No reply before the caller's timeout.
+    Timeout,
+    /// The callee could not be reached or was down.
+    Unavailable,
+    /// The callee refused the work: a full queue, load shedding, a rate limit.
+    Overloaded,
+    /// A circuit breaker refused the call without trying.
+    CircuitOpen,
+    /// The callee tried and failed (a 5xx).
+    Internal,
+    /// The request itself was wrong (a 4xx); retrying cannot help.
+    Invalid,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 6] = [
+        ErrorKind::Timeout,
+        ErrorKind::Unavailable,
+        ErrorKind::Overloaded,
+        ErrorKind::CircuitOpen,
+        ErrorKind::Internal,
+        ErrorKind::Invalid,
+    ];
+
+    /// The name used in metrics and scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Overloaded => "overloaded",
+            ErrorKind::CircuitOpen => "circuit_open",
+            ErrorKind::Internal => "internal",
+            ErrorKind::Invalid => "invalid",
+        }
+    }
+}

@@ -4,10 +4,12 @@
 //! - `determinism`: fingerprints, per-name random streams.
 //! - `engine`: timers, crashes, the network, bounded runs, traces.
 //! - `properties`: random topologies never break conservation or time order.
+//! - `request_path`: client, service and ledger with their policies.
 //! - `tidy`: checks on the code and its docs themselves.
 
 mod determinism;
 mod engine;
 mod properties;
+mod request_path;
 mod theory;
 mod tidy;

@@ -25,16 +25,20 @@ pub enum ErrorKind {
     Internal,
     /// The request itself was wrong (a 4xx); retrying cannot help.
     Invalid,
+    /// A request with the same idempotency key is still being processed
+    /// (Stripe's 409); trying again later gets the stored result.
+    Conflict,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::Timeout,
         ErrorKind::Unavailable,
         ErrorKind::Overloaded,
         ErrorKind::CircuitOpen,
         ErrorKind::Internal,
         ErrorKind::Invalid,
+        ErrorKind::Conflict,
     ];
 
     /// The name used in metrics and scenario files.
@@ -46,6 +50,7 @@ impl ErrorKind {
             ErrorKind::CircuitOpen => "circuit_open",
             ErrorKind::Internal => "internal",
             ErrorKind::Invalid => "invalid",
+            ErrorKind::Conflict => "conflict",
         }
     }
 }

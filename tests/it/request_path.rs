@@ -1,0 +1,153 @@
+//! The request-path models (client, service, ledger) and their policies,
+//! end to end: the double charge, held to a number worked out by hand, and
+//! idempotency keys that remove it.
+
+use sim_core::models::client::{Client, ClientConfig};
+use sim_core::models::ledger::Ledger;
+use sim_core::models::rpc::Rpc;
+use sim_core::models::service::{Service, ServiceConfig};
+use sim_core::policy::idempotency::IdempotencyConfig;
+use sim_core::policy::retry::{Backoff, Jitter, RetryConfig};
+use sim_core::policy::timeout::TimeoutConfig;
+use sim_core::{Dist, LinkSpec, RunLimits, SimDuration, SimTime, Simulation};
+
+struct Payments {
+    sim: Simulation<Rpc>,
+    user: sim_core::NodeId,
+    ledger: sim_core::NodeId,
+}
+
+/// A user paying through an API that charges a ledger. Replies from the API
+/// to the user are lost with probability `reply_loss`; the user times out
+/// after 200ms and retries up to four attempts in all.
+fn payments(seed: u64, keys: bool, reply_loss: f64, double_submit: f64, orders: u64) -> Payments {
+    let mut sim = Simulation::new(seed);
+    let zone = sim.zone("dc");
+    sim.network_mut().default_local = LinkSpec::fixed(1e6); // 1ms
+    let ledger = sim
+        .add_node("ledger", zone, Ledger::new(Dist::Constant(20e6)))
+        .unwrap();
+    let mut api = ServiceConfig::new(16, Dist::Constant(5e6));
+    api.downstream = Some(ledger);
+    if keys {
+        api.idempotency = Some(IdempotencyConfig {
+            ttl: SimDuration::from_secs(86_400),
+        });
+    }
+    let api = sim.add_node("api", zone, Service::new(api)).unwrap();
+    let mut user = ClientConfig::poisson(api, 100.0);
+    user.timeout = TimeoutConfig {
+        per_attempt: Some(SimDuration::from_millis(200)),
+        overall: None,
+    };
+    user.retry = RetryConfig {
+        max_attempts: 4,
+        backoff: Backoff::Fixed(SimDuration::from_millis(50)),
+        jitter: Jitter::None,
+        retry_on: RetryConfig::default_retry_on(),
+        budget: None,
+    };
+    user.idempotency_keys = keys;
+    user.double_submit = double_submit;
+    user.double_submit_delay = Dist::uniform(50e6, 400e6).unwrap();
+    user.max_orders = Some(orders);
+    let user = sim.add_node("user", zone, Client::new(user)).unwrap();
+    sim.network_mut()
+        .set_node_link(api, user, LinkSpec::fixed(1e6).with_loss(reply_loss));
+    Payments { sim, user, ledger }
+}
+
+fn counter(sim: &Simulation<Rpc>, name: &str) -> u64 {
+    sim.metrics().get_counter(name).unwrap()
+}
+
+/// Every attempt reaches the ledger and only replies are lost, so an order
+/// is charged once per attempt: 1 + p + p^2 + p^3 times on average with
+/// four attempts. At p = 0.1 that is 0.111 duplicate charges per order.
+#[test]
+fn without_keys_duplicate_charges_follow_the_retry_arithmetic() {
+    let orders = 20_000;
+    let Payments { mut sim, user, .. } = payments(1, false, 0.1, 0.0, orders);
+    sim.run(RunLimits::until(SimTime::MAX));
+    let duplicates = counter(&sim, "ledger.duplicate_charges") as f64;
+    let expected = orders as f64 * (0.1 + 0.01 + 0.001);
+    // The sd of the total is about 50 (0.35 per order); allow 4 sd.
+    assert!(
+        (duplicates - expected).abs() < 200.0,
+        "duplicate charges {duplicates}, expected about {expected}"
+    );
+    assert_eq!(counter(&sim, "ledger.orders_charged"), orders);
+    // Every request ended exactly once.
+    let client = sim.node::<Client>(user).unwrap();
+    assert_eq!(client.in_flight(), 0);
+    assert_eq!(
+        counter(&sim, "user.requests"),
+        counter(&sim, "user.ok") + counter(&sim, "user.failed")
+    );
+    // Requests that lost all four replies failed with a timeout: p^4.
+    let failed = counter(&sim, "user.failed.timeout") as f64;
+    assert!(failed < 10.0, "{failed} requests lost every reply");
+}
+
+/// The story's lesson on five seeds, with double clicks as well as lost
+/// replies: without keys some orders are charged twice; with keys every
+/// order is charged exactly once and retries get the stored result.
+#[test]
+fn idempotency_keys_charge_every_order_exactly_once() {
+    for seed in 1..=5 {
+        let mut without = payments(seed, false, 0.1, 0.05, 2_000);
+        without.sim.run(RunLimits::until(SimTime::MAX));
+        assert!(
+            counter(&without.sim, "ledger.duplicate_charges") > 100,
+            "seed {seed}: expected double charges without keys"
+        );
+
+        let mut with = payments(seed, true, 0.1, 0.05, 2_000);
+        with.sim.run(RunLimits::until(SimTime::MAX));
+        assert_eq!(
+            counter(&with.sim, "ledger.duplicate_charges"),
+            0,
+            "seed {seed}"
+        );
+        let ledger = with.sim.node::<Ledger>(with.ledger).unwrap();
+        assert_eq!(ledger.duplicates().count(), 0);
+        assert_eq!(
+            counter(&with.sim, "ledger.orders_charged"),
+            2_000,
+            "seed {seed}"
+        );
+        assert!(
+            counter(&with.sim, "api.replayed") > 100,
+            "seed {seed}: retries replayed"
+        );
+        let client = with.sim.node::<Client>(with.user).unwrap();
+        assert_eq!(client.in_flight(), 0);
+        assert_eq!(
+            counter(&with.sim, "user.requests"),
+            counter(&with.sim, "user.ok") + counter(&with.sim, "user.failed"),
+            "seed {seed}"
+        );
+    }
+}
+
+/// A bounded queue rejects what it cannot hold, and the rejection reaches
+/// the client as an overload it may retry.
+#[test]
+fn a_full_queue_rejects_and_the_client_sees_overload() {
+    let mut sim = Simulation::new(3);
+    let zone = sim.zone("dc");
+    sim.network_mut().default_local = LinkSpec::fixed(0.0);
+    let mut cfg = ServiceConfig::new(1, Dist::Constant(10e6)); // 100/s
+    cfg.queue_capacity = Some(5);
+    let api = sim.add_node("api", zone, Service::new(cfg)).unwrap();
+    let mut user = ClientConfig::poisson(api, 200.0); // twice the capacity
+    user.max_orders = Some(2_000);
+    sim.add_node("user", zone, Client::new(user)).unwrap();
+    sim.run(RunLimits::until(SimTime::MAX));
+    let rejected = counter(&sim, "api.rejected");
+    assert_eq!(counter(&sim, "user.failed.overloaded"), rejected);
+    // Offered twice the capacity, about half is turned away.
+    assert!((800..1200).contains(&rejected), "{rejected} rejected");
+    let depth = sim.metrics().get_gauge("api.queue_depth").unwrap();
+    assert!(depth.max() <= 5.0);
+}

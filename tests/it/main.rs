@@ -11,5 +11,6 @@ mod determinism;
 mod engine;
 mod properties;
 mod request_path;
+mod scenarios;
 mod theory;
 mod tidy;

@@ -5,6 +5,9 @@
 //! located diagnostics (`diagnostic`). The scenario format itself builds on
 //! these.
 
+pub mod build;
 pub mod diagnostic;
+pub mod load;
+pub mod spec;
 pub mod suggest;
 pub mod units;

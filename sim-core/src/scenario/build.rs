@@ -1,0 +1,316 @@
+//! From a checked scenario spec to a ready-to-run simulation, and from its
+//! metrics to expectation verdicts.
+
+use super::load::{DEFAULT_PARTITION, DEFAULT_ZONE};
+use super::spec::{
+    BackoffKind, CompareOp, ErrorKindName, ExpectSpec, IdempotencySpec, JitterKind, NodeKind,
+    QueueSpec, RetrySpec, ScenarioSpec,
+};
+use crate::dist::Dist;
+use crate::engine::{DEFAULT_EVENT_BUDGET, Fault, NodeId, RunLimits, Simulation};
+use crate::metrics::Metrics;
+use crate::models::client::{Client, ClientConfig};
+use crate::models::ledger::Ledger;
+use crate::models::rpc::Rpc;
+use crate::models::service::{Service, ServiceConfig};
+use crate::network::{LinkSpec, NodeSet, Partition};
+use crate::policy::ErrorKind;
+use crate::policy::idempotency::IdempotencyConfig;
+use crate::policy::retry::{Backoff, BudgetConfig, Jitter, RetryConfig};
+use crate::policy::timeout::TimeoutConfig;
+use crate::time::{SimDuration, SimTime};
+use std::collections::BTreeMap;
+
+/// How long idempotency keys are kept when `idempotency = true`.
+pub const DEFAULT_KEY_TTL: SimDuration = SimDuration::from_secs(24 * 3600);
+
+pub fn retry_config(r: &RetrySpec) -> RetryConfig {
+    let delay = r.delay.map_or(SimDuration::ZERO, |d| d.0);
+    RetryConfig {
+        max_attempts: r.attempts,
+        backoff: match r.backoff {
+            BackoffKind::Immediate => Backoff::Immediate,
+            BackoffKind::Fixed => Backoff::Fixed(delay),
+            BackoffKind::Exponential => Backoff::Exponential {
+                base: delay,
+                multiplier: r.multiplier.unwrap_or(2.0),
+                max: r.max_delay.map_or(SimDuration::MAX, |d| d.0),
+            },
+        },
+        jitter: match r.jitter {
+            JitterKind::None => Jitter::None,
+            JitterKind::Full => Jitter::Full,
+            JitterKind::Equal => Jitter::Equal,
+            JitterKind::Decorrelated => Jitter::Decorrelated,
+        },
+        retry_on: match &r.on {
+            None => RetryConfig::default_retry_on(),
+            Some(kinds) => kinds.iter().map(|&k| error_kind(k)).collect(),
+        },
+        budget: r.budget.map(|b| BudgetConfig {
+            max_tokens: b.max_tokens,
+            token_ratio: b.token_ratio,
+        }),
+    }
+}
+
+fn error_kind(k: ErrorKindName) -> ErrorKind {
+    match k {
+        ErrorKindName::Timeout => ErrorKind::Timeout,
+        ErrorKindName::Unavailable => ErrorKind::Unavailable,
+        ErrorKindName::Overloaded => ErrorKind::Overloaded,
+        ErrorKindName::CircuitOpen => ErrorKind::CircuitOpen,
+        ErrorKindName::Internal => ErrorKind::Internal,
+        ErrorKindName::Invalid => ErrorKind::Invalid,
+        ErrorKindName::Conflict => ErrorKind::Conflict,
+    }
+}
+
+/// A simulation built from a scenario, with what is needed to run it.
+pub struct Built {
+    pub sim: Simulation<Rpc>,
+    pub limits: RunLimits,
+}
+
+/// Builds the simulation for `spec` under `seed`. The spec must have been
+/// checked by `load` (names resolve), so failures here are engine errors.
+pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
+    let mut sim = Simulation::new(seed);
+    if let Some(l) = &spec.network.latency {
+        sim.network_mut().default_local = LinkSpec::fixed(0.0).with_latency(l.0.clone());
+    }
+    if let Some(l) = &spec.network.zone_latency {
+        sim.network_mut().default_remote = LinkSpec::fixed(0.0).with_latency(l.0.clone());
+    }
+    // Ids are assigned in file order, so references can be resolved first.
+    let ids: BTreeMap<&str, NodeId> = spec
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.get_ref().as_str(), NodeId::from_index(i)))
+        .collect();
+    let id = |name: &str| ids[name];
+    for n in &spec.nodes {
+        let zone = sim.zone(n.zone.as_deref().unwrap_or(DEFAULT_ZONE));
+        let name = n.name.get_ref();
+        let added = match n.kind.get_ref() {
+            NodeKind::Client => {
+                let target = id(n.target.as_ref().expect("checked").get_ref());
+                let rate = n.rate.as_ref().expect("checked").get_ref().0;
+                let mut c = ClientConfig::poisson(target, rate);
+                c.timeout = TimeoutConfig {
+                    per_attempt: n.timeout.map(|d| d.0),
+                    overall: n.deadline.map(|d| d.0),
+                };
+                if let Some(r) = &n.retry {
+                    c.retry = retry_config(r.get_ref());
+                }
+                c.idempotency_keys = n.idempotency_keys.unwrap_or(false);
+                c.double_submit = n.double_submit.map_or(0.0, |p| p.0);
+                if let Some(d) = &n.double_submit_delay {
+                    c.double_submit_delay = d.0.clone();
+                }
+                c.max_orders = n.orders;
+                sim.add_node(name, zone, Client::new(c))
+            }
+            NodeKind::Service => {
+                let workers = *n.workers.as_ref().expect("checked").get_ref();
+                let service_time = n.service_time.as_ref().expect("checked").0.clone();
+                let mut s = ServiceConfig::new(workers, service_time);
+                s.queue_capacity = match n.queue.as_ref().map(|q| *q.get_ref()) {
+                    Some(QueueSpec::Bounded(cap)) => {
+                        Some(usize::try_from(cap).unwrap_or(usize::MAX))
+                    }
+                    _ => None,
+                };
+                s.downstream = n.calls.as_ref().map(|c| id(c.get_ref()));
+                s.downstream_timeout = n.call_timeout.map(|d| d.0);
+                s.idempotency = match n.idempotency {
+                    None | Some(IdempotencySpec::Enabled(false)) => None,
+                    Some(IdempotencySpec::Enabled(true)) => Some(IdempotencyConfig {
+                        ttl: DEFAULT_KEY_TTL,
+                    }),
+                    Some(IdempotencySpec::Ttl(t)) => Some(IdempotencyConfig { ttl: t.ttl.0 }),
+                };
+                sim.add_node(name, zone, Service::new(s))
+            }
+            NodeKind::Ledger => {
+                let time = n.processing_time.as_ref().expect("checked").0.clone();
+                sim.add_node(name, zone, Ledger::new(time))
+            }
+        };
+        added.map_err(|e| e.to_string())?;
+    }
+    // Members of a place: a node, or every node of a zone.
+    let members = |sim: &Simulation<Rpc>, place: &str| -> Vec<NodeId> {
+        match ids.get(place) {
+            Some(&n) => vec![n],
+            None => {
+                let zone = sim
+                    .network()
+                    .zone_ids()
+                    .find(|&z| sim.network().zone_name(z) == place);
+                zone.map(|z| sim.network().nodes_in_zone(z).iter().collect())
+                    .unwrap_or_default()
+            }
+        }
+    };
+    for l in &spec.links {
+        let mut link = LinkSpec::fixed(0.0);
+        link.latency = l.latency.as_ref().map_or_else(
+            || sim.network().default_local.latency.clone(),
+            |d| d.0.clone(),
+        );
+        link.loss = l.loss.map_or(0.0, |p| p.0);
+        link.duplicate = l.duplicate.map_or(0.0, |p| p.0);
+        link.reorder = l.reorder.map_or(0.0, |p| p.0);
+        link.reorder_delay = l
+            .reorder_delay
+            .as_ref()
+            .map_or(Dist::Constant(0.0), |d| d.0.clone());
+        let (from, to) = (l.from.get_ref().as_str(), l.to.get_ref().as_str());
+        let pairs = if l.both_ways {
+            vec![(from, to), (to, from)]
+        } else {
+            vec![(from, to)]
+        };
+        for (a, b) in pairs {
+            let zone_pair = !ids.contains_key(a) && !ids.contains_key(b);
+            if zone_pair {
+                let net = sim.network_mut();
+                let (za, zb) = (net.zone(a), net.zone(b));
+                net.set_zone_link(za, zb, link.clone());
+            } else {
+                for x in members(&sim, a) {
+                    for y in members(&sim, b) {
+                        sim.network_mut().set_node_link(x, y, link.clone());
+                    }
+                }
+            }
+        }
+    }
+    for f in &spec.faults {
+        let at = SimTime::ZERO + f.at.0;
+        let fault = if let Some(n) = &f.crash {
+            Fault::Crash(id(n.get_ref()))
+        } else if let Some(n) = &f.restart {
+            Fault::Restart(id(n.get_ref()))
+        } else if let Some(p) = &f.partition {
+            let [a, b] = p.get_ref();
+            let side = |names: &Vec<toml::Spanned<String>>| -> NodeSet {
+                names
+                    .iter()
+                    .flat_map(|n| members(&sim, n.get_ref()))
+                    .collect()
+            };
+            let name = f
+                .name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_PARTITION.to_string());
+            let (a, b) = (side(a), side(b));
+            Fault::Partition(if f.one_way {
+                Partition::one_way(&name, a, b)
+            } else {
+                Partition::between(&name, a, b)
+            })
+        } else if let Some(h) = &f.heal {
+            match h.get_ref().as_str() {
+                "all" => Fault::HealAll,
+                name => Fault::Heal(name.to_string()),
+            }
+        } else {
+            return Err("a fault does nothing".into());
+        };
+        sim.schedule(at, fault).map_err(|e| e.to_string())?;
+    }
+    let limits = RunLimits::for_duration(spec.run.duration.0)
+        .with_max_events(spec.run.event_budget.unwrap_or(DEFAULT_EVENT_BUDGET));
+    Ok(Built { sim, limits })
+}
+
+/// The value of a metric by name: a counter (`ledger.duplicate_charges`),
+/// a histogram statistic (`user.latency_ns.p99`, `.p50`, `.p90`, `.p999`,
+/// `.max`, `.mean`, `.count`), or a gauge's time average or maximum
+/// (`api.queue_depth.avg`, `.max`).
+pub fn metric_value(metrics: &Metrics, name: &str, end: SimTime) -> Result<f64, String> {
+    if let Some(v) = metrics.get_counter(name) {
+        return Ok(v as f64);
+    }
+    if let Some((base, stat)) = name.rsplit_once('.') {
+        if let Some(h) = metrics.get_histogram(base) {
+            let q = |q: f64| h.quantile(q).map_or(f64::NAN, |v| v as f64);
+            return match stat {
+                "p50" => Ok(q(0.5)),
+                "p90" => Ok(q(0.9)),
+                "p99" => Ok(q(0.99)),
+                "p999" => Ok(q(0.999)),
+                "max" => Ok(q(1.0)),
+                "mean" => Ok(h.mean()),
+                "count" => Ok(h.count() as f64),
+                other => Err(format!(
+                    "`{other}` is not a statistic of histogram `{base}` (use p50, p90, p99, p999, max, mean or count)"
+                )),
+            };
+        }
+        if let Some(g) = metrics.get_gauge(base) {
+            return match stat {
+                "avg" => Ok(g.time_average(end)),
+                "max" => Ok(g.max()),
+                other => Err(format!(
+                    "`{other}` is not a statistic of gauge `{base}` (use avg or max)"
+                )),
+            };
+        }
+    }
+    let mut known: Vec<String> = metrics.counters().map(|(n, _)| n.to_string()).collect();
+    known.extend(metrics.histograms().map(|(n, _)| format!("{n}.p99")));
+    known.extend(metrics.gauges().map(|(n, _)| format!("{n}.avg")));
+    let hint = super::suggest::did_you_mean(name, known.iter().map(String::as_str))
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default();
+    Err(format!("there is no metric `{name}`{hint}"))
+}
+
+/// An expectation's right-hand side as a number: integers and floats as
+/// they are, durations in nanoseconds (`"300ms"`), percentages as fractions.
+pub fn expectation_value(v: &toml::Value) -> Result<f64, String> {
+    match v {
+        toml::Value::Integer(i) => Ok(*i as f64),
+        toml::Value::Float(f) => Ok(*f),
+        toml::Value::String(s) => {
+            if let Ok(d) = s.parse::<SimDuration>() {
+                return Ok(d.as_nanos() as f64);
+            }
+            super::units::parse_probability(s).map_err(|_| {
+                format!("`{s}` is not a number, a duration (\"300ms\") or a percentage (\"5%\")")
+            })
+        }
+        other => Err(format!(
+            "expected a number, a duration or a percentage, got {}",
+            other.type_str()
+        )),
+    }
+}
+
+/// One expectation checked on one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub metric: String,
+    pub op: CompareOp,
+    pub expected: f64,
+    pub actual: f64,
+    pub holds: bool,
+}
+
+pub fn evaluate(e: &ExpectSpec, metrics: &Metrics, end: SimTime) -> Result<Verdict, String> {
+    let actual = metric_value(metrics, e.metric.get_ref(), end)?;
+    let expected = expectation_value(e.value.get_ref())?;
+    let op = *e.op.get_ref();
+    Ok(Verdict {
+        metric: e.metric.get_ref().clone(),
+        op,
+        expected,
+        actual,
+        holds: op.holds(actual, expected),
+    })
+}

@@ -1,0 +1,532 @@
+//! Loading a scenario: text to a checked `Scenario`, or a `Diagnostic` that
+//! says where and what is wrong. The loader never panics on any input.
+//!
+//! Steps: parse with serde (unknown fields, bad units and type errors get
+//! the location of the offending text), then check what serde cannot:
+//! names that must refer to nodes, fields that do not apply to a node's
+//! kind, values out of range; then apply each variant's overrides to a copy
+//! of the document and check the result the same way.
+
+// A diagnostic is built once, on the path that ends a load; its size does
+// not matter there, and boxing every internal result would only add noise.
+#![allow(clippy::result_large_err)]
+
+use super::diagnostic::Diagnostic;
+use super::spec::{NodeKind, NodeSpec, ScenarioSpec};
+use super::suggest::did_you_mean;
+use std::collections::BTreeSet;
+use toml::Spanned;
+
+/// A loaded, checked scenario.
+#[derive(Debug)]
+pub struct Scenario {
+    /// The name it is known by (a story's name, or the file's stem).
+    pub name: String,
+    /// Where it came from, for messages.
+    pub file: String,
+    pub source: String,
+    /// The base scenario, before any variant.
+    pub spec: ScenarioSpec,
+    document: toml::Table,
+}
+
+impl Scenario {
+    /// Variant names, in file order (alphabetical: TOML tables are maps).
+    pub fn variants(&self) -> impl Iterator<Item = &str> {
+        self.spec.variants.keys().map(String::as_str)
+    }
+
+    /// The scenario with `variant` (if any) and then `overrides` applied:
+    /// `(path, value)` pairs as given to `--set`. Errors name the variant or
+    /// the override.
+    pub fn resolve(
+        &self,
+        variant: Option<&str>,
+        overrides: &[(String, toml::Value)],
+    ) -> Result<ScenarioSpec, String> {
+        let mut doc = self.document.clone();
+        if let Some(v) = variant {
+            let Some(spec) = self.spec.variants.get(v) else {
+                let hint = did_you_mean(v, self.variants())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                let known: Vec<_> = self.variants().collect();
+                return Err(format!(
+                    "scenario `{}` has no variant `{v}`{hint} (variants: {})",
+                    self.name,
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+            };
+            for (path, value) in &spec.get_ref().set {
+                set_path(&mut doc, path, value.get_ref().clone())
+                    .map_err(|e| format!("variant `{v}`: {e}"))?;
+            }
+        }
+        for (path, value) in overrides {
+            set_path(&mut doc, path, value.clone()).map_err(|e| format!("--set {path}: {e}"))?;
+        }
+        // Spanned fields can only be read from text, so the merged document
+        // goes back through TOML; errors are reported at the variant or
+        // override, not in this intermediate text.
+        let what = || variant.map_or("the overrides".to_string(), |v| format!("variant `{v}`"));
+        let text = toml::to_string(&doc).map_err(|e| format!("with {} applied: {e}", what()))?;
+        let spec: ScenarioSpec = toml::from_str(&text)
+            .map_err(|e| format!("with {} applied: {}", what(), e.message().trim()))?;
+        check(&self.file, &self.source, &spec, false).map_err(|d| d.message)?;
+        Ok(spec)
+    }
+}
+
+/// Parses and checks a scenario. `file` is only used in messages.
+pub fn load(name: &str, file: &str, source: &str) -> Result<Scenario, Box<Diagnostic>> {
+    let spec: ScenarioSpec =
+        toml::from_str(source).map_err(|e| Box::new(from_toml(file, source, &e)))?;
+    let document: toml::Table =
+        toml::from_str(source).map_err(|e| Box::new(from_toml(file, source, &e)))?;
+    check(file, source, &spec, true).map_err(Box::new)?;
+    let scenario = Scenario {
+        name: name.to_string(),
+        file: file.to_string(),
+        source: source.to_string(),
+        spec,
+        document,
+    };
+    // Every variant must load too; report at the variant.
+    for (variant, spec) in &scenario.spec.variants {
+        if let Err(message) = scenario.resolve(Some(variant), &[]) {
+            return Err(Box::new(
+                Diagnostic::at(file, source, spec.span(), message)
+                    .with_field(format!("variants.{variant}")),
+            ));
+        }
+    }
+    for e in &scenario.spec.expectations {
+        if let Some(v) = &e.variant
+            && !scenario.spec.variants.contains_key(v.get_ref())
+        {
+            return Err(Box::new(
+                Diagnostic::at(
+                    file,
+                    source,
+                    v.span(),
+                    format!("no variant `{}`", v.get_ref()),
+                )
+                .with_field("expect.variant")
+                .with_expected(format!(
+                    "one of: {}",
+                    scenario.variants().collect::<Vec<_>>().join(", ")
+                ))
+                .with_suggestion(did_you_mean(v.get_ref(), scenario.variants())),
+            ));
+        }
+    }
+    Ok(scenario)
+}
+
+/// The name of the table a byte offset sits in, for the `field` line of a
+/// diagnostic: the nearest `[header]` above it, with the node's name for
+/// `[[node]]` entries.
+fn enclosing_table(source: &str, offset: usize) -> Option<String> {
+    let before = &source[..offset.min(source.len())];
+    let mut name = None;
+    for line in before.lines().rev() {
+        let t = line.trim();
+        if name.is_none()
+            && let Some(rest) = t.strip_prefix("name")
+            && let Some(v) = rest.trim_start().strip_prefix('=')
+        {
+            name = Some(v.trim().trim_matches('"').to_string());
+        }
+        if t.starts_with('[') {
+            let header = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            return Some(match (header.as_str(), name) {
+                ("node", Some(n)) => format!("node `{n}`"),
+                _ => header,
+            });
+        }
+    }
+    None
+}
+
+/// A TOML or serde error as a diagnostic, with the expected names and a
+/// suggestion pulled out of serde's "unknown field/variant" messages.
+fn from_toml(file: &str, source: &str, e: &toml::de::Error) -> Diagnostic {
+    let span = e.span().unwrap_or(source.len()..source.len());
+    let message = e.message().trim().to_string();
+    let mut d = Diagnostic::at(file, source, span.clone(), message.clone());
+    if let Some(table) = enclosing_table(source, span.start) {
+        d = d.with_field(table);
+    }
+    for prefix in ["unknown field `", "unknown variant `"] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((name, tail)) = rest.split_once('`')
+        {
+            let expected = tail.trim_start_matches(',').trim();
+            let expected = expected.strip_prefix("expected ").unwrap_or(expected);
+            let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            d.message = format!("{}`{name}`", &prefix[..prefix.len() - 1]);
+            d = d
+                .with_expected(expected.to_string())
+                .with_suggestion(did_you_mean(name, candidates));
+        }
+    }
+    d
+}
+
+fn at(
+    file: &str,
+    source: &str,
+    span: std::ops::Range<usize>,
+    field: &str,
+    message: String,
+) -> Diagnostic {
+    Diagnostic::at(file, source, span, message).with_field(field)
+}
+
+/// Checks what serde cannot. `spans` is false for a spec built from a
+/// merged document (a variant), whose spans do not point into the source.
+fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(), Diagnostic> {
+    let locate = |s: std::ops::Range<usize>| if spans { s } else { 0..0 };
+    let mut names = BTreeSet::new();
+    for n in &spec.nodes {
+        let name = n.name.get_ref();
+        if name.is_empty() {
+            return Err(at(
+                file,
+                source,
+                locate(n.name.span()),
+                "node",
+                "a node's name cannot be empty".into(),
+            ));
+        }
+        if !names.insert(name.as_str()) {
+            return Err(at(
+                file,
+                source,
+                locate(n.name.span()),
+                "node",
+                format!("there are two nodes called `{name}`"),
+            )
+            .with_help("node names must be unique"));
+        }
+    }
+    let zones: BTreeSet<&str> = spec
+        .nodes
+        .iter()
+        .map(|n| n.zone.as_deref().unwrap_or(DEFAULT_ZONE))
+        .collect();
+    let node_ref = |r: &Spanned<String>, field: &str| -> Result<(), Diagnostic> {
+        let name = r.get_ref();
+        if names.contains(name.as_str()) {
+            return Ok(());
+        }
+        Err(at(
+            file,
+            source,
+            locate(r.span()),
+            field,
+            format!("there is no node called `{name}`"),
+        )
+        .with_expected(format!(
+            "one of: {}",
+            names.iter().copied().collect::<Vec<_>>().join(", ")
+        ))
+        .with_suggestion(did_you_mean(name, names.iter().copied())))
+    };
+    let place_ref = |r: &Spanned<String>, field: &str| -> Result<(), Diagnostic> {
+        let name = r.get_ref();
+        if names.contains(name.as_str()) || zones.contains(name.as_str()) {
+            return Ok(());
+        }
+        Err(at(
+            file,
+            source,
+            locate(r.span()),
+            field,
+            format!("there is no node or zone called `{name}`"),
+        )
+        .with_suggestion(did_you_mean(
+            name,
+            names.iter().chain(zones.iter()).copied(),
+        )))
+    };
+    for n in &spec.nodes {
+        check_node(file, source, n, &locate)?;
+        let field = format!("node `{}`", n.name.get_ref());
+        if let Some(t) = &n.target {
+            node_ref(t, &format!("{field}.target"))?;
+        }
+        if let Some(c) = &n.calls {
+            node_ref(c, &format!("{field}.calls"))?;
+        }
+    }
+    for l in &spec.links {
+        place_ref(&l.from, "link.from")?;
+        place_ref(&l.to, "link.to")?;
+    }
+    let mut partitions = BTreeSet::new();
+    for f in &spec.faults {
+        let actions = [
+            f.crash.is_some(),
+            f.restart.is_some(),
+            f.partition.is_some(),
+            f.heal.is_some(),
+        ];
+        let count = actions.iter().filter(|&&a| a).count();
+        if count != 1 {
+            return Err(Diagnostic::at(
+                file,
+                source,
+                0..0,
+                format!(
+                    "the fault at {} must do exactly one thing, but it does {count}",
+                    f.at.0
+                ),
+            )
+            .with_field("fault")
+            .with_expected("one of `crash`, `restart`, `partition`, `heal`"));
+        }
+        for r in [&f.crash, &f.restart].into_iter().flatten() {
+            node_ref(r, "fault")?;
+        }
+        if let Some(p) = &f.partition {
+            for side in p.get_ref() {
+                for member in side {
+                    place_ref(member, "fault.partition")?;
+                }
+            }
+            partitions.insert(
+                f.name
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_PARTITION.to_string()),
+            );
+        }
+        if let Some(h) = &f.heal {
+            let name = h.get_ref();
+            if name != "all" && !partitions.contains(name.as_str()) {
+                return Err(at(
+                    file,
+                    source,
+                    locate(h.span()),
+                    "fault.heal",
+                    format!("no partition called `{name}` was started before this heal"),
+                )
+                .with_expected("the `name` of an earlier partition, or \"all\"")
+                .with_suggestion(did_you_mean(name, partitions.iter().map(String::as_str))));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The zone of a node that names none.
+pub const DEFAULT_ZONE: &str = "default";
+/// The name of a partition that names none.
+pub const DEFAULT_PARTITION: &str = "partition";
+
+fn check_node(
+    file: &str,
+    source: &str,
+    n: &NodeSpec,
+    locate: &dyn Fn(std::ops::Range<usize>) -> std::ops::Range<usize>,
+) -> Result<(), Diagnostic> {
+    let kind = *n.kind.get_ref();
+    let field = format!("node `{}`", n.name.get_ref());
+    let present: &[(&str, bool)] = &[
+        ("target", n.target.is_some()),
+        ("rate", n.rate.is_some()),
+        ("timeout", n.timeout.is_some()),
+        ("deadline", n.deadline.is_some()),
+        ("retry", n.retry.is_some()),
+        ("idempotency_keys", n.idempotency_keys.is_some()),
+        ("double_submit", n.double_submit.is_some()),
+        ("double_submit_delay", n.double_submit_delay.is_some()),
+        ("orders", n.orders.is_some()),
+        ("workers", n.workers.is_some()),
+        ("queue", n.queue.is_some()),
+        ("service_time", n.service_time.is_some()),
+        ("calls", n.calls.is_some()),
+        ("call_timeout", n.call_timeout.is_some()),
+        ("idempotency", n.idempotency.is_some()),
+        ("processing_time", n.processing_time.is_some()),
+    ];
+    let (allowed, required): (&[&str], &[&str]) = match kind {
+        NodeKind::Client => (
+            &[
+                "target",
+                "rate",
+                "timeout",
+                "deadline",
+                "retry",
+                "idempotency_keys",
+                "double_submit",
+                "double_submit_delay",
+                "orders",
+            ],
+            &["target", "rate"],
+        ),
+        NodeKind::Service => (
+            &[
+                "workers",
+                "queue",
+                "service_time",
+                "calls",
+                "call_timeout",
+                "idempotency",
+            ],
+            &["workers", "service_time"],
+        ),
+        NodeKind::Ledger => (&["processing_time"], &["processing_time"]),
+    };
+    let kind_name = format!("{kind:?}").to_lowercase();
+    for &(name, is_set) in present {
+        if is_set && !allowed.contains(&name) {
+            return Err(at(
+                file,
+                source,
+                locate(n.kind.span()),
+                &field,
+                format!("`{name}` does not apply to a {kind_name} node"),
+            )
+            .with_expected(format!(
+                "fields of a {kind_name}: name, kind, zone, {}",
+                allowed.join(", ")
+            )));
+        }
+    }
+    for &name in required {
+        if !present.iter().any(|&(p, set)| p == name && set) {
+            return Err(at(
+                file,
+                source,
+                locate(n.name.span()),
+                &field,
+                format!("a {kind_name} node needs `{name}`"),
+            ));
+        }
+    }
+    if let Some(w) = &n.workers
+        && *w.get_ref() == 0
+    {
+        return Err(at(
+            file,
+            source,
+            locate(w.span()),
+            &format!("{field}.workers"),
+            "a service needs at least 1 worker, got 0".into(),
+        ));
+    }
+    if let Some(r) = &n.rate
+        && !(r.get_ref().0.is_finite() && r.get_ref().0 > 0.0)
+    {
+        return Err(at(
+            file,
+            source,
+            locate(r.span()),
+            &format!("{field}.rate"),
+            "a client's rate must be above zero".into(),
+        ));
+    }
+    if let Some(r) = &n.retry {
+        let config = super::build::retry_config(r.get_ref());
+        if let Err(e) = config.validate() {
+            return Err(at(
+                file,
+                source,
+                locate(r.span()),
+                &format!("{field}.retry"),
+                e,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Sets `path` (dot-separated; `node.<name>` picks a node by name,
+/// `link.<n>` and `fault.<n>` by position) in `doc` to `value`.
+pub fn set_path(doc: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!(
+            "`{path}` is not a path (expected names separated by dots, e.g. node.user.timeout)"
+        ));
+    }
+    let mut table = doc;
+    let mut i = 0;
+    while i + 1 < parts.len() {
+        let key = parts[i];
+        let array_of_tables = matches!(key, "node" | "link" | "fault" | "expect");
+        if array_of_tables {
+            let Some(toml::Value::Array(items)) = table.get_mut(key) else {
+                return Err(format!("there is no `{key}` in this scenario"));
+            };
+            let pick = parts[i + 1];
+            let index = match pick.parse::<usize>() {
+                Ok(n) if n < items.len() => n,
+                Ok(n) => {
+                    return Err(format!(
+                        "there are only {} `{key}` entries, so `{n}` is out of range",
+                        items.len()
+                    ));
+                }
+                Err(_) => {
+                    let names: Vec<String> = items
+                        .iter()
+                        .filter_map(|t| t.get("name").and_then(|n| n.as_str()).map(str::to_string))
+                        .collect();
+                    match names.iter().position(|n| n == pick) {
+                        Some(n) => n,
+                        None => {
+                            let hint = did_you_mean(pick, names.iter().map(String::as_str))
+                                .map(|s| format!("; did you mean `{s}`?"))
+                                .unwrap_or_default();
+                            return Err(format!("there is no {key} called `{pick}`{hint}"));
+                        }
+                    }
+                }
+            };
+            let Some(toml::Value::Table(t)) = items.get_mut(index) else {
+                return Err(format!("`{key}.{pick}` is not a table"));
+            };
+            table = t;
+            i += 2;
+            continue;
+        }
+        let next = table
+            .entry(key.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match next {
+            toml::Value::Table(t) => table = t,
+            _ => {
+                return Err(format!(
+                    "`{}` is a value, not a table",
+                    parts[..=i].join(".")
+                ));
+            }
+        }
+        i += 1;
+    }
+    if i >= parts.len() {
+        return Err(format!(
+            "`{path}` names a whole entry; add the field to set, e.g. `{path}.timeout`"
+        ));
+    }
+    table.insert(parts[i].to_string(), value);
+    Ok(())
+}
+
+/// Reads a `--set` value: TOML if it parses (`8`, `true`, `"5ms"`,
+/// `{ ttl = "1h" }`), otherwise the text itself as a string (`5ms`).
+pub fn parse_set_value(text: &str) -> toml::Value {
+    let probe = format!("v = {text}");
+    match toml::from_str::<toml::Table>(&probe) {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(text.to_string())),
+        Err(_) => toml::Value::String(text.to_string()),
+    }
+}

@@ -1,0 +1,437 @@
+//! The scenario file format, as serde types: what a file may say, field by
+//! field. Every struct refuses unknown fields. Values in human units
+//! (durations, rates, probabilities) and distributions have their own
+//! deserialisers, so a bad value is reported at its own location.
+//!
+//! Cross-references (a client's target, a fault's node) and rules that
+//! depend on a node's kind are checked after parsing, in `load`.
+
+use crate::dist::Dist;
+use crate::time::SimDuration;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// A whole scenario file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    pub title: String,
+    pub summary: String,
+    #[serde(default)]
+    pub story: String,
+    #[serde(default)]
+    pub look_for: Vec<String>,
+    #[serde(default)]
+    pub questions: Vec<String>,
+    pub run: RunSpec,
+    #[serde(default)]
+    pub network: NetworkSpec,
+    #[serde(default, rename = "node")]
+    pub nodes: Vec<NodeSpec>,
+    #[serde(default, rename = "link")]
+    pub links: Vec<LinkSpecToml>,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<FaultSpec>,
+    #[serde(default)]
+    pub variants: BTreeMap<String, Spanned<VariantSpec>>,
+    #[serde(default, rename = "expect")]
+    pub expectations: Vec<ExpectSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    pub duration: Duration,
+    #[serde(default)]
+    pub seed: u64,
+    pub event_budget: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Latency between nodes in the same zone (default 100us).
+    pub latency: Option<DistSpec>,
+    /// Latency between zones (default 1ms).
+    pub zone_latency: Option<DistSpec>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    Client,
+    Service,
+    Ledger,
+}
+
+/// One node; which fields apply depends on `kind`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    pub name: Spanned<String>,
+    pub kind: Spanned<NodeKind>,
+    pub zone: Option<String>,
+    // Client.
+    pub target: Option<Spanned<String>>,
+    pub rate: Option<Spanned<Rate>>,
+    pub timeout: Option<Duration>,
+    pub deadline: Option<Duration>,
+    pub retry: Option<Spanned<RetrySpec>>,
+    pub idempotency_keys: Option<bool>,
+    pub double_submit: Option<Probability>,
+    pub double_submit_delay: Option<DistSpec>,
+    pub orders: Option<u64>,
+    // Service.
+    pub workers: Option<Spanned<u32>>,
+    pub queue: Option<Spanned<QueueSpec>>,
+    pub service_time: Option<DistSpec>,
+    pub calls: Option<Spanned<String>>,
+    pub call_timeout: Option<Duration>,
+    pub idempotency: Option<IdempotencySpec>,
+    // Ledger.
+    pub processing_time: Option<DistSpec>,
+}
+
+/// `queue = 100` (a bound) or `queue = "unbounded"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum QueueSpec {
+    Bounded(u64),
+    Named(QueueName),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueName {
+    Unbounded,
+}
+
+/// `idempotency = false`, `true` (keys kept 24h) or `{ ttl = "1h" }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum IdempotencySpec {
+    Enabled(bool),
+    Ttl(IdempotencyTtl),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencyTtl {
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    #[serde(default)]
+    pub backoff: BackoffKind,
+    /// The fixed delay, or the first delay of an exponential backoff.
+    pub delay: Option<Duration>,
+    pub multiplier: Option<f64>,
+    pub max_delay: Option<Duration>,
+    #[serde(default)]
+    pub jitter: JitterKind,
+    /// Error kinds worth retrying (default: timeout, unavailable,
+    /// overloaded, conflict).
+    pub on: Option<Vec<ErrorKindName>>,
+    pub budget: Option<BudgetSpec>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackoffKind {
+    #[default]
+    Immediate,
+    Fixed,
+    Exponential,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JitterKind {
+    #[default]
+    None,
+    Full,
+    Equal,
+    Decorrelated,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKindName {
+    Timeout,
+    Unavailable,
+    Overloaded,
+    CircuitOpen,
+    Internal,
+    Invalid,
+    Conflict,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetSpec {
+    pub max_tokens: f64,
+    pub token_ratio: f64,
+}
+
+/// A link between two nodes or two zones, one way (`both_ways` for two).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpecToml {
+    pub from: Spanned<String>,
+    pub to: Spanned<String>,
+    #[serde(default)]
+    pub both_ways: bool,
+    pub latency: Option<DistSpec>,
+    pub loss: Option<Probability>,
+    pub duplicate: Option<Probability>,
+    pub reorder: Option<Probability>,
+    pub reorder_delay: Option<DistSpec>,
+}
+
+/// A scheduled fault: `at` and exactly one action.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    pub at: Duration,
+    pub crash: Option<Spanned<String>>,
+    pub restart: Option<Spanned<String>>,
+    /// Two groups of node or zone names to cut apart.
+    pub partition: Option<Spanned<[Vec<Spanned<String>>; 2]>>,
+    #[serde(default)]
+    pub one_way: bool,
+    /// The partition's name, for `heal`.
+    pub name: Option<String>,
+    /// Heal the partition with this name, or `"all"`.
+    pub heal: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSpec {
+    #[serde(default)]
+    pub description: String,
+    /// Overrides: a path into this file (`node.user.timeout`) and a value.
+    #[serde(default)]
+    pub set: BTreeMap<String, Spanned<toml::Value>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSpec {
+    pub variant: Option<Spanned<String>>,
+    pub metric: Spanned<String>,
+    pub op: Spanned<CompareOp>,
+    pub value: Spanned<toml::Value>,
+    /// Why this should hold, shown when it does not.
+    #[serde(default)]
+    pub because: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum CompareOp {
+    #[serde(rename = "==")]
+    Eq,
+    #[serde(rename = "!=")]
+    Ne,
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    Ge,
+}
+
+impl CompareOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "==",
+            CompareOp::Ne => "!=",
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+        }
+    }
+    pub fn holds(self, left: f64, right: f64) -> bool {
+        match self {
+            CompareOp::Eq => left == right,
+            CompareOp::Ne => left != right,
+            CompareOp::Lt => left < right,
+            CompareOp::Le => left <= right,
+            CompareOp::Gt => left > right,
+            CompareOp::Ge => left >= right,
+        }
+    }
+}
+
+/// A duration in human units: `"250ms"`, `"1.5s"`, `"3d"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duration(pub SimDuration);
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse::<SimDuration>()
+            .map(Duration)
+            .map_err(de::Error::custom)
+    }
+}
+
+/// A rate: `"200/s"`, `"1.5k/min"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(pub f64);
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        super::units::parse_rate(&s)
+            .map(Rate)
+            .map_err(de::Error::custom)
+    }
+}
+
+/// A probability: `"5%"`, `"0.1%"` or a number from 0 to 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Probability(pub f64);
+
+impl<'de> Deserialize<'de> for Probability {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Probability;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a percentage such as \"5%\" or a number from 0 to 1")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Probability, E> {
+                if (0.0..=1.0).contains(&v) {
+                    Ok(Probability(v))
+                } else {
+                    Err(E::custom(format!(
+                        "a probability must be from 0 to 1, got {v}; for a percentage write \"{v}%\""
+                    )))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Probability, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Probability, E> {
+                super::units::parse_probability(v)
+                    .map(Probability)
+                    .map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A distribution of durations: a plain duration (`"5ms"`, a constant) or
+/// a table naming the distribution and its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DistSpec(pub Dist);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DistTable {
+    dist: DistName,
+    mean: Option<Duration>,
+    median: Option<Duration>,
+    p99: Option<Duration>,
+    low: Option<Duration>,
+    high: Option<Duration>,
+    std_dev: Option<Duration>,
+    min: Option<Duration>,
+    shape: Option<f64>,
+    /// Empirical: quantile (0 to 1) to duration, e.g. { "0" = "1ms", "0.5" = "4ms", "1" = "90ms" }.
+    points: Option<BTreeMap<String, Duration>>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum DistName {
+    Constant,
+    Uniform,
+    Exponential,
+    Normal,
+    LogNormal,
+    Pareto,
+    Empirical,
+}
+
+fn ns(d: Duration) -> f64 {
+    d.0.as_nanos() as f64
+}
+
+impl DistTable {
+    fn build(self) -> Result<Dist, String> {
+        let need = |v: Option<Duration>, field: &str, dist: &str| {
+            v.map(ns)
+                .ok_or_else(|| format!("a {dist} distribution needs `{field}`"))
+        };
+        let result = match self.dist {
+            DistName::Constant => Dist::constant(need(self.mean, "mean", "constant")?),
+            DistName::Uniform => Dist::uniform(
+                need(self.low, "low", "uniform")?,
+                need(self.high, "high", "uniform")?,
+            ),
+            DistName::Exponential => Dist::exponential(need(self.mean, "mean", "exponential")?),
+            DistName::Normal => Dist::normal(
+                need(self.mean, "mean", "normal")?,
+                need(self.std_dev, "std_dev", "normal")?,
+            ),
+            DistName::LogNormal => Dist::log_normal_from_median_p99(
+                need(self.median, "median", "log_normal")?,
+                need(self.p99, "p99", "log_normal")?,
+            ),
+            DistName::Pareto => Dist::pareto(
+                need(self.min, "min", "pareto")?,
+                self.shape.ok_or("a pareto distribution needs `shape`")?,
+            ),
+            DistName::Empirical => {
+                let points = self
+                    .points
+                    .ok_or("an empirical distribution needs `points`")?;
+                let mut parsed = Vec::new();
+                for (q, v) in points {
+                    let q: f64 = q.parse().map_err(|_| {
+                        format!("empirical point `{q}` is not a quantile from 0 to 1")
+                    })?;
+                    parsed.push((q, ns(v)));
+                }
+                parsed.sort_by(|a, b| a.0.total_cmp(&b.0));
+                Dist::empirical(parsed)
+            }
+        };
+        result.map_err(|e| e.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for DistSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = DistSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a duration such as \"5ms\", or a table such as { dist = \"exponential\", mean = \"5ms\" }",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DistSpec, E> {
+                let d: SimDuration = v.parse().map_err(E::custom)?;
+                Ok(DistSpec(Dist::Constant(d.as_nanos() as f64)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<DistSpec, A::Error> {
+                let table = DistTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                table.build().map(DistSpec).map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

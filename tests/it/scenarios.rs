@@ -1,0 +1,244 @@
+//! Scenario files: every shipped story loads, builds and tells its lesson
+//! on several seeds; and bad input gets a located, helpful message.
+
+use sim_core::scenario::build::{build, evaluate};
+use sim_core::scenario::load::{load, parse_set_value};
+use std::path::{Path, PathBuf};
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("scenarios")
+}
+
+fn story(name: &str) -> sim_core::scenario::load::Scenario {
+    let path = scenarios_dir().join(format!("{name}.toml"));
+    let source = std::fs::read_to_string(&path).unwrap();
+    load(name, &path.display().to_string(), &source).unwrap_or_else(|d| panic!("{d}"))
+}
+
+/// Every expectation of every shipped story holds on five seeds.
+#[test]
+fn every_story_tells_its_lesson_on_five_seeds() {
+    let mut stories: Vec<_> = std::fs::read_dir(scenarios_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    stories.sort();
+    assert!(!stories.is_empty());
+    for path in stories {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let scenario = story(&name);
+        assert!(
+            !scenario.spec.expectations.is_empty(),
+            "{name} asserts nothing"
+        );
+        for e in &scenario.spec.expectations {
+            let variant = e.variant.as_ref().map(|v| v.get_ref().as_str());
+            let spec = scenario.resolve(variant, &[]).unwrap();
+            for seed in 1..=5 {
+                let mut built = build(&spec, seed).unwrap();
+                let report = built.sim.run(built.limits);
+                let verdict = evaluate(e, built.sim.metrics(), report.end_time).unwrap();
+                assert!(
+                    verdict.holds,
+                    "{name} [{}] seed {seed}: {} {} {} but was {} ({})",
+                    variant.unwrap_or("base"),
+                    verdict.metric,
+                    verdict.op.as_str(),
+                    verdict.expected,
+                    verdict.actual,
+                    e.because
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn overrides_reach_the_built_simulation() {
+    let scenario = story("double-charge");
+    let sets = [("node.user.rate".to_string(), parse_set_value("10/s"))];
+    let spec = scenario.resolve(Some("no-idempotency"), &sets).unwrap();
+    let mut built = build(&spec, 1).unwrap();
+    let report = built.sim.run(built.limits);
+    let orders = built.sim.metrics().get_counter("user.requests").unwrap();
+    // 10/s for 60s, plus 2% double clicks.
+    assert!(
+        (500..700).contains(&orders),
+        "{orders} requests at 10/s; {report}"
+    );
+}
+
+const SMALL: &str = r#"title = "t"
+summary = "s"
+
+[run]
+duration = "10s"
+
+[[node]]
+name = "user"
+kind = "client"
+target = "api"
+rate = "10/s"
+
+[[node]]
+name = "api"
+kind = "service"
+workers = 2
+service_time = "5ms"
+
+[variants.fast]
+set = { "node.api.workers" = 8 }
+"#;
+
+/// Loads `SMALL` with `from` replaced by `to` and returns the error text.
+fn error_after(from: &str, to: &str) -> String {
+    assert!(SMALL.contains(from), "the base has no `{from}`");
+    let source = SMALL.replacen(from, to, 1);
+    match load("small", "small.toml", &source) {
+        Ok(_) => panic!("`{to}` was accepted"),
+        Err(d) => d.to_string(),
+    }
+}
+
+fn assert_has(text: &str, fragments: &[&str]) {
+    for f in fragments {
+        assert!(text.contains(f), "missing `{f}` in:\n{text}");
+    }
+}
+
+#[test]
+fn the_small_scenario_loads() {
+    let s = load("small", "small.toml", SMALL).unwrap();
+    assert_eq!(s.variants().collect::<Vec<_>>(), ["fast"]);
+}
+
+#[test]
+fn bad_toml_is_located() {
+    let e = error_after("rate = \"10/s\"", "rate = \"10/s");
+    assert_has(&e, &["small.toml:11:", "rate = \"10/s", "^"]);
+}
+
+#[test]
+fn an_unknown_field_suggests_the_right_one() {
+    let e = error_after("workers = 2", "wrokers = 2");
+    assert_has(
+        &e,
+        &[
+            "error: unknown field `wrokers`",
+            "--> small.toml:16:1",
+            "16 | wrokers = 2",
+            "   | ^^^^^^^",
+            "= field: node `api`",
+            "= help: did you mean `workers`?",
+        ],
+    );
+}
+
+#[test]
+fn an_unknown_kind_lists_the_kinds() {
+    let e = error_after("kind = \"service\"", "kind = \"servise\"");
+    assert_has(
+        &e,
+        &[
+            "unknown variant `servise`",
+            "`client`, `service`",
+            "did you mean `service`?",
+        ],
+    );
+}
+
+#[test]
+fn a_bad_unit_says_what_units_there_are() {
+    let e = error_after("service_time = \"5ms\"", "service_time = \"5 parsecs\"");
+    assert_has(
+        &e,
+        &["small.toml:17:", "unknown unit `parsecs`", "e.g. `250ms`"],
+    );
+    let e = error_after("rate = \"10/s\"", "rate = \"10 per second\"");
+    assert_has(&e, &["invalid rate", "e.g. `200/s`"]);
+}
+
+#[test]
+fn an_out_of_range_value_is_refused() {
+    let e = error_after("workers = 2", "workers = 0");
+    assert_has(
+        &e,
+        &[
+            "at least 1 worker, got 0",
+            "small.toml:16:11",
+            "node `api`.workers",
+        ],
+    );
+    let e = error_after("workers = 2", "workers = -3");
+    assert_has(&e, &["small.toml:16:"]);
+}
+
+#[test]
+fn an_unknown_node_suggests_a_known_one() {
+    let e = error_after("target = \"api\"", "target = \"apj\"");
+    assert_has(
+        &e,
+        &[
+            "there is no node called `apj`",
+            "small.toml:10:10",
+            "did you mean `api`?",
+            "one of: api, user",
+        ],
+    );
+}
+
+#[test]
+fn a_field_of_another_kind_is_refused() {
+    let e = error_after("workers = 2", "workers = 2\nrate = \"5/s\"");
+    assert_has(
+        &e,
+        &[
+            "`rate` does not apply to a service node",
+            "fields of a service",
+        ],
+    );
+}
+
+#[test]
+fn an_unknown_variant_and_bad_set_paths_are_explained() {
+    let s = load("small", "small.toml", SMALL).unwrap();
+    let e = s.resolve(Some("fsat"), &[]).unwrap_err();
+    assert_has(&e, &["no variant `fsat`", "did you mean `fast`?"]);
+    let bad = |path: &str, value: &str| {
+        s.resolve(None, &[(path.to_string(), parse_set_value(value))])
+            .unwrap_err()
+    };
+    assert_has(
+        &bad("node.usr.rate", "5/s"),
+        &[
+            "--set node.usr.rate",
+            "no node called `usr`",
+            "did you mean `user`?",
+        ],
+    );
+    assert_has(&bad("node.user.rate", "fast"), &["invalid rate `fast`"]);
+    assert_has(&bad("node.user.ratee", "5/s"), &["unknown field `ratee`"]);
+    assert_has(&bad("node.user", "1"), &["names a whole entry"]);
+    assert_has(&bad("node..rate", "1"), &["is not a path"]);
+    // A good override works.
+    let spec = s
+        .resolve(None, &[("node.api.workers".into(), parse_set_value("9"))])
+        .unwrap();
+    assert_eq!(*spec.nodes[1].workers.as_ref().unwrap().get_ref(), 9);
+}
+
+#[test]
+fn a_variant_that_breaks_the_scenario_is_reported_at_the_variant() {
+    let e = error_after(
+        "\"node.api.workers\" = 8",
+        "\"node.api.workers\" = \"many\"",
+    );
+    assert_has(
+        &e,
+        &["variant `fast`", "small.toml:19:", "= field: variants.fast"],
+    );
+}

@@ -1,11 +1,21 @@
 //! `faultline`: run Faultline simulations from the command line.
 //!
-//! Until scenario files arrive, the one subcommand is `demo`, a built-in
-//! M/M/1 queue whose results are printed beside what queueing theory
-//! predicts, with the seed and the run's fingerprint.
+//! `list` and `explain` show the story library; `run` runs a story or a
+//! scenario file and prints its seed, fingerprint, a summary and each
+//! expectation's verdict; `check` runs every expectation on several seeds
+//! and fails (exit 1) naming the seed and the command that replays it;
+//! `demo` is the built-in M/M/1 queue beside queueing theory.
+//!
+//! Exit codes: 0 success, 1 an expectation failed or a run was cut short,
+//! 2 bad input (a bad file, flag or name).
+
+mod library;
+mod report;
 
 use clap::{Parser, Subcommand};
 use sim_core::models::queueing::QueueingSystem;
+use sim_core::scenario::build::{build, evaluate};
+use sim_core::scenario::load::{Scenario, load, parse_set_value};
 use sim_core::theory::{mm1_mean_in_system, mm1_mean_response};
 use sim_core::{Dist, RunLimits, SimDuration, SimTime, StopReason};
 use std::process::ExitCode;
@@ -23,6 +33,39 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The stories in the library, with one line each.
+    List,
+    /// A story's narrative, what to look for, questions to try, and its variants.
+    Explain {
+        /// A story's name or a scenario file's path.
+        scenario: String,
+    },
+    /// Run a story or scenario file once and print what happened.
+    Run {
+        /// A story's name or a scenario file's path.
+        scenario: String,
+        /// The seed; defaults to the scenario's own.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The variant to run; defaults to the scenario as written.
+        #[arg(long)]
+        variant: Option<String>,
+        /// Override a value: `--set node.user.rate=100/s` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Print JSON for machines instead of text for people.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every expectation of the given scenarios on several seeds.
+    Check {
+        /// Story names or scenario file paths.
+        #[arg(required = true)]
+        scenarios: Vec<String>,
+        /// How many seeds per expectation, starting at the scenario's seed.
+        #[arg(long, default_value_t = 5)]
+        seeds: u64,
+    },
     /// Run the built-in M/M/1 queue and compare it with queueing theory.
     Demo {
         /// The run's seed: the same seed gives the same run, bit for bit.
@@ -45,22 +88,231 @@ fn parse_duration(s: &str) -> Result<SimDuration, String> {
         .map_err(|e: sim_core::time::ParseDurationError| e.to_string())
 }
 
+/// A failure with its exit code: 1 for a failed expectation or cut-short
+/// run, 2 for bad input.
+struct Failure(u8, String);
+
+fn bad_input(message: impl Into<String>) -> Failure {
+    Failure(2, message.into())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
+        Command::List => {
+            list();
+            Ok(())
+        }
+        Command::Explain { scenario } => explain(&scenario),
+        Command::Run {
+            scenario,
+            seed,
+            variant,
+            sets,
+            json,
+        } => run(&scenario, seed, variant.as_deref(), &sets, json),
+        Command::Check { scenarios, seeds } => check(&scenarios, seeds),
         Command::Demo {
             seed,
             arrival_rate,
             service_rate,
             duration,
         } => demo(seed, arrival_rate, service_rate, duration),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, message)) => {
+            eprintln!("{message}");
+            ExitCode::from(code)
+        }
     }
 }
 
-fn demo(seed: u64, lambda: f64, mu: f64, duration: SimDuration) -> ExitCode {
+fn open(name_or_path: &str) -> Result<Scenario, Failure> {
+    let source = library::resolve(name_or_path).map_err(|e| bad_input(format!("error: {e}")))?;
+    load(&source.name, &source.file, &source.text).map_err(|d| bad_input(d.to_string()))
+}
+
+fn list() {
+    let width = library::STORIES
+        .iter()
+        .map(|(n, _)| n.len())
+        .max()
+        .unwrap_or(0);
+    for (name, _) in library::STORIES {
+        let summary = open(name).map_or_else(|e| e.1, |s| s.spec.summary.clone());
+        println!("{name:<width$}  {summary}");
+    }
+}
+
+fn explain(name: &str) -> Result<(), Failure> {
+    let s = open(name)?;
+    let spec = &s.spec;
+    println!(
+        "{}\n{}\n",
+        spec.title,
+        "=".repeat(spec.title.chars().count())
+    );
+    println!("{}\n", spec.summary);
+    if !spec.story.trim().is_empty() {
+        println!("{}\n", spec.story.trim());
+    }
+    if !spec.look_for.is_empty() {
+        println!("What to look for:");
+        for item in &spec.look_for {
+            println!("  - {item}");
+        }
+        println!();
+    }
+    if !spec.questions.is_empty() {
+        println!("Questions to try:");
+        for item in &spec.questions {
+            println!("  - {item}");
+        }
+        println!();
+    }
+    if !spec.variants.is_empty() {
+        println!("Variants (faultline run {} --variant NAME):", s.name);
+        for (name, v) in &spec.variants {
+            println!("  {name}: {}", v.get_ref().description);
+        }
+    }
+    Ok(())
+}
+
+fn parse_sets(sets: &[String]) -> Result<Vec<(String, toml::Value)>, Failure> {
+    sets.iter()
+        .map(|s| match s.split_once('=') {
+            Some((path, value)) if !path.trim().is_empty() => {
+                Ok((path.trim().to_string(), parse_set_value(value.trim())))
+            }
+            _ => Err(bad_input(format!(
+                "error: --set `{s}` needs the form PATH=VALUE, e.g. --set node.user.rate=100/s"
+            ))),
+        })
+        .collect()
+}
+
+fn run(
+    name: &str,
+    seed: Option<u64>,
+    variant: Option<&str>,
+    sets: &[String],
+    json: bool,
+) -> Result<(), Failure> {
+    let scenario = open(name)?;
+    let overrides = parse_sets(sets)?;
+    let spec = scenario
+        .resolve(variant, &overrides)
+        .map_err(|e| bad_input(format!("error: {e}")))?;
+    let seed = seed.unwrap_or(spec.run.seed);
+    let mut built = build(&spec, seed).map_err(|e| bad_input(format!("error: {e}")))?;
+    let outcome = built.sim.run(built.limits);
+    let verdicts: Vec<_> = spec
+        .expectations
+        .iter()
+        .filter(|e| {
+            e.variant.as_ref().map(|v| v.get_ref().as_str()) == variant || e.variant.is_none()
+        })
+        .map(|e| (e, evaluate(e, built.sim.metrics(), outcome.end_time)))
+        .collect();
+    let run = report::RunSummary {
+        scenario: &scenario,
+        spec: &spec,
+        variant,
+        seed,
+        sets,
+        sim: &built.sim,
+        outcome: &outcome,
+        verdicts: &verdicts,
+    };
+    if json {
+        println!("{}", run.to_json());
+    } else {
+        print!("{}", run.to_text());
+    }
+    let failed = verdicts.iter().any(|(_, v)| !matches!(v, Ok(v) if v.holds));
+    if matches!(outcome.stop, StopReason::EventBudget { .. }) {
+        return Err(Failure(1, format!("warning: {outcome}")));
+    }
+    if failed {
+        return Err(Failure(1, "some expectations do not hold".into()));
+    }
+    Ok(())
+}
+
+fn check(names: &[String], seeds: u64) -> Result<(), Failure> {
+    if seeds == 0 {
+        return Err(bad_input("error: --seeds must be at least 1"));
+    }
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for name in names {
+        let scenario = open(name)?;
+        for e in &scenario.spec.expectations {
+            let variant = e.variant.as_ref().map(|v| v.get_ref().as_str());
+            let spec = scenario
+                .resolve(variant, &[])
+                .map_err(|err| bad_input(format!("error: {err}")))?;
+            for seed in spec.run.seed..spec.run.seed + seeds {
+                let mut built =
+                    build(&spec, seed).map_err(|err| bad_input(format!("error: {err}")))?;
+                let outcome = built.sim.run(built.limits);
+                checked += 1;
+                let verdict = evaluate(e, built.sim.metrics(), outcome.end_time);
+                let replay = format!(
+                    "faultline run {}{} --seed {seed}",
+                    scenario.name,
+                    variant
+                        .map(|v| format!(" --variant {v}"))
+                        .unwrap_or_default()
+                );
+                match verdict {
+                    Ok(v) if v.holds => {}
+                    Ok(v) => failures.push(format!(
+                        "FAIL {} [{}] seed {seed}: expected {} {} {}, got {}{}\n     replay: {replay}",
+                        scenario.name,
+                        variant.unwrap_or("base"),
+                        v.metric,
+                        v.op.as_str(),
+                        report::number(v.expected),
+                        report::number(v.actual),
+                        if e.because.is_empty() { String::new() } else { format!(" ({})", e.because) },
+                    )),
+                    Err(err) => failures.push(format!(
+                        "FAIL {} [{}] seed {seed}: {err}\n     replay: {replay}",
+                        scenario.name,
+                        variant.unwrap_or("base")
+                    )),
+                }
+            }
+        }
+    }
+    for f in &failures {
+        println!("{f}");
+    }
+    println!(
+        "check: {} of {checked} expectation runs held ({} scenario{}, {seeds} seed{} each)",
+        checked - failures.len(),
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        if seeds == 1 { "" } else { "s" },
+    );
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure(
+            1,
+            format!("{} expectation runs failed", failures.len()),
+        ))
+    }
+}
+
+fn demo(seed: u64, lambda: f64, mu: f64, duration: SimDuration) -> Result<(), Failure> {
     if !(lambda.is_finite() && lambda > 0.0 && mu.is_finite() && mu > 0.0) {
-        eprintln!("error: --arrival-rate and --service-rate must be positive numbers");
-        return ExitCode::from(2);
+        return Err(bad_input(
+            "error: --arrival-rate and --service-rate must be positive numbers",
+        ));
     }
     let service = Dist::exponential(1e9 / mu).expect("mu checked positive");
     let QueueingSystem { mut sim, .. } = QueueingSystem::new(seed, 1, lambda, service, None);
@@ -121,7 +373,7 @@ fn demo(seed: u64, lambda: f64, mu: f64, duration: SimDuration) -> ExitCode {
         ms(response.max())
     );
     if let StopReason::EventBudget { .. } = report.stop {
-        return ExitCode::FAILURE;
+        return Err(Failure(1, format!("warning: {report}")));
     }
-    ExitCode::SUCCESS
+    Ok(())
 }

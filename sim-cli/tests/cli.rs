@@ -56,3 +56,183 @@ fn a_bad_rate_is_an_error_not_a_panic() {
     assert!(!ok);
     assert!(err.contains("must be positive"), "{err}");
 }
+
+fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn story_text() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/double-charge.toml"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn list_shows_every_story_with_its_summary() {
+    let (ok, out, _) = faultline(&["list"]);
+    assert!(ok);
+    assert!(out.contains("double-charge  A payment times out"), "{out}");
+}
+
+#[test]
+fn explain_shows_the_narrative_questions_and_variants() {
+    let (ok, out, _) = faultline(&["explain", "double-charge"]);
+    assert!(ok);
+    for part in [
+        "The double charge\n=================",
+        "idempotency key",
+        "What to look for:",
+        "Questions to try:",
+        "idempotency-keys: Every attempt",
+    ] {
+        assert!(out.contains(part), "missing {part:?} in {out}");
+    }
+}
+
+#[test]
+fn run_prints_seed_fingerprint_summary_and_verdicts() {
+    let (ok, out, err) = faultline(&[
+        "run",
+        "double-charge",
+        "--variant",
+        "idempotency-keys",
+        "--seed",
+        "3",
+    ]);
+    assert!(ok, "{err}");
+    for part in [
+        "[variant: idempotency-keys]",
+        "seed         3",
+        "fingerprint  ",
+        "duplicate charges  0",
+        "ok   ledger.duplicate_charges == 0",
+    ] {
+        assert!(out.contains(part), "missing {part:?} in {out}");
+    }
+    // Same seed, same fingerprint; --set changes the run.
+    let again = faultline(&[
+        "run",
+        "double-charge",
+        "--variant",
+        "idempotency-keys",
+        "--seed",
+        "3",
+    ])
+    .1;
+    assert_eq!(fingerprint_of(&out), fingerprint_of(&again));
+    let (_, changed, _) = faultline(&[
+        "run",
+        "double-charge",
+        "--variant",
+        "idempotency-keys",
+        "--seed",
+        "3",
+        "--set",
+        "node.user.rate=20/s",
+    ]);
+    assert_ne!(fingerprint_of(&out), fingerprint_of(&changed));
+    assert!(
+        changed.contains("set          node.user.rate=20/s"),
+        "{changed}"
+    );
+}
+
+#[test]
+fn run_json_is_for_machines() {
+    let (ok, out, err) = faultline(&[
+        "run",
+        "double-charge",
+        "--variant",
+        "no-idempotency",
+        "--json",
+    ]);
+    assert!(ok, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["scenario"], "double-charge");
+    assert_eq!(doc["fingerprint"].as_str().unwrap().len(), 16);
+    assert!(
+        doc["counters"]["ledger.duplicate_charges"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(doc["expectations"][0]["holds"], true);
+}
+
+#[test]
+fn check_passes_the_shipped_story_and_fails_a_broken_one_with_a_replay_command() {
+    let (ok, out, err) = faultline(&["check", "double-charge", "--seeds", "2"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("check: 6 of 6 expectation runs held"), "{out}");
+
+    // Claim the naive design never double charges: check must catch it.
+    let broken = story_text().replacen("op = \">\"\nvalue = 0", "op = \"==\"\nvalue = 0", 1);
+    let path = write_temp("broken.toml", &broken);
+    let (ok, out, _) = faultline(&["check", path.to_str().unwrap(), "--seeds", "2"]);
+    assert!(!ok);
+    assert!(
+        out.contains(
+            "FAIL broken [no-idempotency] seed 1: expected ledger.duplicate_charges == 0, got"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("replay: faultline run broken --variant no-idempotency --seed 1"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_message_and_exit_code_2() {
+    let code = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (c, err) = code(&["run", "double-chrage"]);
+    assert_eq!(c, Some(2));
+    assert!(
+        err.contains("no story called `double-chrage`; did you mean `double-charge`?"),
+        "{err}"
+    );
+
+    let (c, err) = code(&["run", "double-charge", "--set", "node.usr.rate=5/s"]);
+    assert_eq!(c, Some(2));
+    assert!(
+        err.contains("no node called `usr`; did you mean `user`?"),
+        "{err}"
+    );
+
+    let (c, err) = code(&["run", "double-charge", "--set", "rate"]);
+    assert_eq!(c, Some(2));
+    assert!(err.contains("needs the form PATH=VALUE"), "{err}");
+
+    let (c, err) = code(&["run", "double-charge", "--variant", "idempotency"]);
+    assert_eq!(c, Some(2));
+    assert!(err.contains("no variant `idempotency`"), "{err}");
+
+    let path = write_temp(
+        "typo.toml",
+        &story_text().replacen("workers = 16", "wrkers = 16", 1),
+    );
+    let (c, err) = code(&["run", path.to_str().unwrap()]);
+    assert_eq!(c, Some(2));
+    assert!(err.contains("error: unknown field `wrkers`"), "{err}");
+    assert!(err.contains("typo.toml:50:1"), "{err}");
+    assert!(err.contains("did you mean `workers`?"), "{err}");
+
+    let (c, err) = code(&["run", "/nonexistent/x.toml"]);
+    assert_eq!(c, Some(2));
+    assert!(err.contains("cannot read scenario file"), "{err}");
+}

@@ -1,0 +1,290 @@
+//! What `faultline run` prints: for people, aligned text with the seed, the
+//! fingerprint, one block per node and every expectation's verdict; for
+//! machines (`--json`), the same as one JSON object.
+
+use serde_json::{Value, json};
+use sim_core::metrics::Metrics;
+use sim_core::models::rpc::Rpc;
+use sim_core::policy::ErrorKind;
+use sim_core::scenario::build::Verdict;
+use sim_core::scenario::load::Scenario;
+use sim_core::scenario::spec::{ExpectSpec, NodeKind, ScenarioSpec};
+use sim_core::{RunReport, Simulation};
+use std::fmt::Write as _;
+
+pub struct RunSummary<'a> {
+    pub scenario: &'a Scenario,
+    pub spec: &'a ScenarioSpec,
+    pub variant: Option<&'a str>,
+    pub seed: u64,
+    pub sets: &'a [String],
+    pub sim: &'a Simulation<Rpc>,
+    pub outcome: &'a RunReport,
+    pub verdicts: &'a [(&'a ExpectSpec, Result<Verdict, String>)],
+}
+
+/// A number without needless decimals: 42, 0.25, 1.5e9.
+pub fn number(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else if v.is_finite() && v.abs() >= 0.001 && v.abs() < 1e9 {
+        format!("{v:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    } else {
+        format!("{v:e}")
+    }
+}
+
+fn ms(ns: Option<u64>) -> String {
+    ns.map_or_else(|| "-".into(), |v| format!("{:.1}ms", v as f64 / 1e6))
+}
+
+fn counter(m: &Metrics, name: &str) -> u64 {
+    m.get_counter(name).unwrap_or(0)
+}
+
+fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", 100.0 * part as f64 / whole as f64)
+    }
+}
+
+/// One node's part of the report: its name, kind and (label, value) rows.
+type NodeBlock = (String, NodeKind, Vec<(String, String)>);
+
+impl RunSummary<'_> {
+    fn node_blocks(&self) -> Vec<NodeBlock> {
+        let m = self.sim.metrics();
+        let end = self.outcome.end_time;
+        self.spec
+            .nodes
+            .iter()
+            .map(|n| {
+                let name = n.name.get_ref().clone();
+                let c = |what: &str| counter(m, &format!("{name}.{what}"));
+                let rows = match n.kind.get_ref() {
+                    NodeKind::Client => {
+                        let (requests, ok, failed) = (c("requests"), c("ok"), c("failed"));
+                        let reasons: Vec<String> = ErrorKind::ALL
+                            .iter()
+                            .filter_map(|k| {
+                                let v = c(&format!("failed.{}", k.as_str()));
+                                (v > 0).then(|| format!("{} {v}", k.as_str()))
+                            })
+                            .collect();
+                        let latency = m.get_histogram(&format!("{name}.latency_ns"));
+                        let q = |p: f64| latency.and_then(|h| h.quantile(p));
+                        let attempts = c("attempts");
+                        vec![
+                            (
+                                "requests".into(),
+                                format!(
+                                    "{requests} ({} still in flight at the end)",
+                                    requests.saturating_sub(ok + failed)
+                                ),
+                            ),
+                            (
+                                "succeeded".into(),
+                                format!("{ok} ({})", percent(ok, requests)),
+                            ),
+                            (
+                                "failed".into(),
+                                if reasons.is_empty() {
+                                    failed.to_string()
+                                } else {
+                                    format!("{failed} ({})", reasons.join(", "))
+                                },
+                            ),
+                            (
+                                "attempts".into(),
+                                format!(
+                                    "{attempts} ({} per request), {} retries",
+                                    if requests == 0 {
+                                        "-".into()
+                                    } else {
+                                        format!("{:.2}", attempts as f64 / requests as f64)
+                                    },
+                                    c("retries")
+                                ),
+                            ),
+                            (
+                                "latency".into(),
+                                format!(
+                                    "p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+                                    ms(q(0.5)),
+                                    ms(q(0.9)),
+                                    ms(q(0.99)),
+                                    ms(q(0.999)),
+                                    ms(q(1.0))
+                                ),
+                            ),
+                        ]
+                    }
+                    NodeKind::Service => {
+                        let workers = n.workers.as_ref().map_or(1, |w| *w.get_ref());
+                        let busy = m
+                            .get_gauge(&format!("{name}.busy_workers"))
+                            .map_or(0.0, |g| g.time_average(end));
+                        let depth = m.get_gauge(&format!("{name}.queue_depth"));
+                        vec![
+                            ("arrivals".into(), c("arrivals").to_string()),
+                            (
+                                "answered".into(),
+                                format!(
+                                    "{} ok, {} failed, {} rejected (queue full)",
+                                    c("completed"),
+                                    c("failed"),
+                                    c("rejected")
+                                ),
+                            ),
+                            (
+                                "idempotency".into(),
+                                format!("{} replayed, {} conflicts", c("replayed"), c("conflicts")),
+                            ),
+                            (
+                                "utilisation".into(),
+                                format!(
+                                    "{:.1}% of {workers} workers",
+                                    100.0 * busy / f64::from(workers)
+                                ),
+                            ),
+                            (
+                                "queue depth".into(),
+                                depth.map_or("-".into(), |g| {
+                                    format!(
+                                        "mean {:.2}, max {}",
+                                        g.time_average(end),
+                                        number(g.max())
+                                    )
+                                }),
+                            ),
+                        ]
+                    }
+                    NodeKind::Ledger => vec![
+                        ("charges".into(), c("charges").to_string()),
+                        ("orders charged".into(), c("orders_charged").to_string()),
+                        (
+                            "duplicate charges".into(),
+                            c("duplicate_charges").to_string(),
+                        ),
+                    ],
+                };
+                (name, *n.kind.get_ref(), rows)
+            })
+            .collect()
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let variant = self.variant.unwrap_or("as written");
+        let _ = writeln!(out, "{}  [variant: {variant}]", self.spec.title);
+        let _ = writeln!(out, "  seed         {}", self.seed);
+        let _ = writeln!(out, "  fingerprint  {}", self.outcome.fingerprint);
+        let _ = writeln!(out, "  run          {}", self.outcome);
+        for s in self.sets {
+            let _ = writeln!(out, "  set          {s}");
+        }
+        for (name, kind, rows) in self.node_blocks() {
+            let _ = writeln!(out, "\n{} {name}", format!("{kind:?}").to_lowercase());
+            let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            for (k, v) in rows {
+                let _ = writeln!(out, "  {k:<width$}  {v}");
+            }
+        }
+        if !self.verdicts.is_empty() {
+            let _ = writeln!(out, "\nexpectations");
+            for (e, v) in self.verdicts {
+                match v {
+                    Ok(v) => {
+                        let _ = writeln!(
+                            out,
+                            "  {} {} {} {} (was {}){}",
+                            if v.holds { "ok  " } else { "FAIL" },
+                            v.metric,
+                            v.op.as_str(),
+                            number(v.expected),
+                            number(v.actual),
+                            if e.because.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", e.because)
+                            }
+                        );
+                    }
+                    Err(err) => {
+                        let _ = writeln!(out, "  FAIL {}: {err}", e.metric.get_ref());
+                    }
+                }
+            }
+        } else if !self.scenario.spec.variants.is_empty() && self.variant.is_none() {
+            let names: Vec<_> = self.scenario.variants().collect();
+            let _ = writeln!(
+                out,
+                "\nThis scenario's expectations belong to its variants: try --variant {}",
+                names.join(" or --variant ")
+            );
+        }
+        out
+    }
+
+    pub fn to_json(&self) -> String {
+        let m = self.sim.metrics();
+        let counters: serde_json::Map<String, Value> = m
+            .counters()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        let histograms: serde_json::Map<String, Value> = m
+            .histograms()
+            .map(|(k, h)| {
+                (
+                    k.to_string(),
+                    json!({
+                        "count": h.count(),
+                        "mean": if h.count() == 0 { Value::Null } else { json!(h.mean()) },
+                        "p50": h.quantile(0.5), "p90": h.quantile(0.9), "p99": h.quantile(0.99),
+                        "p999": h.quantile(0.999), "max": h.max(),
+                    }),
+                )
+            })
+            .collect();
+        let end = self.outcome.end_time;
+        let gauges: serde_json::Map<String, Value> = m
+            .gauges()
+            .map(|(k, g)| {
+                (
+                    k.to_string(),
+                    json!({"avg": g.time_average(end), "max": g.max()}),
+                )
+            })
+            .collect();
+        let verdicts: Vec<Value> = self
+            .verdicts
+            .iter()
+            .map(|(e, v)| match v {
+                Ok(v) => json!({"metric": v.metric, "op": v.op.as_str(), "expected": v.expected,
+                                "actual": v.actual, "holds": v.holds, "because": e.because}),
+                Err(err) => json!({"metric": e.metric.get_ref(), "holds": false, "error": err}),
+            })
+            .collect();
+        let doc = json!({
+            "scenario": self.scenario.name,
+            "title": self.spec.title,
+            "variant": self.variant,
+            "seed": self.seed,
+            "sets": self.sets,
+            "fingerprint": self.outcome.fingerprint.to_string(),
+            "stop": format!("{:?}", self.outcome.stop),
+            "end_time_ns": end.as_nanos(),
+            "events": self.outcome.total_events,
+            "counters": counters,
+            "histograms_ns": histograms,
+            "gauges": gauges,
+            "expectations": verdicts,
+        });
+        serde_json::to_string_pretty(&doc).expect("JSON from plain values")
+    }
+}

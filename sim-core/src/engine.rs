@@ -449,16 +449,18 @@ impl<M: Message> Core<M> {
         if let Some(d) = copy_delay {
             self.metrics.add(self.net.duplicated, 1);
             let copy = msg.clone();
-            self.push(now + d, Event::deliver(to, from, copy));
+            self.push(now.saturating_add(d), Event::deliver(to, from, copy));
         }
-        self.push(now + delay, Event::deliver(to, from, msg));
+        self.push(now.saturating_add(delay), Event::deliver(to, from, msg));
     }
 
     #[inline]
     fn set_timer(&mut self, owner: NodeId, after: SimDuration, payload: M) -> TimerId {
         let incarnation = self.slots[owner.index()].incarnation;
         let timer = self.timers.set(owner, incarnation);
-        let at = self.now + after;
+        // A delay past the end of representable time (a heavy-tailed draw)
+        // saturates there: the timer never fires in a bounded run.
+        let at = self.now.saturating_add(after);
         self.push(at, Event::timer(owner, timer, payload));
         timer
     }

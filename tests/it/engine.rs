@@ -410,6 +410,35 @@ fn a_fault_scheduled_between_slices_lands_before_the_next_event() {
     assert!(sim.schedule(ms(100), Fault::HealAll).is_err());
 }
 
+/// Found by the scenario fuzzer: a heavy-tailed draw can exceed the range
+/// of simulated time. Such a timer saturates at the end of time and never
+/// fires in a bounded run, instead of overflowing the clock.
+#[test]
+fn a_delay_beyond_the_end_of_time_saturates() {
+    struct Far;
+    impl Node<Msg> for Far {
+        fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+            ctx.set_timer(SimDuration::from_secs(1), Msg::Tick(0));
+        }
+        fn on_message(&mut self, _: &mut Context<'_, Msg>, _: NodeId, _: Msg) {}
+        fn on_timer(&mut self, ctx: &mut Context<'_, Msg>, _: TimerId, _: Msg) {
+            ctx.set_timer(SimDuration::MAX, Msg::Tick(1));
+            let me = ctx.id();
+            ctx.send(me, Msg::Ping(0));
+        }
+    }
+    let mut sim = Simulation::new(1);
+    let z = sim.zone("z");
+    sim.network_mut().default_local = LinkSpec::fixed(1e30);
+    sim.add_node("far", z, Far).unwrap();
+    let report = sim.run(RunLimits::until(ms(10_000)));
+    assert_eq!(report.stop, StopReason::ReachedEnd);
+    assert_eq!(
+        report.total_events, 2,
+        "the tick and the self-send; the far timer never fires"
+    );
+}
+
 #[test]
 fn a_runaway_loop_stops_at_the_event_budget_with_a_reason() {
     let mut sim = Simulation::new(1);

@@ -9,6 +9,7 @@
 
 mod determinism;
 mod engine;
+mod fuzz_scenarios;
 mod properties;
 mod request_path;
 mod scenarios;

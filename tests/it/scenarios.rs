@@ -242,3 +242,44 @@ fn a_variant_that_breaks_the_scenario_is_reported_at_the_variant() {
         &["variant `fast`", "small.toml:19:", "= field: variants.fast"],
     );
 }
+
+/// docs/scenario-format.md is generated; `UPDATE_DOCS=1 cargo test`
+/// rewrites it.
+#[test]
+fn the_format_reference_is_up_to_date() {
+    let path = scenarios_dir()
+        .parent()
+        .unwrap()
+        .join("docs/scenario-format.md");
+    let fresh = sim_core::scenario::reference::markdown();
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &fresh).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == fresh,
+        "docs/scenario-format.md is stale: run `UPDATE_DOCS=1 cargo test -p faultline-tests reference`"
+    );
+}
+
+/// Every field serde accepts is documented, and nothing undocumented is
+/// accepted: the reference is generated from what the code really reads.
+#[test]
+fn the_format_reference_covers_every_field() {
+    use sim_core::scenario::reference::{FIELDS, schema_fields};
+    for (table, mut accepted) in schema_fields() {
+        assert!(!accepted.is_empty(), "could not read the fields of {table}");
+        accepted.sort();
+        let mut documented: Vec<String> = FIELDS
+            .iter()
+            .filter(|d| d.table == table)
+            .map(|d| d.field.to_string())
+            .collect();
+        documented.sort();
+        assert_eq!(
+            documented, accepted,
+            "the reference for {table} differs from the schema"
+        );
+    }
+}

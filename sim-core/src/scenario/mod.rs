@@ -8,6 +8,7 @@
 pub mod build;
 pub mod diagnostic;
 pub mod load;
+pub mod reference;
 pub mod spec;
 pub mod suggest;
 pub mod units;

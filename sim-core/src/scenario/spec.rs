@@ -365,6 +365,24 @@ enum DistName {
     Empirical,
 }
 
+/// The fields a distribution table accepts, as serde reports them (for the
+/// reference page's completeness test).
+pub fn dist_table_fields() -> Vec<String> {
+    match toml::from_str::<DistTable>("__probe__ = 1") {
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            let message = e.message().to_string();
+            let expected = message.split("expected").nth(1).unwrap_or("").to_string();
+            expected
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect()
+        }
+    }
+}
+
 fn ns(d: Duration) -> f64 {
     d.0.as_nanos() as f64
 }

@@ -1,0 +1,185 @@
+//! The scenario loader never panics, whatever it is given: arbitrary text,
+//! and valid scenarios mutated byte- and line-wise. Inputs that still load
+//! are also built and run briefly, so the builder cannot panic either.
+//!
+//! The quick version runs in every test run. The long one is ignored by
+//! default: `FAULTLINE_FUZZ_SECONDS=600 cargo test --release -p
+//! faultline-tests fuzz_for -- --ignored --nocapture`.
+
+use proptest::prelude::*;
+use sim_core::SimRng;
+use sim_core::scenario::build::build;
+use sim_core::scenario::load::{load, parse_set_value};
+
+const STORY: &str = include_str!("../../scenarios/double-charge.toml");
+
+/// Tokens that make mutations likely to hit interesting parser paths.
+const TOKENS: &[&str] = &[
+    "\"",
+    "'",
+    "=",
+    "[",
+    "]",
+    "[[",
+    "]]",
+    "{",
+    "}",
+    ",",
+    ".",
+    "\n",
+    "#",
+    "0",
+    "-1",
+    "1e999",
+    "nan",
+    "\"5ms\"",
+    "\"0ms\"",
+    "\"1d\"",
+    "\"0/s\"",
+    "\"1e300/s\"",
+    "\"150%\"",
+    "true",
+    "\"\"",
+    "kind",
+    "\"client\"",
+    "\"ledger\"",
+    "name",
+    "node",
+    "variants",
+    "set",
+    "expect",
+    "\"api\"",
+    "\"user\"",
+    "4294967296",
+    "18446744073709551616",
+    "é",
+    "\u{0}",
+    "\t",
+];
+
+fn mutate(source: &str, rng: &mut SimRng) -> String {
+    let mut text = source.to_string();
+    for _ in 0..=rng.below(4) {
+        let len = text.len().max(1) as u64;
+        let at = floor(&text, rng.below(len) as usize);
+        match rng.below(6) {
+            0 => {
+                let end = floor(&text, (at + rng.below(40) as usize).min(text.len()));
+                text.replace_range(at..end, "");
+            }
+            1 => text.insert_str(at, TOKENS[rng.below(TOKENS.len() as u64) as usize]),
+            2 => {
+                let lines: Vec<&str> = text.lines().collect();
+                let i = rng.below(lines.len().max(1) as u64) as usize;
+                let mut v: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+                if !v.is_empty() {
+                    let line = v[i].clone();
+                    v.insert(i, line);
+                }
+                text = v.join("\n");
+            }
+            3 => {
+                let mut v: Vec<String> = text.lines().map(str::to_string).collect();
+                if v.len() > 1 {
+                    let (a, b) = (
+                        rng.below(v.len() as u64) as usize,
+                        rng.below(v.len() as u64) as usize,
+                    );
+                    v.swap(a, b);
+                }
+                text = v.join("\n");
+            }
+            4 => {
+                let end = floor(&text, (at + 1).min(text.len()));
+                let token = TOKENS[rng.below(TOKENS.len() as u64) as usize];
+                text.replace_range(at..end, token);
+            }
+            _ => {
+                let mut v: Vec<String> = text.lines().map(str::to_string).collect();
+                if !v.is_empty() {
+                    v.remove(rng.below(v.len() as u64) as usize);
+                }
+                text = v.join("\n");
+            }
+        }
+    }
+    text
+}
+
+fn floor(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Loads `text`; if it loads, builds and runs every variant briefly.
+fn exercise(text: &str) {
+    let Ok(scenario) = load("fuzz", "fuzz.toml", text) else {
+        return;
+    };
+    let variants: Vec<Option<String>> = std::iter::once(None)
+        .chain(scenario.variants().map(|v| Some(v.to_string())))
+        .collect();
+    let limits = [
+        ("run.event_budget".to_string(), parse_set_value("5000")),
+        ("run.duration".to_string(), parse_set_value("\"2s\"")),
+    ];
+    for v in variants {
+        if let Ok(spec) = scenario.resolve(v.as_deref(), &limits)
+            && let Ok(mut built) = build(&spec, 1)
+        {
+            built.sim.run(built.limits);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in ".{0,400}") {
+        exercise(&text);
+    }
+
+    #[test]
+    fn mutated_scenarios_never_panic(seed in any::<u64>()) {
+        let mut rng = SimRng::for_component(seed, "fuzz");
+        exercise(&mutate(STORY, &mut rng));
+    }
+}
+
+#[test]
+#[ignore = "long: set FAULTLINE_FUZZ_SECONDS and run with --ignored"]
+fn fuzz_for_a_while() {
+    #![allow(clippy::disallowed_methods)]
+    let seconds: u64 = std::env::var("FAULTLINE_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let start = std::time::Instant::now();
+    let mut rng = SimRng::for_component(std::process::id().into(), "long-fuzz");
+    let (mut cases, mut loaded) = (0u64, 0u64);
+    while start.elapsed().as_secs() < seconds {
+        let text = mutate(STORY, &mut rng);
+        let result = std::panic::catch_unwind(|| exercise(&text));
+        if result.is_err() {
+            panic!("the loader panicked on this input after {cases} cases:\n{text}");
+        }
+        if load("fuzz", "fuzz.toml", &text).is_ok() {
+            loaded += 1;
+        }
+        cases += 1;
+    }
+    println!("fuzz: {cases} inputs in {seconds}s, {loaded} of them loaded, no panics");
+}
+
+/// The fuzzer's first find: a log-normal with a p99 of five days draws
+/// durations beyond the range of simulated time, which overflowed the
+/// clock. Such delays now saturate at the end of time.
+#[test]
+fn regression_a_huge_p99_does_not_overflow_the_clock() {
+    let text = STORY.replace("p99 = \"80ms\"", "p99 = \"429496729680ms\"");
+    assert_ne!(text, STORY);
+    exercise(&text);
+}

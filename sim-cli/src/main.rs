@@ -2,13 +2,16 @@
 //!
 //! `list` and `explain` show the story library; `run` runs a story or a
 //! scenario file and prints its seed, fingerprint, a summary and each
-//! expectation's verdict; `check` runs every expectation on several seeds
-//! and fails (exit 1) naming the seed and the command that replays it;
+//! expectation's verdict; `compare` runs every variant on the same seeds
+//! and tabulates means with confidence intervals; `check` runs every
+//! expectation on several seeds and fails (exit 1) naming the seed and the
+//! command that replays it;
 //! `demo` is the built-in M/M/1 queue beside queueing theory.
 //!
 //! Exit codes: 0 success, 1 an expectation failed or a run was cut short,
 //! 2 bad input (a bad file, flag or name).
 
+mod compare;
 mod library;
 mod report;
 
@@ -54,6 +57,17 @@ enum Command {
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
         /// Print JSON for machines instead of text for people.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every variant on the same seeds, in parallel: mean and 95% CI per metric.
+    Compare {
+        /// A story's name or a scenario file's path.
+        scenario: String,
+        /// Seeds per variant, starting at the scenario's seed.
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+        /// Print JSON for machines instead of a table for people.
         #[arg(long)]
         json: bool,
     },
@@ -112,6 +126,11 @@ fn main() -> ExitCode {
             json,
         } => run(&scenario, seed, variant.as_deref(), &sets, json),
         Command::Check { scenarios, seeds } => check(&scenarios, seeds),
+        Command::Compare {
+            scenario,
+            seeds,
+            json,
+        } => run_compare(&scenario, seeds, json),
         Command::Demo {
             seed,
             arrival_rate,
@@ -238,6 +257,17 @@ fn run(
     if failed {
         return Err(Failure(1, "some expectations do not hold".into()));
     }
+    Ok(())
+}
+
+fn run_compare(name: &str, seeds: u64, json: bool) -> Result<(), Failure> {
+    if seeds == 0 {
+        return Err(bad_input("error: --seeds must be at least 1"));
+    }
+    let scenario = open(name)?;
+    let out =
+        compare::compare(&scenario, seeds, json).map_err(|e| bad_input(format!("error: {e}")))?;
+    print!("{out}");
     Ok(())
 }
 

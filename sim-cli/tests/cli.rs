@@ -236,3 +236,40 @@ fn bad_input_gets_a_clear_message_and_exit_code_2() {
     assert_eq!(c, Some(2));
     assert!(err.contains("cannot read scenario file"), "{err}");
 }
+
+#[test]
+fn compare_tabulates_variants_on_the_same_seeds_deterministically() {
+    let (ok, out, err) = faultline(&["compare", "double-charge", "--seeds", "4"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("2 variants x 4 seeds (1..4), paired by seed"),
+        "{out}"
+    );
+    let duplicates = out
+        .lines()
+        .find(|l| l.starts_with("ledger.duplicate_charges"))
+        .unwrap();
+    // Keys (the first column) win with exactly zero, and are marked best.
+    assert!(duplicates.contains("0 ± 0 *"), "{duplicates}");
+    // The variants see the same arrivals: the comparison is paired.
+    let arrivals: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("user.requests"))
+        .unwrap()
+        .split("  ")
+        .filter(|c| !c.trim().is_empty())
+        .skip(1)
+        .map(str::trim)
+        .collect();
+    assert_eq!(arrivals[0], arrivals[1], "{out}");
+    // Parallel, yet the same every time.
+    assert_eq!(
+        out,
+        faultline(&["compare", "double-charge", "--seeds", "4"]).1
+    );
+    let (ok, json, _) = faultline(&["compare", "double-charge", "--seeds", "3", "--json"]);
+    assert!(ok);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["variants"][0], "idempotency-keys");
+    assert_eq!(doc["seeds"].as_array().unwrap().len(), 3);
+}

@@ -1,0 +1,274 @@
+//! `faultline compare`: every variant on the same N seeds, in parallel, with
+//! the mean and a 95% confidence interval per metric, and the best variant
+//! marked where a metric has a clear direction.
+//!
+//! Variants run on common random numbers (each component's stream depends
+//! only on the seed and its name), so differences between variants on the
+//! same seed are mostly the design, not luck: the comparison is paired.
+//! Results are gathered by (variant, seed) index, so the output does not
+//! depend on how threads were scheduled.
+
+use rayon::prelude::*;
+use serde_json::json;
+use sim_core::scenario::build::build;
+use sim_core::scenario::load::Scenario;
+use sim_core::scenario::spec::ScenarioSpec;
+use std::collections::BTreeMap;
+
+/// One run's metrics, flattened to numbers by name.
+type Sample = BTreeMap<String, f64>;
+
+fn sample(spec: &ScenarioSpec, seed: u64) -> Result<Sample, String> {
+    let mut built = build(spec, seed)?;
+    let report = built.sim.run(built.limits);
+    let m = built.sim.metrics();
+    let mut out = Sample::new();
+    for (name, v) in m.counters() {
+        if !name.starts_with("net.") {
+            out.insert(name.to_string(), v as f64);
+        }
+    }
+    for (name, h) in m.histograms() {
+        for (stat, q) in [("p50", 0.5), ("p99", 0.99)] {
+            if let Some(v) = h.quantile(q) {
+                out.insert(format!("{name}.{stat}"), v as f64);
+            }
+        }
+    }
+    for (name, g) in m.gauges() {
+        out.insert(format!("{name}.avg"), g.time_average(report.end_time));
+    }
+    Ok(out)
+}
+
+/// Student's t quantile at 0.975 for `df` degrees of freedom.
+fn t975(df: u64) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::NAN,
+        1..=30 => TABLE[df as usize - 1],
+        _ => 1.96,
+    }
+}
+
+/// Mean and the half-width of its 95% confidence interval.
+pub fn mean_ci(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    if xs.len() < 2 {
+        return (mean, f64::NAN);
+    }
+    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+    (mean, t975(xs.len() as u64 - 1) * (var / n).sqrt())
+}
+
+/// Lower is better for these metrics, higher for those; others have no
+/// "best".
+fn direction(metric: &str) -> Option<bool> {
+    const LOWER: [&str; 10] = [
+        "failed",
+        "duplicate",
+        "rejected",
+        "timed_out",
+        "late",
+        "latency",
+        "retries",
+        "conflicts",
+        "gave_up",
+        "queue_depth",
+    ];
+    const HIGHER: [&str; 1] = [".ok"];
+    if LOWER.iter().any(|w| metric.contains(w)) {
+        Some(true)
+    } else if HIGHER.iter().any(|w| metric.ends_with(w)) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+pub fn compare(scenario: &Scenario, seeds: u64, json_out: bool) -> Result<String, String> {
+    let variants: Vec<Option<String>> = if scenario.spec.variants.is_empty() {
+        vec![None]
+    } else {
+        scenario.variants().map(|v| Some(v.to_string())).collect()
+    };
+    let specs: Vec<ScenarioSpec> = variants
+        .iter()
+        .map(|v| scenario.resolve(v.as_deref(), &[]))
+        .collect::<Result<_, _>>()?;
+    let base_seed = scenario.spec.run.seed;
+    let jobs: Vec<(usize, u64)> = (0..specs.len())
+        .flat_map(|v| (0..seeds).map(move |s| (v, base_seed + s)))
+        .collect();
+    let bar = indicatif::ProgressBar::new(jobs.len() as u64);
+    let results: Vec<Result<Sample, String>> = jobs
+        .par_iter()
+        .map(|&(v, seed)| {
+            let r = sample(&specs[v], seed);
+            bar.inc(1);
+            r
+        })
+        .collect();
+    bar.finish_and_clear();
+    // samples[variant][seed index]
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); specs.len()];
+    for ((v, _), r) in jobs.iter().zip(results) {
+        samples[*v].push(r?);
+    }
+    let metrics: std::collections::BTreeSet<String> = samples
+        .iter()
+        .flatten()
+        .flat_map(|s| s.keys().cloned())
+        .collect();
+    let names: Vec<String> = variants
+        .iter()
+        .map(|v| v.clone().unwrap_or_else(|| "as written".into()))
+        .collect();
+    let mut rows = Vec::new();
+    for metric in &metrics {
+        // A metric that is zero everywhere tells nothing.
+        if samples
+            .iter()
+            .flatten()
+            .all(|s| s.get(metric).copied().unwrap_or(0.0) == 0.0)
+        {
+            continue;
+        }
+        let stats: Vec<(f64, f64)> = samples
+            .iter()
+            .map(|runs| {
+                mean_ci(
+                    &runs
+                        .iter()
+                        .map(|s| s.get(metric).copied().unwrap_or(0.0))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let best = direction(metric).and_then(|lower| {
+            let means: Vec<f64> = stats.iter().map(|s| s.0).collect();
+            let pick = if lower {
+                means.iter().cloned().fold(f64::INFINITY, f64::min)
+            } else {
+                means.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+            };
+            // Only mark a winner if not everyone ties.
+            (means.iter().any(|&m| m != pick))
+                .then(|| means.iter().position(|&m| m == pick))
+                .flatten()
+        });
+        rows.push((metric.clone(), stats, best));
+    }
+    if json_out {
+        let doc = json!({
+            "scenario": scenario.name,
+            "seeds": (base_seed..base_seed + seeds).collect::<Vec<_>>(),
+            "variants": names,
+            "metrics": rows.iter().map(|(m, stats, best)| json!({
+                "metric": m,
+                "mean": stats.iter().map(|s| s.0).collect::<Vec<_>>(),
+                "ci95": stats.iter().map(|s| if s.1.is_nan() { None } else { Some(s.1) }).collect::<Vec<_>>(),
+                "best": best.map(|b| &names[b]),
+            })).collect::<Vec<_>>(),
+        });
+        return Ok(serde_json::to_string_pretty(&doc).expect("plain values"));
+    }
+    // Nanosecond metrics read better as durations.
+    let show = |metric: &str, v: f64| {
+        if metric.contains("_ns") && v.is_finite() {
+            format!("{:.2}ms", v / 1e6)
+        } else {
+            super::report::number(v)
+        }
+    };
+    let cell = |metric: &str, (m, ci): (f64, f64), best: bool| {
+        let ci = if ci.is_nan() {
+            String::new()
+        } else {
+            format!(" ± {}", show(metric, ci))
+        };
+        format!("{}{ci}{}", show(metric, m), if best { " *" } else { "" })
+    };
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(m, stats, best)| {
+            std::iter::once(m.clone())
+                .chain(
+                    stats
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| cell(m, *s, *best == Some(i))),
+                )
+                .collect()
+        })
+        .collect();
+    let header: Vec<String> = std::iter::once("metric".to_string())
+        .chain(names.iter().cloned())
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].len())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |r: &[String]| {
+        r.iter()
+            .enumerate()
+            .map(|(c, s)| {
+                if c == 0 {
+                    format!("{s:<w$}", w = widths[c])
+                } else {
+                    format!("{s:>w$}", w = widths[c])
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let mut out = format!(
+        "compare {}: {} variant{} x {seeds} seed{} ({}..{}), paired by seed; mean ± 95% CI, * best\n\n",
+        scenario.name,
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        if seeds == 1 { "" } else { "s" },
+        base_seed,
+        base_seed + seeds - 1
+    );
+    out.push_str(&line(&header));
+    out.push('\n');
+    for r in &table {
+        out.push_str(&line(r));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confidence_intervals_follow_student() {
+        // n = 4, mean 2.5, sd 1.29: half-width 3.182 * 1.29 / 2 = 2.054.
+        let (m, ci) = mean_ci(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(m, 2.5);
+        assert!((ci - 2.054).abs() < 1e-3, "{ci}");
+        assert!(mean_ci(&[5.0]).1.is_nan());
+    }
+
+    #[test]
+    fn directions() {
+        assert_eq!(direction("ledger.duplicate_charges"), Some(true));
+        assert_eq!(direction("user.latency_ns.p99"), Some(true));
+        assert_eq!(direction("user.ok"), Some(false));
+        assert_eq!(direction("api.arrivals"), None);
+    }
+}

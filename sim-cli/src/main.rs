@@ -71,6 +71,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Search seeds for one that breaks an expectation, and print how to replay it.
+    Explore {
+        /// A story's name or a scenario file's path.
+        scenario: String,
+        /// How many seeds to try, starting at the scenario's seed.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// Override a value in every run: `--set node.user.rate=500/s`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+    },
     /// Check every expectation of the given scenarios on several seeds.
     Check {
         /// Story names or scenario file paths.
@@ -131,6 +142,11 @@ fn main() -> ExitCode {
             seeds,
             json,
         } => run_compare(&scenario, seeds, json),
+        Command::Explore {
+            scenario,
+            seeds,
+            sets,
+        } => explore(&scenario, seeds, &sets),
         Command::Demo {
             seed,
             arrival_rate,
@@ -141,7 +157,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(code, message)) => {
-            eprintln!("{message}");
+            if !message.is_empty() {
+                eprintln!("{message}");
+            }
             ExitCode::from(code)
         }
     }
@@ -268,6 +286,69 @@ fn run_compare(name: &str, seeds: u64, json: bool) -> Result<(), Failure> {
     let out =
         compare::compare(&scenario, seeds, json).map_err(|e| bad_input(format!("error: {e}")))?;
     print!("{out}");
+    Ok(())
+}
+
+/// Tries seeds in order and stops at the first that breaks any expectation.
+fn explore(name: &str, seeds: u64, sets: &[String]) -> Result<(), Failure> {
+    let scenario = open(name)?;
+    let overrides = parse_sets(sets)?;
+    let set_flags: String = sets.iter().map(|s| format!(" --set {s}")).collect();
+    let base = scenario.spec.run.seed;
+    // Resolve every variant that has expectations once.
+    let mut groups: Vec<(Option<&str>, sim_core::scenario::spec::ScenarioSpec)> = Vec::new();
+    for e in &scenario.spec.expectations {
+        let variant = e.variant.as_ref().map(|v| v.get_ref().as_str());
+        if !groups.iter().any(|(v, _)| *v == variant) {
+            let spec = scenario
+                .resolve(variant, &overrides)
+                .map_err(|err| bad_input(format!("error: {err}")))?;
+            groups.push((variant, spec));
+        }
+    }
+    for seed in base..base + seeds {
+        for (variant, spec) in &groups {
+            let mut built = build(spec, seed).map_err(|err| bad_input(format!("error: {err}")))?;
+            let outcome = built.sim.run(built.limits);
+            for e in &spec.expectations {
+                if e.variant.as_ref().map(|v| v.get_ref().as_str()) != *variant {
+                    continue;
+                }
+                let broken = match evaluate(e, built.sim.metrics(), outcome.end_time) {
+                    Ok(v) if v.holds => None,
+                    Ok(v) => Some(format!(
+                        "{} {} {} does not hold: it was {}",
+                        v.metric,
+                        v.op.as_str(),
+                        report::number(v.expected),
+                        report::number(v.actual)
+                    )),
+                    Err(err) => Some(err),
+                };
+                if let Some(why) = broken {
+                    println!(
+                        "explore: seed {seed} breaks {} [{}] after {} seed{}: {why}",
+                        scenario.name,
+                        variant.unwrap_or("as written"),
+                        seed - base + 1,
+                        if seed == base { "" } else { "s" }
+                    );
+                    println!(
+                        "replay:  faultline run {}{} --seed {seed}{set_flags}",
+                        scenario.name,
+                        variant
+                            .map(|v| format!(" --variant {v}"))
+                            .unwrap_or_default()
+                    );
+                    return Err(Failure(1, String::new()));
+                }
+            }
+        }
+    }
+    println!(
+        "explore: every expectation held on {seeds} seeds ({base}..{})",
+        base + seeds - 1
+    );
     Ok(())
 }
 

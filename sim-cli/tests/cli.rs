@@ -273,3 +273,46 @@ fn compare_tabulates_variants_on_the_same_seeds_deterministically() {
     assert_eq!(doc["variants"][0], "idempotency-keys");
     assert_eq!(doc["seeds"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn explore_finds_a_breaking_seed_and_prints_its_replay() {
+    let (ok, out, _) = faultline(&["explore", "double-charge", "--seeds", "3"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("every expectation held on 3 seeds (1..3)"),
+        "{out}"
+    );
+    // With almost no load, the no-keys variant rarely double charges: some
+    // seed breaks "duplicate charges > 0", and explore says which.
+    let (ok, out, _) = faultline(&[
+        "explore",
+        "double-charge",
+        "--seeds",
+        "50",
+        "--set",
+        "node.user.rate=1/s",
+        "--set",
+        "run.duration=\"5s\"",
+    ]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("breaks double-charge [no-idempotency]"),
+        "{out}"
+    );
+    let replay = out
+        .lines()
+        .find_map(|l| l.strip_prefix("replay:  faultline "))
+        .unwrap();
+    // The printed command really replays the failure.
+    let args: Vec<String> = replay
+        .split(' ')
+        .map(|a| a.trim_matches('\'').to_string())
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, out, _) = faultline(&args);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("FAIL ledger.duplicate_charges > 0 (was 0)"),
+        "{out}"
+    );
+}

@@ -14,6 +14,7 @@
 mod compare;
 mod library;
 mod report;
+mod trace;
 
 use clap::{Parser, Subcommand};
 use sim_core::models::queueing::QueueingSystem;
@@ -82,6 +83,26 @@ enum Command {
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
     },
+    /// A run's events: JSON lines, Chrome trace JSON (Perfetto), or a Mermaid
+    /// sequence diagram of one order.
+    Trace {
+        /// A story's name or a scenario file's path.
+        scenario: String,
+        #[arg(long, value_enum, default_value_t = TraceFormat::Jsonl)]
+        format: TraceFormat,
+        /// Mermaid: the order to draw (default: the first that was retried).
+        #[arg(long)]
+        request: Option<u64>,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long)]
+        variant: Option<String>,
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Write to this file (atomically) instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Check every expectation of the given scenarios on several seeds.
     Check {
         /// Story names or scenario file paths.
@@ -106,6 +127,13 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         duration: SimDuration,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TraceFormat {
+    Jsonl,
+    Chrome,
+    Mermaid,
 }
 
 fn parse_duration(s: &str) -> Result<SimDuration, String> {
@@ -142,6 +170,23 @@ fn main() -> ExitCode {
             seeds,
             json,
         } => run_compare(&scenario, seeds, json),
+        Command::Trace {
+            scenario,
+            format,
+            request,
+            seed,
+            variant,
+            sets,
+            out,
+        } => run_trace(
+            &scenario,
+            format,
+            request,
+            seed,
+            variant.as_deref(),
+            &sets,
+            out.as_deref(),
+        ),
         Command::Explore {
             scenario,
             seeds,
@@ -287,6 +332,101 @@ fn run_compare(name: &str, seeds: u64, json: bool) -> Result<(), Failure> {
         compare::compare(&scenario, seeds, json).map_err(|e| bad_input(format!("error: {e}")))?;
     print!("{out}");
     Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a
+/// failure never leaves half a file where a good one was.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> {
+    let tmp = path.with_extension("faultline-tmp");
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        bad_input(format!("error: cannot write `{}`: {e}", path.display()))
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_trace(
+    name: &str,
+    format: TraceFormat,
+    request: Option<u64>,
+    seed: Option<u64>,
+    variant: Option<&str>,
+    sets: &[String],
+    out: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let scenario = open(name)?;
+    let overrides = parse_sets(sets)?;
+    let spec = scenario
+        .resolve(variant, &overrides)
+        .map_err(|e| bad_input(format!("error: {e}")))?;
+    let seed = seed.unwrap_or(spec.run.seed);
+    let mut built = build(&spec, seed).map_err(|e| bad_input(format!("error: {e}")))?;
+    let names: Vec<String> = built.sim.nodes().map(|(_, n)| n.to_string()).collect();
+    let text = match format {
+        TraceFormat::Jsonl => {
+            let buffer = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            built
+                .sim
+                .set_trace(Box::new(sim_core::JsonLinesTrace::new(SharedBuffer(
+                    buffer.clone(),
+                ))));
+            let report = built.sim.run(built.limits);
+            eprintln!("seed {seed}, fingerprint {}: {report}", report.fingerprint);
+            let bytes = buffer.borrow().clone();
+            String::from_utf8(bytes).expect("JSON lines are UTF-8")
+        }
+        TraceFormat::Chrome => {
+            built.sim.set_trace(Box::new(trace::ChromeTrace::new(
+                names.iter().map(String::as_str),
+            )));
+            let report = built.sim.run(built.limits);
+            eprintln!("seed {seed}, fingerprint {}: {report}", report.fingerprint);
+            let sink = built.sim.take_trace();
+            let chrome = sink
+                .as_any()
+                .downcast_ref::<trace::ChromeTrace>()
+                .expect("the sink we set");
+            chrome.to_json()
+        }
+        TraceFormat::Mermaid => {
+            built.sim.set_trace(Box::new(trace::MermaidTrace::new()));
+            let report = built.sim.run(built.limits);
+            eprintln!("seed {seed}, fingerprint {}: {report}", report.fingerprint);
+            let sink = built.sim.take_trace();
+            let mermaid = sink
+                .as_any()
+                .downcast_ref::<trace::MermaidTrace>()
+                .expect("the sink we set");
+            let order = mermaid.pick(request).ok_or_else(|| {
+                bad_input("error: the run made no calls, so there is nothing to draw")
+            })?;
+            mermaid.diagram(order).ok_or_else(|| {
+                bad_input(format!("error: order {order} made no calls in this run"))
+            })?
+        }
+    };
+    match out {
+        Some(path) => write_atomically(path, text.as_bytes()),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// A writer into a shared buffer, so the JSON lines can be read back after
+/// the run without unboxing the sink.
+struct SharedBuffer(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Tries seeds in order and stops at the first that breaks any expectation.

@@ -316,3 +316,93 @@ fn explore_finds_a_breaking_seed_and_prints_its_replay() {
         "{out}"
     );
 }
+
+#[test]
+fn trace_draws_a_retried_order_as_a_sequence_diagram() {
+    let (ok, out, err) = faultline(&[
+        "trace",
+        "double-charge",
+        "--variant",
+        "idempotency-keys",
+        "--format",
+        "mermaid",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with(
+            "sequenceDiagram\n    participant user\n    participant api\n    participant ledger\n"
+        ),
+        "{out}"
+    );
+    // The story in one diagram: the reply is lost, the attempt times out,
+    // the retry is answered with the original charge.
+    let lost = out
+        .lines()
+        .find(|l| l.contains("api-xuser: LOST ok"))
+        .expect(&out);
+    let charge = lost.split("ok ").nth(1).unwrap().split(' ').next().unwrap();
+    assert!(out.contains("timed out"), "{out}");
+    let last = out.trim_end().lines().last().unwrap();
+    assert!(
+        last.contains(&format!("api-->>user: ok {charge} for call")),
+        "the retry gets charge {charge} back: {out}"
+    );
+    let (ok, _, err) = faultline(&[
+        "trace",
+        "double-charge",
+        "--format",
+        "mermaid",
+        "--request",
+        "999999",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("order 999999 made no calls"), "{err}");
+}
+
+#[test]
+fn trace_writes_chrome_json_and_json_lines() {
+    let dir = std::env::temp_dir().join(format!("faultline-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.json");
+    let (ok, _, err) = faultline(&[
+        "trace",
+        "double-charge",
+        "--format",
+        "chrome",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let events = doc["traceEvents"].as_array().unwrap();
+    let has = |ph: &str| events.iter().any(|e| e["ph"] == ph);
+    assert!(
+        has("M") && has("X") && has("i"),
+        "tracks, call slices and lost-message instants"
+    );
+    assert!(
+        !dir.join("run.faultline-tmp").exists(),
+        "no temporary file left behind"
+    );
+
+    let (ok, out, _) = faultline(&[
+        "trace",
+        "double-charge",
+        "--format",
+        "jsonl",
+        "--set",
+        "run.duration=\"2s\"",
+    ]);
+    assert!(ok);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() > 100);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["t_ns"].is_u64() && l["kind"].is_string())
+    );
+}

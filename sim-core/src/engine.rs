@@ -389,12 +389,24 @@ impl<M: Message> Core<M> {
         peer: Option<NodeId>,
         detail: Option<&dyn fmt::Debug>,
     ) {
+        self.trace_message(kind, node, peer, detail, None);
+    }
+
+    fn trace_message(
+        &mut self,
+        kind: TraceKind,
+        node: NodeId,
+        peer: Option<NodeId>,
+        detail: Option<&dyn fmt::Debug>,
+        message: Option<&dyn Any>,
+    ) {
         let rec = TraceRecord {
             time: self.now,
             kind,
             node: &self.slots[node.index()].name,
             peer: peer.map(|p| self.slots[p.index()].name.as_str()),
             detail,
+            message,
         };
         self.trace.record(&rec);
     }
@@ -409,11 +421,12 @@ impl<M: Message> Core<M> {
     ) {
         self.metrics.add(counter, 1);
         if self.tracing {
-            self.trace(
+            self.trace_message(
                 TraceKind::Drop,
                 from,
                 Some(to),
                 Some(&Dropped { reason, msg }),
+                Some(msg),
             );
         }
     }
@@ -421,7 +434,7 @@ impl<M: Message> Core<M> {
     fn send(&mut self, from: NodeId, to: NodeId, msg: M) {
         self.metrics.add(self.net.sent, 1);
         if self.tracing {
-            self.trace(TraceKind::Send, from, Some(to), Some(&msg));
+            self.trace_message(TraceKind::Send, from, Some(to), Some(&msg), Some(&msg));
         }
         if from == to {
             self.push(self.now, Event::deliver(to, from, msg));
@@ -873,8 +886,13 @@ impl<M: Message> Simulation<M> {
                 self.fold_event(time, target, 1, from.0);
                 msg.hash(&mut self.core.hasher);
                 if self.core.tracing {
-                    self.core
-                        .trace(TraceKind::Deliver, target, Some(from), Some(&msg));
+                    self.core.trace_message(
+                        TraceKind::Deliver,
+                        target,
+                        Some(from),
+                        Some(&msg),
+                        Some(&msg),
+                    );
                 }
                 let mut ctx = Context {
                     core: &mut self.core,
@@ -904,8 +922,13 @@ impl<M: Message> Simulation<M> {
                 self.fold_event(time, target, 2, 0);
                 payload.hash(&mut self.core.hasher);
                 if self.core.tracing {
-                    self.core
-                        .trace(TraceKind::Timer, target, None, Some(&payload));
+                    self.core.trace_message(
+                        TraceKind::Timer,
+                        target,
+                        None,
+                        Some(&payload),
+                        Some(&payload),
+                    );
                 }
                 let mut ctx = Context {
                     core: &mut self.core,

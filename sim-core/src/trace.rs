@@ -74,6 +74,10 @@ pub struct TraceRecord<'a> {
     pub peer: Option<&'a str>,
     /// The message, the drop reason or the note.
     pub detail: Option<&'a dyn fmt::Debug>,
+    /// The message itself for sends, deliveries, drops and timers, so a
+    /// sink that knows the message type can downcast it and read its
+    /// fields (the CLI's Chrome and Mermaid traces do).
+    pub message: Option<&'a dyn std::any::Any>,
 }
 
 impl fmt::Debug for TraceRecord<'_> {
@@ -84,6 +88,7 @@ impl fmt::Debug for TraceRecord<'_> {
             .field("node", &self.node)
             .field("peer", &self.peer)
             .field("detail", &self.detail.map(|d| format!("{d:?}")))
+            .field("message", &self.message.is_some())
             .finish()
     }
 }
@@ -495,6 +500,7 @@ mod tests {
             node: "a\\b",
             peer: None,
             detail: Some(&detail),
+            message: None,
         });
         let text = String::from_utf8(sink.into_inner()).unwrap();
         assert_eq!(
@@ -513,6 +519,7 @@ mod tests {
                 node: "n",
                 peer: None,
                 detail: None,
+                message: None,
             });
         }
         assert_eq!(sink.len(), 3);

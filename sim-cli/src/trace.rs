@@ -1,0 +1,264 @@
+//! `faultline trace`: a run's events as JSON lines, as Chrome trace-event
+//! JSON (open it in Perfetto: nodes are tracks, each call is a slice from
+//! send to reply or timeout, lost messages and faults are instants), or as
+//! a Mermaid sequence diagram of one order's messages.
+//!
+//! Times in Chrome traces are simulated microseconds, not wall-clock time.
+
+use serde_json::{Value, json};
+use sim_core::models::rpc::{Outcome, Rpc};
+use sim_core::{TraceKind, TraceSink, trace::TraceRecord};
+use std::any::Any;
+use std::collections::BTreeMap;
+
+fn rpc<'a>(r: &TraceRecord<'a>) -> Option<&'a Rpc> {
+    r.message.and_then(|m| m.downcast_ref::<Rpc>())
+}
+
+fn outcome_text(o: &Outcome) -> String {
+    match o {
+        Outcome::Ok(v) => format!("ok {v}"),
+        Outcome::Err(k) => k.as_str().to_string(),
+    }
+}
+
+/// Collects Chrome trace events.
+pub struct ChromeTrace {
+    tracks: BTreeMap<String, usize>,
+    /// Calls in flight: (caller, call id) to (start in µs, order, callee).
+    open: BTreeMap<(String, u64), (f64, u64, String)>,
+    events: Vec<Value>,
+}
+
+impl ChromeTrace {
+    pub fn new<'a>(nodes: impl Iterator<Item = &'a str>) -> Self {
+        let tracks: BTreeMap<String, usize> = nodes
+            .enumerate()
+            .map(|(i, n)| (n.to_string(), i + 1))
+            .collect();
+        let mut events: Vec<Value> = tracks
+            .iter()
+            .map(|(name, tid)| json!({"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": name}}))
+            .collect();
+        events.push(json!({"name": "process_name", "ph": "M", "pid": 1, "args": {"name": "simulated system"}}));
+        ChromeTrace {
+            tracks,
+            open: BTreeMap::new(),
+            events,
+        }
+    }
+
+    fn tid(&self, node: &str) -> usize {
+        self.tracks.get(node).copied().unwrap_or(0)
+    }
+
+    fn close(&mut self, caller: &str, call: u64, end_us: f64, result: String) {
+        if let Some((start, order, callee)) = self.open.remove(&(caller.to_string(), call)) {
+            self.events.push(json!({
+                "name": format!("order {order} -> {callee}"), "cat": "call", "ph": "X",
+                "ts": start, "dur": end_us - start, "pid": 1, "tid": self.tid(caller),
+                "args": {"call": call, "order": order, "outcome": result},
+            }));
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&json!({"traceEvents": self.events, "displayTimeUnit": "ms"}))
+            .expect("plain values")
+    }
+}
+
+impl TraceSink for ChromeTrace {
+    fn record(&mut self, r: &TraceRecord<'_>) {
+        let ts = r.time.as_nanos() as f64 / 1e3;
+        match (r.kind, rpc(r)) {
+            (TraceKind::Send, Some(Rpc::Call { call, order, .. })) => {
+                let callee = r.peer.unwrap_or("?").to_string();
+                self.open
+                    .insert((r.node.to_string(), *call), (ts, *order, callee));
+            }
+            (TraceKind::Deliver, Some(Rpc::Reply { call, outcome })) => {
+                self.close(r.node, *call, ts, outcome_text(outcome));
+            }
+            (TraceKind::Timer, Some(Rpc::AttemptTimeout { call, .. })) => {
+                self.close(r.node, *call, ts, "timeout".into());
+            }
+            (TraceKind::Timer, Some(Rpc::DownstreamTimeout { call })) => {
+                self.close(r.node, *call, ts, "timeout".into());
+            }
+            (TraceKind::Drop, _) => {
+                let what = r.detail.map(|d| format!("{d:?}")).unwrap_or_default();
+                self.events.push(json!({
+                    "name": "message lost", "ph": "i", "s": "t", "ts": ts, "pid": 1, "tid": self.tid(r.node),
+                    "args": {"to": r.peer, "detail": what},
+                }));
+            }
+            (TraceKind::Crash | TraceKind::Restart, _) => {
+                self.events.push(json!({
+                    "name": format!("{} {}", r.kind.as_str(), r.node), "ph": "i", "s": "g", "ts": ts, "pid": 1, "tid": self.tid(r.node),
+                }));
+            }
+            (TraceKind::Partition | TraceKind::Heal | TraceKind::Link, _) => {
+                let what = r.detail.map(|d| format!("{d:?}")).unwrap_or_default();
+                self.events.push(json!({
+                    "name": format!("{} {what}", r.kind.as_str()), "ph": "i", "s": "g", "ts": ts, "pid": 1, "tid": 0,
+                }));
+            }
+            _ => {}
+        }
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Collects, per order, the lines of a Mermaid sequence diagram.
+pub struct MermaidTrace {
+    lines: BTreeMap<u64, Vec<String>>,
+    participants: BTreeMap<u64, Vec<String>>,
+    /// (receiver of a reply, call id) to the order the call was about.
+    calls: BTreeMap<(String, u64), u64>,
+    /// Calls the first node (the client) made per order.
+    client_calls: BTreeMap<u64, u32>,
+}
+
+impl Default for MermaidTrace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MermaidTrace {
+    pub fn new() -> Self {
+        MermaidTrace {
+            lines: BTreeMap::new(),
+            participants: BTreeMap::new(),
+            calls: BTreeMap::new(),
+            client_calls: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, order: u64, from: &str, to: &str, line: String) {
+        let p = self.participants.entry(order).or_default();
+        for n in [from, to] {
+            if !p.iter().any(|x| x == n) {
+                p.push(n.to_string());
+            }
+        }
+        self.lines.entry(order).or_default().push(line);
+    }
+
+    /// The order to draw: the one asked for, else the first that needed
+    /// more than one call (a retry or a double click), else the first.
+    pub fn pick(&self, wanted: Option<u64>) -> Option<u64> {
+        wanted.or_else(|| {
+            self.client_calls
+                .iter()
+                .find(|&(_, &n)| n > 1)
+                .map(|(&o, _)| o)
+                .or_else(|| self.lines.keys().next().copied())
+        })
+    }
+
+    pub fn diagram(&self, order: u64) -> Option<String> {
+        let lines = self.lines.get(&order)?;
+        let mut out = String::from("sequenceDiagram\n");
+        for p in &self.participants[&order] {
+            out.push_str(&format!("    participant {p}\n"));
+        }
+        for l in lines {
+            out.push_str(&format!("    {l}\n"));
+        }
+        Some(out)
+    }
+}
+
+fn ms(r: &TraceRecord<'_>) -> String {
+    format!("{:.1}ms", r.time.as_nanos() as f64 / 1e6)
+}
+
+impl TraceSink for MermaidTrace {
+    fn record(&mut self, r: &TraceRecord<'_>) {
+        let peer = r.peer.unwrap_or("?");
+        match (r.kind, rpc(r)) {
+            (
+                TraceKind::Send,
+                Some(Rpc::Call {
+                    call, order, key, ..
+                }),
+            ) => {
+                self.calls.insert((r.node.to_string(), *call), *order);
+                if self
+                    .participants
+                    .get(order)
+                    .is_none_or(|p| p.first().is_some_and(|f| f == r.node))
+                {
+                    *self.client_calls.entry(*order).or_default() += 1;
+                }
+                let key = key.map(|k| format!(", key {k}")).unwrap_or_default();
+                self.add(
+                    *order,
+                    r.node,
+                    peer,
+                    format!(
+                        "{}->>{peer}: call {call} (order {order}{key}) at {}",
+                        r.node,
+                        ms(r)
+                    ),
+                );
+            }
+            (TraceKind::Deliver, Some(Rpc::Reply { call, outcome })) => {
+                if let Some(&order) = self.calls.get(&(r.node.to_string(), *call)) {
+                    self.add(
+                        order,
+                        peer,
+                        r.node,
+                        format!(
+                            "{peer}-->>{}: {} for call {call} at {}",
+                            r.node,
+                            outcome_text(outcome),
+                            ms(r)
+                        ),
+                    );
+                }
+            }
+            (TraceKind::Drop, Some(Rpc::Reply { call, outcome })) => {
+                if let Some(&order) = self.calls.get(&(peer.to_string(), *call)) {
+                    self.add(
+                        order,
+                        r.node,
+                        peer,
+                        format!(
+                            "{}-x{peer}: LOST {} for call {call} at {}",
+                            r.node,
+                            outcome_text(outcome),
+                            ms(r)
+                        ),
+                    );
+                }
+            }
+            (TraceKind::Drop, Some(Rpc::Call { call, order, .. })) => {
+                self.add(
+                    *order,
+                    r.node,
+                    peer,
+                    format!("{}-x{peer}: LOST call {call} at {}", r.node, ms(r)),
+                );
+            }
+            (TraceKind::Timer, Some(Rpc::AttemptTimeout { call, .. })) => {
+                if let Some(&order) = self.calls.get(&(r.node.to_string(), *call)) {
+                    self.add(
+                        order,
+                        r.node,
+                        r.node,
+                        format!("Note over {}: call {call} timed out at {}", r.node, ms(r)),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -48,15 +48,8 @@ enum Command {
     Run {
         /// A story's name or a scenario file's path.
         scenario: String,
-        /// The seed; defaults to the scenario's own.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// The variant to run; defaults to the scenario as written.
-        #[arg(long)]
-        variant: Option<String>,
-        /// Override a value: `--set node.user.rate=100/s` (repeatable).
-        #[arg(long = "set", value_name = "PATH=VALUE")]
-        sets: Vec<String>,
+        #[command(flatten)]
+        pick: Pick,
         /// Print JSON for machines instead of text for people.
         #[arg(long)]
         json: bool,
@@ -93,12 +86,8 @@ enum Command {
         /// Mermaid: the order to draw (default: the first that was retried).
         #[arg(long)]
         request: Option<u64>,
-        #[arg(long)]
-        seed: Option<u64>,
-        #[arg(long)]
-        variant: Option<String>,
-        #[arg(long = "set", value_name = "PATH=VALUE")]
-        sets: Vec<String>,
+        #[command(flatten)]
+        pick: Pick,
         /// Write to this file (atomically) instead of standard output.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
@@ -127,6 +116,20 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         duration: SimDuration,
     },
+}
+
+/// Which run: the seed, the variant and any overrides.
+#[derive(clap::Args)]
+struct Pick {
+    /// The seed; defaults to the scenario's own.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The variant to run; defaults to the scenario as written.
+    #[arg(long)]
+    variant: Option<String>,
+    /// Override a value: `--set node.user.rate=100/s` (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    sets: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -159,11 +162,9 @@ fn main() -> ExitCode {
         Command::Explain { scenario } => explain(&scenario),
         Command::Run {
             scenario,
-            seed,
-            variant,
-            sets,
+            pick,
             json,
-        } => run(&scenario, seed, variant.as_deref(), &sets, json),
+        } => run(&scenario, &pick, json),
         Command::Check { scenarios, seeds } => check(&scenarios, seeds),
         Command::Compare {
             scenario,
@@ -174,19 +175,9 @@ fn main() -> ExitCode {
             scenario,
             format,
             request,
-            seed,
-            variant,
-            sets,
+            pick,
             out,
-        } => run_trace(
-            &scenario,
-            format,
-            request,
-            seed,
-            variant.as_deref(),
-            &sets,
-            out.as_deref(),
-        ),
+        } => run_trace(&scenario, format, request, &pick, out.as_deref()),
         Command::Explore {
             scenario,
             seeds,
@@ -275,19 +266,24 @@ fn parse_sets(sets: &[String]) -> Result<Vec<(String, toml::Value)>, Failure> {
         .collect()
 }
 
-fn run(
-    name: &str,
-    seed: Option<u64>,
-    variant: Option<&str>,
-    sets: &[String],
-    json: bool,
-) -> Result<(), Failure> {
+/// A resolved scenario: the file, its spec with the variant and overrides
+/// applied, and the seed.
+type Picked = (Scenario, sim_core::scenario::spec::ScenarioSpec, u64);
+
+/// The scenario, its resolved spec and the seed that a `Pick` asks for.
+fn resolve_pick(name: &str, pick: &Pick) -> Result<Picked, Failure> {
     let scenario = open(name)?;
-    let overrides = parse_sets(sets)?;
+    let overrides = parse_sets(&pick.sets)?;
     let spec = scenario
-        .resolve(variant, &overrides)
+        .resolve(pick.variant.as_deref(), &overrides)
         .map_err(|e| bad_input(format!("error: {e}")))?;
-    let seed = seed.unwrap_or(spec.run.seed);
+    let seed = pick.seed.unwrap_or(spec.run.seed);
+    Ok((scenario, spec, seed))
+}
+
+fn run(name: &str, pick: &Pick, json: bool) -> Result<(), Failure> {
+    let (scenario, spec, seed) = resolve_pick(name, pick)?;
+    let (variant, sets) = (pick.variant.as_deref(), pick.sets.as_slice());
     let mut built = build(&spec, seed).map_err(|e| bad_input(format!("error: {e}")))?;
     let outcome = built.sim.run(built.limits);
     let verdicts: Vec<_> = spec
@@ -345,22 +341,14 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure>
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn run_trace(
     name: &str,
     format: TraceFormat,
     request: Option<u64>,
-    seed: Option<u64>,
-    variant: Option<&str>,
-    sets: &[String],
+    pick: &Pick,
     out: Option<&std::path::Path>,
 ) -> Result<(), Failure> {
-    let scenario = open(name)?;
-    let overrides = parse_sets(sets)?;
-    let spec = scenario
-        .resolve(variant, &overrides)
-        .map_err(|e| bad_input(format!("error: {e}")))?;
-    let seed = seed.unwrap_or(spec.run.seed);
+    let (_, spec, seed) = resolve_pick(name, pick)?;
     let mut built = build(&spec, seed).map_err(|e| bad_input(format!("error: {e}")))?;
     let names: Vec<String> = built.sim.nodes().map(|(_, n)| n.to_string()).collect();
     let text = match format {

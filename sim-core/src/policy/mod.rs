@@ -11,7 +11,9 @@ pub mod retry;
 pub mod timeout;
 
 /// Why a call failed, as a caller sees it. Retry policies decide by kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Scenario files name them in snake case (`circuit_open`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// No reply before the caller's timeout.
     Timeout,

@@ -3,8 +3,8 @@
 
 use super::load::{DEFAULT_PARTITION, DEFAULT_ZONE};
 use super::spec::{
-    BackoffKind, CompareOp, ErrorKindName, ExpectSpec, IdempotencySpec, JitterKind, NodeKind,
-    QueueSpec, RetrySpec, ScenarioSpec,
+    BackoffKind, CompareOp, ExpectSpec, IdempotencySpec, JitterKind, NodeKind, QueueSpec,
+    RetrySpec, ScenarioSpec,
 };
 use crate::dist::Dist;
 use crate::engine::{DEFAULT_EVENT_BUDGET, Fault, NodeId, RunLimits, Simulation};
@@ -14,7 +14,6 @@ use crate::models::ledger::Ledger;
 use crate::models::rpc::Rpc;
 use crate::models::service::{Service, ServiceConfig};
 use crate::network::{LinkSpec, NodeSet, Partition};
-use crate::policy::ErrorKind;
 use crate::policy::idempotency::IdempotencyConfig;
 use crate::policy::retry::{Backoff, BudgetConfig, Jitter, RetryConfig};
 use crate::policy::timeout::TimeoutConfig;
@@ -45,24 +44,12 @@ pub fn retry_config(r: &RetrySpec) -> RetryConfig {
         },
         retry_on: match &r.on {
             None => RetryConfig::default_retry_on(),
-            Some(kinds) => kinds.iter().map(|&k| error_kind(k)).collect(),
+            Some(kinds) => kinds.clone(),
         },
         budget: r.budget.map(|b| BudgetConfig {
             max_tokens: b.max_tokens,
             token_ratio: b.token_ratio,
         }),
-    }
-}
-
-fn error_kind(k: ErrorKindName) -> ErrorKind {
-    match k {
-        ErrorKindName::Timeout => ErrorKind::Timeout,
-        ErrorKindName::Unavailable => ErrorKind::Unavailable,
-        ErrorKindName::Overloaded => ErrorKind::Overloaded,
-        ErrorKindName::CircuitOpen => ErrorKind::CircuitOpen,
-        ErrorKindName::Internal => ErrorKind::Internal,
-        ErrorKindName::Invalid => ErrorKind::Invalid,
-        ErrorKindName::Conflict => ErrorKind::Conflict,
     }
 }
 

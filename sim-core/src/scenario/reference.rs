@@ -5,7 +5,6 @@
 //! fields each table has), so the reference cannot drift from the code.
 
 use super::spec;
-use serde::de::DeserializeOwned;
 
 /// One documented field.
 pub struct FieldDoc {
@@ -510,35 +509,20 @@ pub fn markdown() -> String {
     out
 }
 
-/// The fields serde accepts for `T`, read from its unknown-field error.
-fn serde_fields<T: DeserializeOwned>(probe: &str) -> Vec<String> {
-    let message = match toml::from_str::<T>(probe) {
-        Ok(_) => return Vec::new(),
-        Err(e) => e.message().to_string(),
-    };
-    let expected = message.split("expected").nth(1).unwrap_or("");
-    expected
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect()
-}
-
 /// For each documented table, the fields serde really accepts.
 pub fn schema_fields() -> Vec<(&'static str, Vec<String>)> {
-    let probe = "__probe__ = 1";
+    use spec::serde_fields;
     vec![
-        ("top level", serde_fields::<spec::ScenarioSpec>(probe)),
-        ("[run]", serde_fields::<spec::RunSpec>(probe)),
-        ("[network]", serde_fields::<spec::NetworkSpec>(probe)),
-        ("[[node]]", serde_fields::<spec::NodeSpec>(probe)),
-        ("[[link]]", serde_fields::<spec::LinkSpecToml>(probe)),
-        ("[[fault]]", serde_fields::<spec::FaultSpec>(probe)),
-        ("[variants.NAME]", serde_fields::<spec::VariantSpec>(probe)),
-        ("[[expect]]", serde_fields::<spec::ExpectSpec>(probe)),
-        ("retry", serde_fields::<spec::RetrySpec>(probe)),
-        ("retry.budget", serde_fields::<spec::BudgetSpec>(probe)),
+        ("top level", serde_fields::<spec::ScenarioSpec>()),
+        ("[run]", serde_fields::<spec::RunSpec>()),
+        ("[network]", serde_fields::<spec::NetworkSpec>()),
+        ("[[node]]", serde_fields::<spec::NodeSpec>()),
+        ("[[link]]", serde_fields::<spec::LinkSpecToml>()),
+        ("[[fault]]", serde_fields::<spec::FaultSpec>()),
+        ("[variants.NAME]", serde_fields::<spec::VariantSpec>()),
+        ("[[expect]]", serde_fields::<spec::ExpectSpec>()),
+        ("retry", serde_fields::<spec::RetrySpec>()),
+        ("retry.budget", serde_fields::<spec::BudgetSpec>()),
         ("distribution", spec::dist_table_fields()),
     ]
 }

@@ -137,7 +137,7 @@ pub struct RetrySpec {
     pub jitter: JitterKind,
     /// Error kinds worth retrying (default: timeout, unavailable,
     /// overloaded, conflict).
-    pub on: Option<Vec<ErrorKindName>>,
+    pub on: Option<Vec<crate::policy::ErrorKind>>,
     pub budget: Option<BudgetSpec>,
 }
 
@@ -158,18 +158,6 @@ pub enum JitterKind {
     Full,
     Equal,
     Decorrelated,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKindName {
-    Timeout,
-    Unavailable,
-    Overloaded,
-    CircuitOpen,
-    Internal,
-    Invalid,
-    Conflict,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -365,10 +353,11 @@ enum DistName {
     Empirical,
 }
 
-/// The fields a distribution table accepts, as serde reports them (for the
+/// The fields serde accepts for the table type `T`, read from the
+/// unknown-field error it gives for a field that cannot exist (for the
 /// reference page's completeness test).
-pub fn dist_table_fields() -> Vec<String> {
-    match toml::from_str::<DistTable>("__probe__ = 1") {
+pub fn serde_fields<T: serde::de::DeserializeOwned>() -> Vec<String> {
+    match toml::from_str::<T>("__probe__ = 1") {
         Ok(_) => Vec::new(),
         Err(e) => {
             let message = e.message().to_string();
@@ -381,6 +370,11 @@ pub fn dist_table_fields() -> Vec<String> {
                 .collect()
         }
     }
+}
+
+/// The fields a distribution table accepts (the table type is private).
+pub fn dist_table_fields() -> Vec<String> {
+    serde_fields::<DistTable>()
 }
 
 fn ns(d: Duration) -> f64 {

@@ -13,6 +13,7 @@
 
 mod compare;
 mod library;
+mod replay;
 mod report;
 mod trace;
 
@@ -53,6 +54,15 @@ enum Command {
         /// Print JSON for machines instead of text for people.
         #[arg(long)]
         json: bool,
+        /// Also save a run record that `faultline replay` can check.
+        #[arg(long, value_name = "FILE")]
+        save: Option<std::path::PathBuf>,
+    },
+    /// Re-run a saved run record and confirm its fingerprint, or show the
+    /// first event that differs.
+    Replay {
+        /// A record written by `faultline run ... --save FILE`.
+        record: std::path::PathBuf,
     },
     /// Every variant on the same seeds, in parallel: mean and 95% CI per metric.
     Compare {
@@ -164,7 +174,9 @@ fn main() -> ExitCode {
             scenario,
             pick,
             json,
-        } => run(&scenario, &pick, json),
+            save,
+        } => run(&scenario, &pick, json, save.as_deref()),
+        Command::Replay { record } => replay(&record),
         Command::Check { scenarios, seeds } => check(&scenarios, seeds),
         Command::Compare {
             scenario,
@@ -281,11 +293,31 @@ fn resolve_pick(name: &str, pick: &Pick) -> Result<Picked, Failure> {
     Ok((scenario, spec, seed))
 }
 
-fn run(name: &str, pick: &Pick, json: bool) -> Result<(), Failure> {
+fn run(name: &str, pick: &Pick, json: bool, save: Option<&std::path::Path>) -> Result<(), Failure> {
     let (scenario, spec, seed) = resolve_pick(name, pick)?;
     let (variant, sets) = (pick.variant.as_deref(), pick.sets.as_slice());
     let mut built = build(&spec, seed).map_err(|e| bad_input(format!("error: {e}")))?;
-    let outcome = built.sim.run(built.limits);
+    let outcome = match save {
+        None => built.sim.run(built.limits),
+        Some(path) => {
+            let (outcome, checkpoints, every) =
+                replay::run_with_checkpoints(&mut built.sim, built.limits, 0);
+            let record = replay::Record {
+                scenario: scenario.name.clone(),
+                source: scenario.source.clone(),
+                variant: variant.map(str::to_string),
+                sets: sets.to_vec(),
+                seed,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                fingerprint: outcome.fingerprint,
+                events: outcome.total_events,
+                every,
+                checkpoints,
+            };
+            write_atomically(path, record.to_json().as_bytes())?;
+            outcome
+        }
+    };
     let verdicts: Vec<_> = spec
         .expectations
         .iter()
@@ -317,6 +349,74 @@ fn run(name: &str, pick: &Pick, json: bool) -> Result<(), Failure> {
         return Err(Failure(1, "some expectations do not hold".into()));
     }
     Ok(())
+}
+
+fn replay(path: &std::path::Path) -> Result<(), Failure> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad_input(format!("error: cannot read `{file}`: {e}")))?;
+    let record =
+        replay::Record::from_json(&file, &text).map_err(|e| bad_input(format!("error: {e}")))?;
+    let ours = env!("CARGO_PKG_VERSION");
+    if record.version != ours {
+        println!(
+            "note: recorded with Faultline {}, replaying with {ours}; a difference may be a deliberate change",
+            record.version
+        );
+    }
+    let scenario = load(
+        &record.scenario,
+        &format!("{file} (embedded scenario)"),
+        &record.source,
+    )
+    .map_err(|d| bad_input(d.to_string()))?;
+    let overrides = parse_sets(&record.sets)?;
+    let spec = scenario
+        .resolve(record.variant.as_deref(), &overrides)
+        .map_err(|e| bad_input(format!("error: {e}")))?;
+    let mut built = build(&spec, record.seed).map_err(|e| bad_input(format!("error: {e}")))?;
+    let (outcome, checkpoints, _) =
+        replay::run_with_checkpoints(&mut built.sim, built.limits, record.every);
+    let what = format!(
+        "{}{} seed {}",
+        record.scenario,
+        record
+            .variant
+            .as_deref()
+            .map(|v| format!(" [{v}]"))
+            .unwrap_or_default(),
+        record.seed
+    );
+    match replay::first_difference(&record.checkpoints, &checkpoints) {
+        None if outcome.fingerprint == record.fingerprint => {
+            println!(
+                "replay: {what}: fingerprint {} matches the record ({} events)",
+                outcome.fingerprint, outcome.total_events
+            );
+            Ok(())
+        }
+        difference => {
+            println!(
+                "replay: {what}: fingerprint {} differs from the recorded {} ({} events now, {} recorded)",
+                outcome.fingerprint, record.fingerprint, outcome.total_events, record.events
+            );
+            if let Some(i) = difference {
+                let last = (i as u64 + 1) * record.every;
+                let first = last + 1 - record.every;
+                if record.every == 1 {
+                    println!("first differing event: #{last}");
+                } else {
+                    println!("first difference within events #{first} to #{last}");
+                }
+                let fresh =
+                    build(&spec, record.seed).map_err(|e| bad_input(format!("error: {e}")))?;
+                for line in replay::describe_event(fresh.sim, fresh.limits, first) {
+                    println!("  now: {line}");
+                }
+            }
+            Err(Failure(1, String::new()))
+        }
+    }
 }
 
 fn run_compare(name: &str, seeds: u64, json: bool) -> Result<(), Failure> {

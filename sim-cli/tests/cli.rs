@@ -406,3 +406,71 @@ fn trace_writes_chrome_json_and_json_lines() {
             .all(|l| l["t_ns"].is_u64() && l["kind"].is_string())
     );
 }
+
+#[test]
+fn replay_confirms_a_saved_run_or_names_the_first_differing_event() {
+    let dir = std::env::temp_dir().join(format!("faultline-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = dir.join("run.json");
+    let record_arg = record.to_str().unwrap();
+    let args = [
+        "run",
+        "double-charge",
+        "--variant",
+        "idempotency-keys",
+        "--seed",
+        "4",
+    ];
+    let plain = fingerprint_of(&faultline(&args).1);
+    let (ok, saved, err) = faultline(&[&args[..], &["--save", record_arg]].concat());
+    assert!(ok, "{err}");
+    assert_eq!(
+        fingerprint_of(&saved),
+        plain,
+        "saving a record must not change the run"
+    );
+
+    let (ok, out, _) = faultline(&["replay", record_arg]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("fingerprint {plain} matches the record")),
+        "{out}"
+    );
+
+    // A different system: the first arrival comes at another time.
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    let source = doc["source"]
+        .as_str()
+        .unwrap()
+        .replace("rate = \"50/s\"", "rate = \"51/s\"");
+    doc["source"] = serde_json::Value::String(source);
+    let changed = dir.join("changed.json");
+    std::fs::write(&changed, doc.to_string()).unwrap();
+    let (ok, out, _) = faultline(&["replay", changed.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(out.contains("differs from the recorded"), "{out}");
+    assert!(
+        out.contains("first differing event: #1\n  now: at "),
+        "{out}"
+    );
+
+    // A record whose history was tampered with at event 100.
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    doc["checkpoints"][99] = serde_json::Value::String("0000000000000000".into());
+    let tampered = dir.join("tampered.json");
+    std::fs::write(&tampered, doc.to_string()).unwrap();
+    let (ok, out, _) = faultline(&["replay", tampered.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(out.contains("first differing event: #100"), "{out}");
+
+    let junk = dir.join("junk.json");
+    std::fs::write(&junk, "{\"hello\": 1}").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["replay", junk.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a Faultline run record"));
+}

@@ -1,0 +1,219 @@
+//! Run records and `faultline replay`.
+//!
+//! `faultline run ... --save FILE` writes a self-contained record: the
+//! scenario's text, the variant, the overrides, the seed, the Faultline
+//! version, the final fingerprint, and the running fingerprint after every
+//! event (after every k-th event for very long runs, k doubling as needed).
+//! `faultline replay FILE` runs it again and either confirms the
+//! fingerprint or names the first event whose running fingerprint differs,
+//! and shows what that event is now.
+
+use serde_json::{Value, json};
+use sim_core::models::rpc::Rpc;
+use sim_core::{Fingerprint, MemoryTrace, RunLimits, RunReport, Simulation, StopReason};
+
+/// Checkpoints kept at most; beyond it every other one is dropped and the
+/// interval doubles.
+const MAX_CHECKPOINTS: usize = 1 << 17;
+
+/// Runs to the limits one event at a time, keeping the running fingerprint
+/// every `every` events (0: choose, starting at 1 and coarsening). Slicing
+/// a run does not change it (a tested engine invariant).
+pub fn run_with_checkpoints(
+    sim: &mut Simulation<Rpc>,
+    limits: RunLimits,
+    mut every: u64,
+) -> (RunReport, Vec<u64>, u64) {
+    let fixed = every != 0;
+    if every == 0 {
+        every = 1;
+    }
+    let mut checkpoints = Vec::new();
+    let start = sim.events_processed();
+    let one = RunLimits {
+        until: limits.until,
+        max_events: 1,
+    };
+    let mut last;
+    loop {
+        last = sim.run(one);
+        let done = sim.events_processed() - start;
+        if last.events == 1 && done.is_multiple_of(every) {
+            checkpoints.push(sim.fingerprint().0);
+            if !fixed && checkpoints.len() > MAX_CHECKPOINTS {
+                checkpoints = checkpoints.into_iter().skip(1).step_by(2).collect();
+                every *= 2;
+            }
+        }
+        if last.stop != (StopReason::EventBudget { budget: 1 }) {
+            break;
+        }
+        if done >= limits.max_events {
+            last.stop = StopReason::EventBudget {
+                budget: limits.max_events,
+            };
+            break;
+        }
+    }
+    last.events = sim.events_processed() - start;
+    (last, checkpoints, every)
+}
+
+pub struct Record {
+    pub scenario: String,
+    pub source: String,
+    pub variant: Option<String>,
+    pub sets: Vec<String>,
+    pub seed: u64,
+    pub version: String,
+    pub fingerprint: Fingerprint,
+    pub events: u64,
+    pub every: u64,
+    pub checkpoints: Vec<u64>,
+}
+
+impl Record {
+    pub fn to_json(&self) -> String {
+        let doc = json!({
+            "faultline_record": 1,
+            "version": self.version,
+            "scenario": self.scenario,
+            "variant": self.variant,
+            "sets": self.sets,
+            "seed": self.seed,
+            "fingerprint": self.fingerprint.to_string(),
+            "events": self.events,
+            "checkpoint_every": self.every,
+            "checkpoints": self.checkpoints.iter().map(|c| format!("{c:016x}")).collect::<Vec<_>>(),
+            "source": self.source,
+        });
+        serde_json::to_string(&doc).expect("plain values")
+    }
+
+    pub fn from_json(file: &str, text: &str) -> Result<Record, String> {
+        let doc: Value = serde_json::from_str(text)
+            .map_err(|e| format!("{file}:{}:{}: not a run record: {e}", e.line(), e.column()))?;
+        if doc.get("faultline_record").and_then(Value::as_u64) != Some(1) {
+            return Err(format!(
+                "{file}: not a Faultline run record (write one with `faultline run ... --save FILE`)"
+            ));
+        }
+        let text_field = |k: &str| -> Result<String, String> {
+            doc.get(k)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| format!("{file}: the record lacks `{k}`"))
+        };
+        let number = |k: &str| -> Result<u64, String> {
+            doc.get(k)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| format!("{file}: the record lacks `{k}`"))
+        };
+        let hex = |s: &str| {
+            u64::from_str_radix(s, 16).map_err(|_| format!("{file}: `{s}` is not a fingerprint"))
+        };
+        let checkpoints = doc
+            .get("checkpoints")
+            .and_then(Value::as_array)
+            .ok_or_else(|| format!("{file}: the record lacks `checkpoints`"))?
+            .iter()
+            .map(|c| {
+                c.as_str()
+                    .map_or_else(|| Err(format!("{file}: a checkpoint is not text")), hex)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Record {
+            scenario: text_field("scenario")?,
+            source: text_field("source")?,
+            variant: doc
+                .get("variant")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            sets: doc
+                .get("sets")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            seed: number("seed")?,
+            version: text_field("version")?,
+            fingerprint: text_field("fingerprint")?
+                .parse()
+                .map_err(|e| format!("{file}: {e}"))?,
+            events: number("events")?,
+            every: number("checkpoint_every")?.max(1),
+            checkpoints,
+        })
+    }
+}
+
+/// The index (0-based) of the first checkpoint that differs, if any; a
+/// shorter list differs where it ends.
+pub fn first_difference(recorded: &[u64], now: &[u64]) -> Option<usize> {
+    let common = recorded.iter().zip(now).position(|(a, b)| a != b);
+    common.or_else(|| (recorded.len() != now.len()).then(|| recorded.len().min(now.len())))
+}
+
+/// What the event numbered `n` (1-based) is in a fresh build of the run:
+/// runs `n - 1` events untraced, then traces the next one.
+pub fn describe_event(mut sim: Simulation<Rpc>, limits: RunLimits, n: u64) -> Vec<String> {
+    let mut done = 0;
+    while done + 1 < n {
+        let r = sim.run(RunLimits {
+            until: limits.until,
+            max_events: n - 1 - done,
+        });
+        done += r.events;
+        if r.events == 0 {
+            return vec!["(the run had already ended)".into()];
+        }
+    }
+    sim.set_trace(Box::new(MemoryTrace::new(1000)));
+    let r = sim.run(RunLimits {
+        until: limits.until,
+        max_events: 1,
+    });
+    if r.events == 0 {
+        return vec!["(the run had already ended)".into()];
+    }
+    let sink = sim.take_trace();
+    let trace = sink
+        .as_any()
+        .downcast_ref::<MemoryTrace>()
+        .expect("the sink we set");
+    trace
+        .records()
+        .map(|r| {
+            format!(
+                "at {} {} {}{}{}",
+                r.time,
+                r.kind.as_str(),
+                r.node,
+                r.peer
+                    .as_ref()
+                    .map(|p| format!(" <-> {p}"))
+                    .unwrap_or_default(),
+                r.detail
+                    .as_ref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences() {
+        assert_eq!(first_difference(&[1, 2, 3], &[1, 2, 3]), None);
+        assert_eq!(first_difference(&[1, 2, 3], &[1, 9, 3]), Some(1));
+        assert_eq!(first_difference(&[1, 2, 3], &[1, 2]), Some(2));
+        assert_eq!(first_difference(&[1], &[1, 2]), Some(1));
+    }
+}

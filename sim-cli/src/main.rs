@@ -451,26 +451,26 @@ fn run_trace(
     let (_, spec, seed) = resolve_pick(name, pick)?;
     let mut built = build(&spec, seed).map_err(|e| bad_input(format!("error: {e}")))?;
     let names: Vec<String> = built.sim.nodes().map(|(_, n)| n.to_string()).collect();
+    // Runs with `sink` and returns it, to be read back by its type.
+    let mut traced = |sink: Box<dyn sim_core::TraceSink>| {
+        built.sim.set_trace(sink);
+        let report = built.sim.run(built.limits);
+        eprintln!("seed {seed}, fingerprint {}: {report}", report.fingerprint);
+        built.sim.take_trace()
+    };
     let text = match format {
         TraceFormat::Jsonl => {
-            let buffer = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-            built
-                .sim
-                .set_trace(Box::new(sim_core::JsonLinesTrace::new(SharedBuffer(
-                    buffer.clone(),
-                ))));
-            let report = built.sim.run(built.limits);
-            eprintln!("seed {seed}, fingerprint {}: {report}", report.fingerprint);
-            let bytes = buffer.borrow().clone();
-            String::from_utf8(bytes).expect("JSON lines are UTF-8")
+            let sink = traced(Box::new(sim_core::JsonLinesTrace::new(Vec::<u8>::new())));
+            let lines = sink
+                .as_any()
+                .downcast_ref::<sim_core::JsonLinesTrace<Vec<u8>>>()
+                .expect("the sink we set");
+            String::from_utf8(lines.get_ref().clone()).expect("JSON lines are UTF-8")
         }
         TraceFormat::Chrome => {
-            built.sim.set_trace(Box::new(trace::ChromeTrace::new(
+            let sink = traced(Box::new(trace::ChromeTrace::new(
                 names.iter().map(String::as_str),
             )));
-            let report = built.sim.run(built.limits);
-            eprintln!("seed {seed}, fingerprint {}: {report}", report.fingerprint);
-            let sink = built.sim.take_trace();
             let chrome = sink
                 .as_any()
                 .downcast_ref::<trace::ChromeTrace>()
@@ -478,10 +478,7 @@ fn run_trace(
             chrome.to_json()
         }
         TraceFormat::Mermaid => {
-            built.sim.set_trace(Box::new(trace::MermaidTrace::new()));
-            let report = built.sim.run(built.limits);
-            eprintln!("seed {seed}, fingerprint {}: {report}", report.fingerprint);
-            let sink = built.sim.take_trace();
+            let sink = traced(Box::<trace::MermaidTrace>::default());
             let mermaid = sink
                 .as_any()
                 .downcast_ref::<trace::MermaidTrace>()
@@ -500,20 +497,6 @@ fn run_trace(
             print!("{text}");
             Ok(())
         }
-    }
-}
-
-/// A writer into a shared buffer, so the JSON lines can be read back after
-/// the run without unboxing the sink.
-struct SharedBuffer(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-
-impl std::io::Write for SharedBuffer {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

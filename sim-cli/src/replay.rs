@@ -184,25 +184,7 @@ pub fn describe_event(mut sim: Simulation<Rpc>, limits: RunLimits, n: u64) -> Ve
         .as_any()
         .downcast_ref::<MemoryTrace>()
         .expect("the sink we set");
-    trace
-        .records()
-        .map(|r| {
-            format!(
-                "at {} {} {}{}{}",
-                r.time,
-                r.kind.as_str(),
-                r.node,
-                r.peer
-                    .as_ref()
-                    .map(|p| format!(" <-> {p}"))
-                    .unwrap_or_default(),
-                r.detail
-                    .as_ref()
-                    .map(|d| format!(": {d}"))
-                    .unwrap_or_default()
-            )
-        })
-        .collect()
+    trace.records().map(ToString::to_string).collect()
 }
 
 #[cfg(test)]

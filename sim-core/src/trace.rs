@@ -103,6 +103,20 @@ pub struct OwnedTraceRecord {
     pub detail: Option<String>,
 }
 
+impl fmt::Display for OwnedTraceRecord {
+    /// `at 2ms deliver server <-> client: Request { id: 1 }`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at {} {} {}", self.time, self.kind.as_str(), self.node)?;
+        if let Some(p) = &self.peer {
+            write!(f, " <-> {p}")?;
+        }
+        if let Some(d) = &self.detail {
+            write!(f, ": {d}")?;
+        }
+        Ok(())
+    }
+}
+
 impl From<&TraceRecord<'_>> for OwnedTraceRecord {
     fn from(r: &TraceRecord<'_>) -> Self {
         OwnedTraceRecord {
@@ -128,20 +142,7 @@ impl fmt::Display for Divergence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let show = |r: &Option<OwnedTraceRecord>| match r {
             None => "(the run had ended)".to_string(),
-            Some(r) => format!(
-                "at {} {} {}{}{}",
-                r.time,
-                r.kind.as_str(),
-                r.node,
-                r.peer
-                    .as_ref()
-                    .map(|p| format!(" <-> {p}"))
-                    .unwrap_or_default(),
-                r.detail
-                    .as_ref()
-                    .map(|d| format!(": {d}"))
-                    .unwrap_or_default()
-            ),
+            Some(r) => r.to_string(),
         };
         write!(
             f,
@@ -267,6 +268,11 @@ impl<W: Write> JsonLinesTrace<W> {
     }
     pub fn into_inner(self) -> W {
         self.out
+    }
+    /// What has been written so far (for an in-memory writer, read back
+    /// after the run through `Simulation::trace_sink`).
+    pub fn get_ref(&self) -> &W {
+        &self.out
     }
 }
 

@@ -558,12 +558,9 @@ fn tracing_records_everything_and_leaves_the_fingerprint_alone() {
 
 #[test]
 fn json_lines_trace_writes_one_object_per_event() {
-    // The sink is boxed inside the simulation; read what it wrote through a
-    // shared buffer.
-    let buf = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let mut sim = Simulation::new(2);
     let z = sim.zone("z");
-    sim.set_trace(Box::new(JsonLinesTrace::new(SharedBuf(buf.clone()))));
+    sim.set_trace(Box::new(JsonLinesTrace::new(Vec::<u8>::new())));
     let rx = sim.add_node("rx", z, Scripted::default()).unwrap();
     sim.add_node(
         "tx",
@@ -575,7 +572,13 @@ fn json_lines_trace_writes_one_object_per_event() {
     )
     .unwrap();
     sim.run(one_second());
-    let text = String::from_utf8(buf.borrow().clone()).unwrap();
+    // The sink is boxed inside the simulation; read back what it wrote.
+    let sink = sim.trace_sink().as_any();
+    let written = sink
+        .downcast_ref::<JsonLinesTrace<Vec<u8>>>()
+        .unwrap()
+        .get_ref();
+    let text = String::from_utf8(written.clone()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
     assert_eq!(
@@ -586,17 +589,6 @@ fn json_lines_trace_writes_one_object_per_event() {
         lines[3],
         r#"{"t_ns":100000,"kind":"deliver","node":"rx","peer":"tx","detail":"Ping(1)"}"#
     );
-}
-
-struct SharedBuf(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
-impl std::io::Write for SharedBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Cancelled timers are purged in bulk, so the queue holds what is really

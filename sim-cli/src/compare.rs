@@ -5,6 +5,10 @@
 //! Variants run on common random numbers (each component's stream depends
 //! only on the seed and its name), so differences between variants on the
 //! same seed are mostly the design, not luck: the comparison is paired.
+//! A second table shows each variant's difference from the baseline (the
+//! first variant in the file, or `--baseline`), seed by seed, with its own
+//! interval: paired differences are far tighter than two separate
+//! intervals, and a difference whose interval excludes zero is marked.
 //! Results are gathered by (variant, seed) index, so the output does not
 //! depend on how threads were scheduled.
 
@@ -91,11 +95,28 @@ fn direction(metric: &str) -> Option<bool> {
     }
 }
 
-pub fn compare(scenario: &Scenario, seeds: u64, json_out: bool) -> Result<String, String> {
+pub fn compare(
+    scenario: &Scenario,
+    seeds: u64,
+    baseline: Option<&str>,
+    json_out: bool,
+) -> Result<String, String> {
     let variants: Vec<Option<String>> = if scenario.spec.variants.is_empty() {
         vec![None]
     } else {
         scenario.variants().map(|v| Some(v.to_string())).collect()
+    };
+    let base = match baseline {
+        None => 0,
+        Some(b) => variants
+            .iter()
+            .position(|v| v.as_deref() == Some(b))
+            .ok_or_else(|| {
+                let hint = sim_core::scenario::suggest::did_you_mean(b, scenario.variants())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                format!("--baseline: there is no variant `{b}`{hint}")
+            })?,
     };
     let specs: Vec<ScenarioSpec> = variants
         .iter()
@@ -162,18 +183,36 @@ pub fn compare(scenario: &Scenario, seeds: u64, json_out: bool) -> Result<String
                 .then(|| means.iter().position(|&m| m == pick))
                 .flatten()
         });
-        rows.push((metric.clone(), stats, best));
+        // Paired by seed: the difference on each seed, then its interval.
+        let diffs: Vec<(f64, f64)> = samples
+            .iter()
+            .map(|runs| {
+                let d: Vec<f64> = runs
+                    .iter()
+                    .zip(&samples[base])
+                    .map(|(s, b)| {
+                        s.get(metric).copied().unwrap_or(0.0)
+                            - b.get(metric).copied().unwrap_or(0.0)
+                    })
+                    .collect();
+                mean_ci(&d)
+            })
+            .collect();
+        rows.push((metric.clone(), stats, best, diffs));
     }
     if json_out {
         let doc = json!({
             "scenario": scenario.name,
             "seeds": (base_seed..base_seed + seeds).collect::<Vec<_>>(),
             "variants": names,
-            "metrics": rows.iter().map(|(m, stats, best)| json!({
+            "baseline": names[base],
+            "metrics": rows.iter().map(|(m, stats, best, diffs)| json!({
                 "metric": m,
                 "mean": stats.iter().map(|s| s.0).collect::<Vec<_>>(),
                 "ci95": stats.iter().map(|s| if s.1.is_nan() { None } else { Some(s.1) }).collect::<Vec<_>>(),
                 "best": best.map(|b| &names[b]),
+                "diff_mean": diffs.iter().map(|s| s.0).collect::<Vec<_>>(),
+                "diff_ci95": diffs.iter().map(|s| if s.1.is_nan() { None } else { Some(s.1) }).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         });
         return Ok(serde_json::to_string_pretty(&doc).expect("plain values"));
@@ -196,7 +235,7 @@ pub fn compare(scenario: &Scenario, seeds: u64, json_out: bool) -> Result<String
     };
     let table: Vec<Vec<String>> = rows
         .iter()
-        .map(|(m, stats, best)| {
+        .map(|(m, stats, best, _)| {
             std::iter::once(m.clone())
                 .chain(
                     stats
@@ -246,6 +285,65 @@ pub fn compare(scenario: &Scenario, seeds: u64, json_out: bool) -> Result<String
     out.push('\n');
     for r in &table {
         out.push_str(&line(r));
+        out.push('\n');
+    }
+    if names.len() < 2 || seeds < 2 {
+        return Ok(out);
+    }
+    // The paired table: each variant minus the baseline, seed by seed.
+    let others: Vec<usize> = (0..names.len()).filter(|&v| v != base).collect();
+    let diff_cell = |metric: &str, (m, ci): (f64, f64)| {
+        let sign = if m > 0.0 { "+" } else { "" };
+        let clear = m.abs() > ci;
+        format!(
+            "{sign}{} ± {}{}",
+            show(metric, m),
+            show(metric, ci),
+            if clear { " !" } else { "" }
+        )
+    };
+    let dtable: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(m, _, _, diffs)| {
+            std::iter::once(m.clone())
+                .chain(others.iter().map(|&v| diff_cell(m, diffs[v])))
+                .collect()
+        })
+        .collect();
+    let dheader: Vec<String> = std::iter::once("metric".to_string())
+        .chain(others.iter().map(|&v| names[v].clone()))
+        .collect();
+    let dwidths: Vec<usize> = (0..dheader.len())
+        .map(|c| {
+            dtable
+                .iter()
+                .map(|r| r[c].len())
+                .chain([dheader[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let dline = |r: &[String]| {
+        r.iter()
+            .enumerate()
+            .map(|(c, s)| {
+                if c == 0 {
+                    format!("{s:<w$}", w = dwidths[c])
+                } else {
+                    format!("{s:>w$}", w = dwidths[c])
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    out.push_str(&format!(
+        "\nminus {} on the same seed: mean difference ± 95% CI, ! the interval excludes zero\n\n",
+        names[base]
+    ));
+    out.push_str(&dline(&dheader));
+    out.push('\n');
+    for r in &dtable {
+        out.push_str(&dline(r));
         out.push('\n');
     }
     Ok(out)

@@ -5,10 +5,13 @@
 use sim_core::scenario::suggest::did_you_mean;
 
 /// Every shipped story: its name and its scenario file.
-pub const STORIES: &[(&str, &str)] = &[(
-    "double-charge",
-    include_str!("../../scenarios/double-charge.toml"),
-)];
+pub const STORIES: &[(&str, &str)] = &[
+    (
+        "double-charge",
+        include_str!("../../scenarios/double-charge.toml"),
+    ),
+    ("queues", include_str!("../../scenarios/queues.toml")),
+];
 
 /// A scenario's name, where it came from (for messages) and its text.
 pub struct Source {

@@ -71,6 +71,10 @@ enum Command {
         /// Seeds per variant, starting at the scenario's seed.
         #[arg(long, default_value_t = 10)]
         seeds: u64,
+        /// The variant the others are measured against, seed by seed
+        /// (default: the first in the file).
+        #[arg(long)]
+        baseline: Option<String>,
         /// Print JSON for machines instead of a table for people.
         #[arg(long)]
         json: bool,
@@ -181,8 +185,9 @@ fn main() -> ExitCode {
         Command::Compare {
             scenario,
             seeds,
+            baseline,
             json,
-        } => run_compare(&scenario, seeds, json),
+        } => run_compare(&scenario, seeds, baseline.as_deref(), json),
         Command::Trace {
             scenario,
             format,
@@ -419,13 +424,13 @@ fn replay(path: &std::path::Path) -> Result<(), Failure> {
     }
 }
 
-fn run_compare(name: &str, seeds: u64, json: bool) -> Result<(), Failure> {
+fn run_compare(name: &str, seeds: u64, baseline: Option<&str>, json: bool) -> Result<(), Failure> {
     if seeds == 0 {
         return Err(bad_input("error: --seeds must be at least 1"));
     }
     let scenario = open(name)?;
-    let out =
-        compare::compare(&scenario, seeds, json).map_err(|e| bad_input(format!("error: {e}")))?;
+    let out = compare::compare(&scenario, seeds, baseline, json)
+        .map_err(|e| bad_input(format!("error: {e}")))?;
     print!("{out}");
     Ok(())
 }

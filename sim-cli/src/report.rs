@@ -79,6 +79,14 @@ impl RunSummary<'_> {
                         let latency = m.get_histogram(&format!("{name}.latency_ns"));
                         let q = |p: f64| latency.and_then(|h| h.quantile(p));
                         let attempts = c("attempts");
+                        let secs = end.as_nanos() as f64 / 1e9;
+                        let per_s = |v: u64| {
+                            if secs > 0.0 {
+                                format!("{:.1}/s", v as f64 / secs)
+                            } else {
+                                "-".into()
+                            }
+                        };
                         vec![
                             (
                                 "requests".into(),
@@ -98,6 +106,18 @@ impl RunSummary<'_> {
                                 } else {
                                     format!("{failed} ({})", reasons.join(", "))
                                 },
+                            ),
+                            (
+                                "goodput".into(),
+                                format!(
+                                    "{} (answered in time), of {} offered{}",
+                                    per_s(ok),
+                                    per_s(requests),
+                                    match c("throttled") {
+                                        0 => String::new(),
+                                        t => format!("; {t} refused by max_in_flight"),
+                                    }
+                                ),
                             ),
                             (
                                 "attempts".into(),
@@ -135,10 +155,18 @@ impl RunSummary<'_> {
                             (
                                 "answered".into(),
                                 format!(
-                                    "{} ok, {} failed, {} rejected (queue full)",
+                                    "{} ok, {} failed, {} rejected (queue full), {} shed",
                                     c("completed"),
                                     c("failed"),
-                                    c("rejected")
+                                    c("rejected"),
+                                    c("shed")
+                                ),
+                            ),
+                            (
+                                "late".into(),
+                                format!(
+                                    "{} answered after the caller's deadline (wasted work)",
+                                    c("late")
                                 ),
                             ),
                             (

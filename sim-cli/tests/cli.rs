@@ -249,7 +249,8 @@ fn compare_tabulates_variants_on_the_same_seeds_deterministically() {
         .lines()
         .find(|l| l.starts_with("ledger.duplicate_charges"))
         .unwrap();
-    // Keys (the first column) win with exactly zero, and are marked best.
+    // Keys (the second column, in file order) win with exactly zero, and
+    // are marked best.
     assert!(duplicates.contains("0 ± 0 *"), "{duplicates}");
     // The variants see the same arrivals: the comparison is paired.
     let arrivals: Vec<&str> = out
@@ -270,8 +271,43 @@ fn compare_tabulates_variants_on_the_same_seeds_deterministically() {
     let (ok, json, _) = faultline(&["compare", "double-charge", "--seeds", "3", "--json"]);
     assert!(ok);
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(doc["variants"][0], "idempotency-keys");
+    assert_eq!(doc["variants"][0], "no-idempotency");
+    assert_eq!(doc["baseline"], "no-idempotency");
     assert_eq!(doc["seeds"].as_array().unwrap().len(), 3);
+    // The paired table: keys minus no keys, seed by seed, clearly fewer
+    // duplicates; and the same arrivals on every seed, so exactly zero.
+    let paired = out
+        .split("minus no-idempotency on the same seed")
+        .nth(1)
+        .unwrap();
+    let dup = paired
+        .lines()
+        .find(|l| l.starts_with("ledger.duplicate_charges"))
+        .unwrap();
+    assert!(dup.contains('-') && dup.ends_with('!'), "{dup}");
+    let req = paired
+        .lines()
+        .find(|l| l.starts_with("user.requests"))
+        .unwrap();
+    assert!(req.trim_end().ends_with("0 ± 0"), "{req}");
+    // Another baseline, and a misspelt one.
+    let (ok, out, _) = faultline(&[
+        "compare",
+        "double-charge",
+        "--seeds",
+        "2",
+        "--baseline",
+        "idempotency-keys",
+    ]);
+    assert!(
+        ok && out.contains("minus idempotency-keys on the same seed"),
+        "{out}"
+    );
+    let (ok, _, err) = faultline(&["compare", "double-charge", "--baseline", "idempotency-key"]);
+    assert!(
+        !ok && err.contains("did you mean `idempotency-keys`"),
+        "{err}"
+    );
 }
 
 #[test]

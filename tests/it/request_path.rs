@@ -5,7 +5,8 @@
 use sim_core::models::client::{Client, ClientConfig};
 use sim_core::models::ledger::Ledger;
 use sim_core::models::rpc::Rpc;
-use sim_core::models::service::{Service, ServiceConfig};
+use sim_core::models::service::{Discipline, Service, ServiceConfig};
+use sim_core::policy::codel::CodelConfig;
 use sim_core::policy::idempotency::IdempotencyConfig;
 use sim_core::policy::retry::{Backoff, Jitter, RetryConfig};
 use sim_core::policy::timeout::TimeoutConfig;
@@ -150,4 +151,123 @@ fn a_full_queue_rejects_and_the_client_sees_overload() {
     assert!((800..1200).contains(&rejected), "{rejected} rejected");
     let depth = sim.metrics().get_gauge("api.queue_depth").unwrap();
     assert!(depth.max() <= 5.0);
+}
+
+fn one_service(
+    seed: u64,
+    cfg: ServiceConfig,
+    user: impl FnOnce(&mut ClientConfig),
+) -> Simulation<Rpc> {
+    let mut sim = Simulation::new(seed);
+    let zone = sim.zone("dc");
+    sim.network_mut().default_local = LinkSpec::fixed(0.0);
+    let api = sim.add_node("api", zone, Service::new(cfg)).unwrap();
+    let mut c = ClientConfig::poisson(api, 100.0);
+    user(&mut c);
+    sim.add_node("user", zone, Client::new(c)).unwrap();
+    sim
+}
+
+/// A rate change redraws the pending arrival, which is exact for a Poisson
+/// process: each phase's count is Poisson with rate x length.
+#[test]
+fn rate_changes_make_a_piecewise_poisson_process() {
+    let at = |s: u64| SimTime::ZERO + SimDuration::from_secs(s);
+    let mut sim = one_service(7, ServiceConfig::new(64, Dist::Constant(1e6)), |c| {
+        c.rate_changes = vec![(at(100), 300.0), (at(200), 0.0), (at(250), 50.0)];
+    });
+    let mut seen = 0;
+    // (phase end, expected arrivals): 100/s, 300/s, paused, 50/s.
+    for (end, expected) in [(100, 10_000.0), (200, 30_000.0), (250, 0.0), (350, 5_000.0)] {
+        sim.run(RunLimits::until(at(end)));
+        let now = counter(&sim, "user.requests");
+        let got = (now - seen) as f64;
+        seen = now;
+        let sd = f64::sqrt(expected);
+        assert!(
+            (got - expected).abs() <= 4.0 * sd,
+            "phase ending at {end}s: {got} arrivals, expected {expected} ± {}",
+            4.0 * sd
+        );
+    }
+}
+
+/// Serving the newest first changes who waits, not how many: the queue
+/// length path is the same as FIFO's (both serve whenever there is work,
+/// and service times are drawn in order of service), so the time-average
+/// queue and the mean response are equal, while the tail is far longer.
+#[test]
+fn lifo_keeps_the_queue_but_moves_the_wait_to_the_tail() {
+    let run = |discipline| {
+        let mut cfg = ServiceConfig::new(1, Dist::exponential(9e6).unwrap()); // rho 0.9
+        cfg.discipline = discipline;
+        let mut sim = one_service(11, cfg, |c| c.max_orders = Some(100_000));
+        let end = sim.run(RunLimits::until(SimTime::MAX)).end_time;
+        let depth = sim
+            .metrics()
+            .get_gauge("api.queue_depth")
+            .unwrap()
+            .time_average(end);
+        let h = sim
+            .metrics()
+            .get_histogram("api.response_ns")
+            .unwrap()
+            .clone();
+        (depth, h, counter(&sim, "api.completed"))
+    };
+    let (fifo_depth, fifo, fifo_done) = run(Discipline::Fifo);
+    let (lifo_depth, lifo, lifo_done) = run(Discipline::Lifo);
+    assert_eq!(fifo_depth, lifo_depth);
+    assert_eq!(fifo_done, lifo_done);
+    let (fm, lm) = (fifo.mean(), lifo.mean());
+    assert!((fm - lm).abs() / fm < 1e-9, "mean response {fm} vs {lm}");
+    let (f99, l99) = (fifo.quantile(0.99).unwrap(), lifo.quantile(0.99).unwrap());
+    assert!(l99 > 2 * f99, "p99: LIFO {l99} vs FIFO {f99}");
+    // Most calls wait less under LIFO: the median falls.
+    assert!(lifo.quantile(0.5).unwrap() < fifo.quantile(0.5).unwrap());
+}
+
+/// Twice the capacity for ever: controlled delay sheds about half the calls
+/// and those it serves have waited little, where a plain queue would grow
+/// without bound.
+#[test]
+fn codel_sheds_the_excess_and_keeps_waits_short() {
+    let mut cfg = ServiceConfig::new(1, Dist::Constant(10e6)); // 100/s
+    cfg.codel = Some(CodelConfig::default());
+    let mut sim = one_service(5, cfg, |c| {
+        c.interarrival = Dist::exponential(5e6).unwrap(); // 200/s
+        c.max_orders = Some(20_000);
+    });
+    sim.run(RunLimits::until(SimTime::MAX));
+    let (arrivals, shed) = (counter(&sim, "api.arrivals"), counter(&sim, "api.shed"));
+    let share = shed as f64 / arrivals as f64;
+    assert!((0.4..0.6).contains(&share), "{shed} of {arrivals} shed");
+    assert_eq!(counter(&sim, "user.failed.overloaded"), shed);
+    let served = sim.metrics().get_histogram("api.response_ns").unwrap();
+    // Response of served calls: at most a 100ms standing interval of wait
+    // plus the target and one service time.
+    assert!(served.quantile(0.99).unwrap() < 130_000_000);
+}
+
+/// Backpressure: a client with at most 8 requests outstanding never lets
+/// the queue behind 2 workers exceed 6, and refuses the rest itself.
+#[test]
+fn max_in_flight_bounds_the_queue_from_the_client_side() {
+    let mut sim = one_service(9, ServiceConfig::new(2, Dist::Constant(20e6)), |c| {
+        c.max_in_flight = Some(8);
+        c.max_orders = Some(5_000);
+    });
+    sim.run(RunLimits::until(SimTime::MAX));
+    let depth = sim.metrics().get_gauge("api.queue_depth").unwrap();
+    assert!(depth.max() <= 6.0, "{}", depth.max());
+    let (requests, ok, failed, throttled) = (
+        counter(&sim, "user.requests"),
+        counter(&sim, "user.ok"),
+        counter(&sim, "user.failed"),
+        counter(&sim, "user.throttled"),
+    );
+    assert!(throttled > 0);
+    assert_eq!(counter(&sim, "user.failed.overloaded"), throttled);
+    assert_eq!(requests, ok + failed);
+    assert_eq!(counter(&sim, "api.arrivals"), requests - throttled);
 }

@@ -2,12 +2,17 @@
 //! each submission a logical request made of one or more attempts, governed
 //! by the timeout and retry policies, optionally carrying an idempotency key
 //! (the order's), and sometimes submitted twice by an impatient user (a
-//! double click).
+//! double click). The arrival rate can change at scheduled times (a surge,
+//! a ramp in steps), and a client can apply backpressure to itself: with
+//! `max_in_flight` requests outstanding it refuses new ones at once
+//! (`throttled`) instead of adding to a queue downstream.
 //!
 //! Metrics, prefixed with the node's name: `requests`, `ok`, `failed`,
 //! `failed.<error kind>`, `attempts`, `retries`,
 //! `gave_up.<not_retryable|attempts_exhausted|budget_exhausted>`,
-//! `late_replies` (replies to attempts already given up on), and
+//! `late_replies` (replies to attempts already given up on), `throttled`
+//! (refused by the client's own in-flight limit, also counted as failed
+//! with `overloaded`), and
 //! `latency_ns` (histogram, first attempt to final success). Every request
 //! ends exactly once: `requests = ok + failed + in_flight()`.
 
@@ -37,6 +42,11 @@ pub struct ClientConfig {
     pub double_submit_delay: Dist,
     /// Stop creating orders after this many.
     pub max_orders: Option<u64>,
+    /// From each time on, new orders arrive as a Poisson process at this
+    /// rate per second (0 pauses arrivals). Sorted by time.
+    pub rate_changes: Vec<(SimTime, f64)>,
+    /// Refuse new requests while this many are outstanding.
+    pub max_in_flight: Option<usize>,
 }
 
 impl ClientConfig {
@@ -51,6 +61,8 @@ impl ClientConfig {
             double_submit: 0.0,
             double_submit_delay: Dist::Constant(0.0),
             max_orders: None,
+            rate_changes: Vec::new(),
+            max_in_flight: None,
         }
     }
 }
@@ -73,6 +85,7 @@ struct Metrics {
     retries: CounterId,
     gave_up: [CounterId; 3],
     late: CounterId,
+    throttled: CounterId,
     latency: HistogramId,
 }
 
@@ -85,6 +98,10 @@ pub struct Client {
     next_call: u64,
     next_order: u64,
     budget: Option<RetryBudget>,
+    /// The timer for the next order, so a rate change can replace it.
+    next_timer: Option<TimerId>,
+    /// A rate change to zero stopped new orders.
+    paused: bool,
     m: Option<Metrics>,
 }
 
@@ -99,6 +116,8 @@ impl Client {
             next_call: 0,
             next_order: 0,
             budget,
+            next_timer: None,
+            paused: false,
             m: None,
         }
     }
@@ -120,11 +139,49 @@ impl Client {
         {
             return;
         }
+        if self.paused {
+            return;
+        }
         let gap = self.cfg.interarrival.sample_duration(ctx.rng());
-        ctx.set_timer(gap, Rpc::NextRequest);
+        self.next_timer = Some(ctx.set_timer(gap, Rpc::NextRequest));
+    }
+
+    /// From now on orders arrive at `rate` per second. The pending arrival
+    /// is drawn again: for a Poisson process that is exact, since the time
+    /// to the next arrival has no memory.
+    fn change_rate(&mut self, ctx: &mut Context<'_, Rpc>, rate: f64) {
+        if let Some(t) = self.next_timer.take() {
+            ctx.cancel_timer(t);
+        }
+        match Dist::exponential(1e9 / rate) {
+            Ok(d) if rate.is_finite() => {
+                self.cfg.interarrival = d;
+                self.paused = false;
+            }
+            _ => self.paused = true,
+        }
+        self.schedule_next_order(ctx);
     }
 
     fn start_request(&mut self, ctx: &mut Context<'_, Rpc>, order: u64) {
+        if self
+            .cfg
+            .max_in_flight
+            .is_some_and(|max| self.requests.len() >= max)
+        {
+            let m = self.metrics();
+            let (requests, throttled, failed, by) = (
+                m.requests,
+                m.throttled,
+                m.failed,
+                m.failed_by[ErrorKind::Overloaded as usize],
+            );
+            let metrics = ctx.metrics();
+            for c in [requests, throttled, failed, by] {
+                metrics.add(c, 1);
+            }
+            return;
+        }
         let id = self.next_request;
         self.next_request += 1;
         let now = ctx.now();
@@ -250,8 +307,13 @@ impl Node<Rpc> for Client {
                 c(m, "gave_up.budget_exhausted"),
             ],
             late: c(m, "late_replies"),
+            throttled: c(m, "throttled"),
             latency: m.histogram(&format!("{name}.latency_ns")),
         });
+        let now = ctx.now();
+        for (i, &(at, _)) in self.cfg.rate_changes.iter().enumerate() {
+            ctx.set_timer(at.saturating_since(now), Rpc::RateChange { index: i });
+        }
         self.schedule_next_order(ctx);
     }
 
@@ -282,6 +344,7 @@ impl Node<Rpc> for Client {
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
         match payload {
             Rpc::NextRequest => {
+                self.next_timer = None;
                 let order = self.next_order;
                 self.next_order += 1;
                 self.start_request(ctx, order);
@@ -297,6 +360,10 @@ impl Node<Rpc> for Client {
                 self.on_failure(ctx, request, ErrorKind::Timeout);
             }
             Rpc::Retry { request } => self.send_attempt(ctx, request),
+            Rpc::RateChange { index } => {
+                let rate = self.cfg.rate_changes[index].1;
+                self.change_rate(ctx, rate);
+            }
             _ => {}
         }
     }

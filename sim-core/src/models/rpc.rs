@@ -37,6 +37,8 @@ pub enum Rpc {
     Resubmit { order: u64 },
     /// Client: attempt `call` of request `request` has waited too long.
     AttemptTimeout { request: u64, call: u64 },
+    /// Client: the arrival rate changes to `rate_changes[index]`.
+    RateChange { index: usize },
     /// Client: time to retry request `request`.
     Retry { request: u64 },
     /// Service: `worker` finished its own work on a job.

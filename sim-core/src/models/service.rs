@@ -7,16 +7,23 @@
 //! from the store (replayed) or refused while the first is in progress
 //! (`Conflict`), and never reaches the workers or the dependency.
 //!
+//! Waiting calls are served first in, first out, or last in, first out
+//! (the newest caller is the likeliest to still be waiting), and a
+//! controlled-delay policy (`policy::codel`) can shed calls that waited too
+//! long in a standing queue.
+//!
 //! Metrics, prefixed with the node's name: `arrivals`, `rejected` (queue
-//! full), `replayed`, `conflicts`, `completed`, `failed`, `response_ns`
-//! (histogram, arrival to reply), `queue_depth` and `busy_workers`
-//! (time-weighted gauges).
+//! full), `shed` (by the controlled-delay policy), `replayed`, `conflicts`,
+//! `completed`, `failed`, `late` (replies sent after the caller's deadline:
+//! work nobody was waiting for), `response_ns` (histogram, arrival to
+//! reply), `queue_depth` and `busy_workers` (time-weighted gauges).
 
 use super::rpc::{Outcome, Rpc};
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
 use crate::metrics::{CounterId, GaugeId, HistogramId};
 use crate::policy::ErrorKind;
+use crate::policy::codel::{Codel, CodelConfig};
 use crate::policy::idempotency::{IdempotencyConfig, IdempotencyStore, KeyDecision};
 use crate::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, VecDeque};
@@ -35,6 +42,21 @@ pub struct ServiceConfig {
     /// How long a worker waits for the dependency.
     pub downstream_timeout: Option<SimDuration>,
     pub idempotency: Option<IdempotencyConfig>,
+    /// Which waiting call a free worker takes.
+    pub discipline: Discipline,
+    /// Shed calls that waited too long in a standing queue.
+    pub codel: Option<CodelConfig>,
+}
+
+/// The order in which waiting calls are served.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Discipline {
+    /// First in, first out.
+    #[default]
+    Fifo,
+    /// Last in, first out: under overload the newest calls, whose callers
+    /// are still waiting, are served, and the oldest wait.
+    Lifo,
 }
 
 impl ServiceConfig {
@@ -46,6 +68,8 @@ impl ServiceConfig {
             downstream: None,
             downstream_timeout: None,
             idempotency: None,
+            discipline: Discipline::Fifo,
+            codel: None,
         }
     }
 }
@@ -63,6 +87,8 @@ struct Job {
 struct Metrics {
     arrivals: CounterId,
     rejected: CounterId,
+    shed: CounterId,
+    late: CounterId,
     replayed: CounterId,
     conflicts: CounterId,
     completed: CounterId,
@@ -81,6 +107,7 @@ pub struct Service {
     waiting: BTreeMap<u64, (u32, Option<TimerId>)>,
     next_call: u64,
     store: Option<IdempotencyStore<Outcome>>,
+    codel: Option<Codel>,
     m: Option<Metrics>,
 }
 
@@ -91,6 +118,7 @@ impl Service {
             busy: (0..cfg.workers).map(|_| None).collect(),
             idle: (0..cfg.workers).rev().collect(),
             store: cfg.idempotency.map(IdempotencyStore::new),
+            codel: cfg.codel.map(Codel::new),
             cfg,
             queue: VecDeque::new(),
             waiting: BTreeMap::new(),
@@ -131,7 +159,9 @@ impl Service {
             }
         }
         let m = self.metrics();
-        let (done, response) = (
+        let late = job.deadline.is_some_and(|d| ctx.now() > d);
+        let (late, done, response) = (
+            late.then_some(m.late),
             if matches!(outcome, Outcome::Ok(_)) {
                 m.completed
             } else {
@@ -142,6 +172,9 @@ impl Service {
         let waited = ctx.now().saturating_since(job.arrived).as_nanos();
         let metrics = ctx.metrics();
         metrics.add(done, 1);
+        if let Some(late) = late {
+            metrics.add(late, 1);
+        }
         metrics.record(response, waited);
         ctx.send(
             job.from,
@@ -155,9 +188,35 @@ impl Service {
     /// `worker` is done with its job: take the next one or go idle.
     fn release(&mut self, ctx: &mut Context<'_, Rpc>, worker: u32) {
         self.busy[worker as usize] = None;
-        match self.queue.pop_front() {
+        match self.next_job(ctx) {
             Some(next) => self.start(ctx, worker, next),
             None => self.idle.push(worker),
+        }
+    }
+
+    /// The waiting call a free worker takes, shedding on the way those the
+    /// controlled-delay policy says nobody should serve.
+    fn next_job(&mut self, ctx: &mut Context<'_, Rpc>) -> Option<Job> {
+        loop {
+            let now = ctx.now();
+            let standing = self.codel.as_ref().map(|c| (c.clone(), c.standing(now)));
+            let job = match self.cfg.discipline {
+                Discipline::Fifo => self.queue.pop_front(),
+                Discipline::Lifo => self.queue.pop_back(),
+            }?;
+            if self.queue.is_empty()
+                && let Some(c) = &mut self.codel
+            {
+                c.empty_at(now);
+            }
+            match standing {
+                Some((c, true)) if c.shed(now, job.arrived) => {
+                    let shed = self.metrics().shed;
+                    ctx.metrics().add(shed, 1);
+                    self.reply(ctx, job, Outcome::Err(ErrorKind::Overloaded));
+                }
+                _ => return Some(job),
+            }
         }
     }
 
@@ -177,6 +236,8 @@ impl Node<Rpc> for Service {
         self.m = Some(Metrics {
             arrivals: c(m, "arrivals"),
             rejected: c(m, "rejected"),
+            shed: c(m, "shed"),
+            late: c(m, "late"),
             replayed: c(m, "replayed"),
             conflicts: c(m, "conflicts"),
             completed: c(m, "completed"),
@@ -234,7 +295,14 @@ impl Node<Rpc> for Service {
                         ctx.metrics().add(rejected, 1);
                         self.reply(ctx, job, Outcome::Err(ErrorKind::Overloaded));
                     }
-                    None => self.queue.push_back(job),
+                    None => {
+                        if self.queue.is_empty()
+                            && let Some(c) = &mut self.codel
+                        {
+                            c.empty_at(ctx.now());
+                        }
+                        self.queue.push_back(job)
+                    }
                 }
                 self.update_gauges(ctx);
             }
@@ -299,5 +367,6 @@ impl Node<Rpc> for Service {
         }
         self.idle = (0..self.cfg.workers).rev().collect();
         self.store = self.cfg.idempotency.map(IdempotencyStore::new);
+        self.codel = self.cfg.codel.map(Codel::new);
     }
 }

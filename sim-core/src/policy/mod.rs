@@ -6,6 +6,7 @@
 //! random stream as arguments and never touch the engine, so models (the
 //! client, the service) call them and tests can check them exactly.
 
+pub mod codel;
 pub mod idempotency;
 pub mod retry;
 pub mod timeout;

@@ -3,8 +3,8 @@
 
 use super::load::{DEFAULT_PARTITION, DEFAULT_ZONE};
 use super::spec::{
-    BackoffKind, CompareOp, ExpectSpec, IdempotencySpec, JitterKind, NodeKind, QueueSpec,
-    RetrySpec, ScenarioSpec,
+    BackoffKind, CodelSpec, CompareOp, DisciplineName, ExpectSpec, IdempotencySpec, JitterKind,
+    NodeKind, QueueSpec, RetrySpec, ScenarioSpec,
 };
 use crate::dist::Dist;
 use crate::engine::{DEFAULT_EVENT_BUDGET, Fault, NodeId, RunLimits, Simulation};
@@ -12,8 +12,9 @@ use crate::metrics::Metrics;
 use crate::models::client::{Client, ClientConfig};
 use crate::models::ledger::Ledger;
 use crate::models::rpc::Rpc;
-use crate::models::service::{Service, ServiceConfig};
+use crate::models::service::{Discipline, Service, ServiceConfig};
 use crate::network::{LinkSpec, NodeSet, Partition};
+use crate::policy::codel::CodelConfig;
 use crate::policy::idempotency::IdempotencyConfig;
 use crate::policy::retry::{Backoff, BudgetConfig, Jitter, RetryConfig};
 use crate::policy::timeout::TimeoutConfig;
@@ -98,6 +99,18 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                     c.double_submit_delay = d.0.clone();
                 }
                 c.max_orders = n.orders;
+                let mut changes: Vec<(SimTime, f64)> = n
+                    .rate_changes
+                    .iter()
+                    .flatten()
+                    .map(|r| (SimTime::ZERO + r.at.0, r.rate.0))
+                    .collect();
+                changes.sort_by_key(|&(at, _)| at);
+                c.rate_changes = changes;
+                c.max_in_flight = n
+                    .max_in_flight
+                    .as_ref()
+                    .map(|m| usize::try_from(*m.get_ref()).unwrap_or(usize::MAX));
                 sim.add_node(name, zone, Client::new(c))
             }
             NodeKind::Service => {
@@ -118,6 +131,18 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                         ttl: DEFAULT_KEY_TTL,
                     }),
                     Some(IdempotencySpec::Ttl(t)) => Some(IdempotencyConfig { ttl: t.ttl.0 }),
+                };
+                s.discipline = match n.discipline {
+                    None | Some(DisciplineName::Fifo) => Discipline::Fifo,
+                    Some(DisciplineName::Lifo) => Discipline::Lifo,
+                };
+                s.codel = match n.codel {
+                    None | Some(CodelSpec::Enabled(false)) => None,
+                    Some(CodelSpec::Enabled(true)) => Some(CodelConfig::default()),
+                    Some(CodelSpec::Tuned(t)) => Some(CodelConfig {
+                        target: t.target.0,
+                        interval: t.interval.0,
+                    }),
                 };
                 sim.add_node(name, zone, Service::new(s))
             }
@@ -216,6 +241,7 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
 }
 
 /// The value of a metric by name: a counter (`ledger.duplicate_charges`),
+/// a counter per second of the run (`user.ok.per_s`, goodput),
 /// a histogram statistic (`user.latency_ns.p99`, `.p50`, `.p90`, `.p999`,
 /// `.max`, `.mean`, `.count`), or a gauge's time average or maximum
 /// (`api.queue_depth.avg`, `.max`).
@@ -224,6 +250,12 @@ pub fn metric_value(metrics: &Metrics, name: &str, end: SimTime) -> Result<f64, 
         return Ok(v as f64);
     }
     if let Some((base, stat)) = name.rsplit_once('.') {
+        if stat == "per_s"
+            && let Some(v) = metrics.get_counter(base)
+        {
+            let secs = end.saturating_since(SimTime::ZERO).as_nanos() as f64 / 1e9;
+            return Ok(if secs > 0.0 { v as f64 / secs } else { 0.0 });
+        }
         if let Some(h) = metrics.get_histogram(base) {
             let q = |q: f64| h.quantile(q).map_or(f64::NAN, |v| v as f64);
             return match stat {

@@ -32,8 +32,17 @@ pub struct Scenario {
 
 impl Scenario {
     /// Variant names, in file order (alphabetical: TOML tables are maps).
+    /// The variants' names in the order the file lists them (the first is
+    /// the baseline `compare` measures the others against).
     pub fn variants(&self) -> impl Iterator<Item = &str> {
-        self.spec.variants.keys().map(String::as_str)
+        let mut named: Vec<(usize, &str)> = self
+            .spec
+            .variants
+            .iter()
+            .map(|(name, v)| (v.span().start, name.as_str()))
+            .collect();
+        named.sort_unstable();
+        named.into_iter().map(|(_, name)| name)
     }
 
     /// The scenario with `variant` (if any) and then `overrides` applied:
@@ -346,12 +355,16 @@ fn check_node(
         ("double_submit", n.double_submit.is_some()),
         ("double_submit_delay", n.double_submit_delay.is_some()),
         ("orders", n.orders.is_some()),
+        ("rate_changes", n.rate_changes.is_some()),
+        ("max_in_flight", n.max_in_flight.is_some()),
         ("workers", n.workers.is_some()),
         ("queue", n.queue.is_some()),
         ("service_time", n.service_time.is_some()),
         ("calls", n.calls.is_some()),
         ("call_timeout", n.call_timeout.is_some()),
         ("idempotency", n.idempotency.is_some()),
+        ("discipline", n.discipline.is_some()),
+        ("codel", n.codel.is_some()),
         ("processing_time", n.processing_time.is_some()),
     ];
     let (allowed, required): (&[&str], &[&str]) = match kind {
@@ -366,6 +379,8 @@ fn check_node(
                 "double_submit",
                 "double_submit_delay",
                 "orders",
+                "rate_changes",
+                "max_in_flight",
             ],
             &["target", "rate"],
         ),
@@ -377,6 +392,8 @@ fn check_node(
                 "calls",
                 "call_timeout",
                 "idempotency",
+                "discipline",
+                "codel",
             ],
             &["workers", "service_time"],
         ),
@@ -429,6 +446,17 @@ fn check_node(
             locate(r.span()),
             &format!("{field}.rate"),
             "a client's rate must be above zero".into(),
+        ));
+    }
+    if let Some(m) = &n.max_in_flight
+        && *m.get_ref() == 0
+    {
+        return Err(at(
+            file,
+            source,
+            locate(m.span()),
+            &format!("{field}.max_in_flight"),
+            "a client with max_in_flight = 0 could send nothing; use 1 or more".into(),
         ));
     }
     if let Some(r) = &n.retry {

@@ -205,6 +205,18 @@ pub const FIELDS: &[FieldDoc] = &[
     ),
     f(
         "[[node]]",
+        "rate_changes",
+        "list of `{ at = duration, rate = rate }`",
+        "Client: from each time on, orders arrive at the new rate (`\"0/s\"` pauses them): a surge, or a ramp in steps.",
+    ),
+    f(
+        "[[node]]",
+        "max_in_flight",
+        "integer >= 1",
+        "Client: backpressure; while this many requests are outstanding, new ones are refused at once (`throttled`).",
+    ),
+    f(
+        "[[node]]",
         "workers",
         "integer >= 1",
         "Service: how many calls it works on at once. Required.",
@@ -238,6 +250,18 @@ pub const FIELDS: &[FieldDoc] = &[
         "idempotency",
         "true, false or `{ ttl = duration }`",
         "Service: keep results by idempotency key and replay them (true keeps keys for 24h).",
+    ),
+    f(
+        "[[node]]",
+        "discipline",
+        "`fifo` or `lifo`",
+        "Service: which waiting call a free worker takes, the oldest or the newest (default fifo).",
+    ),
+    f(
+        "[[node]]",
+        "codel",
+        "true, false or `{ target = duration, interval = duration }`",
+        "Service: shed calls that waited longer than `target` once the queue has not been empty for `interval` (true: 5ms and 100ms).",
     ),
     f(
         "[[node]]",
@@ -352,7 +376,7 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[expect]]",
         "metric",
         "metric name",
-        "A counter (`ledger.duplicate_charges`), a histogram statistic (`user.latency_ns.p99`; also p50, p90, p999, max, mean, count) or a gauge statistic (`api.queue_depth.avg`, `.max`).",
+        "A counter (`ledger.duplicate_charges`), a counter per second (`user.ok.per_s`), a histogram statistic (`user.latency_ns.p99`; also p50, p90, p999, max, mean, count) or a gauge statistic (`api.queue_depth.avg`, `.max`).",
     ),
     f(
         "[[expect]]",

@@ -83,6 +83,8 @@ pub struct NodeSpec {
     pub double_submit: Option<Probability>,
     pub double_submit_delay: Option<DistSpec>,
     pub orders: Option<u64>,
+    pub rate_changes: Option<Vec<RateChangeSpec>>,
+    pub max_in_flight: Option<Spanned<u64>>,
     // Service.
     pub workers: Option<Spanned<u32>>,
     pub queue: Option<Spanned<QueueSpec>>,
@@ -90,6 +92,8 @@ pub struct NodeSpec {
     pub calls: Option<Spanned<String>>,
     pub call_timeout: Option<Duration>,
     pub idempotency: Option<IdempotencySpec>,
+    pub discipline: Option<DisciplineName>,
+    pub codel: Option<CodelSpec>,
     // Ledger.
     pub processing_time: Option<DistSpec>,
 }
@@ -106,6 +110,54 @@ pub enum QueueSpec {
 #[serde(rename_all = "snake_case")]
 pub enum QueueName {
     Unbounded,
+}
+
+/// From `at` on, new orders arrive at `rate`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateChangeSpec {
+    pub at: Duration,
+    pub rate: ZeroOrRate,
+}
+
+/// A rate that may be zero (`"0/s"` pauses arrivals).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ZeroOrRate(pub f64);
+
+impl<'de> Deserialize<'de> for ZeroOrRate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match super::units::parse_rate(&text) {
+            Ok(r) if r >= 0.0 && r.is_finite() => Ok(ZeroOrRate(r)),
+            Ok(_) => Err(de::Error::custom(format!(
+                "`{text}` is not a rate of zero or more"
+            ))),
+            Err(e) => Err(de::Error::custom(e)),
+        }
+    }
+}
+
+/// The order in which a service serves waiting calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisciplineName {
+    Fifo,
+    Lifo,
+}
+
+/// `codel = true` (target 5ms, interval 100ms) or `{ target, interval }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum CodelSpec {
+    Enabled(bool),
+    Tuned(CodelTuned),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodelTuned {
+    pub target: Duration,
+    pub interval: Duration,
 }
 
 /// `idempotency = false`, `true` (keys kept 24h) or `{ ttl = "1h" }`.

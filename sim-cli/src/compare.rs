@@ -20,9 +20,18 @@ use sim_core::scenario::spec::ScenarioSpec;
 use std::collections::BTreeMap;
 
 /// One run's metrics, flattened to numbers by name.
-type Sample = BTreeMap<String, f64>;
+pub type Sample = BTreeMap<String, f64>;
 
 fn sample(spec: &ScenarioSpec, seed: u64) -> Result<Sample, String> {
+    sample_with_fingerprint(spec, seed).map(|(_, s)| s)
+}
+
+/// One run's fingerprint and its metrics: counters (but the network's),
+/// histograms' p50 and p99, and gauges' time averages.
+pub fn sample_with_fingerprint(
+    spec: &ScenarioSpec,
+    seed: u64,
+) -> Result<(sim_core::trace::Fingerprint, Sample), String> {
     let mut built = build(spec, seed)?;
     let report = built.sim.run(built.limits);
     let m = built.sim.metrics();
@@ -42,7 +51,7 @@ fn sample(spec: &ScenarioSpec, seed: u64) -> Result<Sample, String> {
     for (name, g) in m.gauges() {
         out.insert(format!("{name}.avg"), g.time_average(report.end_time));
     }
-    Ok(out)
+    Ok((report.fingerprint, out))
 }
 
 /// Student's t quantile at 0.975 for `df` degrees of freedom.

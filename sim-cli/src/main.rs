@@ -5,7 +5,8 @@
 //! expectation's verdict; `compare` runs every variant on the same seeds
 //! and tabulates means with confidence intervals; `check` runs every
 //! expectation on several seeds and fails (exit 1) naming the seed and the
-//! command that replays it;
+//! command that replays it; `sweep` varies parameters over a grid, on one
+//! machine or in shards that `merge` puts back together exactly;
 //! `demo` is the built-in M/M/1 queue beside queueing theory.
 //!
 //! Exit codes: 0 success, 1 an expectation failed or a run was cut short,
@@ -15,6 +16,7 @@ mod compare;
 mod library;
 mod replay;
 mod report;
+mod sweep;
 mod trace;
 
 use clap::{Parser, Subcommand};
@@ -78,6 +80,49 @@ enum Command {
         /// Print JSON for machines instead of a table for people.
         #[arg(long)]
         json: bool,
+    },
+    /// Vary parameters over ranges or lists, each point on N seeds: a table
+    /// per point and seed as CSV or JSON. With --shard, one part of it.
+    Sweep {
+        /// A story's name or a scenario file's path.
+        scenario: String,
+        /// PATH=FROM..TO[:STEP] or PATH=A,B,C, e.g. node.api.workers=1..8
+        /// (repeat for a grid).
+        #[arg(long = "param", value_name = "PATH=VALUES", required = true)]
+        params: Vec<String>,
+        /// Seeds per point, starting at the scenario's seed.
+        #[arg(long, default_value_t = 5)]
+        seeds: u64,
+        /// Sweep this variant of the scenario.
+        #[arg(long)]
+        variant: Option<String>,
+        /// A fixed override for every point (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Metrics for the summary printed here (default: each client's ok,
+        /// failed and p99 latency); the file has them all.
+        #[arg(long = "metric")]
+        metrics: Vec<String>,
+        /// Run only shard I of N and write a partial result (.json) for
+        /// `faultline merge`.
+        #[arg(long, value_name = "I/N", value_parser = sweep::parse_shard)]
+        shard: Option<sweep::Shard>,
+        /// Write the table here (atomically): .csv or .json.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Combine the parts of a sharded sweep into exactly the table one
+    /// machine would have written.
+    Merge {
+        /// Every part written by `faultline sweep ... --shard I/N --out FILE.json`.
+        #[arg(required = true)]
+        parts: Vec<std::path::PathBuf>,
+        /// Write the table here (atomically): .csv or .json.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Metrics for the summary printed here.
+        #[arg(long = "metric")]
+        metrics: Vec<String>,
     },
     /// Search seeds for one that breaks an expectation, and print how to replay it.
     Explore {
@@ -182,6 +227,30 @@ fn main() -> ExitCode {
         } => run(&scenario, &pick, json, save.as_deref()),
         Command::Replay { record } => replay(&record),
         Command::Check { scenarios, seeds } => check(&scenarios, seeds),
+        Command::Sweep {
+            scenario,
+            params,
+            seeds,
+            variant,
+            sets,
+            metrics,
+            shard,
+            out,
+        } => run_sweep(
+            &scenario,
+            &params,
+            seeds,
+            variant,
+            sets,
+            &metrics,
+            shard,
+            out.as_deref(),
+        ),
+        Command::Merge {
+            parts,
+            out,
+            metrics,
+        } => run_merge(&parts, out.as_deref(), &metrics),
         Command::Compare {
             scenario,
             seeds,
@@ -432,6 +501,98 @@ fn run_compare(name: &str, seeds: u64, baseline: Option<&str>, json: bool) -> Re
     let out = compare::compare(&scenario, seeds, baseline, json)
         .map_err(|e| bad_input(format!("error: {e}")))?;
     print!("{out}");
+    Ok(())
+}
+
+/// Whether `path` asks for JSON (.json) or CSV (.csv).
+fn table_format(path: &std::path::Path) -> Result<bool, Failure> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => Ok(true),
+        Some("csv") => Ok(false),
+        _ => Err(bad_input(format!(
+            "error: --out `{}`: expected a file ending in .csv or .json",
+            path.display()
+        ))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_sweep(
+    name: &str,
+    params: &[String],
+    seeds: u64,
+    variant: Option<String>,
+    sets: Vec<String>,
+    metrics: &[String],
+    shard: Option<sweep::Shard>,
+    out: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    if seeds == 0 {
+        return Err(bad_input("error: --seeds must be at least 1"));
+    }
+    let params = params
+        .iter()
+        .map(|p| sweep::parse_param(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad_input(format!("error: {e}")))?;
+    parse_sets(&sets)?;
+    let as_json = out.map(table_format).transpose()?;
+    if shard.is_some() && as_json != Some(true) {
+        return Err(bad_input(
+            "error: a shard writes a partial result for `faultline merge`: add --out part-I.json",
+        ));
+    }
+    let scenario = open(name)?;
+    let plan = sweep::SweepPlan::new(&scenario, variant, sets, params, seeds);
+    let specs =
+        sweep::point_specs(&scenario, &plan).map_err(|e| bad_input(format!("error: {e}")))?;
+    let rows = sweep::run_jobs(&specs, &plan, shard, true)
+        .map_err(|e| bad_input(format!("error: {e}")))?;
+    match (shard, out) {
+        (Some(shard), Some(path)) => {
+            write_atomically(path, sweep::partial_json(&plan, shard, &rows).as_bytes())?;
+            println!(
+                "sweep {}: shard {}/{} ran {} of {} jobs; wrote {}",
+                plan.scenario,
+                shard.index,
+                shard.count,
+                rows.len(),
+                plan.jobs(),
+                path.display()
+            );
+        }
+        _ => {
+            print!("{}", sweep::summary(&plan, &rows, metrics));
+            if let (Some(path), Some(as_json)) = (out, as_json) {
+                write_atomically(path, sweep::table(&plan, &rows, as_json).as_bytes())?;
+                println!("\nwrote {} ({} rows)", path.display(), rows.len());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_merge(
+    parts: &[std::path::PathBuf],
+    out: Option<&std::path::Path>,
+    metrics: &[String],
+) -> Result<(), Failure> {
+    let as_json = out.map(table_format).transpose()?;
+    let texts = parts
+        .iter()
+        .map(|p| {
+            let file = p.display().to_string();
+            std::fs::read_to_string(p)
+                .map(|t| (file.clone(), t))
+                .map_err(|e| bad_input(format!("error: cannot read `{file}`: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (plan, rows) = sweep::merge_parts(&texts).map_err(|e| bad_input(format!("error: {e}")))?;
+    print!("{}", sweep::summary(&plan, &rows, metrics));
+    if let (Some(path), Some(as_json)) = (out, as_json) {
+        write_atomically(path, sweep::table(&plan, &rows, as_json).as_bytes())?;
+        println!("\nwrote {} ({} rows)", path.display(), rows.len());
+    }
     Ok(())
 }
 

@@ -510,3 +510,122 @@ fn replay_confirms_a_saved_run_or_names_the_first_differing_event() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a Faultline run record"));
 }
+
+/// The single-machine sweep and the merge of its shards are the same bytes,
+/// as CSV and as JSON, whichever order the parts are given in.
+#[test]
+fn sweep_shards_merge_into_exactly_the_single_machine_table() {
+    let dir = std::env::temp_dir().join(format!("faultline-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |f: &str| dir.join(f).display().to_string();
+    let sweep = [
+        "sweep",
+        "queues",
+        "--variant",
+        "bounded",
+        "--param",
+        "node.api.queue=10..30:10",
+        "--param",
+        "node.user.rate=70/s,90/s",
+        "--seeds",
+        "3",
+    ];
+    for ext in ["csv", "json"] {
+        let single = path(&format!("single.{ext}"));
+        let (ok, out, err) = faultline(&[&sweep[..], &["--out", &single]].concat());
+        assert!(ok, "{err}");
+        assert!(
+            out.contains("sweep queues: 6 points x 3 seeds (1..3)"),
+            "{out}"
+        );
+        assert!(out.contains("wrote") && out.contains("(18 rows)"), "{out}");
+        let mut parts = Vec::new();
+        for i in 1..=4 {
+            let part = path(&format!("part{i}.json"));
+            let shard = format!("{i}/4");
+            let (ok, out, err) =
+                faultline(&[&sweep[..], &["--shard", &shard, "--out", &part]].concat());
+            assert!(ok, "{err}");
+            assert!(out.contains(&format!("shard {i}/4 ran")), "{out}");
+            parts.push(part);
+        }
+        parts.reverse();
+        let merged = path(&format!("merged.{ext}"));
+        let args: Vec<&str> = ["merge"]
+            .into_iter()
+            .chain(parts.iter().map(String::as_str))
+            .chain(["--out", &merged])
+            .collect();
+        let (ok, out, err) = faultline(&args);
+        assert!(ok, "{err}");
+        assert!(out.contains("(18 rows)"), "{out}");
+        let (a, b) = (
+            std::fs::read_to_string(&single).unwrap(),
+            std::fs::read_to_string(&merged).unwrap(),
+        );
+        assert_eq!(a, b, "merge differs from the single-machine {ext}");
+        assert_eq!(
+            a.lines().count(),
+            if ext == "csv" { 19 } else { a.lines().count() }
+        );
+        if ext == "csv" {
+            let header = a.lines().next().unwrap();
+            assert!(header.starts_with("node.api.queue,node.user.rate,seed,fingerprint,"));
+            assert!(a.lines().nth(1).unwrap().starts_with("10,70/s,1,"), "{a}");
+        }
+
+        // A missing shard, a shard given twice, and a part of another sweep.
+        let (ok, _, err) = faultline(&["merge", &parts[0], &parts[1], &parts[2]]);
+        assert!(!ok && err.contains("missing shard(s): 1/4"), "{err}");
+        let (ok, _, err) = faultline(&["merge", &parts[0], &parts[0]]);
+        assert!(!ok && err.contains("given twice"), "{err}");
+        let other = path("other.json");
+        let (ok, _, err) = faultline(
+            &[
+                &sweep[..6],
+                &["--param", "node.user.rate=70/s,91/s", "--seeds", "3"],
+                &["--shard", "1/4", "--out", &other],
+            ]
+            .concat(),
+        );
+        assert!(ok, "{err}");
+        let (ok, _, err) = faultline(&["merge", &parts[0], &other]);
+        assert!(!ok && err.contains("belongs to another sweep"), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn sweep_refuses_bad_parameters_and_outputs() {
+    let (ok, _, err) = faultline(&["sweep", "queues", "--param", "node.api.workers=8..1"]);
+    assert!(!ok && err.contains("the end is below the start"), "{err}");
+    let (ok, _, err) = faultline(&["sweep", "queues", "--param", "node.api.wrokers=1..2"]);
+    assert!(!ok && err.contains("did you mean `workers`"), "{err}");
+    let (ok, _, err) = faultline(&[
+        "sweep",
+        "queues",
+        "--param",
+        "node.api.workers=1..2",
+        "--shard",
+        "1/2",
+    ]);
+    assert!(!ok && err.contains("add --out part-I.json"), "{err}");
+    let (ok, _, err) = faultline(&[
+        "sweep",
+        "queues",
+        "--param",
+        "node.api.workers=1..2",
+        "--shard",
+        "3/2",
+    ]);
+    assert!(!ok && err.contains("is not a shard"), "{err}");
+    let (ok, _, err) = faultline(&[
+        "sweep",
+        "queues",
+        "--param",
+        "node.api.workers=1..2",
+        "--out",
+        "x.txt",
+    ]);
+    assert!(!ok && err.contains(".csv or .json"), "{err}");
+}

@@ -83,8 +83,11 @@ impl Scenario {
         // override, not in this intermediate text.
         let what = || variant.map_or("the overrides".to_string(), |v| format!("variant `{v}`"));
         let text = toml::to_string(&doc).map_err(|e| format!("with {} applied: {e}", what()))?;
-        let spec: ScenarioSpec = toml::from_str(&text)
-            .map_err(|e| format!("with {} applied: {}", what(), e.message().trim()))?;
+        let spec: ScenarioSpec = toml::from_str(&text).map_err(|e| {
+            let message = e.message().trim();
+            let hint = unknown_name_hint(message).unwrap_or_default();
+            format!("with {} applied: {message}{hint}", what())
+        })?;
         check(&self.file, &self.source, &spec, false).map_err(|d| d.message)?;
         Ok(spec)
     }
@@ -156,6 +159,20 @@ fn enclosing_table(source: &str, offset: usize) -> Option<String> {
                 ("node", Some(n)) => format!("node `{n}`"),
                 _ => header,
             });
+        }
+    }
+    None
+}
+
+/// For serde's "unknown field `x`, expected one of ..." messages: a
+/// "; did you mean `y`?" when one of the expected names is close.
+fn unknown_name_hint(message: &str) -> Option<String> {
+    for prefix in ["unknown field `", "unknown variant `"] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((name, tail)) = rest.split_once('`')
+        {
+            let candidates: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+            return did_you_mean(name, candidates).map(|s| format!("; did you mean `{s}`?"));
         }
     }
     None

@@ -12,6 +12,7 @@
 //! Exit codes: 0 success, 1 an expectation failed or a run was cut short,
 //! 2 bad input (a bad file, flag or name).
 
+mod charts;
 mod compare;
 mod library;
 mod replay;
@@ -59,6 +60,14 @@ enum Command {
         /// Also save a run record that `faultline replay` can check.
         #[arg(long, value_name = "FILE")]
         save: Option<std::path::PathBuf>,
+        /// Draw latency, goodput, failures and queues over time as an SVG,
+        /// with fault windows shaded.
+        #[arg(long, value_name = "FILE.svg")]
+        plot: Option<std::path::PathBuf>,
+        /// Write a Markdown run report for a postmortem: summary, charts and
+        /// a sequence diagram of one failed request.
+        #[arg(long, value_name = "FILE.md")]
+        report: Option<std::path::PathBuf>,
     },
     /// Re-run a saved run record and confirm its fingerprint, or show the
     /// first event that differs.
@@ -224,7 +233,18 @@ fn main() -> ExitCode {
             pick,
             json,
             save,
-        } => run(&scenario, &pick, json, save.as_deref()),
+            plot,
+            report,
+        } => run(
+            &scenario,
+            &pick,
+            json,
+            Outputs {
+                save: save.as_deref(),
+                plot: plot.as_deref(),
+                report: report.as_deref(),
+            },
+        ),
         Command::Replay { record } => replay(&record),
         Command::Check { scenarios, seeds } => check(&scenarios, seeds),
         Command::Sweep {
@@ -367,11 +387,21 @@ fn resolve_pick(name: &str, pick: &Pick) -> Result<Picked, Failure> {
     Ok((scenario, spec, seed))
 }
 
-fn run(name: &str, pick: &Pick, json: bool, save: Option<&std::path::Path>) -> Result<(), Failure> {
+/// The files `run` may write besides its output.
+struct Outputs<'a> {
+    save: Option<&'a std::path::Path>,
+    plot: Option<&'a std::path::Path>,
+    report: Option<&'a std::path::Path>,
+}
+
+fn run(name: &str, pick: &Pick, json: bool, outputs: Outputs<'_>) -> Result<(), Failure> {
     let (scenario, spec, seed) = resolve_pick(name, pick)?;
     let (variant, sets) = (pick.variant.as_deref(), pick.sets.as_slice());
     let mut built = build(&spec, seed).map_err(|e| bad_input(format!("error: {e}")))?;
-    let outcome = match save {
+    if outputs.report.is_some() {
+        built.sim.set_trace(Box::<trace::MermaidTrace>::default());
+    }
+    let outcome = match outputs.save {
         None => built.sim.run(built.limits),
         Some(path) => {
             let (outcome, checkpoints, every) =
@@ -392,6 +422,13 @@ fn run(name: &str, pick: &Pick, json: bool, save: Option<&std::path::Path>) -> R
             outcome
         }
     };
+    // One failed request's messages, for the report.
+    let diagram = outputs.report.and_then(|_| {
+        let sink = built.sim.take_trace();
+        let mermaid = sink.as_any().downcast_ref::<trace::MermaidTrace>()?;
+        let order = mermaid.pick_failed()?;
+        Some((order, mermaid.diagram(order)?))
+    });
     let verdicts: Vec<_> = spec
         .expectations
         .iter()
@@ -413,7 +450,32 @@ fn run(name: &str, pick: &Pick, json: bool, save: Option<&std::path::Path>) -> R
     if json {
         println!("{}", run.to_json());
     } else {
-        print!("{}", run.to_text());
+        use std::io::IsTerminal;
+        print!(
+            "{}",
+            run.to_text(report::use_colour(std::io::stdout().is_terminal()))
+        );
+    }
+    if let Some(path) = outputs.plot {
+        let title = format!(
+            "{} [{}], seed {}",
+            spec.title,
+            variant.unwrap_or("as written"),
+            seed
+        );
+        let charts = charts::Charts::new(&spec, built.sim.metrics(), outcome.end_time);
+        write_atomically(path, charts.svg(&title).as_bytes())?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = outputs.report {
+        // Link the SVG by a path relative to the report when both are written.
+        let plot = outputs.plot.map(|p| {
+            let base = path.parent().unwrap_or(std::path::Path::new(""));
+            p.strip_prefix(base).unwrap_or(p).display().to_string()
+        });
+        let md = run.to_markdown(diagram, plot.as_deref());
+        write_atomically(path, md.as_bytes())?;
+        eprintln!("wrote {}", path.display());
     }
     let failed = verdicts.iter().any(|(_, v)| !matches!(v, Ok(v) if v.holds));
     if matches!(outcome.stop, StopReason::EventBudget { .. }) {

@@ -1,8 +1,13 @@
 //! What `faultline run` prints: for people, aligned text with the seed, the
-//! fingerprint, one block per node and every expectation's verdict; for
-//! machines (`--json`), the same as one JSON object.
+//! fingerprint, one block per node, sparklines of the run over time and
+//! every expectation's verdict (in colour on a terminal unless `NO_COLOR`
+//! is set); for machines (`--json`), the same as one JSON object; and for a
+//! postmortem (`--report`), a Markdown report with charts and a sequence
+//! diagram of one failed request.
 
+use crate::charts::{Charts, sparkline};
 use serde_json::{Value, json};
+use sim_core::SimDuration;
 use sim_core::metrics::Metrics;
 use sim_core::models::rpc::Rpc;
 use sim_core::policy::ErrorKind;
@@ -50,6 +55,26 @@ fn percent(part: u64, whole: u64) -> String {
         "-".into()
     } else {
         format!("{:.1}%", 100.0 * part as f64 / whole as f64)
+    }
+}
+
+/// Whether to colour output: only for a terminal (or when `CLICOLOR_FORCE`
+/// asks), and never when `NO_COLOR` is set to anything (no-color.org).
+pub fn use_colour(is_terminal: bool) -> bool {
+    let set = |v: &str| std::env::var_os(v).is_some_and(|s| !s.is_empty());
+    if set("NO_COLOR") {
+        return false;
+    }
+    is_terminal || std::env::var_os("CLICOLOR_FORCE").is_some_and(|s| !s.is_empty() && s != "0")
+}
+
+/// `text` in an ANSI style (`1` bold, `31` red, `32` green, `36` cyan) when
+/// `on`.
+fn paint(text: &str, style: &str, on: bool) -> String {
+    if on {
+        format!("\x1b[{style}m{text}\x1b[0m")
+    } else {
+        text.to_string()
     }
 }
 
@@ -206,10 +231,101 @@ impl RunSummary<'_> {
             .collect()
     }
 
-    pub fn to_text(&self) -> String {
+    /// The command that reproduces this run.
+    pub fn replay_command(&self) -> String {
+        let mut cmd = format!("faultline run {}", self.scenario.name);
+        if let Some(v) = self.variant {
+            let _ = write!(cmd, " --variant {v}");
+        }
+        let _ = write!(cmd, " --seed {}", self.seed);
+        for s in self.sets {
+            let _ = write!(cmd, " --set '{s}'");
+        }
+        cmd
+    }
+
+    fn charts(&self) -> Charts {
+        Charts::new(self.spec, self.sim.metrics(), self.outcome.end_time)
+    }
+
+    /// Sparklines of every chart line, with the interval and fault windows.
+    fn over_time(&self, colour: bool) -> String {
+        let charts = self.charts();
+        let mut out = String::new();
+        if charts.panels.is_empty() {
+            return out;
+        }
+        let span = |t: f64| SimDuration::from_nanos((t * 1e9).round() as u64).to_string();
+        let _ = writeln!(
+            out,
+            "\n{} (0 to {}, {} per interval{})",
+            paint("over time", "1", colour),
+            span(charts.end_s),
+            span(charts.interval_s),
+            if charts.interval_s * 60.0 < charts.end_s {
+                ", averaged to 60 marks"
+            } else {
+                ""
+            }
+        );
+        let rows: Vec<(String, String, String)> = charts
+            .panels
+            .iter()
+            .flat_map(|p| {
+                p.lines.iter().map(move |l| {
+                    let what = match p.unit.as_str() {
+                        "ms" => "latency",
+                        "calls" => "queue",
+                        _ if p.title.starts_with("goodput") => "goodput",
+                        _ => "failures",
+                    };
+                    let peak = l
+                        .values
+                        .iter()
+                        .copied()
+                        .filter(|v| v.is_finite())
+                        .fold(0.0, f64::max);
+                    (
+                        format!("{} {what}", l.label),
+                        sparkline(&l.values, 60),
+                        format!(
+                            "peak {}{}{}",
+                            number((peak * 10.0).round() / 10.0),
+                            if p.unit.starts_with('/') || p.unit == "ms" {
+                                ""
+                            } else {
+                                " "
+                            },
+                            p.unit
+                        ),
+                    )
+                })
+            })
+            .collect();
+        let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+        for (label, line, peak) in rows {
+            let _ = writeln!(out, "  {label:<width$}  {line}  {peak}");
+        }
+        for w in &charts.windows {
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {} to {}",
+                paint(&format!("fault: {}", w.label), "31", colour),
+                span(w.start_s),
+                span(w.end_s)
+            );
+        }
+        out
+    }
+
+    pub fn to_text(&self, colour: bool) -> String {
         let mut out = String::new();
         let variant = self.variant.unwrap_or("as written");
-        let _ = writeln!(out, "{}  [variant: {variant}]", self.spec.title);
+        let _ = writeln!(
+            out,
+            "{}  [variant: {variant}]",
+            paint(&self.spec.title, "1", colour)
+        );
         let _ = writeln!(out, "  seed         {}", self.seed);
         let _ = writeln!(out, "  fingerprint  {}", self.outcome.fingerprint);
         let _ = writeln!(out, "  run          {}", self.outcome);
@@ -217,21 +333,34 @@ impl RunSummary<'_> {
             let _ = writeln!(out, "  set          {s}");
         }
         for (name, kind, rows) in self.node_blocks() {
-            let _ = writeln!(out, "\n{} {name}", format!("{kind:?}").to_lowercase());
+            let _ = writeln!(
+                out,
+                "\n{}",
+                paint(
+                    &format!("{} {name}", format!("{kind:?}").to_lowercase()),
+                    "36",
+                    colour
+                )
+            );
             let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
             for (k, v) in rows {
                 let _ = writeln!(out, "  {k:<width$}  {v}");
             }
         }
+        out.push_str(&self.over_time(colour));
         if !self.verdicts.is_empty() {
-            let _ = writeln!(out, "\nexpectations");
+            let _ = writeln!(out, "\n{}", paint("expectations", "1", colour));
             for (e, v) in self.verdicts {
                 match v {
                     Ok(v) => {
                         let _ = writeln!(
                             out,
                             "  {} {} {} {} (was {}){}",
-                            if v.holds { "ok  " } else { "FAIL" },
+                            if v.holds {
+                                paint("ok  ", "32", colour)
+                            } else {
+                                paint("FAIL", "31", colour)
+                            },
                             v.metric,
                             v.op.as_str(),
                             number(v.expected),
@@ -244,7 +373,12 @@ impl RunSummary<'_> {
                         );
                     }
                     Err(err) => {
-                        let _ = writeln!(out, "  FAIL {}: {err}", e.metric.get_ref());
+                        let _ = writeln!(
+                            out,
+                            "  {} {}: {err}",
+                            paint("FAIL", "31", colour),
+                            e.metric.get_ref()
+                        );
                     }
                 }
             }
@@ -255,6 +389,98 @@ impl RunSummary<'_> {
                 "\nThis scenario's expectations belong to its variants: try --variant {}",
                 names.join(" or --variant ")
             );
+        }
+        out
+    }
+
+    /// A Markdown run report for a postmortem: what ran and how to replay
+    /// it, the summary per node, the expectations, charts (Mermaid
+    /// xychart, and the SVG if one was written), and a sequence diagram
+    /// of one failed request.
+    pub fn to_markdown(&self, diagram: Option<(u64, String)>, plot: Option<&str>) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# Run report: {}\n", self.spec.title);
+        let _ = writeln!(out, "{}\n", self.spec.summary);
+        let _ = writeln!(out, "| | |\n|---|---|");
+        let _ = writeln!(out, "| scenario | `{}` |", self.scenario.name);
+        let _ = writeln!(
+            out,
+            "| variant | {} |",
+            self.variant
+                .map_or("as written".into(), |v| format!("`{v}`"))
+        );
+        let _ = writeln!(out, "| seed | {} |", self.seed);
+        let _ = writeln!(out, "| fingerprint | `{}` |", self.outcome.fingerprint);
+        let _ = writeln!(out, "| run | {} |", self.outcome);
+        for s in self.sets {
+            let _ = writeln!(out, "| set | `{s}` |");
+        }
+        let _ = writeln!(out, "| replay | `{}` |\n", self.replay_command());
+        let _ = writeln!(out, "## Summary\n");
+        for (name, kind, rows) in self.node_blocks() {
+            let _ = writeln!(
+                out,
+                "**{} `{name}`**\n\n| | |\n|---|---|",
+                format!("{kind:?}").to_lowercase()
+            );
+            for (k, v) in rows {
+                let _ = writeln!(out, "| {k} | {} |", v.replace('|', "\\|"));
+            }
+            out.push('\n');
+        }
+        if !self.verdicts.is_empty() {
+            let _ = writeln!(out, "## Expectations\n");
+            for (e, v) in self.verdicts {
+                match v {
+                    Ok(v) => {
+                        let _ = writeln!(
+                            out,
+                            "- {} `{} {} {}` (was {}){}",
+                            if v.holds { "✅ holds:" } else { "❌ FAILS:" },
+                            v.metric,
+                            v.op.as_str(),
+                            number(v.expected),
+                            number(v.actual),
+                            if e.because.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", e.because)
+                            }
+                        );
+                    }
+                    Err(err) => {
+                        let _ = writeln!(out, "- ❌ `{}`: {err}", e.metric.get_ref());
+                    }
+                }
+            }
+            out.push('\n');
+        }
+        let charts = self.charts();
+        if !charts.panels.is_empty() {
+            let _ = writeln!(out, "## Over time\n");
+            if let Some(svg) = plot {
+                let _ = writeln!(out, "![the run over time]({svg})\n");
+            }
+            for w in &charts.windows {
+                let _ = writeln!(
+                    out,
+                    "- fault: {} from {:.1}s to {:.1}s",
+                    w.label, w.start_s, w.end_s
+                );
+            }
+            if !charts.windows.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&charts.mermaid());
+        }
+        if let Some((order, diagram)) = diagram {
+            let _ = writeln!(
+                out,
+                "## One failed request: order {order}\n\nEvery message of the order, from the first attempt to the last reply (`{} --format mermaid --request {order}` draws it again).\n",
+                self.replay_command()
+                    .replacen("faultline run", "faultline trace", 1)
+            );
+            let _ = writeln!(out, "```mermaid\n{}```", diagram);
         }
         out
     }
@@ -289,6 +515,20 @@ impl RunSummary<'_> {
                 )
             })
             .collect();
+        let series: serde_json::Map<String, Value> = m
+            .all_series()
+            .map(|(k, s)| {
+                (
+                    k.to_string(),
+                    json!({
+                        "interval_ns": s.interval_ns(),
+                        "count": s.buckets().iter().map(|b| b.count).collect::<Vec<_>>(),
+                        "sum": s.buckets().iter().map(|b| b.sum).collect::<Vec<_>>(),
+                        "max": s.buckets().iter().map(|b| b.max).collect::<Vec<_>>(),
+                    }),
+                )
+            })
+            .collect();
         let verdicts: Vec<Value> = self
             .verdicts
             .iter()
@@ -311,6 +551,7 @@ impl RunSummary<'_> {
             "counters": counters,
             "histograms_ns": histograms,
             "gauges": gauges,
+            "series": series,
             "expectations": verdicts,
         });
         serde_json::to_string_pretty(&doc).expect("JSON from plain values")

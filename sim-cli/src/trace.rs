@@ -120,6 +120,9 @@ pub struct MermaidTrace {
     calls: BTreeMap<(String, u64), u64>,
     /// Calls the first node (the client) made per order.
     client_calls: BTreeMap<u64, u32>,
+    /// Orders where something went wrong: a lost message, a timeout, an
+    /// error reply.
+    troubled: std::collections::BTreeSet<u64>,
 }
 
 impl Default for MermaidTrace {
@@ -135,6 +138,7 @@ impl MermaidTrace {
             participants: BTreeMap::new(),
             calls: BTreeMap::new(),
             client_calls: BTreeMap::new(),
+            troubled: std::collections::BTreeSet::new(),
         }
     }
 
@@ -158,6 +162,16 @@ impl MermaidTrace {
                 .map(|(&o, _)| o)
                 .or_else(|| self.lines.keys().next().copied())
         })
+    }
+
+    /// The first order where something went wrong (for a postmortem),
+    /// else what `pick` would draw.
+    pub fn pick_failed(&self) -> Option<u64> {
+        self.troubled
+            .iter()
+            .next()
+            .copied()
+            .or_else(|| self.pick(None))
     }
 
     pub fn diagram(&self, order: u64) -> Option<String> {
@@ -209,6 +223,9 @@ impl TraceSink for MermaidTrace {
             }
             (TraceKind::Deliver, Some(Rpc::Reply { call, outcome })) => {
                 if let Some(&order) = self.calls.get(&(r.node.to_string(), *call)) {
+                    if matches!(outcome, Outcome::Err(_)) {
+                        self.troubled.insert(order);
+                    }
                     self.add(
                         order,
                         peer,
@@ -224,6 +241,7 @@ impl TraceSink for MermaidTrace {
             }
             (TraceKind::Drop, Some(Rpc::Reply { call, outcome })) => {
                 if let Some(&order) = self.calls.get(&(peer.to_string(), *call)) {
+                    self.troubled.insert(order);
                     self.add(
                         order,
                         r.node,
@@ -238,6 +256,7 @@ impl TraceSink for MermaidTrace {
                 }
             }
             (TraceKind::Drop, Some(Rpc::Call { call, order, .. })) => {
+                self.troubled.insert(*order);
                 self.add(
                     *order,
                     r.node,
@@ -247,6 +266,7 @@ impl TraceSink for MermaidTrace {
             }
             (TraceKind::Timer, Some(Rpc::AttemptTimeout { call, .. })) => {
                 if let Some(&order) = self.calls.get(&(r.node.to_string(), *call)) {
+                    self.troubled.insert(order);
                     self.add(
                         order,
                         r.node,

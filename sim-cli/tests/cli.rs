@@ -629,3 +629,136 @@ fn sweep_refuses_bad_parameters_and_outputs() {
     ]);
     assert!(!ok && err.contains(".csv or .json"), "{err}");
 }
+
+/// The double charge with the API down from 20s to 30s.
+fn story_with_a_crash() -> std::path::PathBuf {
+    let text = story_text().replacen(
+        "[[link]]",
+        "[[fault]]\nat = \"20s\"\ncrash = \"api\"\n\n[[fault]]\nat = \"30s\"\nrestart = \"api\"\n\n[[link]]",
+        1,
+    );
+    write_temp("crash.toml", &text)
+}
+
+#[test]
+fn run_draws_sparklines_and_writes_a_plot_and_a_report() {
+    let scenario = story_with_a_crash();
+    let dir = scenario.parent().unwrap().to_path_buf();
+    let (svg, md) = (dir.join("run.svg"), dir.join("run.md"));
+    let (ok, out, err) = faultline(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--variant",
+        "no-idempotency",
+        "--seed",
+        "4",
+        "--plot",
+        svg.to_str().unwrap(),
+        "--report",
+        md.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    // Sparklines: goodput collapses while the API is down (blocks of the
+    // lowest height in the middle), and the fault window is listed.
+    let goodput = out.lines().find(|l| l.contains("user goodput")).unwrap();
+    assert!(goodput.contains("▁▁▁▁▁"), "{goodput}");
+    assert!(out.contains("fault: api down    20s to 30s"), "{out}");
+    // No colour when the output is not a terminal.
+    assert!(!out.contains('\x1b'), "{out}");
+
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(svg.trim_end().ends_with("</svg>"));
+    for title in [
+        "latency of successes",
+        "goodput",
+        "failures per second",
+        "queue length",
+    ] {
+        assert!(svg.contains(title), "{title} missing");
+    }
+    // The crash is shaded on each of the four panels, from x(20s) to x(30s).
+    assert_eq!(svg.matches("class=\"fault\"").count(), 4);
+    assert!(svg.contains("<title>api down</title>"));
+    assert!(svg.matches("<polyline").count() >= 4);
+
+    let md = std::fs::read_to_string(&md).unwrap();
+    for part in [
+        "# Run report: The double charge",
+        "| seed | 4 |",
+        "| replay | `faultline run ",
+        "--variant no-idempotency --seed 4`",
+        "## Expectations",
+        "✅ holds: `ledger.duplicate_charges > 0`",
+        "- fault: api down from 20.0s to 30.0s",
+        "```mermaid\nxychart-beta",
+        "![the run over time](run.svg)",
+        "## One failed request: order ",
+        "```mermaid\nsequenceDiagram",
+    ] {
+        assert!(md.contains(part), "report lacks {part:?}:\n{md}");
+    }
+    // The sample request really failed somewhere: a loss or a timeout.
+    let diagram = md.split("sequenceDiagram").nth(1).unwrap();
+    assert!(
+        diagram.contains("LOST")
+            || diagram.contains("timed out")
+            || diagram.contains("unavailable"),
+        "{diagram}"
+    );
+    // The fingerprint with a report is the fingerprint without one.
+    let (_, plain, _) = faultline(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--variant",
+        "no-idempotency",
+        "--seed",
+        "4",
+    ]);
+    assert!(md.contains(&format!("| fingerprint | `{}` |", fingerprint_of(&plain))));
+}
+
+#[test]
+fn colour_is_for_terminals_and_no_color_wins() {
+    let run = |env: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(["run", "double-charge", "--variant", "idempotency-keys"])
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(!run(&[]).contains('\x1b'));
+    let forced = run(&[("CLICOLOR_FORCE", "1")]);
+    assert!(forced.contains("\x1b[32mok  \x1b[0m"), "{forced}");
+    assert!(!run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).contains('\x1b'));
+}
+
+#[test]
+fn a_failed_run_leaves_earlier_files_alone() {
+    let dir = std::env::temp_dir().join(format!("faultline-atomic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("keep.svg");
+    std::fs::write(&svg, "a good plot").unwrap();
+    let (ok, _, err) = faultline(&[
+        "run",
+        "double-charge",
+        "--set",
+        "node.api.wrokers=3",
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("did you mean `workers`"), "{err}");
+    assert_eq!(std::fs::read_to_string(&svg).unwrap(), "a good plot");
+    // A directory that does not exist is an error, not a panic.
+    let (ok, _, err) = faultline(&[
+        "run",
+        "double-charge",
+        "--plot",
+        dir.join("no/such/dir/x.svg").to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("cannot write"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -322,6 +322,8 @@ pub struct Metrics {
     gauges: Vec<Gauge>,
     histograms: Vec<Histogram>,
     series: Vec<TimeSeries>,
+    /// The interval models use for their time series (0: one second).
+    series_interval_ns: u64,
 }
 
 /// Default bound on a time series' intervals before it coarsens.
@@ -374,6 +376,21 @@ impl Metrics {
         }) {
             Handle::Histogram(id) => id,
             other => Self::kind_clash(name, "histogram", other),
+        }
+    }
+
+    /// Sets the interval that models' time series use (see
+    /// `series_interval`); a scenario picks one to suit its duration.
+    pub fn set_series_interval(&mut self, interval_ns: u64) {
+        self.series_interval_ns = interval_ns;
+    }
+
+    /// The interval for new time series: as set, or one second.
+    pub fn series_interval(&self) -> u64 {
+        if self.series_interval_ns == 0 {
+            1_000_000_000
+        } else {
+            self.series_interval_ns
         }
     }
 

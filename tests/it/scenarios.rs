@@ -1,6 +1,7 @@
 //! Scenario files: every shipped story loads, builds and tells its lesson
 //! on several seeds; and bad input gets a located, helpful message.
 
+use sim_core::SimDuration;
 use sim_core::scenario::build::{build, evaluate};
 use sim_core::scenario::load::{load, parse_set_value};
 use std::path::{Path, PathBuf};
@@ -297,4 +298,27 @@ fn the_format_reference_covers_every_field() {
             "the reference for {table} differs from the schema"
         );
     }
+}
+
+#[test]
+fn time_series_intervals_are_round_and_near_a_120th_of_the_run() {
+    use sim_core::scenario::build::series_interval;
+    let ms = |v: u64| v * 1_000_000;
+    assert_eq!(series_interval(SimDuration::from_secs(60)), ms(500));
+    assert_eq!(series_interval(SimDuration::from_secs(240)), ms(2_000));
+    assert_eq!(series_interval(SimDuration::from_secs(3600)), ms(50_000));
+    assert_eq!(series_interval(SimDuration::from_millis(50)), ms(1));
+    assert!(series_interval(SimDuration::MAX) > 0);
+    // The models record into series at that interval.
+    let spec = story("queues").resolve(Some("bounded"), &[]).unwrap();
+    let mut built = build(&spec, 1).unwrap();
+    built.sim.run(built.limits);
+    let ok = built
+        .sim
+        .metrics()
+        .get_series("user.ok_latency_ns")
+        .unwrap();
+    assert_eq!(ok.interval_ns(), ms(2_000));
+    let total: u64 = ok.buckets().iter().map(|b| b.count).sum();
+    assert_eq!(total, built.sim.metrics().get_counter("user.ok").unwrap());
 }

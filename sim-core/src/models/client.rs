@@ -13,13 +13,15 @@
 //! `late_replies` (replies to attempts already given up on), `throttled`
 //! (refused by the client's own in-flight limit, also counted as failed
 //! with `overloaded`), and
-//! `latency_ns` (histogram, first attempt to final success). Every request
+//! `latency_ns` (histogram, first attempt to final success); and two time
+//! series, `ok_latency_ns` (one value per success: its latency) and
+//! `failures` (one per failure). Every request
 //! ends exactly once: `requests = ok + failed + in_flight()`.
 
 use super::rpc::{Outcome, Rpc};
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
-use crate::metrics::{CounterId, HistogramId};
+use crate::metrics::{CounterId, HistogramId, SeriesId};
 use crate::policy::ErrorKind;
 use crate::policy::retry::{GiveUpReason, RetryBudget, RetryConfig, RetryDecision, RetryState};
 use crate::policy::timeout::{AttemptTimeout, TimeoutConfig};
@@ -87,6 +89,8 @@ struct Metrics {
     late: CounterId,
     throttled: CounterId,
     latency: HistogramId,
+    ok_series: SeriesId,
+    failed_series: SeriesId,
 }
 
 pub struct Client {
@@ -180,6 +184,8 @@ impl Client {
             for c in [requests, throttled, failed, by] {
                 metrics.add(c, 1);
             }
+            let (series, now) = (self.metrics().failed_series, ctx.now());
+            ctx.metrics().record_series(series, now, 1.0);
             return;
         }
         let id = self.next_request;
@@ -275,12 +281,15 @@ impl Client {
         let metrics = ctx.metrics();
         match outcome {
             Outcome::Ok(_) => {
+                let latency = now.saturating_since(req.started).as_nanos();
                 metrics.add(m.ok, 1);
-                metrics.record(m.latency, now.saturating_since(req.started).as_nanos());
+                metrics.record(m.latency, latency);
+                metrics.record_series(m.ok_series, now, latency as f64);
             }
             Outcome::Err(kind) => {
                 metrics.add(m.failed, 1);
                 metrics.add(m.failed_by[kind as usize], 1);
+                metrics.record_series(m.failed_series, now, 1.0);
             }
         }
     }
@@ -309,6 +318,8 @@ impl Node<Rpc> for Client {
             late: c(m, "late_replies"),
             throttled: c(m, "throttled"),
             latency: m.histogram(&format!("{name}.latency_ns")),
+            ok_series: m.series(&format!("{name}.ok_latency_ns"), m.series_interval()),
+            failed_series: m.series(&format!("{name}.failures"), m.series_interval()),
         });
         let now = ctx.now();
         for (i, &(at, _)) in self.cfg.rate_changes.iter().enumerate() {

@@ -16,12 +16,14 @@
 //! full), `shed` (by the controlled-delay policy), `replayed`, `conflicts`,
 //! `completed`, `failed`, `late` (replies sent after the caller's deadline:
 //! work nobody was waiting for), `response_ns` (histogram, arrival to
-//! reply), `queue_depth` and `busy_workers` (time-weighted gauges).
+//! reply), `queue_depth` and `busy_workers` (time-weighted gauges), and the
+//! time series `queue` (the queue's length at every change; a bucket's max
+//! is its peak).
 
 use super::rpc::{Outcome, Rpc};
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
-use crate::metrics::{CounterId, GaugeId, HistogramId};
+use crate::metrics::{CounterId, GaugeId, HistogramId, SeriesId};
 use crate::policy::ErrorKind;
 use crate::policy::codel::{Codel, CodelConfig};
 use crate::policy::idempotency::{IdempotencyConfig, IdempotencyStore, KeyDecision};
@@ -96,6 +98,7 @@ struct Metrics {
     response: HistogramId,
     queue_depth: GaugeId,
     busy: GaugeId,
+    queue_series: SeriesId,
 }
 
 pub struct Service {
@@ -137,10 +140,11 @@ impl Service {
             self.queue.len() as f64,
             (self.busy.len() - self.idle.len()) as f64,
         );
-        let (gq, gb, now) = (m.queue_depth, m.busy, ctx.now());
+        let (gq, gb, qs, now) = (m.queue_depth, m.busy, m.queue_series, ctx.now());
         let metrics = ctx.metrics();
         metrics.set(gq, now, depth);
         metrics.set(gb, now, busy);
+        metrics.record_series(qs, now, depth);
     }
 
     fn start(&mut self, ctx: &mut Context<'_, Rpc>, worker: u32, job: Job) {
@@ -245,6 +249,7 @@ impl Node<Rpc> for Service {
             response: m.histogram(&format!("{name}.response_ns")),
             queue_depth: m.gauge(&format!("{name}.queue_depth"), now),
             busy: m.gauge(&format!("{name}.busy_workers"), now),
+            queue_series: m.series(&format!("{name}.queue"), m.series_interval()),
         });
     }
 

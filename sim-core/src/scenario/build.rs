@@ -60,10 +60,32 @@ pub struct Built {
     pub limits: RunLimits,
 }
 
+/// About this many intervals per run in the models' time series.
+pub const SERIES_POINTS: u64 = 120;
+
+/// The time series interval for a run of `duration`: 1, 2 or 5 times a
+/// power of ten milliseconds, the smallest at least duration / 120, so
+/// charts have up to about 120 points on round times.
+pub fn series_interval(duration: SimDuration) -> u64 {
+    const MS: u64 = 1_000_000;
+    let raw = (duration.as_nanos() / SERIES_POINTS).max(MS);
+    let mut unit = MS;
+    loop {
+        for m in [1, 2, 5] {
+            if unit.saturating_mul(m) >= raw {
+                return unit.saturating_mul(m);
+            }
+        }
+        unit = unit.saturating_mul(10);
+    }
+}
+
 /// Builds the simulation for `spec` under `seed`. The spec must have been
 /// checked by `load` (names resolve), so failures here are engine errors.
 pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
     let mut sim = Simulation::new(seed);
+    sim.metrics_mut()
+        .set_series_interval(series_interval(spec.run.duration.0));
     if let Some(l) = &spec.network.latency {
         sim.network_mut().default_local = LinkSpec::fixed(0.0).with_latency(l.0.clone());
     }

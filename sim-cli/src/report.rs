@@ -175,8 +175,23 @@ impl RunSummary<'_> {
                             .get_gauge(&format!("{name}.busy_workers"))
                             .map_or(0.0, |g| g.time_average(end));
                         let depth = m.get_gauge(&format!("{name}.queue_depth"));
+                        let secs = end.as_nanos() as f64 / 1e9;
+                        let rate = |v: u64| {
+                            if secs > 0.0 {
+                                format!("{:.1}/s", v as f64 / secs)
+                            } else {
+                                "-".into()
+                            }
+                        };
                         vec![
-                            ("arrivals".into(), c("arrivals").to_string()),
+                            (
+                                "arrivals".into(),
+                                format!("{} ({})", c("arrivals"), rate(c("arrivals"))),
+                            ),
+                            (
+                                "throughput".into(),
+                                format!("{} answered ok", rate(c("completed"))),
+                            ),
                             (
                                 "answered".into(),
                                 format!(

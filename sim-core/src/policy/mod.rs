@@ -6,8 +6,12 @@
 //! random stream as arguments and never touch the engine, so models (the
 //! client, the service) call them and tests can check them exactly.
 
+pub mod bulkhead;
+pub mod circuit_breaker;
 pub mod codel;
+pub mod hedge;
 pub mod idempotency;
+pub mod load_balance;
 pub mod retry;
 pub mod timeout;
 

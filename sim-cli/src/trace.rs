@@ -83,9 +83,6 @@ impl TraceSink for ChromeTrace {
             (TraceKind::Timer, Some(Rpc::AttemptTimeout { call, .. })) => {
                 self.close(r.node, *call, ts, "timeout".into());
             }
-            (TraceKind::Timer, Some(Rpc::DownstreamTimeout { call })) => {
-                self.close(r.node, *call, ts, "timeout".into());
-            }
             (TraceKind::Drop, _) => {
                 let what = r.detail.map(|d| format!("{d:?}")).unwrap_or_default();
                 self.events.push(json!({

@@ -5,7 +5,7 @@
 use sim_core::models::client::{Client, ClientConfig};
 use sim_core::models::ledger::Ledger;
 use sim_core::models::rpc::Rpc;
-use sim_core::models::service::{Discipline, Service, ServiceConfig};
+use sim_core::models::service::{Dependency, Discipline, Service, ServiceConfig};
 use sim_core::policy::codel::CodelConfig;
 use sim_core::policy::idempotency::IdempotencyConfig;
 use sim_core::policy::retry::{Backoff, Jitter, RetryConfig};
@@ -29,7 +29,7 @@ fn payments(seed: u64, keys: bool, reply_loss: f64, double_submit: f64, orders: 
         .add_node("ledger", zone, Ledger::new(Dist::Constant(20e6)))
         .unwrap();
     let mut api = ServiceConfig::new(16, Dist::Constant(5e6));
-    api.downstream = Some(ledger);
+    api.dependencies.push(Dependency::to("ledger", ledger));
     if keys {
         api.idempotency = Some(IdempotencyConfig {
             ttl: SimDuration::from_secs(86_400),
@@ -37,11 +37,11 @@ fn payments(seed: u64, keys: bool, reply_loss: f64, double_submit: f64, orders: 
     }
     let api = sim.add_node("api", zone, Service::new(api)).unwrap();
     let mut user = ClientConfig::poisson(api, 100.0);
-    user.timeout = TimeoutConfig {
+    user.call.timeout = TimeoutConfig {
         per_attempt: Some(SimDuration::from_millis(200)),
         overall: None,
     };
-    user.retry = RetryConfig {
+    user.call.retry = RetryConfig {
         max_attempts: 4,
         backoff: Backoff::Fixed(SimDuration::from_millis(50)),
         jitter: Jitter::None,

@@ -4,12 +4,14 @@
 //! So far: the queueing primitives (an open-loop Poisson client and a
 //! c-worker FIFO server) that the engine's checks against queueing theory,
 //! its property tests and its benchmarks are built from, and the hold model
-//! used to benchmark the pending-event set; and the request path (a client
-//! with timeouts, retries and idempotency keys, a service with workers, a
-//! queue, an idempotency store and a dependency, and a ledger whose charges
-//! are the side effect to protect), which speak `rpc::Rpc`. The rest of the
-//! service model and the data models grow here.
+//! used to benchmark the pending-event set; and the request path, which
+//! speaks `rpc::Rpc`: the caller (every policy between a caller and one
+//! dependency), a client (an open-loop workload over a caller), a service
+//! (workers, a queue, dependencies in order, in parallel or fanned out,
+//! gray failures and flags) and a ledger whose charges are the side effect
+//! to protect. The data models grow here.
 
+pub mod caller;
 pub mod client;
 pub mod hold;
 pub mod ledger;

@@ -1,14 +1,20 @@
 //! The messages of the request-path models (client, service, ledger): calls
-//! and their replies, and the timers those nodes set.
+//! and their replies, the timers those nodes set, and the control messages
+//! a scenario injects to change a node's behaviour on schedule.
 //!
 //! A call carries the *order* it is about (the business entity, such as a
 //! payment), an optional idempotency key, and the caller's deadline so that
 //! every hop can give up when the caller has. Call ids are unique per
-//! caller and route replies back to the attempt they answer.
+//! caller node and route replies back to the attempt they answer; their low
+//! byte names the caller within the node (`caller::caller_of`).
 
 use crate::engine::NodeId;
 use crate::policy::ErrorKind;
 use crate::time::SimTime;
+
+/// The order of a health probe: a service answers it like any call but
+/// calls no dependency for it.
+pub const PROBE_ORDER: u64 = u64::MAX;
 
 /// What an attempt came to.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -16,6 +22,21 @@ pub enum Outcome {
     /// Success, with a value (the ledger's charge id, say).
     Ok(u64),
     Err(ErrorKind),
+}
+
+/// A scheduled change to a service's behaviour: gray failures and flags.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub enum Control {
+    /// Work takes `permille` / 1000 times as long.
+    Slow { permille: u32 },
+    /// This share of calls (parts per million) fails after the work.
+    Errors { ppm: u32 },
+    /// Calls are accepted and never answered; workers hang on them.
+    Hang,
+    /// Back to normal: hung calls resume.
+    Recover,
+    /// Set a feature flag.
+    Flag { name: String, on: bool },
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -29,26 +50,46 @@ pub enum Rpc {
     },
     /// The outcome of attempt `call`.
     Reply { call: u64, outcome: Outcome },
+    /// A scheduled change of behaviour (sent by a node to itself).
+    Control(Control),
 
     // Timers.
     /// Client: time for the next logical request.
     NextRequest,
     /// Client: the user submits order `order` again (a double click).
     Resubmit { order: u64 },
-    /// Client: attempt `call` of request `request` has waited too long.
-    AttemptTimeout { request: u64, call: u64 },
     /// Client: the arrival rate changes to `rate_changes[index]`.
     RateChange { index: usize },
-    /// Client: time to retry request `request`.
-    Retry { request: u64 },
+    /// Caller: attempt `call` of logical call `request` waited too long.
+    AttemptTimeout { caller: u8, request: u64, call: u64 },
+    /// Caller: time to retry logical call `request`.
+    Retry { caller: u8, request: u64 },
+    /// Caller: time to hedge logical call `request`.
+    Hedge { caller: u8, request: u64 },
+    /// Caller: time to probe every replica.
+    HealthTick { caller: u8 },
+    /// Caller: health probe `call` had no answer in time.
+    ProbeTimeout { caller: u8, call: u64 },
     /// Service: `worker` finished its own work on a job.
     WorkDone { worker: u32 },
-    /// Service: the downstream call `call` has waited too long.
-    DownstreamTimeout { call: u64 },
     /// Ledger: apply the charge for `order` and answer `caller`'s `call`.
     Charge {
         caller: NodeId,
         call: u64,
         order: u64,
     },
+}
+
+impl Rpc {
+    /// The caller (index within its node) a caller timer belongs to.
+    pub fn caller_timer(&self) -> Option<u8> {
+        match self {
+            Rpc::AttemptTimeout { caller, .. }
+            | Rpc::Retry { caller, .. }
+            | Rpc::Hedge { caller, .. }
+            | Rpc::HealthTick { caller }
+            | Rpc::ProbeTimeout { caller, .. } => Some(*caller),
+            _ => None,
+        }
+    }
 }

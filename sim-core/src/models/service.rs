@@ -1,26 +1,41 @@
 //! A service on the request path: calls queue for a pool of workers; a
-//! worker does its own work (a service time), then, if the service has a
-//! dependency, calls it and waits for the answer, holding the worker as a
-//! thread-per-request server does, and replies with the outcome.
+//! worker does its own work (a service time), then calls the service's
+//! dependencies, in order or all at once, holding the worker while it
+//! waits as a thread-per-request server does, and replies with the outcome.
 //!
-//! With an idempotency store, a call whose key was seen before is answered
-//! from the store (replayed) or refused while the first is in progress
-//! (`Conflict`), and never reaches the workers or the dependency.
+//! Each dependency is reached through a `Caller` (`models::caller`), so
+//! every policy of the request path applies per dependency: timeouts,
+//! retries, a circuit breaker, a bulkhead (which is also how a connection
+//! pool with no wait behaves), hedging, load balancing over replicas with
+//! health checks and outlier ejection, and a fallback. A dependency can be
+//! *fanned out*: one call to every replica, done when all of them (or a
+//! quorum) answered. A dependency behind a feature flag is skipped while
+//! the flag is off.
 //!
 //! Waiting calls are served first in, first out, or last in, first out
 //! (the newest caller is the likeliest to still be waiting), and a
 //! controlled-delay policy (`policy::codel`) can shed calls that waited too
-//! long in a standing queue.
+//! long in a standing queue. With an idempotency store, a call whose key
+//! was seen before is answered from the store (replayed) or refused while
+//! the first is in progress (`Conflict`), and never reaches the workers.
+//!
+//! Gray failures arrive as `Control` messages on schedule: slow (work takes
+//! longer), erroring (a share of calls fail after the work), hanging
+//! (calls are accepted and never answered), and recovery. If the service
+//! names a `gate` flag, its gray failure applies only while that flag is
+//! on: a release behind a feature flag, with a kill switch.
 //!
 //! Metrics, prefixed with the node's name: `arrivals`, `rejected` (queue
 //! full), `shed` (by the controlled-delay policy), `replayed`, `conflicts`,
-//! `completed`, `failed`, `late` (replies sent after the caller's deadline:
-//! work nobody was waiting for), `response_ns` (histogram, arrival to
-//! reply), `queue_depth` and `busy_workers` (time-weighted gauges), and the
-//! time series `queue` (the queue's length at every change; a bucket's max
-//! is its peak).
+//! `completed`, `failed`, `degraded` (answered ok with a fallback inside),
+//! `late` (replies sent after the caller's deadline: work nobody was
+//! waiting for), `response_ns` (histogram, arrival to reply),
+//! `queue_depth` and `busy_workers` (time-weighted gauges), the time series
+//! `queue` (the queue's length at every change), and each dependency's
+//! caller metrics under `<name>.<dependency>.`.
 
-use super::rpc::{Outcome, Rpc};
+use super::caller::{Caller, CallerConfig, Done, caller_of};
+use super::rpc::{Control, Outcome, PROBE_ORDER, Rpc};
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
 use crate::metrics::{CounterId, GaugeId, HistogramId, SeriesId};
@@ -29,6 +44,39 @@ use crate::policy::codel::{Codel, CodelConfig};
 use crate::policy::idempotency::{IdempotencyConfig, IdempotencyStore, KeyDecision};
 use crate::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, VecDeque};
+
+/// How a fanned-out dependency decides it is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fanout {
+    /// Every replica must answer ok.
+    All,
+    /// This many ok answers are enough; the rest are abandoned.
+    Quorum(u32),
+}
+
+/// One dependency of a service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dependency {
+    /// Its name in metrics (`<service>.<name>.ok`).
+    pub name: String,
+    pub call: CallerConfig,
+    /// Call every replica rather than one.
+    pub fanout: Option<Fanout>,
+    /// Call it only while this feature flag is on.
+    pub flag: Option<String>,
+}
+
+impl Dependency {
+    /// Plain calls to one node.
+    pub fn to(name: &str, target: NodeId) -> Self {
+        Dependency {
+            name: name.to_string(),
+            call: CallerConfig::to(target),
+            fanout: None,
+            flag: None,
+        }
+    }
+}
 
 /// How a service behaves.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,15 +87,19 @@ pub struct ServiceConfig {
     pub queue_capacity: Option<usize>,
     /// A worker's own work per call, in nanoseconds.
     pub service_time: Dist,
-    /// The dependency called after the service's own work, if any.
-    pub downstream: Option<NodeId>,
-    /// How long a worker waits for the dependency.
-    pub downstream_timeout: Option<SimDuration>,
+    /// Called after the service's own work.
+    pub dependencies: Vec<Dependency>,
+    /// Call every dependency at once instead of one after another.
+    pub parallel: bool,
     pub idempotency: Option<IdempotencyConfig>,
     /// Which waiting call a free worker takes.
     pub discipline: Discipline,
     /// Shed calls that waited too long in a standing queue.
     pub codel: Option<CodelConfig>,
+    /// Feature flags and their initial values.
+    pub flags: BTreeMap<String, bool>,
+    /// Gray failures apply only while this flag is on.
+    pub gate: Option<String>,
 }
 
 /// The order in which waiting calls are served.
@@ -67,11 +119,13 @@ impl ServiceConfig {
             workers,
             queue_capacity: None,
             service_time,
-            downstream: None,
-            downstream_timeout: None,
+            dependencies: Vec::new(),
+            parallel: false,
             idempotency: None,
             discipline: Discipline::Fifo,
             codel: None,
+            flags: BTreeMap::new(),
+            gate: None,
         }
     }
 }
@@ -86,6 +140,25 @@ struct Job {
     arrived: SimTime,
 }
 
+/// A dependency being called for a job: calls out, ok answers, failures.
+struct Group {
+    pending: u32,
+    ok: u32,
+    failed: u32,
+    need: u32,
+    last_error: Option<ErrorKind>,
+}
+
+/// A job a worker holds while it calls dependencies.
+struct Active {
+    job: Job,
+    /// The next dependency to call (in order).
+    next: usize,
+    groups: BTreeMap<u8, Group>,
+    degraded: bool,
+    value: u64,
+}
+
 struct Metrics {
     arrivals: CounterId,
     rejected: CounterId,
@@ -95,20 +168,36 @@ struct Metrics {
     conflicts: CounterId,
     completed: CounterId,
     failed: CounterId,
+    degraded: CounterId,
     response: HistogramId,
     queue_depth: GaugeId,
     busy: GaugeId,
     queue_series: SeriesId,
 }
 
+/// The gray-failure state.
+#[derive(Clone, Copy, Debug, Default)]
+struct Gray {
+    slow_permille: Option<u32>,
+    error_ppm: u32,
+    hang: bool,
+}
+
 pub struct Service {
     cfg: ServiceConfig,
     queue: VecDeque<Job>,
+    /// Per worker: the job it works on, and its id while calling out.
     busy: Vec<Option<Job>>,
     idle: Vec<u32>,
-    /// Downstream calls in flight: call id to (worker, timeout timer).
-    waiting: BTreeMap<u64, (u32, Option<TimerId>)>,
-    next_call: u64,
+    /// Jobs calling their dependencies, by job id; the id is the callers'
+    /// tag, so a late answer for a finished job finds nothing.
+    active: BTreeMap<u64, (u32, Active)>,
+    next_job: u64,
+    callers: Vec<Caller>,
+    flags: BTreeMap<String, bool>,
+    gray: Gray,
+    /// Workers stuck on a job while the service hangs.
+    hung: Vec<u32>,
     store: Option<IdempotencyStore<Outcome>>,
     codel: Option<Codel>,
     m: Option<Metrics>,
@@ -117,21 +206,39 @@ pub struct Service {
 impl Service {
     pub fn new(cfg: ServiceConfig) -> Self {
         assert!(cfg.workers > 0, "a service needs at least one worker");
+        assert!(cfg.dependencies.len() < 256, "at most 255 dependencies");
         Service {
             busy: (0..cfg.workers).map(|_| None).collect(),
             idle: (0..cfg.workers).rev().collect(),
             store: cfg.idempotency.map(IdempotencyStore::new),
             codel: cfg.codel.map(Codel::new),
+            callers: cfg
+                .dependencies
+                .iter()
+                .enumerate()
+                .map(|(i, d)| Caller::new(i as u8, d.call.clone()))
+                .collect(),
+            flags: cfg.flags.clone(),
             cfg,
             queue: VecDeque::new(),
-            waiting: BTreeMap::new(),
-            next_call: 0,
+            active: BTreeMap::new(),
+            next_job: 0,
+            gray: Gray::default(),
+            hung: Vec::new(),
             m: None,
         }
     }
 
     fn metrics(&self) -> &Metrics {
         self.m.as_ref().expect("started")
+    }
+
+    /// Whether the gray failure applies now (its gate flag, if any, is on).
+    fn gray_on(&self) -> bool {
+        self.cfg
+            .gate
+            .as_ref()
+            .is_none_or(|f| self.flags.get(f).copied().unwrap_or(false))
     }
 
     fn update_gauges(&self, ctx: &mut Context<'_, Rpc>) {
@@ -148,12 +255,19 @@ impl Service {
     }
 
     fn start(&mut self, ctx: &mut Context<'_, Rpc>, worker: u32, job: Job) {
-        let work = self.cfg.service_time.sample_duration(ctx.rng());
+        let mut work = self.cfg.service_time.sample_duration(ctx.rng());
+        if let Some(p) = self.gray.slow_permille
+            && self.gray_on()
+        {
+            work = SimDuration::from_nanos(
+                (work.as_nanos() as u128 * u128::from(p) / 1000).min(u128::from(u64::MAX)) as u64,
+            );
+        }
         ctx.set_timer(work, Rpc::WorkDone { worker });
         self.busy[worker as usize] = Some(job);
     }
 
-    fn reply(&mut self, ctx: &mut Context<'_, Rpc>, job: Job, outcome: Outcome) {
+    fn reply(&mut self, ctx: &mut Context<'_, Rpc>, job: Job, outcome: Outcome, degraded: bool) {
         if let (Some(store), Some(key)) = (&mut self.store, job.key) {
             match outcome {
                 Outcome::Ok(_) => store.complete(key, outcome),
@@ -164,7 +278,7 @@ impl Service {
         }
         let m = self.metrics();
         let late = job.deadline.is_some_and(|d| ctx.now() > d);
-        let (late, done, response) = (
+        let (late, done, response, deg) = (
             late.then_some(m.late),
             if matches!(outcome, Outcome::Ok(_)) {
                 m.completed
@@ -172,12 +286,13 @@ impl Service {
                 m.failed
             },
             m.response,
+            degraded.then_some(m.degraded),
         );
         let waited = ctx.now().saturating_since(job.arrived).as_nanos();
         let metrics = ctx.metrics();
         metrics.add(done, 1);
-        if let Some(late) = late {
-            metrics.add(late, 1);
+        for c in [late, deg].into_iter().flatten() {
+            metrics.add(c, 1);
         }
         metrics.record(response, waited);
         ctx.send(
@@ -192,7 +307,7 @@ impl Service {
     /// `worker` is done with its job: take the next one or go idle.
     fn release(&mut self, ctx: &mut Context<'_, Rpc>, worker: u32) {
         self.busy[worker as usize] = None;
-        match self.next_job(ctx) {
+        match self.next_waiting(ctx) {
             Some(next) => self.start(ctx, worker, next),
             None => self.idle.push(worker),
         }
@@ -200,7 +315,7 @@ impl Service {
 
     /// The waiting call a free worker takes, shedding on the way those the
     /// controlled-delay policy says nobody should serve.
-    fn next_job(&mut self, ctx: &mut Context<'_, Rpc>) -> Option<Job> {
+    fn next_waiting(&mut self, ctx: &mut Context<'_, Rpc>) -> Option<Job> {
         loop {
             let now = ctx.now();
             let standing = self.codel.as_ref().map(|c| (c.clone(), c.standing(now)));
@@ -217,17 +332,192 @@ impl Service {
                 Some((c, true)) if c.shed(now, job.arrived) => {
                     let shed = self.metrics().shed;
                     ctx.metrics().add(shed, 1);
-                    self.reply(ctx, job, Outcome::Err(ErrorKind::Overloaded));
+                    self.reply(ctx, job, Outcome::Err(ErrorKind::Overloaded), false);
                 }
                 _ => return Some(job),
             }
         }
     }
 
-    fn finish(&mut self, ctx: &mut Context<'_, Rpc>, worker: u32, outcome: Outcome) {
-        let job = self.busy[worker as usize].expect("a busy worker finished");
-        self.reply(ctx, job, outcome);
+    fn finish(
+        &mut self,
+        ctx: &mut Context<'_, Rpc>,
+        worker: u32,
+        job: Job,
+        outcome: Outcome,
+        degraded: bool,
+    ) {
+        self.reply(ctx, job, outcome, degraded);
         self.release(ctx, worker);
+    }
+
+    /// The worker's own work is done: fail it (a gray error), call the
+    /// dependencies, or answer.
+    fn work_done(&mut self, ctx: &mut Context<'_, Rpc>, worker: u32) {
+        let Some(job) = self.busy[worker as usize] else {
+            return;
+        };
+        if self.gray_on() {
+            if self.gray.hang {
+                self.hung.push(worker);
+                return;
+            }
+            if self.gray.error_ppm > 0 && ctx.rng().chance(f64::from(self.gray.error_ppm) / 1e6) {
+                self.finish(ctx, worker, job, Outcome::Err(ErrorKind::Internal), false);
+                return;
+            }
+        }
+        if job.order == PROBE_ORDER || self.callers.is_empty() {
+            self.finish(ctx, worker, job, Outcome::Ok(job.order), false);
+            return;
+        }
+        let id = self.next_job;
+        self.next_job += 1;
+        self.active.insert(
+            id,
+            (
+                worker,
+                Active {
+                    job,
+                    next: 0,
+                    groups: BTreeMap::new(),
+                    degraded: false,
+                    value: job.order,
+                },
+            ),
+        );
+        self.advance(ctx, id);
+    }
+
+    /// Calls the next dependency (or all of them), or answers when there
+    /// is nothing left to call.
+    fn advance(&mut self, ctx: &mut Context<'_, Rpc>, id: u64) {
+        loop {
+            let Some((_, a)) = self.active.get(&id) else {
+                return;
+            };
+            if !a.groups.is_empty() {
+                return; // waiting for answers
+            }
+            let next = a.next;
+            if next >= self.callers.len() {
+                let (worker, a) = self.active.remove(&id).expect("checked");
+                self.finish(ctx, worker, a.job, Outcome::Ok(a.value), a.degraded);
+                return;
+            }
+            let last = if self.cfg.parallel {
+                self.callers.len()
+            } else {
+                next + 1
+            };
+            self.active.get_mut(&id).expect("checked").1.next = last;
+            for dep in next..last {
+                let d = &self.cfg.dependencies[dep];
+                if d.flag
+                    .as_ref()
+                    .is_some_and(|f| !self.flags.get(f).copied().unwrap_or(false))
+                {
+                    continue; // switched off
+                }
+                let (order, key, deadline) = {
+                    let a = &self.active[&id].1;
+                    (a.job.order, a.job.key, a.job.deadline)
+                };
+                let legs: Vec<Option<usize>> = match d.fanout {
+                    None => vec![None],
+                    Some(_) => (0..d.call.targets.len()).map(Some).collect(),
+                };
+                let need = match d.fanout {
+                    None | Some(Fanout::All) => legs.len() as u32,
+                    Some(Fanout::Quorum(k)) => k.min(legs.len() as u32),
+                };
+                self.active.get_mut(&id).expect("checked").1.groups.insert(
+                    dep as u8,
+                    Group {
+                        pending: legs.len() as u32,
+                        ok: 0,
+                        failed: 0,
+                        need,
+                        last_error: None,
+                    },
+                );
+                for leg in legs {
+                    if let Some(done) = self.callers[dep].call(ctx, id, order, key, deadline, leg) {
+                        self.on_done(ctx, dep as u8, done);
+                        if !self.active.contains_key(&id) {
+                            return; // the job already failed
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A dependency's logical call for a job ended.
+    fn on_done(&mut self, ctx: &mut Context<'_, Rpc>, dep: u8, done: Done) {
+        let id = done.tag;
+        let Some((_, a)) = self.active.get_mut(&id) else {
+            return; // the job already ended
+        };
+        let Some(g) = a.groups.get_mut(&dep) else {
+            return;
+        };
+        g.pending = g.pending.saturating_sub(1);
+        match done.outcome {
+            Outcome::Ok(v) => {
+                g.ok += 1;
+                a.value = v;
+                a.degraded |= done.degraded;
+            }
+            Outcome::Err(k) => {
+                g.failed += 1;
+                g.last_error = Some(k);
+            }
+        }
+        let (ok, failed, pending, need, error) = (g.ok, g.failed, g.pending, g.need, g.last_error);
+        if ok >= need {
+            a.groups.remove(&dep);
+            if pending > 0 {
+                self.callers[dep as usize].cancel(ctx, id);
+            }
+            self.advance(ctx, id);
+        } else if ok + pending < need {
+            // It can no longer succeed: the job fails.
+            let (worker, a) = self.active.remove(&id).expect("checked");
+            for d in a.groups.keys() {
+                self.callers[*d as usize].cancel(ctx, id);
+            }
+            let _ = failed;
+            let kind = match error.unwrap_or(ErrorKind::Internal) {
+                // Upstream sees a dependency refused as unavailable.
+                ErrorKind::CircuitOpen => ErrorKind::Unavailable,
+                k => k,
+            };
+            self.finish(ctx, worker, a.job, Outcome::Err(kind), false);
+        }
+    }
+
+    fn control(&mut self, ctx: &mut Context<'_, Rpc>, c: Control) {
+        match c {
+            Control::Slow { permille } => self.gray.slow_permille = Some(permille),
+            Control::Errors { ppm } => self.gray.error_ppm = ppm,
+            Control::Hang => self.gray.hang = true,
+            Control::Recover => {
+                self.gray = Gray::default();
+                for worker in std::mem::take(&mut self.hung) {
+                    self.work_done(ctx, worker);
+                }
+            }
+            Control::Flag { name, on } => {
+                self.flags.insert(name, on);
+                // A gate switched off releases workers hung behind it.
+                if !self.gray_on() {
+                    for worker in std::mem::take(&mut self.hung) {
+                        self.work_done(ctx, worker);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -235,6 +525,9 @@ impl Node<Rpc> for Service {
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
         let name = ctx.name().to_string();
         let now = ctx.now();
+        for (caller, dep) in self.callers.iter_mut().zip(&self.cfg.dependencies) {
+            caller.start(ctx, &format!("{name}.{}", dep.name));
+        }
         let m = ctx.metrics();
         let c = |m: &mut crate::metrics::Metrics, what: &str| m.counter(&format!("{name}.{what}"));
         self.m = Some(Metrics {
@@ -246,6 +539,7 @@ impl Node<Rpc> for Service {
             conflicts: c(m, "conflicts"),
             completed: c(m, "completed"),
             failed: c(m, "failed"),
+            degraded: c(m, "degraded"),
             response: m.histogram(&format!("{name}.response_ns")),
             queue_depth: m.gauge(&format!("{name}.queue_depth"), now),
             busy: m.gauge(&format!("{name}.busy_workers"), now),
@@ -298,7 +592,7 @@ impl Node<Rpc> for Service {
                     {
                         let rejected = self.metrics().rejected;
                         ctx.metrics().add(rejected, 1);
-                        self.reply(ctx, job, Outcome::Err(ErrorKind::Overloaded));
+                        self.reply(ctx, job, Outcome::Err(ErrorKind::Overloaded), false);
                     }
                     None => {
                         if self.queue.is_empty()
@@ -312,14 +606,18 @@ impl Node<Rpc> for Service {
                 self.update_gauges(ctx);
             }
             Rpc::Reply { call, outcome } => {
-                // The dependency answered a worker's call.
-                let Some((worker, timer)) = self.waiting.remove(&call) else {
-                    return; // too late: that worker already gave up
-                };
-                if let Some(t) = timer {
-                    ctx.cancel_timer(t);
+                let dep = caller_of(call);
+                if let Some(done) = self
+                    .callers
+                    .get_mut(dep as usize)
+                    .and_then(|c| c.on_reply(ctx, call, outcome))
+                {
+                    self.on_done(ctx, dep, done);
                 }
-                self.finish(ctx, worker, outcome);
+                self.update_gauges(ctx);
+            }
+            Rpc::Control(c) => {
+                self.control(ctx, c);
                 self.update_gauges(ctx);
             }
             _ => {}
@@ -328,50 +626,36 @@ impl Node<Rpc> for Service {
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
         match payload {
-            Rpc::WorkDone { worker } => {
-                let job = self.busy[worker as usize].expect("a busy worker finished");
-                match self.cfg.downstream {
-                    None => self.finish(ctx, worker, Outcome::Ok(job.order)),
-                    Some(dependency) => {
-                        let call = self.next_call;
-                        self.next_call += 1;
-                        let timer = self
-                            .cfg
-                            .downstream_timeout
-                            .map(|t| ctx.set_timer(t, Rpc::DownstreamTimeout { call }));
-                        self.waiting.insert(call, (worker, timer));
-                        ctx.send(
-                            dependency,
-                            Rpc::Call {
-                                call,
-                                order: job.order,
-                                key: job.key,
-                                deadline: job.deadline,
-                            },
-                        );
-                    }
+            Rpc::WorkDone { worker } => self.work_done(ctx, worker),
+            other => {
+                if let Some(dep) = other.caller_timer()
+                    && let Some(done) = self
+                        .callers
+                        .get_mut(dep as usize)
+                        .and_then(|c| c.on_timer(ctx, other))
+                {
+                    self.on_done(ctx, dep, done);
                 }
             }
-            Rpc::DownstreamTimeout { call } => {
-                if let Some((worker, _)) = self.waiting.remove(&call) {
-                    self.finish(ctx, worker, Outcome::Err(ErrorKind::Timeout));
-                }
-            }
-            _ => {}
         }
         self.update_gauges(ctx);
     }
 
     fn on_crash(&mut self, _now: SimTime) {
         // Queued and running calls die with the process; their callers time
-        // out. The idempotency store is in memory here, so it is lost too.
+        // out. The idempotency store is in memory here, so it is lost too,
+        // and so are the breakers' and balancers' views.
         self.queue.clear();
-        self.waiting.clear();
+        self.active.clear();
+        self.hung.clear();
         for b in &mut self.busy {
             *b = None;
         }
         self.idle = (0..self.cfg.workers).rev().collect();
         self.store = self.cfg.idempotency.map(IdempotencyStore::new);
         self.codel = self.cfg.codel.map(Codel::new);
+        for c in &mut self.callers {
+            c.reset();
+        }
     }
 }

@@ -86,8 +86,11 @@ pub enum BreakerState {
 }
 
 impl BreakerState {
-    pub const ALL: [BreakerState; 3] =
-        [BreakerState::Closed, BreakerState::Open, BreakerState::HalfOpen];
+    pub const ALL: [BreakerState; 3] = [
+        BreakerState::Closed,
+        BreakerState::Open,
+        BreakerState::HalfOpen,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -159,7 +162,12 @@ impl CircuitBreaker {
 
     /// A call that was allowed finished at `now` after `took`; returns the
     /// state change it caused, if any.
-    pub fn record(&mut self, now: SimTime, failed: bool, took: SimDuration) -> Option<BreakerState> {
+    pub fn record(
+        &mut self,
+        now: SimTime,
+        failed: bool,
+        took: SimDuration,
+    ) -> Option<BreakerState> {
         let slow = took > self.cfg.slow_call;
         match self.state {
             BreakerState::Open => None, // a straggler from before it opened
@@ -244,7 +252,11 @@ mod tests {
         assert_eq!(b.record(at(1), true, FAST), None);
         assert_eq!(b.record(at(2), true, FAST), None);
         assert_eq!(b.record(at(3), true, FAST), None, "3 calls < minimum 4");
-        assert_eq!(b.record(at(4), false, FAST), Some(BreakerState::Open), "3/4 failed");
+        assert_eq!(
+            b.record(at(4), false, FAST),
+            Some(BreakerState::Open),
+            "3/4 failed"
+        );
         assert_eq!(b.allow(at(50)), (false, None));
     }
 
@@ -302,7 +314,11 @@ mod tests {
         b.record(at(0), false, slow);
         // 200ms later the slow call has left the window.
         assert_eq!(b.record(at(200), false, FAST), None);
-        assert_eq!(b.record(at(210), false, slow), Some(BreakerState::Open), "1 of 2 slow");
+        assert_eq!(
+            b.record(at(210), false, slow),
+            Some(BreakerState::Open),
+            "1 of 2 slow"
+        );
     }
 
     #[test]

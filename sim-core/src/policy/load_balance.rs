@@ -170,6 +170,12 @@ impl LoadBalancer {
         chosen
     }
 
+    /// Counts an attempt sent to a replica chosen by the caller (a
+    /// fan-out's leaf) rather than by the balancer.
+    pub fn pick_exact(&mut self, replica: usize) {
+        self.replicas[replica].in_flight += 1;
+    }
+
     /// An attempt to `replica` ended (or was abandoned: `failed` None).
     pub fn finish(&mut self, replica: usize, now: SimTime, failed: Option<bool>) -> Standing {
         let ejected_now = self
@@ -195,11 +201,13 @@ impl LoadBalancer {
                 let room = ((ejected_now + 1) as f64) <= o.max_ejected * n as f64;
                 if r.consecutive_errors >= o.consecutive_errors && !already_out && room {
                     r.times_ejected += 1;
-                    r.ejected_until = Some(now.saturating_add(SimDuration::from_nanos(
-                        o.base_ejection
-                            .as_nanos()
-                            .saturating_mul(u64::from(r.times_ejected)),
-                    )));
+                    r.ejected_until = Some(
+                        now.saturating_add(SimDuration::from_nanos(
+                            o.base_ejection
+                                .as_nanos()
+                                .saturating_mul(u64::from(r.times_ejected)),
+                        )),
+                    );
                     r.consecutive_errors = 0;
                     Standing::Ejected
                 } else {
@@ -334,7 +342,11 @@ mod tests {
             lb.finish(1, now, None);
         }
         assert_eq!(lb.probe_result(0, true), Standing::Unchanged);
-        assert_eq!(lb.probe_result(0, false), Standing::Unchanged, "streak reset");
+        assert_eq!(
+            lb.probe_result(0, false),
+            Standing::Unchanged,
+            "streak reset"
+        );
         for _ in 0..2 {
             assert_eq!(lb.probe_result(0, true), Standing::Unchanged);
         }

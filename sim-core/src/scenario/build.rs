@@ -12,7 +12,7 @@ use crate::metrics::Metrics;
 use crate::models::client::{Client, ClientConfig};
 use crate::models::ledger::Ledger;
 use crate::models::rpc::Rpc;
-use crate::models::service::{Discipline, Service, ServiceConfig};
+use crate::models::service::{Dependency, Discipline, Service, ServiceConfig};
 use crate::network::{LinkSpec, NodeSet, Partition};
 use crate::policy::codel::CodelConfig;
 use crate::policy::idempotency::IdempotencyConfig;
@@ -108,12 +108,12 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                 let target = id(n.target.as_ref().expect("checked").get_ref());
                 let rate = n.rate.as_ref().expect("checked").get_ref().0;
                 let mut c = ClientConfig::poisson(target, rate);
-                c.timeout = TimeoutConfig {
+                c.call.timeout = TimeoutConfig {
                     per_attempt: n.timeout.map(|d| d.0),
                     overall: n.deadline.map(|d| d.0),
                 };
                 if let Some(r) = &n.retry {
-                    c.retry = retry_config(r.get_ref());
+                    c.call.retry = retry_config(r.get_ref());
                 }
                 c.idempotency_keys = n.idempotency_keys.unwrap_or(false);
                 c.double_submit = n.double_submit.map_or(0.0, |p| p.0);
@@ -145,8 +145,11 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                     }
                     _ => None,
                 };
-                s.downstream = n.calls.as_ref().map(|c| id(c.get_ref()));
-                s.downstream_timeout = n.call_timeout.map(|d| d.0);
+                if let Some(c) = &n.calls {
+                    let mut dep = Dependency::to(c.get_ref(), id(c.get_ref()));
+                    dep.call.timeout.per_attempt = n.call_timeout.map(|d| d.0);
+                    s.dependencies.push(dep);
+                }
                 s.idempotency = match n.idempotency {
                     None | Some(IdempotencySpec::Enabled(false)) => None,
                     Some(IdempotencySpec::Enabled(true)) => Some(IdempotencyConfig {

@@ -1,0 +1,649 @@
+//! The calling side of the request path, shared by clients and services:
+//! one `Caller` per dependency turns a logical call into attempts, under
+//! every policy that sits between a caller and its callee, in this order:
+//!
+//! 1. the deadline (an overall timeout, tightened by one inherited from
+//!    upstream) and the per-attempt timeout (`policy::timeout`);
+//! 2. the circuit breaker (`policy::circuit_breaker`): open means the
+//!    attempt fails at once with `circuit_open`;
+//! 3. the bulkhead (`policy::bulkhead`): full means it fails at once with
+//!    `overloaded`;
+//! 4. load balancing over the dependency's replicas, skipping those
+//!    ejected as outliers or marked unhealthy by active health checks
+//!    (`policy::load_balance`);
+//! 5. a hedge to another replica if the attempt is slow (`policy::hedge`);
+//! 6. retries with backoff, jitter and a budget (`policy::retry`);
+//! 7. a fallback value when all else failed, counted as a degraded success.
+//!
+//! Call ids are unique per node: the low 8 bits name the caller (its
+//! index in the node), so a node with several dependencies routes each
+//! reply to the caller that sent it.
+//!
+//! Metrics, prefixed with the caller's name: `requests`, `ok`, `failed`,
+//! `failed.<kind>`, `degraded` (successes served by the fallback),
+//! `attempts`, `retries`, `gave_up.<reason>`, `late_replies`,
+//! `short_circuited`, `bulkhead_rejected`, `hedges`, `hedge_wins`,
+//! `ejections`, `marked_unhealthy`, `breaker.opened`, gauges
+//! `breaker.closed`, `breaker.open`, `breaker.half_open` (1 while in that
+//! state: the time average is the share of time spent there), the
+//! histogram `latency_ns` (logical calls that succeeded, first attempt to
+//! answer), and the time series `ok_latency_ns` and `failures`.
+
+use super::rpc::{Outcome, PROBE_ORDER, Rpc};
+use crate::engine::{Context, NodeId, TimerId};
+use crate::metrics::{CounterId, GaugeId, Histogram, HistogramId, SeriesId};
+use crate::policy::ErrorKind;
+use crate::policy::bulkhead::{Bulkhead, BulkheadConfig};
+use crate::policy::circuit_breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+use crate::policy::hedge::HedgeConfig;
+use crate::policy::load_balance::{
+    Balancer, HealthCheckConfig, LoadBalancer, OutlierConfig, Standing,
+};
+use crate::policy::retry::{GiveUpReason, RetryBudget, RetryConfig, RetryDecision, RetryState};
+use crate::policy::timeout::{AttemptTimeout, TimeoutConfig};
+use crate::time::SimTime;
+use std::collections::BTreeMap;
+
+/// Everything between a caller and one dependency.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallerConfig {
+    /// The callee's replicas (one for a single node).
+    pub targets: Vec<NodeId>,
+    pub balancer: Balancer,
+    pub outlier: Option<OutlierConfig>,
+    pub health: Option<HealthCheckConfig>,
+    pub timeout: TimeoutConfig,
+    pub retry: RetryConfig,
+    pub breaker: Option<BreakerConfig>,
+    pub bulkhead: Option<BulkheadConfig>,
+    pub hedge: Option<HedgeConfig>,
+    /// Answer a call that failed in the end with this value instead,
+    /// counted as a degraded success.
+    pub fallback: Option<u64>,
+}
+
+impl CallerConfig {
+    /// Plain calls to one node: no timeout, no retries, nothing else.
+    pub fn to(target: NodeId) -> Self {
+        CallerConfig {
+            targets: vec![target],
+            balancer: Balancer::RoundRobin,
+            outlier: None,
+            health: None,
+            timeout: TimeoutConfig::NONE,
+            retry: RetryConfig::never(),
+            breaker: None,
+            bulkhead: None,
+            hedge: None,
+            fallback: None,
+        }
+    }
+}
+
+/// A logical call that ended: the owner's tag and how it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Done {
+    pub tag: u64,
+    pub outcome: Outcome,
+    /// Served by the fallback.
+    pub degraded: bool,
+}
+
+struct Attempt {
+    logical: u64,
+    replica: usize,
+    timer: Option<TimerId>,
+    sent: SimTime,
+}
+
+struct Logical {
+    tag: u64,
+    order: u64,
+    key: Option<u64>,
+    deadline: Option<SimTime>,
+    started: SimTime,
+    retry: RetryState,
+    /// Attempt call ids in flight (more than one while hedging).
+    in_flight: Vec<u64>,
+    hedges: u32,
+    /// The replica a fan-out asked for, for the first attempt.
+    prefer: Option<usize>,
+}
+
+struct Metrics {
+    requests: CounterId,
+    ok: CounterId,
+    failed: CounterId,
+    failed_by: Vec<CounterId>,
+    degraded: CounterId,
+    attempts: CounterId,
+    retries: CounterId,
+    gave_up: [CounterId; 3],
+    late: CounterId,
+    short_circuited: CounterId,
+    bulkhead_rejected: CounterId,
+    hedges: CounterId,
+    hedge_wins: CounterId,
+    ejections: CounterId,
+    unhealthy: CounterId,
+    opened: CounterId,
+    state: [GaugeId; 3],
+    latency: HistogramId,
+    ok_series: SeriesId,
+    failed_series: SeriesId,
+}
+
+pub struct Caller {
+    cfg: CallerConfig,
+    /// This caller's index in its node: the low byte of its call ids.
+    index: u8,
+    next_seq: u64,
+    next_logical: u64,
+    calls: BTreeMap<u64, Logical>,
+    attempts: BTreeMap<u64, Attempt>,
+    /// Health probes in flight: call id to (replica, timeout timer).
+    probes: BTreeMap<u64, (usize, TimerId)>,
+    lb: LoadBalancer,
+    breaker: Option<CircuitBreaker>,
+    bulkhead: Option<Bulkhead>,
+    budget: Option<RetryBudget>,
+    /// Latencies of successful attempts, for quantile hedging.
+    attempt_latency: Histogram,
+    m: Option<Metrics>,
+}
+
+/// The caller a call id belongs to.
+pub fn caller_of(call: u64) -> u8 {
+    (call & 0xff) as u8
+}
+
+impl Caller {
+    pub fn new(index: u8, cfg: CallerConfig) -> Self {
+        Caller {
+            lb: LoadBalancer::new(cfg.targets.len(), cfg.balancer, cfg.outlier, cfg.health),
+            breaker: cfg.breaker.map(CircuitBreaker::new),
+            bulkhead: cfg.bulkhead.map(Bulkhead::new),
+            budget: cfg.retry.budget.map(RetryBudget::new),
+            cfg,
+            index,
+            next_seq: 0,
+            next_logical: 0,
+            calls: BTreeMap::new(),
+            attempts: BTreeMap::new(),
+            probes: BTreeMap::new(),
+            attempt_latency: Histogram::new(),
+            m: None,
+        }
+    }
+
+    pub fn config(&self) -> &CallerConfig {
+        &self.cfg
+    }
+
+    /// Logical calls not yet ended.
+    pub fn in_flight(&self) -> usize {
+        self.calls.len()
+    }
+
+    fn metrics(&self) -> &Metrics {
+        self.m.as_ref().expect("the caller was started")
+    }
+
+    /// Registers metrics under `prefix` and starts health checks; call from
+    /// the node's `on_start` (and again after a restart).
+    pub fn start(&mut self, ctx: &mut Context<'_, Rpc>, prefix: &str) {
+        let now = ctx.now();
+        let m = ctx.metrics();
+        let c =
+            |m: &mut crate::metrics::Metrics, what: &str| m.counter(&format!("{prefix}.{what}"));
+        let interval = m.series_interval();
+        self.m = Some(Metrics {
+            requests: c(m, "requests"),
+            ok: c(m, "ok"),
+            failed: c(m, "failed"),
+            failed_by: ErrorKind::ALL
+                .iter()
+                .map(|k| c(m, &format!("failed.{}", k.as_str())))
+                .collect(),
+            degraded: c(m, "degraded"),
+            attempts: c(m, "attempts"),
+            retries: c(m, "retries"),
+            gave_up: [
+                c(m, "gave_up.not_retryable"),
+                c(m, "gave_up.attempts_exhausted"),
+                c(m, "gave_up.budget_exhausted"),
+            ],
+            late: c(m, "late_replies"),
+            short_circuited: c(m, "short_circuited"),
+            bulkhead_rejected: c(m, "bulkhead_rejected"),
+            hedges: c(m, "hedges"),
+            hedge_wins: c(m, "hedge_wins"),
+            ejections: c(m, "ejections"),
+            unhealthy: c(m, "marked_unhealthy"),
+            opened: c(m, "breaker.opened"),
+            state: BreakerState::ALL
+                .map(|s| m.gauge(&format!("{prefix}.breaker.{}", s.as_str()), now)),
+            latency: m.histogram(&format!("{prefix}.latency_ns")),
+            ok_series: m.series(&format!("{prefix}.ok_latency_ns"), interval),
+            failed_series: m.series(&format!("{prefix}.failures"), interval),
+        });
+        if self.breaker.is_some() {
+            let closed = self.metrics().state[0];
+            ctx.metrics().set(closed, now, 1.0);
+        }
+        if let Some(h) = self.lb.health_check() {
+            ctx.set_timer(h.interval, Rpc::HealthTick { caller: self.index });
+        }
+    }
+
+    /// Forgets everything in flight (the node crashed). Breaker and
+    /// load-balancer state are in memory too, so they start afresh.
+    pub fn reset(&mut self) {
+        let cfg = self.cfg.clone();
+        let m = self.m.take();
+        *self = Caller::new(self.index, cfg);
+        self.m = m;
+    }
+
+    fn new_call_id(&mut self) -> u64 {
+        let id = (self.next_seq << 8) | u64::from(self.index);
+        self.next_seq += 1;
+        id
+    }
+
+    fn breaker_changed(&mut self, ctx: &mut Context<'_, Rpc>, to: Option<BreakerState>) {
+        let Some(to) = to else {
+            return;
+        };
+        let m = self.metrics();
+        let (gauges, opened) = (m.state, m.opened);
+        let now = ctx.now();
+        for (s, g) in BreakerState::ALL.iter().zip(gauges) {
+            ctx.metrics().set(g, now, if *s == to { 1.0 } else { 0.0 });
+        }
+        if to == BreakerState::Open {
+            ctx.metrics().add(opened, 1);
+        }
+        ctx.note(&format_args!("circuit breaker {}", to.as_str()));
+    }
+
+    /// Starts a logical call for the owner's `tag`. `prefer` asks for a
+    /// replica for the first attempt (a fan-out's leaf). Returns the
+    /// outcome at once if it ended without waiting (a breaker, a bulkhead,
+    /// a passed deadline).
+    pub fn call(
+        &mut self,
+        ctx: &mut Context<'_, Rpc>,
+        tag: u64,
+        order: u64,
+        key: Option<u64>,
+        inherited_deadline: Option<SimTime>,
+        prefer: Option<usize>,
+    ) -> Option<Done> {
+        let now = ctx.now();
+        let id = self.next_logical;
+        self.next_logical += 1;
+        self.calls.insert(
+            id,
+            Logical {
+                tag,
+                order,
+                key,
+                deadline: self.cfg.timeout.deadline(now, inherited_deadline),
+                started: now,
+                retry: RetryState::default(),
+                in_flight: Vec::new(),
+                hedges: 0,
+                prefer,
+            },
+        );
+        let requests = self.metrics().requests;
+        ctx.metrics().add(requests, 1);
+        self.send_attempt(ctx, id, false)
+    }
+
+    /// Abandons every logical call of `tag` (its owner no longer needs
+    /// them): their attempts are forgotten and late replies ignored.
+    pub fn cancel(&mut self, ctx: &mut Context<'_, Rpc>, tag: u64) {
+        let ids: Vec<u64> = self
+            .calls
+            .iter()
+            .filter(|(_, l)| l.tag == tag)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in ids {
+            if let Some(l) = self.calls.remove(&id) {
+                for call in l.in_flight {
+                    self.drop_attempt(ctx, call, None);
+                }
+            }
+        }
+    }
+
+    /// Forgets attempt `call`, releasing what it held; `failed` is its
+    /// outcome if it had one.
+    fn drop_attempt(
+        &mut self,
+        ctx: &mut Context<'_, Rpc>,
+        call: u64,
+        failed: Option<bool>,
+    ) -> Option<Attempt> {
+        let a = self.attempts.remove(&call)?;
+        if let Some(t) = a.timer {
+            ctx.cancel_timer(t);
+        }
+        if let Some(b) = &mut self.bulkhead {
+            b.release();
+        }
+        let now = ctx.now();
+        if self.lb.finish(a.replica, now, failed) == Standing::Ejected {
+            let e = self.metrics().ejections;
+            ctx.metrics().add(e, 1);
+            ctx.note(&format_args!("replica {} ejected", a.replica));
+        }
+        let changed = match (&mut self.breaker, failed) {
+            (Some(b), Some(f)) => b.record(now, f, now.saturating_since(a.sent)),
+            (Some(b), None) => {
+                b.release_probe();
+                None
+            }
+            _ => None,
+        };
+        self.breaker_changed(ctx, changed);
+        Some(a)
+    }
+
+    fn send_attempt(&mut self, ctx: &mut Context<'_, Rpc>, id: u64, hedge: bool) -> Option<Done> {
+        let now = ctx.now();
+        let (deadline, order, key, prefer, first_replica) = {
+            let l = self.calls.get(&id)?;
+            let first = l
+                .in_flight
+                .first()
+                .and_then(|c| self.attempts.get(c))
+                .map(|a| a.replica);
+            (l.deadline, l.order, l.key, l.prefer, first)
+        };
+        let wait = self.cfg.timeout.attempt(now, deadline);
+        if wait == AttemptTimeout::DeadlinePassed {
+            if hedge {
+                return None;
+            }
+            return self.attempt_failed(ctx, id, ErrorKind::Timeout);
+        }
+        if let Some(b) = &mut self.breaker {
+            let (allowed, changed) = b.allow(now);
+            self.breaker_changed(ctx, changed);
+            if !allowed {
+                let s = self.metrics().short_circuited;
+                ctx.metrics().add(s, 1);
+                if hedge {
+                    return None;
+                }
+                return self.attempt_failed(ctx, id, ErrorKind::CircuitOpen);
+            }
+        }
+        if let Some(b) = &mut self.bulkhead
+            && !b.try_acquire()
+        {
+            if let Some(br) = &mut self.breaker {
+                br.release_probe();
+            }
+            let r = self.metrics().bulkhead_rejected;
+            ctx.metrics().add(r, 1);
+            if hedge {
+                return None;
+            }
+            return self.attempt_failed(ctx, id, ErrorKind::Overloaded);
+        }
+        let replica = match (prefer, hedge) {
+            (Some(p), false) if p < self.lb.len() => {
+                // A fan-out's leaf: the asked-for replica, counted as a pick.
+                self.lb.pick_exact(p);
+                p
+            }
+            _ => self.lb.pick(now, first_replica, ctx.rng()),
+        };
+        let call = self.new_call_id();
+        let timer = match wait {
+            AttemptTimeout::After(d) => Some(ctx.set_timer(
+                d,
+                Rpc::AttemptTimeout {
+                    caller: self.index,
+                    request: id,
+                    call,
+                },
+            )),
+            _ => None,
+        };
+        self.attempts.insert(
+            call,
+            Attempt {
+                logical: id,
+                replica,
+                timer,
+                sent: now,
+            },
+        );
+        let l = self.calls.get_mut(&id).expect("checked above");
+        l.in_flight.push(call);
+        if !hedge {
+            l.retry.record_attempt();
+        }
+        let hedges_left = self.cfg.hedge.is_some_and(|h| l.hedges < h.max_hedges);
+        let m = self.metrics();
+        let (attempts, hedges) = (m.attempts, m.hedges);
+        ctx.metrics().add(attempts, 1);
+        if hedge {
+            ctx.metrics().add(hedges, 1);
+        }
+        if hedges_left && let Some(h) = self.cfg.hedge {
+            let delay = h.delay(&self.attempt_latency);
+            ctx.set_timer(
+                delay,
+                Rpc::Hedge {
+                    caller: self.index,
+                    request: id,
+                },
+            );
+        }
+        ctx.send(
+            self.cfg.targets[replica],
+            Rpc::Call {
+                call,
+                order,
+                key,
+                deadline,
+            },
+        );
+        None
+    }
+
+    /// The last attempt in flight of `id` failed with `error`: retry, or
+    /// end the call (with the fallback if there is one).
+    fn attempt_failed(
+        &mut self,
+        ctx: &mut Context<'_, Rpc>,
+        id: u64,
+        error: ErrorKind,
+    ) -> Option<Done> {
+        if let Some(b) = &mut self.budget {
+            b.record_failure();
+        }
+        let l = self.calls.get_mut(&id)?;
+        let decision = self
+            .cfg
+            .retry
+            .decide(&mut l.retry, error, self.budget.as_mut(), ctx.rng());
+        match decision {
+            RetryDecision::RetryAfter(wait) => {
+                let retries = self.metrics().retries;
+                ctx.metrics().add(retries, 1);
+                ctx.set_timer(
+                    wait,
+                    Rpc::Retry {
+                        caller: self.index,
+                        request: id,
+                    },
+                );
+                None
+            }
+            RetryDecision::GiveUp(reason) => {
+                let counter = self.metrics().gave_up[match reason {
+                    GiveUpReason::NotRetryable => 0,
+                    GiveUpReason::AttemptsExhausted => 1,
+                    GiveUpReason::BudgetExhausted => 2,
+                }];
+                ctx.metrics().add(counter, 1);
+                Some(self.finish(ctx, id, Outcome::Err(error)))
+            }
+        }
+    }
+
+    fn finish(&mut self, ctx: &mut Context<'_, Rpc>, id: u64, outcome: Outcome) -> Done {
+        let l = self.calls.remove(&id).expect("a live call");
+        for call in l.in_flight.clone() {
+            self.drop_attempt(ctx, call, None);
+        }
+        let now = ctx.now();
+        let m = self.m.as_ref().expect("started");
+        let (outcome, degraded) = match (outcome, self.cfg.fallback) {
+            (Outcome::Err(_), Some(v)) => (Outcome::Ok(v), true),
+            (o, _) => (o, false),
+        };
+        let metrics = ctx.metrics();
+        match outcome {
+            Outcome::Ok(_) => {
+                let latency = now.saturating_since(l.started).as_nanos();
+                metrics.add(m.ok, 1);
+                if degraded {
+                    metrics.add(m.degraded, 1);
+                }
+                metrics.record(m.latency, latency);
+                metrics.record_series(m.ok_series, now, latency as f64);
+            }
+            Outcome::Err(kind) => {
+                metrics.add(m.failed, 1);
+                metrics.add(m.failed_by[kind as usize], 1);
+                metrics.record_series(m.failed_series, now, 1.0);
+            }
+        }
+        Done {
+            tag: l.tag,
+            outcome,
+            degraded,
+        }
+    }
+
+    /// A reply to one of this caller's call ids.
+    pub fn on_reply(
+        &mut self,
+        ctx: &mut Context<'_, Rpc>,
+        call: u64,
+        outcome: Outcome,
+    ) -> Option<Done> {
+        if let Some((replica, timer)) = self.probes.remove(&call) {
+            ctx.cancel_timer(timer);
+            self.probe_result(ctx, replica, matches!(outcome, Outcome::Ok(_)));
+            return None;
+        }
+        let failed = matches!(outcome, Outcome::Err(_));
+        let Some(a) = self.drop_attempt(ctx, call, Some(failed)) else {
+            let late = self.metrics().late;
+            ctx.metrics().add(late, 1);
+            return None;
+        };
+        let id = a.logical;
+        let l = self.calls.get_mut(&id)?;
+        let was_hedge = l.in_flight.first() != Some(&call);
+        l.in_flight.retain(|&c| c != call);
+        match outcome {
+            Outcome::Ok(_) => {
+                if let Some(b) = &mut self.budget {
+                    b.record_success();
+                }
+                self.attempt_latency
+                    .record(ctx.now().saturating_since(a.sent).as_nanos());
+                if was_hedge {
+                    let w = self.metrics().hedge_wins;
+                    ctx.metrics().add(w, 1);
+                }
+                Some(self.finish(ctx, id, outcome))
+            }
+            Outcome::Err(kind) => {
+                if !l.in_flight.is_empty() {
+                    return None; // a hedge is still out
+                }
+                self.attempt_failed(ctx, id, kind)
+            }
+        }
+    }
+
+    fn probe_result(&mut self, ctx: &mut Context<'_, Rpc>, replica: usize, good: bool) {
+        match self.lb.probe_result(replica, good) {
+            Standing::MarkedUnhealthy => {
+                let u = self.metrics().unhealthy;
+                ctx.metrics().add(u, 1);
+                ctx.note(&format_args!("replica {replica} marked unhealthy"));
+            }
+            Standing::MarkedHealthy => ctx.note(&format_args!("replica {replica} healthy again")),
+            _ => {}
+        }
+    }
+
+    /// One of this caller's timers fired.
+    pub fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, payload: Rpc) -> Option<Done> {
+        match payload {
+            Rpc::AttemptTimeout { request, call, .. } => {
+                self.drop_attempt(ctx, call, Some(true))?;
+                let l = self.calls.get_mut(&request)?;
+                l.in_flight.retain(|&c| c != call);
+                if !l.in_flight.is_empty() {
+                    return None;
+                }
+                self.attempt_failed(ctx, request, ErrorKind::Timeout)
+            }
+            Rpc::Retry { request, .. } => self.send_attempt(ctx, request, false),
+            Rpc::Hedge { request, .. } => {
+                let l = self.calls.get_mut(&request)?;
+                if l.in_flight.is_empty() {
+                    return None; // between retries: nothing to hedge
+                }
+                l.hedges += 1;
+                self.send_attempt(ctx, request, true)
+            }
+            Rpc::HealthTick { .. } => {
+                let h = self.lb.health_check()?;
+                for replica in 0..self.cfg.targets.len() {
+                    let call = self.new_call_id();
+                    let timer = ctx.set_timer(
+                        h.timeout,
+                        Rpc::ProbeTimeout {
+                            caller: self.index,
+                            call,
+                        },
+                    );
+                    self.probes.insert(call, (replica, timer));
+                    ctx.send(
+                        self.cfg.targets[replica],
+                        Rpc::Call {
+                            call,
+                            order: PROBE_ORDER,
+                            key: None,
+                            deadline: Some(ctx.now().saturating_add(h.timeout)),
+                        },
+                    );
+                }
+                ctx.set_timer(h.interval, Rpc::HealthTick { caller: self.index });
+                None
+            }
+            Rpc::ProbeTimeout { call, .. } => {
+                if let Some((replica, _)) = self.probes.remove(&call) {
+                    self.probe_result(ctx, replica, false);
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+}

@@ -137,6 +137,13 @@ impl Histogram {
         Some(self.max)
     }
 
+    /// How many values are above `v`, to the histogram's precision: values
+    /// in `v`'s own bucket (within 0.4% of it) count as not above.
+    pub fn count_above(&self, v: u64) -> u64 {
+        let i = bucket_index(v);
+        self.counts.iter().skip(i + 1).sum()
+    }
+
     /// Adds every value of `other` to `self`, exactly as if they had been
     /// recorded here.
     pub fn merge(&mut self, other: &Histogram) {

@@ -10,6 +10,7 @@
 mod determinism;
 mod engine;
 mod fuzz_scenarios;
+mod patterns;
 mod properties;
 mod request_path;
 mod scenarios;

@@ -268,7 +268,8 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
 /// The value of a metric by name: a counter (`ledger.duplicate_charges`),
 /// a counter per second of the run (`user.ok.per_s`, goodput),
 /// a histogram statistic (`user.latency_ns.p99`, `.p50`, `.p90`, `.p999`,
-/// `.max`, `.mean`, `.count`), or a gauge's time average or maximum
+/// `.max`, `.mean`, `.count`, or `.over_500ms`: the share of values above
+/// a duration), or a gauge's time average or maximum
 /// (`api.queue_depth.avg`, `.max`).
 pub fn metric_value(metrics: &Metrics, name: &str, end: SimTime) -> Result<f64, String> {
     if let Some(v) = metrics.get_counter(name) {
@@ -291,8 +292,18 @@ pub fn metric_value(metrics: &Metrics, name: &str, end: SimTime) -> Result<f64, 
                 "max" => Ok(q(1.0)),
                 "mean" => Ok(h.mean()),
                 "count" => Ok(h.count() as f64),
+                over if over.starts_with("over_") => {
+                    let limit: SimDuration = over["over_".len()..].parse().map_err(|e| {
+                        format!("`{over}`: after `over_` comes a duration, e.g. over_500ms ({e})")
+                    })?;
+                    Ok(if h.count() == 0 {
+                        0.0
+                    } else {
+                        h.count_above(limit.as_nanos()) as f64 / h.count() as f64
+                    })
+                }
                 other => Err(format!(
-                    "`{other}` is not a statistic of histogram `{base}` (use p50, p90, p99, p999, max, mean or count)"
+                    "`{other}` is not a statistic of histogram `{base}` (use p50, p90, p99, p999, max, mean, count or over_<duration>)"
                 )),
             };
         }

@@ -376,7 +376,7 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[expect]]",
         "metric",
         "metric name",
-        "A counter (`ledger.duplicate_charges`), a counter per second (`user.ok.per_s`), a histogram statistic (`user.latency_ns.p99`; also p50, p90, p999, max, mean, count) or a gauge statistic (`api.queue_depth.avg`, `.max`).",
+        "A counter (`ledger.duplicate_charges`), a counter per second (`user.ok.per_s`), a histogram statistic (`user.latency_ns.p99`; also p50, p90, p999, max, mean, count, and `over_500ms`, the share above a duration) or a gauge statistic (`api.queue_depth.avg`, `.max`).",
     ),
     f(
         "[[expect]]",

@@ -93,8 +93,8 @@ impl Charts {
         };
         let (mut latency, mut goodput, mut failures, mut queues) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for node in &spec.nodes {
-            let name = node.name.get_ref();
+        for (name, node) in super::report::instances(spec) {
+            let name = &name;
             match node.kind.get_ref() {
                 NodeKind::Client => {
                     if let Some(ok) = series(&format!("{name}.ok_latency_ns")) {

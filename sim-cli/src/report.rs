@@ -7,13 +7,13 @@
 
 use crate::charts::{Charts, sparkline};
 use serde_json::{Value, json};
-use sim_core::SimDuration;
+use sim_core::{SimDuration, SimTime};
 use sim_core::metrics::Metrics;
 use sim_core::models::rpc::Rpc;
 use sim_core::policy::ErrorKind;
 use sim_core::scenario::build::Verdict;
 use sim_core::scenario::load::Scenario;
-use sim_core::scenario::spec::{ExpectSpec, NodeKind, ScenarioSpec};
+use sim_core::scenario::spec::{ExpectSpec, NodeKind, NodeSpec, ScenarioSpec};
 use sim_core::{RunReport, Simulation};
 use std::fmt::Write as _;
 
@@ -81,15 +81,60 @@ fn paint(text: &str, style: &str, on: bool) -> String {
 /// One node's part of the report: its name, kind and (label, value) rows.
 type NodeBlock = (String, NodeKind, Vec<(String, String)>);
 
+/// Every simulated node of a spec with its kind: a replica group's copies
+/// by their own names (`api-0`, `api-1`...), in the order they were built.
+pub fn instances(spec: &ScenarioSpec) -> Vec<(String, &NodeSpec)> {
+    spec.nodes
+        .iter()
+        .flat_map(|n| {
+            let name = n.name.get_ref();
+            match n.replicas.as_ref().map(|r| *r.get_ref()) {
+                None => vec![(name.clone(), n)],
+                Some(count) => (0..count).map(|i| (format!("{name}-{i}"), n)).collect(),
+            }
+        })
+        .collect()
+}
+
+/// What a caller's patterns did, when they did anything: fallbacks,
+/// breaker, bulkhead, hedges, ejections, unhealthy replicas.
+fn pattern_summary(m: &Metrics, prefix: &str, end: SimTime) -> Option<String> {
+    let c = |what: &str| counter(m, &format!("{prefix}.{what}"));
+    let mut parts = Vec::new();
+    for (what, label) in [
+        ("degraded", "degraded (fallback)"),
+        ("short_circuited", "short-circuited"),
+        ("bulkhead_rejected", "refused by the bulkhead"),
+        ("hedges", "hedges"),
+        ("hedge_wins", "hedges answered first"),
+        ("ejections", "ejections"),
+        ("marked_unhealthy", "replicas marked unhealthy"),
+    ] {
+        let v = c(what);
+        if v > 0 {
+            parts.push(format!("{v} {label}"));
+        }
+    }
+    let opened = c("breaker.opened");
+    if opened > 0 {
+        let share = m
+            .get_gauge(&format!("{prefix}.breaker.open"))
+            .map_or(0.0, |g| g.time_average(end));
+        parts.push(format!(
+            "breaker opened {opened}x, open {:.1}% of the time",
+            100.0 * share
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 impl RunSummary<'_> {
     fn node_blocks(&self) -> Vec<NodeBlock> {
         let m = self.sim.metrics();
         let end = self.outcome.end_time;
-        self.spec
-            .nodes
-            .iter()
-            .map(|n| {
-                let name = n.name.get_ref().clone();
+        instances(self.spec)
+            .into_iter()
+            .map(|(name, n)| {
                 let c = |what: &str| counter(m, &format!("{name}.{what}"));
                 let rows = match n.kind.get_ref() {
                     NodeKind::Client => {
@@ -168,6 +213,12 @@ impl RunSummary<'_> {
                                 ),
                             ),
                         ]
+                        .into_iter()
+                        .chain(
+                            pattern_summary(m, &name, end)
+                                .map(|p| ("patterns".to_string(), p)),
+                        )
+                        .collect()
                     }
                     NodeKind::Service => {
                         let workers = n.workers.as_ref().map_or(1, |w| *w.get_ref());
@@ -231,6 +282,27 @@ impl RunSummary<'_> {
                                 }),
                             ),
                         ]
+                        .into_iter()
+                        .chain(n.calls.iter().map(|c| c.get_ref().clone()).chain(
+                            n.call_specs.iter().flatten().map(|c| {
+                                c.name.clone().unwrap_or_else(|| c.to.get_ref().clone())
+                            }),
+                        ).map(|dep| {
+                            let p = format!("{name}.{dep}");
+                            let d = |what: &str| counter(m, &format!("{p}.{what}"));
+                            let mut text = format!(
+                                "{} calls, {} ok, {} failed, {} attempts",
+                                d("requests"),
+                                d("ok"),
+                                d("failed"),
+                                d("attempts")
+                            );
+                            if let Some(extra) = pattern_summary(m, &p, end) {
+                                text.push_str(&format!("; {extra}"));
+                            }
+                            (format!("calls {dep}"), text)
+                        }))
+                        .collect()
                     }
                     NodeKind::Ledger => vec![
                         ("charges".into(), c("charges").to_string()),

@@ -3,19 +3,26 @@
 
 use super::load::{DEFAULT_PARTITION, DEFAULT_ZONE};
 use super::spec::{
-    BackoffKind, CodelSpec, CompareOp, DisciplineName, ExpectSpec, IdempotencySpec, JitterKind,
-    NodeKind, QueueSpec, RetrySpec, ScenarioSpec,
+    BackoffKind, BalanceName, BreakerSpec, CodelSpec, CompareOp, DisciplineName, ExpectSpec,
+    FanoutSpec, HealthCheckSpec, HedgeSpec, IdempotencySpec, JitterKind, NodeKind, OutlierSpec,
+    QueueSpec, RetrySpec, ScenarioSpec, WindowSpec,
 };
 use crate::dist::Dist;
 use crate::engine::{DEFAULT_EVENT_BUDGET, Fault, NodeId, RunLimits, Simulation};
 use crate::metrics::Metrics;
+use crate::models::caller::CallerConfig;
 use crate::models::client::{Client, ClientConfig};
 use crate::models::ledger::Ledger;
+use crate::models::rpc::Control;
 use crate::models::rpc::Rpc;
-use crate::models::service::{Dependency, Discipline, Service, ServiceConfig};
+use crate::models::service::{Dependency, Discipline, Fanout, Service, ServiceConfig};
 use crate::network::{LinkSpec, NodeSet, Partition};
+use crate::policy::bulkhead::BulkheadConfig;
+use crate::policy::circuit_breaker::{BreakerConfig, BreakerWindow};
 use crate::policy::codel::CodelConfig;
+use crate::policy::hedge::{HedgeAfter, HedgeConfig};
 use crate::policy::idempotency::IdempotencyConfig;
+use crate::policy::load_balance::{Balancer, HealthCheckConfig, OutlierConfig};
 use crate::policy::retry::{Backoff, BudgetConfig, Jitter, RetryConfig};
 use crate::policy::timeout::TimeoutConfig;
 use crate::time::{SimDuration, SimTime};
@@ -23,6 +30,70 @@ use std::collections::BTreeMap;
 
 /// How long idempotency keys are kept when `idempotency = true`.
 pub const DEFAULT_KEY_TTL: SimDuration = SimDuration::from_secs(24 * 3600);
+
+pub fn breaker_config(b: &BreakerSpec) -> BreakerConfig {
+    let d = BreakerConfig::default();
+    BreakerConfig {
+        window: match b.window {
+            None => BreakerWindow::Count(20),
+            Some(WindowSpec::Calls(n)) => BreakerWindow::Count(n),
+            Some(WindowSpec::Time(t)) => BreakerWindow::Time(t.0),
+        },
+        failure_rate: b.failure_rate.map_or(d.failure_rate, |p| p.0),
+        slow_call_rate: b.slow_call_rate.map_or(2.0, |p| p.0),
+        slow_call: b.slow_call.map_or(d.slow_call, |t| t.0),
+        minimum_calls: b.minimum_calls.unwrap_or(d.minimum_calls),
+        open_for: b.open_for.map_or(d.open_for, |t| t.0),
+        half_open_calls: b.half_open_calls.unwrap_or(d.half_open_calls),
+    }
+}
+
+/// The policies a client or a service's `call` may put on its calls.
+struct Policies<'a> {
+    breaker: Option<&'a BreakerSpec>,
+    bulkhead: Option<u32>,
+    balance: Option<BalanceName>,
+    outlier: Option<&'a OutlierSpec>,
+    health: Option<&'a HealthCheckSpec>,
+    hedge: Option<&'a HedgeSpec>,
+    fallback: Option<bool>,
+}
+
+fn apply_policies(c: &mut CallerConfig, p: Policies<'_>) {
+    c.breaker = p.breaker.map(breaker_config);
+    c.bulkhead = p
+        .bulkhead
+        .map(|max_concurrent| BulkheadConfig { max_concurrent });
+    c.balancer = match p.balance {
+        None | Some(BalanceName::RoundRobin) => Balancer::RoundRobin,
+        Some(BalanceName::Random) => Balancer::Random,
+        Some(BalanceName::LeastConnections) => Balancer::LeastConnections,
+        Some(BalanceName::PowerOfTwo) => Balancer::PowerOfTwo,
+    };
+    c.outlier = p.outlier.map(|o| OutlierConfig {
+        consecutive_errors: o.consecutive_errors,
+        base_ejection: o.ejection.0,
+        max_ejected: o.max_ejected.map_or(0.5, |m| m.0),
+    });
+    c.health = p.health.map(|h| HealthCheckConfig {
+        interval: h.interval.0,
+        timeout: h.timeout.0,
+        unhealthy_threshold: h.unhealthy.unwrap_or(2),
+        healthy_threshold: h.healthy.unwrap_or(2),
+    });
+    c.hedge = p.hedge.map(|h| HedgeConfig {
+        after: match (h.after, h.quantile) {
+            (Some(d), _) => HedgeAfter::Fixed(d.0),
+            (None, q) => HedgeAfter::Quantile {
+                q: q.map_or(0.95, |q| q.0),
+                initial: SimDuration::from_millis(10),
+                warmup: 100,
+            },
+        },
+        max_hedges: h.max.unwrap_or(1),
+    });
+    c.fallback = p.fallback.unwrap_or(false).then_some(0);
+}
 
 pub fn retry_config(r: &RetrySpec) -> RetryConfig {
     let delay = r.delay.map_or(SimDuration::ZERO, |d| d.0);
@@ -92,22 +163,40 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
     if let Some(l) = &spec.network.zone_latency {
         sim.network_mut().default_remote = LinkSpec::fixed(0.0).with_latency(l.0.clone());
     }
-    // Ids are assigned in file order, so references can be resolved first.
-    let ids: BTreeMap<&str, NodeId> = spec
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.name.get_ref().as_str(), NodeId::from_index(i)))
-        .collect();
-    let id = |name: &str| ids[name];
+    // Ids are assigned in file order (a replica group's copies in a row),
+    // so references can be resolved first. A group's name stands for all
+    // its replicas; each replica also has its own name.
+    let mut ids: BTreeMap<String, Vec<NodeId>> = BTreeMap::new();
+    let mut next = 0;
+    for n in &spec.nodes {
+        let name = n.name.get_ref();
+        match n.replicas.as_ref().map(|r| *r.get_ref()) {
+            None => {
+                ids.insert(name.clone(), vec![NodeId::from_index(next)]);
+                next += 1;
+            }
+            Some(count) => {
+                let group: Vec<NodeId> = (next..next + count as usize)
+                    .map(NodeId::from_index)
+                    .collect();
+                for (i, &r) in group.iter().enumerate() {
+                    ids.insert(format!("{name}-{i}"), vec![r]);
+                }
+                ids.insert(name.clone(), group);
+                next += count as usize;
+            }
+        }
+    }
+    let group = |name: &str| ids[name].clone();
     for n in &spec.nodes {
         let zone = sim.zone(n.zone.as_deref().unwrap_or(DEFAULT_ZONE));
         let name = n.name.get_ref();
         let added = match n.kind.get_ref() {
             NodeKind::Client => {
-                let target = id(n.target.as_ref().expect("checked").get_ref());
+                let targets = group(n.target.as_ref().expect("checked").get_ref());
                 let rate = n.rate.as_ref().expect("checked").get_ref().0;
-                let mut c = ClientConfig::poisson(target, rate);
+                let mut c = ClientConfig::poisson(targets[0], rate);
+                c.call.targets = targets;
                 c.call.timeout = TimeoutConfig {
                     per_attempt: n.timeout.map(|d| d.0),
                     overall: n.deadline.map(|d| d.0),
@@ -115,6 +204,18 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                 if let Some(r) = &n.retry {
                     c.call.retry = retry_config(r.get_ref());
                 }
+                apply_policies(
+                    &mut c.call,
+                    Policies {
+                        breaker: n.breaker.as_ref().map(|b| b.get_ref()),
+                        bulkhead: n.bulkhead.as_ref().map(|b| *b.get_ref()),
+                        balance: n.balance,
+                        outlier: n.outlier.as_ref(),
+                        health: n.health_check.as_ref(),
+                        hedge: n.hedge.as_ref().map(|h| h.get_ref()),
+                        fallback: n.fallback,
+                    },
+                );
                 c.idempotency_keys = n.idempotency_keys.unwrap_or(false);
                 c.double_submit = n.double_submit.map_or(0.0, |p| p.0);
                 if let Some(d) = &n.double_submit_delay {
@@ -133,7 +234,7 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                     .max_in_flight
                     .as_ref()
                     .map(|m| usize::try_from(*m.get_ref()).unwrap_or(usize::MAX));
-                sim.add_node(name, zone, Client::new(c))
+                sim.add_node(name, zone, Client::new(c)).map(|_| ())
             }
             NodeKind::Service => {
                 let workers = *n.workers.as_ref().expect("checked").get_ref();
@@ -146,10 +247,46 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                     _ => None,
                 };
                 if let Some(c) = &n.calls {
-                    let mut dep = Dependency::to(c.get_ref(), id(c.get_ref()));
+                    let targets = group(c.get_ref());
+                    let mut dep = Dependency::to(c.get_ref(), targets[0]);
+                    dep.call.targets = targets;
                     dep.call.timeout.per_attempt = n.call_timeout.map(|d| d.0);
                     s.dependencies.push(dep);
                 }
+                for c in n.call_specs.iter().flatten() {
+                    let to = c.to.get_ref();
+                    let targets = group(to);
+                    let mut dep = Dependency::to(c.name.as_deref().unwrap_or(to), targets[0]);
+                    dep.call.targets = targets;
+                    dep.call.timeout = TimeoutConfig {
+                        per_attempt: c.timeout.map(|d| d.0),
+                        overall: c.deadline.map(|d| d.0),
+                    };
+                    if let Some(r) = &c.retry {
+                        dep.call.retry = retry_config(r.get_ref());
+                    }
+                    apply_policies(
+                        &mut dep.call,
+                        Policies {
+                            breaker: c.breaker.as_ref().map(|b| b.get_ref()),
+                            bulkhead: c.bulkhead.as_ref().map(|b| *b.get_ref()),
+                            balance: c.balance,
+                            outlier: c.outlier.as_ref(),
+                            health: c.health_check.as_ref(),
+                            hedge: c.hedge.as_ref().map(|h| h.get_ref()),
+                            fallback: c.fallback,
+                        },
+                    );
+                    dep.fanout = c.fanout.map(|f| match f {
+                        FanoutSpec::Named(_) => Fanout::All,
+                        FanoutSpec::Quorum(q) => Fanout::Quorum(q.quorum),
+                    });
+                    dep.flag = c.flag.clone();
+                    s.dependencies.push(dep);
+                }
+                s.parallel = n.parallel.unwrap_or(false);
+                s.flags = n.flags.clone().unwrap_or_default();
+                s.gate = n.gate.as_ref().map(|g| g.get_ref().clone());
                 s.idempotency = match n.idempotency {
                     None | Some(IdempotencySpec::Enabled(false)) => None,
                     Some(IdempotencySpec::Enabled(true)) => Some(IdempotencyConfig {
@@ -169,11 +306,17 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                         interval: t.interval.0,
                     }),
                 };
-                sim.add_node(name, zone, Service::new(s))
+                match n.replicas.as_ref().map(|r| *r.get_ref()) {
+                    None => sim.add_node(name, zone, Service::new(s)).map(|_| ()),
+                    Some(count) => (0..count).try_for_each(|i| {
+                        sim.add_node(&format!("{name}-{i}"), zone, Service::new(s.clone()))
+                            .map(|_| ())
+                    }),
+                }
             }
             NodeKind::Ledger => {
                 let time = n.processing_time.as_ref().expect("checked").0.clone();
-                sim.add_node(name, zone, Ledger::new(time))
+                sim.add_node(name, zone, Ledger::new(time)).map(|_| ())
             }
         };
         added.map_err(|e| e.to_string())?;
@@ -181,7 +324,7 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
     // Members of a place: a node, or every node of a zone.
     let members = |sim: &Simulation<Rpc>, place: &str| -> Vec<NodeId> {
         match ids.get(place) {
-            Some(&n) => vec![n],
+            Some(n) => n.clone(),
             None => {
                 let zone = sim
                     .network()
@@ -228,10 +371,62 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
     }
     for f in &spec.faults {
         let at = SimTime::ZERO + f.at.0;
-        let fault = if let Some(n) = &f.crash {
-            Fault::Crash(id(n.get_ref()))
+        let control = |c: Control, names: &toml::Spanned<String>, sim: &mut Simulation<Rpc>| {
+            for &n in &ids[names.get_ref().as_str()] {
+                sim.inject(at, n, n, Rpc::Control(c.clone()))
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok::<(), String>(())
+        };
+        if let Some(n) = &f.slow {
+            let permille = (f.factor.unwrap_or(1.0) * 1000.0)
+                .round()
+                .clamp(1.0, u32::MAX as f64);
+            control(
+                Control::Slow {
+                    permille: permille as u32,
+                },
+                n,
+                &mut sim,
+            )?;
+            continue;
+        }
+        if let Some(n) = &f.errors {
+            let ppm = (f.rate.map_or(0.0, |p| p.0) * 1e6).round() as u32;
+            control(Control::Errors { ppm }, n, &mut sim)?;
+            continue;
+        }
+        if let Some(n) = &f.hang {
+            control(Control::Hang, n, &mut sim)?;
+            continue;
+        }
+        if let Some(n) = &f.recover {
+            control(Control::Recover, n, &mut sim)?;
+            continue;
+        }
+        if let Some(flag) = &f.flag {
+            // Every service (every replica) that has the flag.
+            for n in &spec.nodes {
+                if n.flags
+                    .as_ref()
+                    .is_some_and(|fl| fl.contains_key(flag.get_ref()))
+                {
+                    for &id in &ids[n.name.get_ref().as_str()] {
+                        let c = Control::Flag {
+                            name: flag.get_ref().clone(),
+                            on: f.on.unwrap_or(false),
+                        };
+                        sim.inject(at, id, id, Rpc::Control(c))
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+            continue;
+        }
+        let faults: Vec<Fault> = if let Some(n) = &f.crash {
+            group(n.get_ref()).into_iter().map(Fault::Crash).collect()
         } else if let Some(n) = &f.restart {
-            Fault::Restart(id(n.get_ref()))
+            group(n.get_ref()).into_iter().map(Fault::Restart).collect()
         } else if let Some(p) = &f.partition {
             let [a, b] = p.get_ref();
             let side = |names: &Vec<toml::Spanned<String>>| -> NodeSet {
@@ -245,20 +440,22 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_PARTITION.to_string());
             let (a, b) = (side(a), side(b));
-            Fault::Partition(if f.one_way {
+            vec![Fault::Partition(if f.one_way {
                 Partition::one_way(&name, a, b)
             } else {
                 Partition::between(&name, a, b)
-            })
+            })]
         } else if let Some(h) = &f.heal {
-            match h.get_ref().as_str() {
+            vec![match h.get_ref().as_str() {
                 "all" => Fault::HealAll,
                 name => Fault::Heal(name.to_string()),
-            }
+            }]
         } else {
             return Err("a fault does nothing".into());
         };
-        sim.schedule(at, fault).map_err(|e| e.to_string())?;
+        for fault in faults {
+            sim.schedule(at, fault).map_err(|e| e.to_string())?;
+        }
     }
     let limits = RunLimits::for_duration(spec.run.duration.0)
         .with_max_events(spec.run.event_budget.unwrap_or(DEFAULT_EVENT_BUDGET));

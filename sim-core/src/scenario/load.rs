@@ -12,7 +12,9 @@
 #![allow(clippy::result_large_err)]
 
 use super::diagnostic::Diagnostic;
-use super::spec::{NodeKind, NodeSpec, ScenarioSpec};
+use super::spec::{
+    BreakerSpec, FanoutSpec, HedgeSpec, NodeKind, NodeSpec, RetrySpec, ScenarioSpec,
+};
 use super::suggest::did_you_mean;
 use std::collections::BTreeSet;
 use toml::Spanned;
@@ -240,6 +242,32 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
             .with_help("node names must be unique"));
         }
     }
+    // Replicas are nodes too, by instance name (`api-0`).
+    let instances: Vec<String> = spec
+        .nodes
+        .iter()
+        .flat_map(|n| {
+            let count = n.replicas.as_ref().map_or(0, |r| *r.get_ref());
+            (0..count).map(move |i| format!("{}-{i}", n.name.get_ref()))
+        })
+        .collect();
+    for i in &instances {
+        if names.contains(i.as_str()) {
+            return Err(Diagnostic::at(
+                file,
+                source,
+                0..0,
+                format!("a replica would be called `{i}`, but a node has that name already"),
+            )
+            .with_field("node")
+            .with_help("rename the node, or the group whose replicas clash with it"));
+        }
+    }
+    let any_node: BTreeSet<&str> = names
+        .iter()
+        .copied()
+        .chain(instances.iter().map(String::as_str))
+        .collect();
     let zones: BTreeSet<&str> = spec
         .nodes
         .iter()
@@ -263,9 +291,24 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
         ))
         .with_suggestion(did_you_mean(name, names.iter().copied())))
     };
+    // A node, a replica group or one replica (for faults).
+    let instance_ref = |r: &Spanned<String>, field: &str| -> Result<(), Diagnostic> {
+        let name = r.get_ref();
+        if any_node.contains(name.as_str()) {
+            return Ok(());
+        }
+        Err(at(
+            file,
+            source,
+            locate(r.span()),
+            field,
+            format!("there is no node or replica called `{name}`"),
+        )
+        .with_suggestion(did_you_mean(name, any_node.iter().copied())))
+    };
     let place_ref = |r: &Spanned<String>, field: &str| -> Result<(), Diagnostic> {
         let name = r.get_ref();
-        if names.contains(name.as_str()) || zones.contains(name.as_str()) {
+        if any_node.contains(name.as_str()) || zones.contains(name.as_str()) {
             return Ok(());
         }
         Err(at(
@@ -277,9 +320,14 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
         )
         .with_suggestion(did_you_mean(
             name,
-            names.iter().chain(zones.iter()).copied(),
+            any_node.iter().chain(zones.iter()).copied(),
         )))
     };
+    let all_flags: BTreeSet<&str> = spec
+        .nodes
+        .iter()
+        .flat_map(|n| n.flags.iter().flatten().map(|(k, _)| k.as_str()))
+        .collect();
     for n in &spec.nodes {
         check_node(file, source, n, &locate)?;
         let field = format!("node `{}`", n.name.get_ref());
@@ -289,6 +337,84 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
         if let Some(c) = &n.calls {
             node_ref(c, &format!("{field}.calls"))?;
         }
+        let flags: Vec<&str> = n.flags.iter().flatten().map(|(k, _)| k.as_str()).collect();
+        let flag_ref = |f: &Spanned<String>, what: &str| -> Result<(), Diagnostic> {
+            if flags.contains(&f.get_ref().as_str()) {
+                return Ok(());
+            }
+            Err(at(
+                file,
+                source,
+                locate(f.span()),
+                &format!("{field}.{what}"),
+                format!("this service has no flag called `{}`", f.get_ref()),
+            )
+            .with_help("declare it with its starting value, e.g. flags = { new-release = true }")
+            .with_suggestion(did_you_mean(f.get_ref(), flags.iter().copied())))
+        };
+        if let Some(g) = &n.gate {
+            flag_ref(g, "gate")?;
+        }
+        for (i, c) in n.call_specs.iter().flatten().enumerate() {
+            let cf = format!("{field}.call.{i}");
+            node_ref(&c.to, &format!("{cf}.to"))?;
+            if let Some(f) = &c.flag
+                && !flags.contains(&f.as_str())
+            {
+                return Err(at(
+                    file,
+                    source,
+                    locate(c.to.span()),
+                    &format!("{cf}.flag"),
+                    format!("this service has no flag called `{f}`"),
+                )
+                .with_help("declare it in the service's `flags`"));
+            }
+            let targets = spec
+                .nodes
+                .iter()
+                .find(|m| m.name.get_ref() == c.to.get_ref())
+                .map_or(1, |m| m.replicas.as_ref().map_or(1, |r| *r.get_ref()));
+            check_call_policies(
+                file,
+                source,
+                &locate,
+                &cf,
+                CallPolicies {
+                    retry: c.retry.as_ref(),
+                    breaker: c.breaker.as_ref(),
+                    bulkhead: c.bulkhead.as_ref(),
+                    hedge: c.hedge.as_ref(),
+                },
+            )?;
+            if let Some(FanoutSpec::Quorum(q)) = c.fanout
+                && (q.quorum == 0 || q.quorum > targets)
+            {
+                return Err(at(
+                    file,
+                    source,
+                    locate(c.to.span()),
+                    &format!("{cf}.fanout"),
+                    format!(
+                        "a quorum of {} out of {targets} replica(s) can never be met",
+                        q.quorum
+                    ),
+                )
+                .with_expected(format!("a quorum from 1 to {targets}")));
+            }
+        }
+        check_call_policies(
+            file,
+            source,
+            &locate,
+            &field,
+            CallPolicies {
+                retry: None,
+                breaker: n.breaker.as_ref(),
+                bulkhead: n.bulkhead.as_ref(),
+                hedge: n.hedge.as_ref(),
+            },
+        )?;
     }
     for l in &spec.links {
         place_ref(&l.from, "link.from")?;
@@ -301,6 +427,11 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
             f.restart.is_some(),
             f.partition.is_some(),
             f.heal.is_some(),
+            f.slow.is_some(),
+            f.errors.is_some(),
+            f.hang.is_some(),
+            f.recover.is_some(),
+            f.flag.is_some(),
         ];
         let count = actions.iter().filter(|&&a| a).count();
         if count != 1 {
@@ -314,10 +445,52 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
                 ),
             )
             .with_field("fault")
-            .with_expected("one of `crash`, `restart`, `partition`, `heal`"));
+            .with_expected(
+                "one of `crash`, `restart`, `partition`, `heal`, `slow`, `errors`, `hang`, `recover`, `flag`",
+            ));
         }
-        for r in [&f.crash, &f.restart].into_iter().flatten() {
-            node_ref(r, "fault")?;
+        for r in [
+            &f.crash, &f.restart, &f.slow, &f.errors, &f.hang, &f.recover,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            instance_ref(r, "fault")?;
+        }
+        let needs = |what: &str, with: &str, ok: bool| -> Result<(), Diagnostic> {
+            if ok {
+                return Ok(());
+            }
+            Err(Diagnostic::at(
+                file,
+                source,
+                0..0,
+                format!("the `{what}` fault at {} needs `{with}`", f.at.0),
+            )
+            .with_field("fault"))
+        };
+        if f.slow.is_some() {
+            needs(
+                "slow",
+                "factor = 10 (how many times slower)",
+                f.factor.is_some_and(|x| x.is_finite() && x > 0.0),
+            )?;
+        }
+        if f.errors.is_some() {
+            needs("errors", "rate = \"20%\"", f.rate.is_some())?;
+        }
+        if let Some(flag) = &f.flag {
+            needs("flag", "on = true or false", f.on.is_some())?;
+            if !all_flags.contains(flag.get_ref().as_str()) {
+                return Err(at(
+                    file,
+                    source,
+                    locate(flag.span()),
+                    "fault.flag",
+                    format!("no service has a flag called `{}`", flag.get_ref()),
+                )
+                .with_suggestion(did_you_mean(flag.get_ref(), all_flags.iter().copied())));
+            }
         }
         if let Some(p) = &f.partition {
             for side in p.get_ref() {
@@ -374,6 +547,14 @@ fn check_node(
         ("orders", n.orders.is_some()),
         ("rate_changes", n.rate_changes.is_some()),
         ("max_in_flight", n.max_in_flight.is_some()),
+        ("breaker", n.breaker.is_some()),
+        ("bulkhead", n.bulkhead.is_some()),
+        ("balance", n.balance.is_some()),
+        ("outlier", n.outlier.is_some()),
+        ("health_check", n.health_check.is_some()),
+        ("hedge", n.hedge.is_some()),
+        ("fallback", n.fallback.is_some()),
+        ("replicas", n.replicas.is_some()),
         ("workers", n.workers.is_some()),
         ("queue", n.queue.is_some()),
         ("service_time", n.service_time.is_some()),
@@ -382,6 +563,10 @@ fn check_node(
         ("idempotency", n.idempotency.is_some()),
         ("discipline", n.discipline.is_some()),
         ("codel", n.codel.is_some()),
+        ("call", n.call_specs.is_some()),
+        ("parallel", n.parallel.is_some()),
+        ("flags", n.flags.is_some()),
+        ("gate", n.gate.is_some()),
         ("processing_time", n.processing_time.is_some()),
     ];
     let (allowed, required): (&[&str], &[&str]) = match kind {
@@ -398,6 +583,13 @@ fn check_node(
                 "orders",
                 "rate_changes",
                 "max_in_flight",
+                "breaker",
+                "bulkhead",
+                "balance",
+                "outlier",
+                "health_check",
+                "hedge",
+                "fallback",
             ],
             &["target", "rate"],
         ),
@@ -411,6 +603,11 @@ fn check_node(
                 "idempotency",
                 "discipline",
                 "codel",
+                "replicas",
+                "call",
+                "parallel",
+                "flags",
+                "gate",
             ],
             &["workers", "service_time"],
         ),
@@ -442,6 +639,17 @@ fn check_node(
                 format!("a {kind_name} node needs `{name}`"),
             ));
         }
+    }
+    if let Some(r) = &n.replicas
+        && *r.get_ref() == 0
+    {
+        return Err(at(
+            file,
+            source,
+            locate(r.span()),
+            &format!("{field}.replicas"),
+            "a replica group needs at least 1 replica, got 0".into(),
+        ));
     }
     if let Some(w) = &n.workers
         && *w.get_ref() == 0
@@ -491,6 +699,70 @@ fn check_node(
     Ok(())
 }
 
+/// The policies of one caller, to check together.
+struct CallPolicies<'a> {
+    retry: Option<&'a Spanned<RetrySpec>>,
+    breaker: Option<&'a Spanned<BreakerSpec>>,
+    bulkhead: Option<&'a Spanned<u32>>,
+    hedge: Option<&'a Spanned<HedgeSpec>>,
+}
+
+fn check_call_policies(
+    file: &str,
+    source: &str,
+    locate: &dyn Fn(std::ops::Range<usize>) -> std::ops::Range<usize>,
+    field: &str,
+    p: CallPolicies<'_>,
+) -> Result<(), Diagnostic> {
+    if let Some(r) = p.retry
+        && let Err(e) = super::build::retry_config(r.get_ref()).validate()
+    {
+        return Err(at(
+            file,
+            source,
+            locate(r.span()),
+            &format!("{field}.retry"),
+            e,
+        ));
+    }
+    if let Some(b) = p.breaker
+        && let Err(e) = super::build::breaker_config(b.get_ref()).validate()
+    {
+        return Err(at(
+            file,
+            source,
+            locate(b.span()),
+            &format!("{field}.breaker"),
+            e,
+        ));
+    }
+    if let Some(b) = p.bulkhead
+        && *b.get_ref() == 0
+    {
+        return Err(at(
+            file,
+            source,
+            locate(b.span()),
+            &format!("{field}.bulkhead"),
+            "a bulkhead of 0 refuses every call; use 1 or more".into(),
+        ));
+    }
+    if let Some(h) = p.hedge {
+        let spec = h.get_ref();
+        if spec.after.is_some() == spec.quantile.is_some() {
+            return Err(at(
+                file,
+                source,
+                locate(h.span()),
+                &format!("{field}.hedge"),
+                "a hedge needs exactly one of `after` (a delay) and `quantile` (e.g. \"95%\")"
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Sets `path` (dot-separated; `node.<name>` picks a node by name,
 /// `link.<n>` and `fault.<n>` by position) in `doc` to `value`.
 pub fn set_path(doc: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
@@ -504,7 +776,7 @@ pub fn set_path(doc: &mut toml::Table, path: &str, value: toml::Value) -> Result
     let mut i = 0;
     while i + 1 < parts.len() {
         let key = parts[i];
-        let array_of_tables = matches!(key, "node" | "link" | "fault" | "expect");
+        let array_of_tables = matches!(key, "node" | "link" | "fault" | "expect" | "call");
         if array_of_tables {
             let Some(toml::Value::Array(items)) = table.get_mut(key) else {
                 return Err(format!("there is no `{key}` in this scenario"));
@@ -521,7 +793,13 @@ pub fn set_path(doc: &mut toml::Table, path: &str, value: toml::Value) -> Result
                 Err(_) => {
                     let names: Vec<String> = items
                         .iter()
-                        .filter_map(|t| t.get("name").and_then(|n| n.as_str()).map(str::to_string))
+                        .filter_map(|t| {
+                            // A call is named by `name`, or else by whom it calls.
+                            t.get("name")
+                                .or_else(|| t.get("to"))
+                                .and_then(|n| n.as_str())
+                                .map(str::to_string)
+                        })
                         .collect();
                     match names.iter().position(|n| n == pick) {
                         Some(n) => n,

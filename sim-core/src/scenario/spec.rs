@@ -85,7 +85,19 @@ pub struct NodeSpec {
     pub orders: Option<u64>,
     pub rate_changes: Option<Vec<RateChangeSpec>>,
     pub max_in_flight: Option<Spanned<u64>>,
+    // Client: the policies on its calls (a service sets them per `call`).
+    pub breaker: Option<Spanned<BreakerSpec>>,
+    pub bulkhead: Option<Spanned<u32>>,
+    pub balance: Option<BalanceName>,
+    pub outlier: Option<OutlierSpec>,
+    pub health_check: Option<HealthCheckSpec>,
+    pub hedge: Option<Spanned<HedgeSpec>>,
+    /// Answer failed calls with a default value (a degraded success).
+    pub fallback: Option<bool>,
     // Service.
+    /// Run this many identical copies, named `<name>-0`, `<name>-1`...;
+    /// callers of `<name>` balance over them.
+    pub replicas: Option<Spanned<u32>>,
     pub workers: Option<Spanned<u32>>,
     pub queue: Option<Spanned<QueueSpec>>,
     pub service_time: Option<DistSpec>,
@@ -94,6 +106,15 @@ pub struct NodeSpec {
     pub idempotency: Option<IdempotencySpec>,
     pub discipline: Option<DisciplineName>,
     pub codel: Option<CodelSpec>,
+    /// Dependencies with their policies, called in order after the work.
+    #[serde(rename = "call")]
+    pub call_specs: Option<Vec<CallSpec>>,
+    /// Call every dependency at once instead of in order.
+    pub parallel: Option<bool>,
+    /// Feature flags and their values at the start.
+    pub flags: Option<BTreeMap<String, bool>>,
+    /// Gray failures apply only while this flag is on.
+    pub gate: Option<Spanned<String>>,
     // Ledger.
     pub processing_time: Option<DistSpec>,
 }
@@ -110,6 +131,116 @@ pub enum QueueSpec {
 #[serde(rename_all = "snake_case")]
 pub enum QueueName {
     Unbounded,
+}
+
+/// One dependency of a service, with the policies on calls to it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallSpec {
+    /// The node or replica group called.
+    pub to: Spanned<String>,
+    /// Its name in metrics (default: `to`).
+    pub name: Option<String>,
+    pub timeout: Option<Duration>,
+    pub deadline: Option<Duration>,
+    pub retry: Option<Spanned<RetrySpec>>,
+    pub breaker: Option<Spanned<BreakerSpec>>,
+    pub bulkhead: Option<Spanned<u32>>,
+    pub balance: Option<BalanceName>,
+    pub outlier: Option<OutlierSpec>,
+    pub health_check: Option<HealthCheckSpec>,
+    pub hedge: Option<Spanned<HedgeSpec>>,
+    /// Answer failed calls with a default value (a degraded success).
+    pub fallback: Option<bool>,
+    pub fanout: Option<FanoutSpec>,
+    /// Call it only while this flag is on.
+    pub flag: Option<String>,
+}
+
+/// A circuit breaker.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSpec {
+    /// The last N calls (a number) or the calls of the last while (a
+    /// duration). Default 20 calls.
+    pub window: Option<WindowSpec>,
+    /// Open at this failure rate (default 50%).
+    pub failure_rate: Option<Probability>,
+    /// Open at this share of calls slower than `slow_call`.
+    pub slow_call_rate: Option<Probability>,
+    pub slow_call: Option<Duration>,
+    /// Judge only with at least this many calls in the window (default 10).
+    pub minimum_calls: Option<u32>,
+    /// How long to stay open (default 5s).
+    pub open_for: Option<Duration>,
+    /// Probes in half-open (default 3).
+    pub half_open_calls: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum WindowSpec {
+    Calls(u32),
+    Time(Duration),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BalanceName {
+    RoundRobin,
+    Random,
+    LeastConnections,
+    PowerOfTwo,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutlierSpec {
+    pub consecutive_errors: u32,
+    /// How long a first ejection lasts; the n-th lasts n times as long.
+    pub ejection: Duration,
+    /// At most this share of replicas out at once (default 50%).
+    pub max_ejected: Option<Probability>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckSpec {
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Failed probes in a row before a replica is out (default 2).
+    pub unhealthy: Option<u32>,
+    /// Good probes in a row before it is back (default 2).
+    pub healthy: Option<u32>,
+}
+
+/// `{ after = "50ms" }` or `{ quantile = "95%" }`, with `max` hedges.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HedgeSpec {
+    pub after: Option<Duration>,
+    pub quantile: Option<Probability>,
+    pub max: Option<u32>,
+}
+
+/// `fanout = "all"` or `{ quorum = 90 }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum FanoutSpec {
+    Named(FanoutAll),
+    Quorum(QuorumSpec),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FanoutAll {
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuorumSpec {
+    pub quorum: u32,
 }
 
 /// From `at` on, new orders arrive at `rate`.
@@ -249,6 +380,20 @@ pub struct FaultSpec {
     pub name: Option<String>,
     /// Heal the partition with this name, or `"all"`.
     pub heal: Option<Spanned<String>>,
+    /// Make a service (or every replica of a group) slow by `factor`.
+    pub slow: Option<Spanned<String>>,
+    pub factor: Option<f64>,
+    /// Make a service fail `rate` of its calls.
+    pub errors: Option<Spanned<String>>,
+    pub rate: Option<Probability>,
+    /// Make a service accept calls and never answer.
+    pub hang: Option<Spanned<String>>,
+    /// End a service's gray failure.
+    pub recover: Option<Spanned<String>>,
+    /// Set the feature flag with this name to `on`, on every service that
+    /// has it.
+    pub flag: Option<Spanned<String>>,
+    pub on: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,7 +10,28 @@ pub const STORIES: &[(&str, &str)] = &[
         "double-charge",
         include_str!("../../scenarios/double-charge.toml"),
     ),
+    (
+        "cascading-failure",
+        include_str!("../../scenarios/cascading-failure.toml"),
+    ),
+    (
+        "degrade-gracefully",
+        include_str!("../../scenarios/degrade-gracefully.toml"),
+    ),
+    (
+        "five-calls",
+        include_str!("../../scenarios/five-calls.toml"),
+    ),
+    (
+        "kill-switch",
+        include_str!("../../scenarios/kill-switch.toml"),
+    ),
     ("queues", include_str!("../../scenarios/queues.toml")),
+    ("sick-node", include_str!("../../scenarios/sick-node.toml")),
+    (
+        "tail-at-scale",
+        include_str!("../../scenarios/tail-at-scale.toml"),
+    ),
 ];
 
 /// A scenario's name, where it came from (for messages) and its text.

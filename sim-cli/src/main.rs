@@ -220,7 +220,26 @@ fn bad_input(message: impl Into<String>) -> Failure {
     Failure(2, message.into())
 }
 
+/// A reader that went away (`faultline list | head -1`) is not an error:
+/// stop quietly, as Unix tools do, instead of panicking on the write.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::List => {

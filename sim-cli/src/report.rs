@@ -7,7 +7,6 @@
 
 use crate::charts::{Charts, sparkline};
 use serde_json::{Value, json};
-use sim_core::{SimDuration, SimTime};
 use sim_core::metrics::Metrics;
 use sim_core::models::rpc::Rpc;
 use sim_core::policy::ErrorKind;
@@ -15,6 +14,7 @@ use sim_core::scenario::build::Verdict;
 use sim_core::scenario::load::Scenario;
 use sim_core::scenario::spec::{ExpectSpec, NodeKind, NodeSpec, ScenarioSpec};
 use sim_core::{RunReport, Simulation};
+use sim_core::{SimDuration, SimTime};
 use std::fmt::Write as _;
 
 pub struct RunSummary<'a> {
@@ -214,10 +214,7 @@ impl RunSummary<'_> {
                             ),
                         ]
                         .into_iter()
-                        .chain(
-                            pattern_summary(m, &name, end)
-                                .map(|p| ("patterns".to_string(), p)),
-                        )
+                        .chain(pattern_summary(m, &name, end).map(|p| ("patterns".to_string(), p)))
                         .collect()
                     }
                     NodeKind::Service => {
@@ -283,25 +280,29 @@ impl RunSummary<'_> {
                             ),
                         ]
                         .into_iter()
-                        .chain(n.calls.iter().map(|c| c.get_ref().clone()).chain(
-                            n.call_specs.iter().flatten().map(|c| {
-                                c.name.clone().unwrap_or_else(|| c.to.get_ref().clone())
-                            }),
-                        ).map(|dep| {
-                            let p = format!("{name}.{dep}");
-                            let d = |what: &str| counter(m, &format!("{p}.{what}"));
-                            let mut text = format!(
-                                "{} calls, {} ok, {} failed, {} attempts",
-                                d("requests"),
-                                d("ok"),
-                                d("failed"),
-                                d("attempts")
-                            );
-                            if let Some(extra) = pattern_summary(m, &p, end) {
-                                text.push_str(&format!("; {extra}"));
-                            }
-                            (format!("calls {dep}"), text)
-                        }))
+                        .chain(
+                            n.calls
+                                .iter()
+                                .map(|c| c.get_ref().clone())
+                                .chain(n.call_specs.iter().flatten().map(|c| {
+                                    c.name.clone().unwrap_or_else(|| c.to.get_ref().clone())
+                                }))
+                                .map(|dep| {
+                                    let p = format!("{name}.{dep}");
+                                    let d = |what: &str| counter(m, &format!("{p}.{what}"));
+                                    let mut text = format!(
+                                        "{} calls, {} ok, {} failed, {} attempts",
+                                        d("requests"),
+                                        d("ok"),
+                                        d("failed"),
+                                        d("attempts")
+                                    );
+                                    if let Some(extra) = pattern_summary(m, &p, end) {
+                                        text.push_str(&format!("; {extra}"));
+                                    }
+                                    (format!("calls {dep}"), text)
+                                }),
+                        )
                         .collect()
                     }
                     NodeKind::Ledger => vec![

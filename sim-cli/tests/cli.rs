@@ -77,7 +77,33 @@ fn story_text() -> String {
 fn list_shows_every_story_with_its_summary() {
     let (ok, out, _) = faultline(&["list"]);
     assert!(ok);
-    assert!(out.contains("double-charge  A payment times out"), "{out}");
+    let first = out.lines().next().unwrap();
+    assert!(first.starts_with("double-charge "), "{out}");
+    assert!(first.contains("  A payment times out"), "{out}");
+    for story in ["queues", "cascading-failure", "tail-at-scale", "sick-node"] {
+        assert!(
+            out.lines().any(|l| l.starts_with(story)),
+            "{story} missing:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    // The pipe's reading end is closed before faultline writes anything.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("list")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

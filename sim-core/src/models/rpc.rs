@@ -29,7 +29,7 @@ pub enum Outcome {
 pub enum Control {
     /// Work takes `permille` / 1000 times as long.
     Slow { permille: u32 },
-    /// This share of calls (parts per million) fails after the work.
+    /// This share of calls (parts per million) fails at once, unworked.
     Errors { ppm: u32 },
     /// Calls are accepted and never answered; workers hang on them.
     Hang,

@@ -20,7 +20,7 @@
 //! the first is in progress (`Conflict`), and never reaches the workers.
 //!
 //! Gray failures arrive as `Control` messages on schedule: slow (work takes
-//! longer), erroring (a share of calls fail after the work), hanging
+//! longer), erroring (a share of calls fail at once, without work), hanging
 //! (calls are accepted and never answered), and recovery. If the service
 //! names a `gate` flag, its gray failure applies only while that flag is
 //! on: a release behind a feature flag, with a kill switch.
@@ -357,15 +357,9 @@ impl Service {
         let Some(job) = self.busy[worker as usize] else {
             return;
         };
-        if self.gray_on() {
-            if self.gray.hang {
-                self.hung.push(worker);
-                return;
-            }
-            if self.gray.error_ppm > 0 && ctx.rng().chance(f64::from(self.gray.error_ppm) / 1e6) {
-                self.finish(ctx, worker, job, Outcome::Err(ErrorKind::Internal), false);
-                return;
-            }
+        if self.gray_on() && self.gray.hang {
+            self.hung.push(worker);
+            return;
         }
         if job.order == PROBE_ORDER || self.callers.is_empty() {
             self.finish(ctx, worker, job, Outcome::Ok(job.order), false);
@@ -565,6 +559,14 @@ impl Node<Rpc> for Service {
                     deadline,
                     arrived: ctx.now(),
                 };
+                // An erroring service fails fast, before any work.
+                if self.gray.error_ppm > 0
+                    && self.gray_on()
+                    && ctx.rng().chance(f64::from(self.gray.error_ppm) / 1e6)
+                {
+                    self.reply(ctx, job, Outcome::Err(ErrorKind::Internal), false);
+                    return;
+                }
                 if let (Some(store), Some(k)) = (&mut self.store, key) {
                     match store.begin(k, ctx.now()) {
                         KeyDecision::Process => {}

@@ -21,7 +21,7 @@ pub enum Balancer {
     #[default]
     RoundRobin,
     Random,
-    /// The replica with the fewest calls in flight (ties: the first).
+    /// The replica with the fewest calls in flight (ties: at random).
     LeastConnections,
     /// Two replicas at random, the one with fewer calls in flight.
     PowerOfTwo,
@@ -145,10 +145,20 @@ impl LoadBalancer {
                 c
             }
             Balancer::Random => candidates[rng.below(candidates.len() as u64) as usize],
-            Balancer::LeastConnections => *candidates
-                .iter()
-                .min_by_key(|&&i| self.replicas[i].in_flight)
-                .expect("not empty"),
+            Balancer::LeastConnections => {
+                // Ties are broken at random, so idle replicas share alike.
+                let least = candidates
+                    .iter()
+                    .map(|&i| self.replicas[i].in_flight)
+                    .min()
+                    .expect("not empty");
+                let tied: Vec<usize> = candidates
+                    .iter()
+                    .copied()
+                    .filter(|&i| self.replicas[i].in_flight == least)
+                    .collect();
+                tied[rng.below(tied.len() as u64) as usize]
+            }
             Balancer::PowerOfTwo => {
                 // Two different replicas (when there are two).
                 let len = candidates.len() as u64;
@@ -307,11 +317,12 @@ mod tests {
     fn least_connections_and_two_choices_prefer_idle_replicas() {
         let mut lb = LoadBalancer::new(3, Balancer::LeastConnections, None, None);
         let now = SimTime::ZERO;
-        assert_eq!(lb.pick(now, None, &mut rng()), 0);
-        assert_eq!(lb.pick(now, None, &mut rng()), 1);
-        assert_eq!(lb.pick(now, None, &mut rng()), 2);
+        let mut r = rng();
+        let mut first: Vec<usize> = (0..3).map(|_| lb.pick(now, None, &mut r)).collect();
+        first.sort();
+        assert_eq!(first, [0, 1, 2], "one each before any gets a second");
         lb.finish(1, now, Some(false));
-        assert_eq!(lb.pick(now, None, &mut rng()), 1);
+        assert_eq!(lb.pick(now, None, &mut r), 1);
         // Two choices never picks the busiest of two replicas.
         let mut p2 = LoadBalancer::new(2, Balancer::PowerOfTwo, None, None);
         let mut r = rng();

@@ -462,13 +462,21 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
     Ok(Built { sim, limits })
 }
 
-/// The value of a metric by name: a counter (`ledger.duplicate_charges`),
+/// The value of a metric by name: a ratio of two (`user.ok / user.requests`,
+/// 0 when the second is 0), a counter (`ledger.duplicate_charges`),
 /// a counter per second of the run (`user.ok.per_s`, goodput),
 /// a histogram statistic (`user.latency_ns.p99`, `.p50`, `.p90`, `.p999`,
 /// `.max`, `.mean`, `.count`, or `.over_500ms`: the share of values above
 /// a duration), or a gauge's time average or maximum
 /// (`api.queue_depth.avg`, `.max`).
 pub fn metric_value(metrics: &Metrics, name: &str, end: SimTime) -> Result<f64, String> {
+    if let Some((a, b)) = name.split_once(" / ") {
+        let (a, b) = (
+            metric_value(metrics, a.trim(), end)?,
+            metric_value(metrics, b.trim(), end)?,
+        );
+        return Ok(if b == 0.0 { 0.0 } else { a / b });
+    }
     if let Some(v) = metrics.get_counter(name) {
         return Ok(v as f64);
     }

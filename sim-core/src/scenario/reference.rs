@@ -633,7 +633,7 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[fault]]",
         "errors",
         "node, group or replica name",
-        "A gray failure: the service fails `rate` of its calls after doing the work.",
+        "A gray failure: the service fails `rate` of its calls at once, without doing the work.",
     ),
     f(
         "[[fault]]",
@@ -682,7 +682,7 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[expect]]",
         "metric",
         "metric name",
-        "A counter (`ledger.duplicate_charges`), a counter per second (`user.ok.per_s`), a histogram statistic (`user.latency_ns.p99`; also p50, p90, p999, max, mean, count, and `over_500ms`, the share above a duration) or a gauge statistic (`api.queue_depth.avg`, `.max`).",
+        "A ratio of two metrics (`user.ok / user.requests`), a counter (`ledger.duplicate_charges`), a counter per second (`user.ok.per_s`), a histogram statistic (`user.latency_ns.p99`; also p50, p90, p999, max, mean, count, and `over_500ms`, the share above a duration) or a gauge statistic (`api.queue_depth.avg`, `.max`).",
     ),
     f(
         "[[expect]]",
@@ -760,7 +760,7 @@ pub const FIELDS: &[FieldDoc] = &[
     f(
         "distribution",
         "dist",
-        "`constant`, `uniform`, `exponential`, `normal`, `log_normal`, `pareto` or `empirical`",
+        "`constant`, `uniform`, `exponential`, `normal`, `log_normal`, `pareto`, `empirical` or `mixture`",
         "Which distribution.",
     ),
     f(
@@ -816,6 +816,12 @@ pub const FIELDS: &[FieldDoc] = &[
         "points",
         "table of quantile = duration",
         "empirical: e.g. `{ \"0\" = \"1ms\", \"0.5\" = \"4ms\", \"0.99\" = \"30ms\", \"1\" = \"90ms\" }`, from the minimum (0) to the maximum (1).",
+    ),
+    f(
+        "distribution",
+        "parts",
+        "list of `{ weight = number, value = distribution }`",
+        "mixture: draws from each part with probability proportional to its weight, e.g. `[{ weight = 0.99, value = \"5ms\" }, { weight = 0.01, value = \"1s\" }]`.",
     ),
 ];
 

@@ -536,6 +536,15 @@ struct DistTable {
     shape: Option<f64>,
     /// Empirical: quantile (0 to 1) to duration, e.g. { "0" = "1ms", "0.5" = "4ms", "1" = "90ms" }.
     points: Option<BTreeMap<String, Duration>>,
+    /// Mixture: weighted distributions, e.g. [{ weight = 0.99, value = "5ms" }, { weight = 0.01, value = "1s" }].
+    parts: Option<Vec<MixturePart>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MixturePart {
+    weight: f64,
+    value: DistSpec,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -548,6 +557,7 @@ enum DistName {
     LogNormal,
     Pareto,
     Empirical,
+    Mixture,
 }
 
 /// The fields serde accepts for the table type `T`, read from the
@@ -616,6 +626,10 @@ impl DistTable {
                 }
                 parsed.sort_by(|a, b| a.0.total_cmp(&b.0));
                 Dist::empirical(parsed)
+            }
+            DistName::Mixture => {
+                let parts = self.parts.ok_or("a mixture needs `parts`")?;
+                Dist::mixture(parts.into_iter().map(|p| (p.weight, p.value.0)).collect())
             }
         };
         result.map_err(|e| e.to_string())

@@ -171,71 +171,19 @@ impl Charts {
             interval_s,
             end_s,
             panels,
-            windows: fault_windows(spec, end_s),
+            windows: metrics
+                .fault_windows()
+                .iter()
+                .map(|w| Window {
+                    start_s: seconds(w.start.saturating_since(SimTime::ZERO)).min(end_s),
+                    end_s: w.end.map_or(end_s, |e| {
+                        seconds(e.saturating_since(SimTime::ZERO)).min(end_s)
+                    }),
+                    label: w.label.clone(),
+                })
+                .collect(),
         }
     }
-}
-
-/// When each fault was in force: a crash until its restart, a partition
-/// until it heals, to the end of the run if nothing ends it.
-pub fn fault_windows(spec: &ScenarioSpec, end_s: f64) -> Vec<Window> {
-    let mut faults: Vec<_> = spec.faults.iter().collect();
-    faults.sort_by_key(|f| f.at.0);
-    let mut open: Vec<(String, f64, String)> = Vec::new(); // (key, start, label)
-    let mut out = Vec::new();
-    let mut close = |key: &dyn Fn(&str) -> bool, at: f64, open: &mut Vec<(String, f64, String)>| {
-        open.retain(|(k, start, label)| {
-            if key(k) {
-                out.push(Window {
-                    start_s: *start,
-                    end_s: at,
-                    label: label.clone(),
-                });
-                false
-            } else {
-                true
-            }
-        });
-    };
-    for f in faults {
-        let at = seconds(f.at.0).min(end_s);
-        if let Some(n) = &f.crash {
-            open.push((
-                format!("node:{}", n.get_ref()),
-                at,
-                format!("{} down", n.get_ref()),
-            ));
-        } else if let Some(n) = &f.restart {
-            let key = format!("node:{}", n.get_ref());
-            close(&|k| k == key, at, &mut open);
-        } else if let Some(p) = &f.partition {
-            let name = f.name.clone().unwrap_or_else(|| "partition".into());
-            let [a, b] = p.get_ref();
-            let side = |s: &Vec<toml::Spanned<String>>| {
-                s.iter()
-                    .map(|n| n.get_ref().as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
-            let arrow = if f.one_way { "-/->" } else { "|" };
-            open.push((
-                format!("partition:{name}"),
-                at,
-                format!("{} {arrow} {}", side(a), side(b)),
-            ));
-        } else if let Some(h) = &f.heal {
-            let h = h.get_ref().clone();
-            if h == "all" {
-                close(&|k| k.starts_with("partition:"), at, &mut open);
-            } else {
-                let key = format!("partition:{h}");
-                close(&|k| k == key, at, &mut open);
-            }
-        }
-    }
-    close(&|_| true, end_s, &mut open);
-    out.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-    out
 }
 
 /// Values as a line of block characters `width` wide at most (groups of

@@ -27,6 +27,10 @@ pub const STORIES: &[(&str, &str)] = &[
         include_str!("../../scenarios/kill-switch.toml"),
     ),
     ("queues", include_str!("../../scenarios/queues.toml")),
+    (
+        "retry-storm",
+        include_str!("../../scenarios/retry-storm.toml"),
+    ),
     ("sick-node", include_str!("../../scenarios/sick-node.toml")),
     (
         "tail-at-scale",

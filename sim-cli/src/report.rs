@@ -128,6 +128,22 @@ fn pattern_summary(m: &Metrics, prefix: &str, end: SimTime) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+/// A client's detection and recovery after the scheduled faults.
+fn recovery_row(m: &Metrics, client: &str, end: SimTime) -> Option<(String, String)> {
+    let r = sim_core::scenario::timeline::recovery(m, client, end)?;
+    let detect = r.detected_after.map_or_else(
+        || "no alert fired".to_string(),
+        |d| format!("alert (over 5% failing) after {d}"),
+    );
+    let recover = match r.recovered_after {
+        Some(d) if d == SimDuration::ZERO => "healthy as soon as the fault ended".to_string(),
+        Some(d) => format!("healthy again {d} after the fault ended"),
+        None => "never recovered by the end of the run (metastable, or the fault never ended)"
+            .to_string(),
+    };
+    Some(("recovery".into(), format!("{detect}; {recover}")))
+}
+
 impl RunSummary<'_> {
     fn node_blocks(&self) -> Vec<NodeBlock> {
         let m = self.sim.metrics();
@@ -215,6 +231,7 @@ impl RunSummary<'_> {
                         ]
                         .into_iter()
                         .chain(pattern_summary(m, &name, end).map(|p| ("patterns".to_string(), p)))
+                        .chain(recovery_row(m, &name, end))
                         .collect()
                     }
                     NodeKind::Service => {

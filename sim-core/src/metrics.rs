@@ -331,6 +331,8 @@ pub struct Metrics {
     series: Vec<TimeSeries>,
     /// The interval models use for their time series (0: one second).
     series_interval_ns: u64,
+    /// When the run's faults were in force, for charts and recovery.
+    fault_windows: Vec<crate::scenario::timeline::FaultWindow>,
 }
 
 /// Default bound on a time series' intervals before it coarsens.
@@ -390,6 +392,16 @@ impl Metrics {
     /// `series_interval`); a scenario picks one to suit its duration.
     pub fn set_series_interval(&mut self, interval_ns: u64) {
         self.series_interval_ns = interval_ns;
+    }
+
+    /// Records when the run's faults are in force (set by the scenario
+    /// builder).
+    pub fn set_fault_windows(&mut self, windows: Vec<crate::scenario::timeline::FaultWindow>) {
+        self.fault_windows = windows;
+    }
+
+    pub fn fault_windows(&self) -> &[crate::scenario::timeline::FaultWindow] {
+        &self.fault_windows
     }
 
     /// The interval for new time series: as set, or one second.

@@ -457,12 +457,16 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
             sim.schedule(at, fault).map_err(|e| e.to_string())?;
         }
     }
+    sim.metrics_mut()
+        .set_fault_windows(super::timeline::fault_windows(spec));
     let limits = RunLimits::for_duration(spec.run.duration.0)
         .with_max_events(spec.run.event_budget.unwrap_or(DEFAULT_EVENT_BUDGET));
     Ok(Built { sim, limits })
 }
 
-/// The value of a metric by name: a ratio of two (`user.ok / user.requests`,
+/// The value of a metric by name: a client's `time_to_detect_s` and
+/// `time_to_recover_s` after the scheduled faults (infinite when never;
+/// see `timeline`), a ratio of two (`user.ok / user.requests`,
 /// 0 when the second is 0), a counter (`ledger.duplicate_charges`),
 /// a counter per second of the run (`user.ok.per_s`, goodput),
 /// a histogram statistic (`user.latency_ns.p99`, `.p50`, `.p90`, `.p999`,
@@ -481,6 +485,20 @@ pub fn metric_value(metrics: &Metrics, name: &str, end: SimTime) -> Result<f64, 
         return Ok(v as f64);
     }
     if let Some((base, stat)) = name.rsplit_once('.') {
+        if matches!(stat, "time_to_detect_s" | "time_to_recover_s") {
+            let r = super::timeline::recovery(metrics, base, end).ok_or_else(|| {
+                format!(
+                    "`{name}` needs a client called `{base}` and a fault in the scenario's schedule"
+                )
+            })?;
+            let after = if stat == "time_to_detect_s" {
+                r.detected_after
+            } else {
+                r.recovered_after
+            };
+            // Never is infinitely long: `< 30` fails, `> 30` holds.
+            return Ok(after.map_or(f64::INFINITY, |d| d.as_nanos() as f64 / 1e9));
+        }
         if stat == "per_s"
             && let Some(v) = metrics.get_counter(base)
         {

@@ -1,9 +1,11 @@
 //! Scenario files: the pieces that turn hand-written text into a
 //! simulation, with errors a person can act on.
 //!
-//! So far: units (`units`), "did you mean" suggestions (`suggest`) and
-//! located diagnostics (`diagnostic`). The scenario format itself builds on
-//! these.
+//! The format (`spec`), loading and checking it (`load`), building a
+//! simulation from it and reading metrics back (`build`), its reference
+//! page (`reference`), the faults as windows of time and recovery from
+//! them (`timeline`); under those, units (`units`), "did you mean"
+//! suggestions (`suggest`) and located diagnostics (`diagnostic`).
 
 pub mod build;
 pub mod diagnostic;
@@ -11,4 +13,5 @@ pub mod load;
 pub mod reference;
 pub mod spec;
 pub mod suggest;
+pub mod timeline;
 pub mod units;

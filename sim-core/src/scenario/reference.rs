@@ -682,7 +682,7 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[expect]]",
         "metric",
         "metric name",
-        "A ratio of two metrics (`user.ok / user.requests`), a counter (`ledger.duplicate_charges`), a counter per second (`user.ok.per_s`), a histogram statistic (`user.latency_ns.p99`; also p50, p90, p999, max, mean, count, and `over_500ms`, the share above a duration) or a gauge statistic (`api.queue_depth.avg`, `.max`).",
+        "A ratio of two metrics (`user.ok / user.requests`), a client's `time_to_detect_s` or `time_to_recover_s` after the faults (infinite if never: a metastable failure), a counter (`ledger.duplicate_charges`), a counter per second (`user.ok.per_s`), a histogram statistic (`user.latency_ns.p99`; also p50, p90, p999, max, mean, count, and `over_500ms`, the share above a duration) or a gauge statistic (`api.queue_depth.avg`, `.max`).",
     ),
     f(
         "[[expect]]",

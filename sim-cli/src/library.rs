@@ -11,6 +11,14 @@ pub const STORIES: &[(&str, &str)] = &[
         include_str!("../../scenarios/double-charge.toml"),
     ),
     (
+        "abusive-client",
+        include_str!("../../scenarios/abusive-client.toml"),
+    ),
+    (
+        "aggressive-timeout",
+        include_str!("../../scenarios/aggressive-timeout.toml"),
+    ),
+    (
         "cascading-failure",
         include_str!("../../scenarios/cascading-failure.toml"),
     ),

@@ -6,8 +6,11 @@
 //!    upstream) and the per-attempt timeout (`policy::timeout`);
 //! 2. the circuit breaker (`policy::circuit_breaker`): open means the
 //!    attempt fails at once with `circuit_open`;
-//! 3. the bulkhead (`policy::bulkhead`): full means it fails at once with
-//!    `overloaded`;
+//! 3. adaptive client-side throttling (`policy::throttle`): a backend that
+//!    refuses most calls gets fewer, refused locally with `overloaded`;
+//!    the bulkhead (`policy::bulkhead`): full means it fails at once with
+//!    `overloaded`; a connection pool: full means the attempt waits for a
+//!    connection, its timeout running;
 //! 4. load balancing over the dependency's replicas, skipping those
 //!    ejected as outliers or marked unhealthy by active health checks
 //!    (`policy::load_balance`);
@@ -22,7 +25,8 @@
 //! Metrics, prefixed with the caller's name: `requests`, `ok`, `failed`,
 //! `failed.<kind>`, `degraded` (successes served by the fallback),
 //! `attempts`, `retries`, `gave_up.<reason>`, `late_replies`,
-//! `short_circuited`, `bulkhead_rejected`, `hedges`, `hedge_wins`,
+//! `short_circuited`, `bulkhead_rejected`, `throttled_locally`,
+//! `pool_waits`, `pool_timeouts`, `hedges`, `hedge_wins`,
 //! `ejections`, `marked_unhealthy`, `breaker.opened`, gauges
 //! `breaker.closed`, `breaker.open`, `breaker.half_open` (1 while in that
 //! state: the time average is the share of time spent there), the
@@ -40,6 +44,7 @@ use crate::policy::load_balance::{
     Balancer, HealthCheckConfig, LoadBalancer, OutlierConfig, Standing,
 };
 use crate::policy::retry::{GiveUpReason, RetryBudget, RetryConfig, RetryDecision, RetryState};
+use crate::policy::throttle::{Throttle, ThrottleConfig};
 use crate::policy::timeout::{AttemptTimeout, TimeoutConfig};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
@@ -60,6 +65,11 @@ pub struct CallerConfig {
     /// Answer a call that failed in the end with this value instead,
     /// counted as a degraded success.
     pub fallback: Option<u64>,
+    /// The priority its calls carry (higher is more important).
+    pub priority: u8,
+    /// Connections to the dependency: an attempt waits for a free one.
+    pub pool: Option<u32>,
+    pub throttle: Option<ThrottleConfig>,
 }
 
 impl CallerConfig {
@@ -76,6 +86,9 @@ impl CallerConfig {
             bulkhead: None,
             hedge: None,
             fallback: None,
+            priority: 0,
+            pool: None,
+            throttle: None,
         }
     }
 }
@@ -94,6 +107,8 @@ struct Attempt {
     replica: usize,
     timer: Option<TimerId>,
     sent: SimTime,
+    /// Holding a pool connection (false while waiting for one).
+    connected: bool,
 }
 
 struct Logical {
@@ -122,6 +137,9 @@ struct Metrics {
     late: CounterId,
     short_circuited: CounterId,
     bulkhead_rejected: CounterId,
+    throttled: CounterId,
+    pool_waits: CounterId,
+    pool_timeouts: CounterId,
     hedges: CounterId,
     hedge_wins: CounterId,
     ejections: CounterId,
@@ -147,6 +165,10 @@ pub struct Caller {
     breaker: Option<CircuitBreaker>,
     bulkhead: Option<Bulkhead>,
     budget: Option<RetryBudget>,
+    throttle: Option<Throttle>,
+    /// Pool connections in use, and attempts waiting for one (in order).
+    connections: u32,
+    pool_queue: std::collections::VecDeque<u64>,
     /// Latencies of successful attempts, for quantile hedging.
     attempt_latency: Histogram,
     m: Option<Metrics>,
@@ -164,6 +186,9 @@ impl Caller {
             breaker: cfg.breaker.map(CircuitBreaker::new),
             bulkhead: cfg.bulkhead.map(Bulkhead::new),
             budget: cfg.retry.budget.map(RetryBudget::new),
+            throttle: cfg.throttle.map(Throttle::new),
+            connections: 0,
+            pool_queue: std::collections::VecDeque::new(),
             cfg,
             index,
             next_seq: 0,
@@ -216,6 +241,9 @@ impl Caller {
             late: c(m, "late_replies"),
             short_circuited: c(m, "short_circuited"),
             bulkhead_rejected: c(m, "bulkhead_rejected"),
+            throttled: c(m, "throttled_locally"),
+            pool_waits: c(m, "pool_waits"),
+            pool_timeouts: c(m, "pool_timeouts"),
             hedges: c(m, "hedges"),
             hedge_wins: c(m, "hedge_wins"),
             ejections: c(m, "ejections"),
@@ -299,6 +327,13 @@ impl Caller {
         );
         let requests = self.metrics().requests;
         ctx.metrics().add(requests, 1);
+        if let Some(t) = &mut self.throttle
+            && !t.allow(now, ctx.rng())
+        {
+            let th = self.metrics().throttled;
+            ctx.metrics().add(th, 1);
+            return Some(self.finish(ctx, id, Outcome::Err(ErrorKind::Overloaded)));
+        }
         self.send_attempt(ctx, id, false)
     }
 
@@ -331,6 +366,27 @@ impl Caller {
         let a = self.attempts.remove(&call)?;
         if let Some(t) = a.timer {
             ctx.cancel_timer(t);
+        }
+        if !a.connected {
+            // It never got a connection: it only leaves the pool's queue,
+            // and it reached neither the replica nor the breaker.
+            self.pool_queue.retain(|&c| c != call);
+            if failed.is_some() {
+                let t = self.metrics().pool_timeouts;
+                ctx.metrics().add(t, 1);
+            }
+            self.lb.finish(a.replica, ctx.now(), None);
+            if let Some(b) = &mut self.bulkhead {
+                b.release();
+            }
+            if let Some(b) = &mut self.breaker {
+                b.release_probe();
+            }
+            return Some(a);
+        }
+        if self.cfg.pool.is_some() {
+            self.connections = self.connections.saturating_sub(1);
+            self.serve_pool_queue(ctx);
         }
         if let Some(b) = &mut self.bulkhead {
             b.release();
@@ -416,6 +472,14 @@ impl Caller {
             )),
             _ => None,
         };
+        let connected = match self.cfg.pool {
+            Some(size) if self.connections >= size => false,
+            Some(_) => {
+                self.connections += 1;
+                true
+            }
+            None => true,
+        };
         self.attempts.insert(
             call,
             Attempt {
@@ -423,6 +487,7 @@ impl Caller {
                 replica,
                 timer,
                 sent: now,
+                connected,
             },
         );
         let l = self.calls.get_mut(&id).expect("checked above");
@@ -447,6 +512,25 @@ impl Caller {
                 },
             );
         }
+        if connected {
+            self.transmit(ctx, call, order, key, deadline);
+        } else {
+            let w = self.metrics().pool_waits;
+            ctx.metrics().add(w, 1);
+            self.pool_queue.push_back(call);
+        }
+        None
+    }
+
+    fn transmit(
+        &mut self,
+        ctx: &mut Context<'_, Rpc>,
+        call: u64,
+        order: u64,
+        key: Option<u64>,
+        deadline: Option<SimTime>,
+    ) {
+        let replica = self.attempts[&call].replica;
         ctx.send(
             self.cfg.targets[replica],
             Rpc::Call {
@@ -454,9 +538,30 @@ impl Caller {
                 order,
                 key,
                 deadline,
+                priority: self.cfg.priority,
             },
         );
-        None
+    }
+
+    /// A connection came free: the longest-waiting attempt takes it.
+    fn serve_pool_queue(&mut self, ctx: &mut Context<'_, Rpc>) {
+        let Some(size) = self.cfg.pool else {
+            return;
+        };
+        while self.connections < size {
+            let Some(call) = self.pool_queue.pop_front() else {
+                return;
+            };
+            let Some(a) = self.attempts.get_mut(&call) else {
+                continue;
+            };
+            a.connected = true;
+            a.sent = ctx.now();
+            self.connections += 1;
+            let l = &self.calls[&a.logical];
+            let (order, key, deadline) = (l.order, l.key, l.deadline);
+            self.transmit(ctx, call, order, key, deadline);
+        }
     }
 
     /// The last attempt in flight of `id` failed with `error`: retry, or
@@ -548,6 +653,11 @@ impl Caller {
             return None;
         }
         let failed = matches!(outcome, Outcome::Err(_));
+        if let Some(t) = &mut self.throttle
+            && outcome != Outcome::Err(ErrorKind::Overloaded)
+        {
+            t.accepted(ctx.now());
+        }
         let Some(a) = self.drop_attempt(ctx, call, Some(failed)) else {
             let late = self.metrics().late;
             ctx.metrics().add(late, 1);
@@ -631,6 +741,7 @@ impl Caller {
                             order: PROBE_ORDER,
                             key: None,
                             deadline: Some(ctx.now().saturating_add(h.timeout)),
+                            priority: u8::MAX,
                         },
                     );
                 }

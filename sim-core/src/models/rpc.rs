@@ -47,6 +47,8 @@ pub enum Rpc {
         order: u64,
         key: Option<u64>,
         deadline: Option<SimTime>,
+        /// Higher is more important; load shedding drops the lowest first.
+        priority: u8,
     },
     /// The outcome of attempt `call`.
     Reply { call: u64, outcome: Outcome },

@@ -25,8 +25,12 @@
 //! names a `gate` flag, its gray failure applies only while that flag is
 //! on: a release behind a feature flag, with a kill switch.
 //!
+//! Admission comes first: a rate limit (`policy::rate_limit`, global or per
+//! caller) and load shedding by priority refuse calls before they queue.
+//!
 //! Metrics, prefixed with the node's name: `arrivals`, `rejected` (queue
-//! full), `shed` (by the controlled-delay policy), `replayed`, `conflicts`,
+//! full), `shed` (by the controlled-delay policy), `rate_limited`,
+//! `shed_priority`, `replayed`, `conflicts`,
 //! `completed`, `failed`, `degraded` (answered ok with a fallback inside),
 //! `late` (replies sent after the caller's deadline: work nobody was
 //! waiting for), `response_ns` (histogram, arrival to reply),
@@ -42,6 +46,7 @@ use crate::metrics::{CounterId, GaugeId, HistogramId, SeriesId};
 use crate::policy::ErrorKind;
 use crate::policy::codel::{Codel, CodelConfig};
 use crate::policy::idempotency::{IdempotencyConfig, IdempotencyStore, KeyDecision};
+use crate::policy::rate_limit::{RateLimitConfig, RateLimiter};
 use crate::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -100,6 +105,19 @@ pub struct ServiceConfig {
     pub flags: BTreeMap<String, bool>,
     /// Gray failures apply only while this flag is on.
     pub gate: Option<String>,
+    /// Refuse calls over a rate, for all callers or per caller.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// Refuse low-priority calls once the queue is this long.
+    pub priority_shedding: Option<PriorityShedding>,
+}
+
+/// Load shedding by priority: while `queue` or more calls wait, calls with
+/// a priority below `below` are refused at once, so the important ones
+/// keep the capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PriorityShedding {
+    pub below: u8,
+    pub queue: usize,
 }
 
 /// The order in which waiting calls are served.
@@ -126,6 +144,8 @@ impl ServiceConfig {
             codel: None,
             flags: BTreeMap::new(),
             gate: None,
+            rate_limit: None,
+            priority_shedding: None,
         }
     }
 }
@@ -163,6 +183,8 @@ struct Metrics {
     arrivals: CounterId,
     rejected: CounterId,
     shed: CounterId,
+    rate_limited: CounterId,
+    shed_priority: CounterId,
     late: CounterId,
     replayed: CounterId,
     conflicts: CounterId,
@@ -200,6 +222,7 @@ pub struct Service {
     hung: Vec<u32>,
     store: Option<IdempotencyStore<Outcome>>,
     codel: Option<Codel>,
+    limiter: Option<RateLimiter>,
     m: Option<Metrics>,
 }
 
@@ -212,6 +235,7 @@ impl Service {
             idle: (0..cfg.workers).rev().collect(),
             store: cfg.idempotency.map(IdempotencyStore::new),
             codel: cfg.codel.map(Codel::new),
+            limiter: cfg.rate_limit.map(RateLimiter::new),
             callers: cfg
                 .dependencies
                 .iter()
@@ -528,6 +552,8 @@ impl Node<Rpc> for Service {
             arrivals: c(m, "arrivals"),
             rejected: c(m, "rejected"),
             shed: c(m, "shed"),
+            rate_limited: c(m, "rate_limited"),
+            shed_priority: c(m, "shed_priority"),
             late: c(m, "late"),
             replayed: c(m, "replayed"),
             conflicts: c(m, "conflicts"),
@@ -548,6 +574,7 @@ impl Node<Rpc> for Service {
                 order,
                 key,
                 deadline,
+                priority,
             } => {
                 let arrivals = self.metrics().arrivals;
                 ctx.metrics().add(arrivals, 1);
@@ -559,6 +586,25 @@ impl Node<Rpc> for Service {
                     deadline,
                     arrived: ctx.now(),
                 };
+                // Admission: the rate limit, then shedding by priority.
+                if let Some(limiter) = &mut self.limiter
+                    && order != PROBE_ORDER
+                    && !limiter.admit(from.index() as u32, job.arrived)
+                {
+                    let r = self.metrics().rate_limited;
+                    ctx.metrics().add(r, 1);
+                    self.reply(ctx, job, Outcome::Err(ErrorKind::Overloaded), false);
+                    return;
+                }
+                if let Some(shed) = self.cfg.priority_shedding
+                    && priority < shed.below
+                    && self.queue.len() >= shed.queue
+                {
+                    let r = self.metrics().shed_priority;
+                    ctx.metrics().add(r, 1);
+                    self.reply(ctx, job, Outcome::Err(ErrorKind::Overloaded), false);
+                    return;
+                }
                 // An erroring service fails fast, before any work.
                 if self.gray.error_ppm > 0
                     && self.gray_on()
@@ -656,6 +702,7 @@ impl Node<Rpc> for Service {
         self.idle = (0..self.cfg.workers).rev().collect();
         self.store = self.cfg.idempotency.map(IdempotencyStore::new);
         self.codel = self.cfg.codel.map(Codel::new);
+        self.limiter = self.cfg.rate_limit.map(RateLimiter::new);
         for c in &mut self.callers {
             c.reset();
         }

@@ -12,7 +12,9 @@ pub mod codel;
 pub mod hedge;
 pub mod idempotency;
 pub mod load_balance;
+pub mod rate_limit;
 pub mod retry;
+pub mod throttle;
 pub mod timeout;
 
 /// Why a call failed, as a caller sees it. Retry policies decide by kind.

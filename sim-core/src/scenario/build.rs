@@ -5,7 +5,7 @@ use super::load::{DEFAULT_PARTITION, DEFAULT_ZONE};
 use super::spec::{
     BackoffKind, BalanceName, BreakerSpec, CodelSpec, CompareOp, DisciplineName, ExpectSpec,
     FanoutSpec, HealthCheckSpec, HedgeSpec, IdempotencySpec, JitterKind, NodeKind, OutlierSpec,
-    QueueSpec, RetrySpec, ScenarioSpec, WindowSpec,
+    QueueSpec, RetrySpec, ScenarioSpec, ThrottleSpec, WindowSpec,
 };
 use crate::dist::Dist;
 use crate::engine::{DEFAULT_EVENT_BUDGET, Fault, NodeId, RunLimits, Simulation};
@@ -15,7 +15,9 @@ use crate::models::client::{Client, ClientConfig};
 use crate::models::ledger::Ledger;
 use crate::models::rpc::Control;
 use crate::models::rpc::Rpc;
-use crate::models::service::{Dependency, Discipline, Fanout, Service, ServiceConfig};
+use crate::models::service::{
+    Dependency, Discipline, Fanout, PriorityShedding, Service, ServiceConfig,
+};
 use crate::network::{LinkSpec, NodeSet, Partition};
 use crate::policy::bulkhead::BulkheadConfig;
 use crate::policy::circuit_breaker::{BreakerConfig, BreakerWindow};
@@ -23,7 +25,9 @@ use crate::policy::codel::CodelConfig;
 use crate::policy::hedge::{HedgeAfter, HedgeConfig};
 use crate::policy::idempotency::IdempotencyConfig;
 use crate::policy::load_balance::{Balancer, HealthCheckConfig, OutlierConfig};
+use crate::policy::rate_limit::{Limit, RateLimitConfig};
 use crate::policy::retry::{Backoff, BudgetConfig, Jitter, RetryConfig};
+use crate::policy::throttle::ThrottleConfig;
 use crate::policy::timeout::TimeoutConfig;
 use crate::time::{SimDuration, SimTime};
 use std::collections::BTreeMap;
@@ -57,6 +61,8 @@ struct Policies<'a> {
     health: Option<&'a HealthCheckSpec>,
     hedge: Option<&'a HedgeSpec>,
     fallback: Option<bool>,
+    pool: Option<u32>,
+    throttle: Option<ThrottleSpec>,
 }
 
 fn apply_policies(c: &mut CallerConfig, p: Policies<'_>) {
@@ -93,6 +99,15 @@ fn apply_policies(c: &mut CallerConfig, p: Policies<'_>) {
         max_hedges: h.max.unwrap_or(1),
     });
     c.fallback = p.fallback.unwrap_or(false).then_some(0);
+    c.pool = p.pool;
+    c.throttle = match p.throttle {
+        None | Some(ThrottleSpec::Enabled(false)) => None,
+        Some(ThrottleSpec::Enabled(true)) => Some(ThrottleConfig::default()),
+        Some(ThrottleSpec::Tuned(t)) => Some(ThrottleConfig {
+            k: t.k,
+            window: t.window.0,
+        }),
+    };
 }
 
 pub fn retry_config(r: &RetrySpec) -> RetryConfig {
@@ -214,8 +229,11 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                         health: n.health_check.as_ref(),
                         hedge: n.hedge.as_ref().map(|h| h.get_ref()),
                         fallback: n.fallback,
+                        pool: n.pool.as_ref().map(|p| *p.get_ref()),
+                        throttle: n.throttle,
                     },
                 );
+                c.call.priority = n.priority.unwrap_or(0);
                 c.idempotency_keys = n.idempotency_keys.unwrap_or(false);
                 c.double_submit = n.double_submit.map_or(0.0, |p| p.0);
                 if let Some(d) = &n.double_submit_delay {
@@ -275,6 +293,8 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                             health: c.health_check.as_ref(),
                             hedge: c.hedge.as_ref().map(|h| h.get_ref()),
                             fallback: c.fallback,
+                            pool: c.pool.as_ref().map(|p| *p.get_ref()),
+                            throttle: c.throttle,
                         },
                     );
                     dep.fanout = c.fanout.map(|f| match f {
@@ -287,6 +307,26 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                 s.parallel = n.parallel.unwrap_or(false);
                 s.flags = n.flags.clone().unwrap_or_default();
                 s.gate = n.gate.as_ref().map(|g| g.get_ref().clone());
+                s.rate_limit = n.rate_limit.as_ref().map(|r| {
+                    let r = r.get_ref();
+                    RateLimitConfig {
+                        limit: match (r.rate, r.limit, r.window) {
+                            (Some(rate), _, _) => Limit::TokenBucket {
+                                rate: rate.0,
+                                burst: r.burst.unwrap_or(rate.0.max(1.0)),
+                            },
+                            (None, limit, window) => Limit::SlidingWindow {
+                                limit: limit.unwrap_or(0),
+                                window: window.map_or(SimDuration::from_secs(1), |w| w.0),
+                            },
+                        },
+                        per_client: r.per_client.unwrap_or(false),
+                    }
+                });
+                s.priority_shedding = n.shed.map(|sh| PriorityShedding {
+                    below: sh.below,
+                    queue: usize::try_from(sh.queue).unwrap_or(usize::MAX),
+                });
                 s.idempotency = match n.idempotency {
                     None | Some(IdempotencySpec::Enabled(false)) => None,
                     Some(IdempotencySpec::Enabled(true)) => Some(IdempotencyConfig {

@@ -385,6 +385,7 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
                     breaker: c.breaker.as_ref(),
                     bulkhead: c.bulkhead.as_ref(),
                     hedge: c.hedge.as_ref(),
+                    pool: c.pool.as_ref(),
                 },
             )?;
             if let Some(FanoutSpec::Quorum(q)) = c.fanout
@@ -413,8 +414,41 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
                 breaker: n.breaker.as_ref(),
                 bulkhead: n.bulkhead.as_ref(),
                 hedge: n.hedge.as_ref(),
+                pool: n.pool.as_ref(),
             },
         )?;
+        if let Some(r) = &n.rate_limit {
+            let spec = r.get_ref();
+            let bucket = spec.rate.is_some() || spec.burst.is_some();
+            let window = spec.limit.is_some() || spec.window.is_some();
+            let problem = if bucket == window {
+                Some(
+                    "a rate limit is either a token bucket (`rate`, optional `burst`) or a sliding window (`limit` and `window`)",
+                )
+            } else if window
+                && (spec.limit.is_none()
+                    || spec
+                        .window
+                        .is_none_or(|w| w.0 == crate::time::SimDuration::ZERO))
+            {
+                Some("a sliding window needs both `limit` and a `window` longer than 0s")
+            } else if spec.rate.is_some_and(|r| r.0 <= 0.0)
+                || spec.burst.is_some_and(|b| b.is_nan() || b < 1.0)
+            {
+                Some("a token bucket needs a rate above zero and a burst of at least 1")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(at(
+                    file,
+                    source,
+                    locate(r.span()),
+                    &format!("{field}.rate_limit"),
+                    problem.into(),
+                ));
+            }
+        }
     }
     for l in &spec.links {
         place_ref(&l.from, "link.from")?;
@@ -554,6 +588,9 @@ fn check_node(
         ("health_check", n.health_check.is_some()),
         ("hedge", n.hedge.is_some()),
         ("fallback", n.fallback.is_some()),
+        ("pool", n.pool.is_some()),
+        ("throttle", n.throttle.is_some()),
+        ("priority", n.priority.is_some()),
         ("replicas", n.replicas.is_some()),
         ("workers", n.workers.is_some()),
         ("queue", n.queue.is_some()),
@@ -567,6 +604,8 @@ fn check_node(
         ("parallel", n.parallel.is_some()),
         ("flags", n.flags.is_some()),
         ("gate", n.gate.is_some()),
+        ("rate_limit", n.rate_limit.is_some()),
+        ("shed", n.shed.is_some()),
         ("processing_time", n.processing_time.is_some()),
     ];
     let (allowed, required): (&[&str], &[&str]) = match kind {
@@ -590,6 +629,9 @@ fn check_node(
                 "health_check",
                 "hedge",
                 "fallback",
+                "pool",
+                "throttle",
+                "priority",
             ],
             &["target", "rate"],
         ),
@@ -608,6 +650,8 @@ fn check_node(
                 "parallel",
                 "flags",
                 "gate",
+                "rate_limit",
+                "shed",
             ],
             &["workers", "service_time"],
         ),
@@ -705,6 +749,7 @@ struct CallPolicies<'a> {
     breaker: Option<&'a Spanned<BreakerSpec>>,
     bulkhead: Option<&'a Spanned<u32>>,
     hedge: Option<&'a Spanned<HedgeSpec>>,
+    pool: Option<&'a Spanned<u32>>,
 }
 
 fn check_call_policies(
@@ -745,6 +790,17 @@ fn check_call_policies(
             locate(b.span()),
             &format!("{field}.bulkhead"),
             "a bulkhead of 0 refuses every call; use 1 or more".into(),
+        ));
+    }
+    if let Some(b) = p.pool
+        && *b.get_ref() == 0
+    {
+        return Err(at(
+            file,
+            source,
+            locate(b.span()),
+            &format!("{field}.pool"),
+            "a pool of 0 connections can never send a call; use 1 or more".into(),
         ));
     }
     if let Some(h) = p.hedge {

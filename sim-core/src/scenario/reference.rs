@@ -75,6 +75,10 @@ pub const TABLES: &[(&str, &str)] = &[
         "Active health checks: every replica is probed with a call on a schedule; replicas that fail probes get no calls until they pass again.",
     ),
     (
+        "rate_limit",
+        "A service's rate limit: either a token bucket (`rate`, `burst`) or a sliding window (`limit`, `window`), for all callers together or per caller.",
+    ),
+    (
         "hedge",
         "Hedged requests: if an attempt has not answered after a delay, a second goes to another replica, and the first answer wins.",
     ),
@@ -279,6 +283,24 @@ pub const FIELDS: &[FieldDoc] = &[
     ),
     f(
         "[[node]]",
+        "pool",
+        "integer >= 1",
+        "Client: connections to its target; an attempt waits for a free one, its timeout running.",
+    ),
+    f(
+        "[[node]]",
+        "throttle",
+        "true, false or `{ k = number, window = duration }`",
+        "Client: adaptive throttling (Google SRE): refuse requests locally in proportion to how many the backend refuses (true: k = 2 over 2 minutes).",
+    ),
+    f(
+        "[[node]]",
+        "priority",
+        "integer 0 to 255",
+        "Client: the priority of its calls; higher is more important (default 0).",
+    ),
+    f(
+        "[[node]]",
         "replicas",
         "integer >= 1",
         "Service: run this many copies, named `<name>-0`, `<name>-1`...; callers of `<name>` balance over them.",
@@ -336,6 +358,18 @@ pub const FIELDS: &[FieldDoc] = &[
         "call",
         "list of tables",
         "Service: dependencies with policies, as `[[node.call]]` tables; see `[[node.call]]`.",
+    ),
+    f(
+        "[[node]]",
+        "rate_limit",
+        "table",
+        "Service: refuse calls over a rate; see `rate_limit`.",
+    ),
+    f(
+        "[[node]]",
+        "shed",
+        "`{ below = priority, queue = integer }`",
+        "Service: while `queue` or more calls wait, refuse those with a priority below `below`.",
     ),
     f(
         "[[node]]",
@@ -433,6 +467,18 @@ pub const FIELDS: &[FieldDoc] = &[
     ),
     f(
         "[[node.call]]",
+        "pool",
+        "integer >= 1",
+        "Connections to it; an attempt waits for a free one, its timeout running.",
+    ),
+    f(
+        "[[node.call]]",
+        "throttle",
+        "true, false or `{ k = number, window = duration }`",
+        "Adaptive throttling of calls to it.",
+    ),
+    f(
+        "[[node.call]]",
         "flag",
         "flag name",
         "Make the call only while this feature flag of the service is on.",
@@ -520,6 +566,36 @@ pub const FIELDS: &[FieldDoc] = &[
         "healthy",
         "integer",
         "Good probes in a row before it is back (default 2).",
+    ),
+    f(
+        "rate_limit",
+        "rate",
+        "rate",
+        "A token bucket: calls per unit of time on average.",
+    ),
+    f(
+        "rate_limit",
+        "burst",
+        "number >= 1",
+        "A token bucket: how many calls may come at once (default: one second's worth).",
+    ),
+    f(
+        "rate_limit",
+        "limit",
+        "integer",
+        "A sliding window: at most this many calls per `window`.",
+    ),
+    f(
+        "rate_limit",
+        "window",
+        "duration",
+        "A sliding window: its length.",
+    ),
+    f(
+        "rate_limit",
+        "per_client",
+        "true or false",
+        "One limit for each caller instead of one for all (default false).",
     ),
     f(
         "hedge",
@@ -863,6 +939,7 @@ pub fn schema_fields() -> Vec<(&'static str, Vec<String>)> {
         ("outlier", serde_fields::<spec::OutlierSpec>()),
         ("health_check", serde_fields::<spec::HealthCheckSpec>()),
         ("hedge", serde_fields::<spec::HedgeSpec>()),
+        ("rate_limit", serde_fields::<spec::RateLimitSpec>()),
         ("retry.budget", serde_fields::<spec::BudgetSpec>()),
         ("distribution", spec::dist_table_fields()),
     ]

@@ -94,6 +94,10 @@ pub struct NodeSpec {
     pub hedge: Option<Spanned<HedgeSpec>>,
     /// Answer failed calls with a default value (a degraded success).
     pub fallback: Option<bool>,
+    pub pool: Option<Spanned<u32>>,
+    pub throttle: Option<ThrottleSpec>,
+    /// The priority of its calls, 0 to 255 (higher is more important).
+    pub priority: Option<u8>,
     // Service.
     /// Run this many identical copies, named `<name>-0`, `<name>-1`...;
     /// callers of `<name>` balance over them.
@@ -115,6 +119,9 @@ pub struct NodeSpec {
     pub flags: Option<BTreeMap<String, bool>>,
     /// Gray failures apply only while this flag is on.
     pub gate: Option<Spanned<String>>,
+    pub rate_limit: Option<Spanned<RateLimitSpec>>,
+    /// Shed low-priority calls once the queue is long.
+    pub shed: Option<ShedSpec>,
     // Ledger.
     pub processing_time: Option<DistSpec>,
 }
@@ -155,6 +162,45 @@ pub struct CallSpec {
     pub fanout: Option<FanoutSpec>,
     /// Call it only while this flag is on.
     pub flag: Option<String>,
+    /// Connections to it: attempts wait for a free one.
+    pub pool: Option<Spanned<u32>>,
+    pub throttle: Option<ThrottleSpec>,
+}
+
+/// `throttle = true` (K = 2 over 2 minutes) or `{ k = 2, window = "2m" }`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum ThrottleSpec {
+    Enabled(bool),
+    Tuned(ThrottleTuned),
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleTuned {
+    pub k: f64,
+    pub window: Duration,
+}
+
+/// A token bucket (`rate`, `burst`) or a sliding window (`limit`,
+/// `window`), for all callers or `per_client`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    pub rate: Option<Rate>,
+    pub burst: Option<f64>,
+    pub limit: Option<u64>,
+    pub window: Option<Duration>,
+    pub per_client: Option<bool>,
+}
+
+/// While `queue` or more calls wait, refuse those with priority below
+/// `below`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShedSpec {
+    pub below: u8,
+    pub queue: u64,
 }
 
 /// A circuit breaker.

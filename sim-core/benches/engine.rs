@@ -153,14 +153,87 @@ fn mm1(customers: u64) -> (f64, f64) {
     (customers as f64 / secs, report.total_events as f64 / secs)
 }
 
+/// The macro benchmark: a client behind a load balancer in front of a
+/// three-tier service (web, app, db; replica groups), retries with jitter
+/// at every hop, timeouts that are nearly all cancelled (the answer comes
+/// first), and a circuit breaker on the app's calls to the database.
+const THREE_TIER: &str = r#"
+title = "macro benchmark"
+summary = "three tiers"
+[run]
+duration = "1000h"
+seed = 3
+[network]
+latency = "200us"
+[[node]]
+name = "user"
+kind = "client"
+target = "web"
+rate = "20k/s"
+orders = ORDERS
+timeout = "1s"
+retry = { attempts = 3, backoff = "exponential", delay = "10ms", jitter = "full" }
+balance = "power_of_two"
+outlier = { consecutive_errors = 5, ejection = "10s" }
+[[node]]
+name = "web"
+kind = "service"
+replicas = 4
+workers = 64
+service_time = { dist = "exponential", mean = "1ms" }
+[[node.call]]
+to = "app"
+timeout = "500ms"
+retry = { attempts = 2, backoff = "exponential", delay = "5ms", jitter = "full" }
+[[node]]
+name = "app"
+kind = "service"
+replicas = 4
+workers = 64
+service_time = { dist = "exponential", mean = "2ms" }
+[[node.call]]
+to = "db"
+timeout = "200ms"
+breaker = { window = 100, failure_rate = "50%", minimum_calls = 20, open_for = "1s" }
+[[node]]
+name = "db"
+kind = "service"
+replicas = 2
+workers = 128
+service_time = { dist = "log_normal", median = "2ms", p99 = "10ms" }
+"#;
+
+fn three_tier(requests: u64) -> (f64, f64) {
+    use sim_core::scenario::build::build;
+    use sim_core::scenario::load::load;
+    let text = THREE_TIER.replace("ORDERS", &requests.to_string());
+    let scenario = load("macro", "macro.toml", &text).expect("the benchmark scenario loads");
+    let mut built = build(&scenario.spec, 3).expect("it builds");
+    let start = Instant::now();
+    let report = built.sim.run(built.limits.with_max_events(u64::MAX));
+    let secs = start.elapsed().as_secs_f64();
+    let ok = built.sim.metrics().get_counter("user.ok").unwrap_or(0);
+    assert!(
+        ok as f64 > 0.999 * requests as f64,
+        "{ok} of {requests}: {report}"
+    );
+    (requests as f64 / secs, report.total_events as f64 / secs)
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
     let quick = std::env::var_os("FAULTLINE_BENCH_QUICK").is_some();
     let reps = if quick { 1 } else { 5 };
+    // FAULTLINE_BENCH_ONLY=macro runs just the macro benchmark (to profile).
+    let only_macro = std::env::var("FAULTLINE_BENCH_ONLY").is_ok_and(|v| v == "macro");
     let inc = increments();
     println!("| benchmark | pending | median throughput | bytes per pending event |");
     println!("|---|---:|---:|---:|");
-    let sizes: &[usize] = &[100, 10_000, 1_000_000];
+    let sizes: &[usize] = if only_macro {
+        &[]
+    } else {
+        &[100, 10_000, 1_000_000]
+    };
     for &pending in sizes {
         let holds = if quick { 200_000 } else { 5_000_000 };
         type HoldFn = fn(usize, usize, &[u64]) -> (f64, f64);
@@ -187,12 +260,27 @@ fn main() {
             rate / 1e6
         );
     }
-    let customers = if quick { 200_000 } else { 10_000_000 };
+    let customers = if only_macro {
+        1
+    } else if quick {
+        200_000
+    } else {
+        10_000_000
+    };
     let runs: Vec<(f64, f64)> = (0..reps).map(|_| mm1(customers)).collect();
     let rate = median(runs.iter().map(|r| r.0).collect());
     let events = median(runs.iter().map(|r| r.1).collect());
     println!(
         "| M/M/1 at rho 0.9, {customers} customers, node API | - | {:.2} M customers/s ({:.1} M events/s) | - |",
+        rate / 1e6,
+        events / 1e6
+    );
+    let requests = if quick { 100_000 } else { 1_000_000 };
+    let runs: Vec<(f64, f64)> = (0..reps).map(|_| three_tier(requests)).collect();
+    let rate = median(runs.iter().map(|r| r.0).collect());
+    let events = median(runs.iter().map(|r| r.1).collect());
+    println!(
+        "| macro: LB + web/app/db tiers, retries with jitter, timeouts, breaker; {requests} requests | - | {:.2} M requests/s ({:.1} M events/s) | - |",
         rate / 1e6,
         events / 1e6
     );

@@ -119,10 +119,48 @@ struct Logical {
     started: SimTime,
     retry: RetryState,
     /// Attempt call ids in flight (more than one while hedging).
-    in_flight: Vec<u64>,
+    in_flight: InFlight,
     hedges: u32,
     /// The replica a fan-out asked for, for the first attempt.
     prefer: Option<usize>,
+}
+
+/// A logical call's attempts in flight: nearly always one, so the first is
+/// kept inline and only hedges allocate.
+#[derive(Default)]
+struct InFlight {
+    first: Option<u64>,
+    more: Vec<u64>,
+}
+
+impl InFlight {
+    fn push(&mut self, call: u64) {
+        if self.first.is_none() {
+            self.first = Some(call);
+        } else {
+            self.more.push(call);
+        }
+    }
+    fn remove(&mut self, call: u64) {
+        if self.first == Some(call) {
+            self.first = if self.more.is_empty() {
+                None
+            } else {
+                Some(self.more.remove(0))
+            };
+        } else {
+            self.more.retain(|&c| c != call);
+        }
+    }
+    fn first(&self) -> Option<u64> {
+        self.first
+    }
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+    fn all(&self) -> impl Iterator<Item = u64> + '_ {
+        self.first.into_iter().chain(self.more.iter().copied())
+    }
 }
 
 struct Metrics {
@@ -320,7 +358,7 @@ impl Caller {
                 deadline: self.cfg.timeout.deadline(now, inherited_deadline),
                 started: now,
                 retry: RetryState::default(),
-                in_flight: Vec::new(),
+                in_flight: InFlight::default(),
                 hedges: 0,
                 prefer,
             },
@@ -348,7 +386,7 @@ impl Caller {
             .collect();
         for id in ids {
             if let Some(l) = self.calls.remove(&id) {
-                for call in l.in_flight {
+                for call in l.in_flight.all() {
                     self.drop_attempt(ctx, call, None);
                 }
             }
@@ -416,7 +454,7 @@ impl Caller {
             let first = l
                 .in_flight
                 .first()
-                .and_then(|c| self.attempts.get(c))
+                .and_then(|c| self.attempts.get(&c))
                 .map(|a| a.replica);
             (l.deadline, l.order, l.key, l.prefer, first)
         };
@@ -607,7 +645,7 @@ impl Caller {
 
     fn finish(&mut self, ctx: &mut Context<'_, Rpc>, id: u64, outcome: Outcome) -> Done {
         let l = self.calls.remove(&id).expect("a live call");
-        for call in l.in_flight.clone() {
+        for call in l.in_flight.all() {
             self.drop_attempt(ctx, call, None);
         }
         let now = ctx.now();
@@ -665,8 +703,8 @@ impl Caller {
         };
         let id = a.logical;
         let l = self.calls.get_mut(&id)?;
-        let was_hedge = l.in_flight.first() != Some(&call);
-        l.in_flight.retain(|&c| c != call);
+        let was_hedge = l.in_flight.first() != Some(call);
+        l.in_flight.remove(call);
         match outcome {
             Outcome::Ok(_) => {
                 if let Some(b) = &mut self.budget {
@@ -707,7 +745,7 @@ impl Caller {
             Rpc::AttemptTimeout { request, call, .. } => {
                 self.drop_attempt(ctx, call, Some(true))?;
                 let l = self.calls.get_mut(&request)?;
-                l.in_flight.retain(|&c| c != call);
+                l.in_flight.remove(call);
                 if !l.in_flight.is_empty() {
                     return None;
                 }

@@ -174,7 +174,8 @@ struct Active {
     job: Job,
     /// The next dependency to call (in order).
     next: usize,
-    groups: BTreeMap<u8, Group>,
+    /// (dependency, its calls) for the dependencies being called.
+    groups: Vec<(u8, Group)>,
     degraded: bool,
     value: u64,
 }
@@ -220,6 +221,9 @@ pub struct Service {
     gray: Gray,
     /// Workers stuck on a job while the service hangs.
     hung: Vec<u32>,
+    spare_groups: Vec<Vec<(u8, Group)>>,
+    /// (queue length, busy workers) as last written to the gauges.
+    last_gauges: Option<(usize, usize)>,
     store: Option<IdempotencyStore<Outcome>>,
     codel: Option<Codel>,
     limiter: Option<RateLimiter>,
@@ -249,6 +253,8 @@ impl Service {
             next_job: 0,
             gray: Gray::default(),
             hung: Vec::new(),
+            spare_groups: Vec::new(),
+            last_gauges: None,
             m: None,
         }
     }
@@ -265,12 +271,14 @@ impl Service {
             .is_none_or(|f| self.flags.get(f).copied().unwrap_or(false))
     }
 
-    fn update_gauges(&self, ctx: &mut Context<'_, Rpc>) {
+    fn update_gauges(&mut self, ctx: &mut Context<'_, Rpc>) {
+        let now_state = (self.queue.len(), self.busy.len() - self.idle.len());
+        if self.last_gauges == Some(now_state) {
+            return; // nothing changed: the gauges hold their values
+        }
+        self.last_gauges = Some(now_state);
         let m = self.metrics();
-        let (depth, busy) = (
-            self.queue.len() as f64,
-            (self.busy.len() - self.idle.len()) as f64,
-        );
+        let (depth, busy) = (now_state.0 as f64, now_state.1 as f64);
         let (gq, gb, qs, now) = (m.queue_depth, m.busy, m.queue_series, ctx.now());
         let metrics = ctx.metrics();
         metrics.set(gq, now, depth);
@@ -398,7 +406,7 @@ impl Service {
                 Active {
                     job,
                     next: 0,
-                    groups: BTreeMap::new(),
+                    groups: self.spare_groups.pop().unwrap_or_default(),
                     degraded: false,
                     value: job.order,
                 },
@@ -420,6 +428,7 @@ impl Service {
             let next = a.next;
             if next >= self.callers.len() {
                 let (worker, a) = self.active.remove(&id).expect("checked");
+                self.recycle(a.groups);
                 self.finish(ctx, worker, a.job, Outcome::Ok(a.value), a.degraded);
                 return;
             }
@@ -441,26 +450,31 @@ impl Service {
                     let a = &self.active[&id].1;
                     (a.job.order, a.job.key, a.job.deadline)
                 };
-                let legs: Vec<Option<usize>> = match d.fanout {
-                    None => vec![None],
-                    Some(_) => (0..d.call.targets.len()).map(Some).collect(),
+                // One call, or one per replica for a fan-out.
+                let legs = match d.fanout {
+                    None => 1,
+                    Some(_) => d.call.targets.len(),
                 };
+                let fanned = d.fanout.is_some();
                 let need = match d.fanout {
-                    None | Some(Fanout::All) => legs.len() as u32,
-                    Some(Fanout::Quorum(k)) => k.min(legs.len() as u32),
+                    None | Some(Fanout::All) => legs as u32,
+                    Some(Fanout::Quorum(k)) => k.min(legs as u32),
                 };
-                self.active.get_mut(&id).expect("checked").1.groups.insert(
+                self.active.get_mut(&id).expect("checked").1.groups.push((
                     dep as u8,
                     Group {
-                        pending: legs.len() as u32,
+                        pending: legs as u32,
                         ok: 0,
                         failed: 0,
                         need,
                         last_error: None,
                     },
-                );
-                for leg in legs {
-                    if let Some(done) = self.callers[dep].call(ctx, id, order, key, deadline, leg) {
+                ));
+                for leg in 0..legs {
+                    let prefer = fanned.then_some(leg);
+                    if let Some(done) =
+                        self.callers[dep].call(ctx, id, order, key, deadline, prefer)
+                    {
                         self.on_done(ctx, dep as u8, done);
                         if !self.active.contains_key(&id) {
                             return; // the job already failed
@@ -477,9 +491,10 @@ impl Service {
         let Some((_, a)) = self.active.get_mut(&id) else {
             return; // the job already ended
         };
-        let Some(g) = a.groups.get_mut(&dep) else {
+        let Some(at) = a.groups.iter().position(|(d, _)| *d == dep) else {
             return;
         };
+        let g = &mut a.groups[at].1;
         g.pending = g.pending.saturating_sub(1);
         match done.outcome {
             Outcome::Ok(v) => {
@@ -494,7 +509,7 @@ impl Service {
         }
         let (ok, failed, pending, need, error) = (g.ok, g.failed, g.pending, g.need, g.last_error);
         if ok >= need {
-            a.groups.remove(&dep);
+            a.groups.swap_remove(at);
             if pending > 0 {
                 self.callers[dep as usize].cancel(ctx, id);
             }
@@ -502,17 +517,26 @@ impl Service {
         } else if ok + pending < need {
             // It can no longer succeed: the job fails.
             let (worker, a) = self.active.remove(&id).expect("checked");
-            for d in a.groups.keys() {
+            for (d, _) in &a.groups {
                 self.callers[*d as usize].cancel(ctx, id);
             }
+            let (job, groups) = (a.job, a.groups);
+            self.recycle(groups);
             let _ = failed;
             let kind = match error.unwrap_or(ErrorKind::Internal) {
                 // Upstream sees a dependency refused as unavailable.
                 ErrorKind::CircuitOpen => ErrorKind::Unavailable,
                 k => k,
             };
-            self.finish(ctx, worker, a.job, Outcome::Err(kind), false);
+            self.finish(ctx, worker, job, Outcome::Err(kind), false);
         }
+    }
+
+    /// Keeps a finished job's group list for the next job, so that calling
+    /// dependencies does not allocate in the steady state.
+    fn recycle(&mut self, mut groups: Vec<(u8, Group)>) {
+        groups.clear();
+        self.spare_groups.push(groups);
     }
 
     fn control(&mut self, ctx: &mut Context<'_, Rpc>, c: Control) {
@@ -703,6 +727,7 @@ impl Node<Rpc> for Service {
         self.store = self.cfg.idempotency.map(IdempotencyStore::new);
         self.codel = self.cfg.codel.map(Codel::new);
         self.limiter = self.cfg.rate_limit.map(RateLimiter::new);
+        self.last_gauges = None;
         for c in &mut self.callers {
             c.reset();
         }

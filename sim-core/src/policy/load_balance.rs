@@ -125,50 +125,59 @@ impl LoadBalancer {
     /// does, rather than failing every call.
     pub fn pick(&mut self, now: SimTime, exclude: Option<usize>, rng: &mut SimRng) -> usize {
         let n = self.replicas.len();
-        let mut candidates: Vec<usize> = (0..n)
-            .filter(|&i| self.available(i, now) && Some(i) != exclude)
-            .collect();
-        if candidates.is_empty() {
-            candidates = (0..n).filter(|&i| self.available(i, now)).collect();
-        }
-        if candidates.is_empty() {
-            candidates = (0..n).collect();
-        }
+        // The candidates, without allocating: available and not excluded;
+        // else available; else everyone.
+        let tiers: [&dyn Fn(usize) -> bool; 3] = [
+            &|i| self.available(i, now) && Some(i) != exclude,
+            &|i| self.available(i, now),
+            &|_| true,
+        ];
+        let (tier, count) = tiers
+            .iter()
+            .enumerate()
+            .map(|(t, f)| (t, (0..n).filter(|&i| f(i)).count()))
+            .find(|&(_, c)| c > 0)
+            .expect("everyone is a candidate in the last tier");
+        let ok = |i: usize| tiers[tier](i);
+        let nth = |k: usize| (0..n).filter(|&i| ok(i)).nth(k).expect("k < count");
         let chosen = match self.policy {
             Balancer::RoundRobin => {
-                // The next available replica at or after the cursor.
-                let c = *candidates
-                    .iter()
-                    .find(|&&i| i >= self.next % n)
-                    .unwrap_or(&candidates[0]);
+                // The next candidate at or after the cursor.
+                let start = self.next % n;
+                let c = (0..n)
+                    .map(|k| (start + k) % n)
+                    .find(|&i| ok(i))
+                    .expect("count > 0");
                 self.next = c + 1;
                 c
             }
-            Balancer::Random => candidates[rng.below(candidates.len() as u64) as usize],
+            Balancer::Random => nth(rng.below(count as u64) as usize),
             Balancer::LeastConnections => {
                 // Ties are broken at random, so idle replicas share alike.
-                let least = candidates
-                    .iter()
-                    .map(|&i| self.replicas[i].in_flight)
+                let least = (0..n)
+                    .filter(|&i| ok(i))
+                    .map(|i| self.replicas[i].in_flight)
                     .min()
-                    .expect("not empty");
-                let tied: Vec<usize> = candidates
-                    .iter()
-                    .copied()
-                    .filter(|&i| self.replicas[i].in_flight == least)
-                    .collect();
-                tied[rng.below(tied.len() as u64) as usize]
+                    .expect("count > 0");
+                let tied = (0..n)
+                    .filter(|&i| ok(i) && self.replicas[i].in_flight == least)
+                    .count();
+                let k = rng.below(tied as u64) as usize;
+                (0..n)
+                    .filter(|&i| ok(i) && self.replicas[i].in_flight == least)
+                    .nth(k)
+                    .expect("k < tied")
             }
             Balancer::PowerOfTwo => {
                 // Two different replicas (when there are two).
-                let len = candidates.len() as u64;
+                let len = count as u64;
                 let ia = rng.below(len);
                 let ib = if len > 1 {
                     (ia + 1 + rng.below(len - 1)) % len
                 } else {
                     ia
                 };
-                let (a, b) = (candidates[ia as usize], candidates[ib as usize]);
+                let (a, b) = (nth(ia as usize), nth(ib as usize));
                 if self.replicas[b].in_flight < self.replicas[a].in_flight {
                     b
                 } else {

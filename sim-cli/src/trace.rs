@@ -95,6 +95,13 @@ impl TraceSink for ChromeTrace {
                     "name": format!("{} {}", r.kind.as_str(), r.node), "ph": "i", "s": "g", "ts": ts, "pid": 1, "tid": self.tid(r.node),
                 }));
             }
+            (TraceKind::Note, _) => {
+                // Pattern events: a breaker opening, a replica ejected.
+                let what = r.detail.map(|d| format!("{d:?}")).unwrap_or_default();
+                self.events.push(json!({
+                    "name": what, "ph": "i", "s": "t", "ts": ts, "pid": 1, "tid": self.tid(r.node),
+                }));
+            }
             (TraceKind::Partition | TraceKind::Heal | TraceKind::Link, _) => {
                 let what = r.detail.map(|d| format!("{d:?}")).unwrap_or_default();
                 self.events.push(json!({

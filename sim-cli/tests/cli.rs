@@ -788,3 +788,33 @@ fn a_failed_run_leaves_earlier_files_alone() {
     assert!(!ok && err.contains("cannot write"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn breaker_state_changes_are_on_the_chrome_timeline() {
+    let (ok, out, err) = faultline(&[
+        "trace",
+        "cascading-failure",
+        "--variant",
+        "breaker",
+        "--format",
+        "chrome",
+    ]);
+    assert!(ok, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = doc["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    for state in [
+        "circuit breaker open",
+        "circuit breaker half_open",
+        "circuit breaker closed",
+    ] {
+        assert!(names.contains(&state), "{state} missing");
+    }
+    // And the run itself says how long the breaker was open.
+    let (_, out, _) = faultline(&["run", "cascading-failure", "--variant", "breaker"]);
+    assert!(out.contains("breaker opened"), "{out}");
+}

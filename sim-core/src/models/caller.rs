@@ -16,7 +16,8 @@
 //!    (`policy::load_balance`);
 //! 5. a hedge to another replica if the attempt is slow (`policy::hedge`);
 //! 6. retries with backoff, jitter and a budget (`policy::retry`);
-//! 7. a fallback value when all else failed, counted as a degraded success.
+//! 7. a fallback value when all else failed, counted as a degraded success
+//!    (`policy::fallback`).
 //!
 //! Call ids are unique per node: the low 8 bits name the caller (its
 //! index in the node), so a node with several dependencies routes each
@@ -39,6 +40,7 @@ use crate::metrics::{CounterId, GaugeId, Histogram, HistogramId, SeriesId};
 use crate::policy::ErrorKind;
 use crate::policy::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::policy::circuit_breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+use crate::policy::fallback::{self, FallbackConfig};
 use crate::policy::hedge::HedgeConfig;
 use crate::policy::load_balance::{
     Balancer, HealthCheckConfig, LoadBalancer, OutlierConfig, Standing,
@@ -650,10 +652,8 @@ impl Caller {
         }
         let now = ctx.now();
         let m = self.m.as_ref().expect("started");
-        let (outcome, degraded) = match (outcome, self.cfg.fallback) {
-            (Outcome::Err(_), Some(v)) => (Outcome::Ok(v), true),
-            (o, _) => (o, false),
-        };
+        let fallback = self.cfg.fallback.map(|value| FallbackConfig { value });
+        let (outcome, degraded) = fallback::apply(fallback, outcome);
         let metrics = ctx.metrics();
         match outcome {
             Outcome::Ok(_) => {

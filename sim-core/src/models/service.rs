@@ -45,8 +45,10 @@ use crate::engine::{Context, Node, NodeId, TimerId};
 use crate::metrics::{CounterId, GaugeId, HistogramId, SeriesId};
 use crate::policy::ErrorKind;
 use crate::policy::codel::{Codel, CodelConfig};
+use crate::policy::flags::Flags;
 use crate::policy::idempotency::{IdempotencyConfig, IdempotencyStore, KeyDecision};
 use crate::policy::rate_limit::{RateLimitConfig, RateLimiter};
+pub use crate::policy::shedding::PriorityShedding;
 use crate::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -109,15 +111,6 @@ pub struct ServiceConfig {
     pub rate_limit: Option<RateLimitConfig>,
     /// Refuse low-priority calls once the queue is this long.
     pub priority_shedding: Option<PriorityShedding>,
-}
-
-/// Load shedding by priority: while `queue` or more calls wait, calls with
-/// a priority below `below` are refused at once, so the important ones
-/// keep the capacity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PriorityShedding {
-    pub below: u8,
-    pub queue: usize,
 }
 
 /// The order in which waiting calls are served.
@@ -217,7 +210,7 @@ pub struct Service {
     active: BTreeMap<u64, (u32, Active)>,
     next_job: u64,
     callers: Vec<Caller>,
-    flags: BTreeMap<String, bool>,
+    flags: Flags,
     gray: Gray,
     /// Workers stuck on a job while the service hangs.
     hung: Vec<u32>,
@@ -246,7 +239,7 @@ impl Service {
                 .enumerate()
                 .map(|(i, d)| Caller::new(i as u8, d.call.clone()))
                 .collect(),
-            flags: cfg.flags.clone(),
+            flags: Flags::new(cfg.flags.clone()),
             cfg,
             queue: VecDeque::new(),
             active: BTreeMap::new(),
@@ -265,10 +258,7 @@ impl Service {
 
     /// Whether the gray failure applies now (its gate flag, if any, is on).
     fn gray_on(&self) -> bool {
-        self.cfg
-            .gate
-            .as_ref()
-            .is_none_or(|f| self.flags.get(f).copied().unwrap_or(false))
+        self.cfg.gate.as_ref().is_none_or(|f| self.flags.is_on(f))
     }
 
     fn update_gauges(&mut self, ctx: &mut Context<'_, Rpc>) {
@@ -440,10 +430,7 @@ impl Service {
             self.active.get_mut(&id).expect("checked").1.next = last;
             for dep in next..last {
                 let d = &self.cfg.dependencies[dep];
-                if d.flag
-                    .as_ref()
-                    .is_some_and(|f| !self.flags.get(f).copied().unwrap_or(false))
-                {
+                if d.flag.as_ref().is_some_and(|f| !self.flags.is_on(f)) {
                     continue; // switched off
                 }
                 let (order, key, deadline) = {
@@ -551,7 +538,7 @@ impl Service {
                 }
             }
             Control::Flag { name, on } => {
-                self.flags.insert(name, on);
+                self.flags.set(&name, on);
                 // A gate switched off releases workers hung behind it.
                 if !self.gray_on() {
                     for worker in std::mem::take(&mut self.hung) {
@@ -621,8 +608,7 @@ impl Node<Rpc> for Service {
                     return;
                 }
                 if let Some(shed) = self.cfg.priority_shedding
-                    && priority < shed.below
-                    && self.queue.len() >= shed.queue
+                    && !shed.admits(priority, self.queue.len())
                 {
                     let r = self.metrics().shed_priority;
                     ctx.metrics().add(r, 1);

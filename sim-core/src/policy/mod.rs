@@ -9,11 +9,14 @@
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod codel;
+pub mod fallback;
+pub mod flags;
 pub mod hedge;
 pub mod idempotency;
 pub mod load_balance;
 pub mod rate_limit;
 pub mod retry;
+pub mod shedding;
 pub mod throttle;
 pub mod timeout;
 

@@ -11,7 +11,21 @@ use sim_core::SimRng;
 use sim_core::scenario::build::build;
 use sim_core::scenario::load::{load, parse_set_value};
 
-const STORY: &str = include_str!("../../scenarios/double-charge.toml");
+/// The stories to mutate, chosen among by each input's seed.
+const STORIES: &[&str] = &[
+    include_str!("../../scenarios/double-charge.toml"),
+    include_str!("../../scenarios/queues.toml"),
+    include_str!("../../scenarios/cascading-failure.toml"),
+    include_str!("../../scenarios/sick-node.toml"),
+    include_str!("../../scenarios/tail-at-scale.toml"),
+    include_str!("../../scenarios/abusive-client.toml"),
+    include_str!("../../scenarios/aggressive-timeout.toml"),
+    include_str!("../../scenarios/degrade-gracefully.toml"),
+];
+
+fn story(rng: &mut SimRng) -> &'static str {
+    STORIES[rng.below(STORIES.len() as u64) as usize]
+}
 
 /// Tokens that make mutations likely to hit interesting parser paths.
 const TOKENS: &[&str] = &[
@@ -55,6 +69,31 @@ const TOKENS: &[&str] = &[
     "é",
     "\u{0}",
     "\t",
+    "replicas",
+    "4000000000",
+    "workers",
+    "fanout",
+    "{ quorum = 0 }",
+    "\"all\"",
+    "hang",
+    "errors",
+    "recover",
+    "breaker",
+    "{ window = 0 }",
+    "pool",
+    "rate_limit",
+    "{ limit = 0, window = \"0s\" }",
+    "shed",
+    "priority",
+    "hedge",
+    "{ quantile = \"0%\" }",
+    "mixture",
+    "parts",
+    "weight",
+    "flag",
+    "gate",
+    "[[node.call]]",
+    "to",
 ];
 
 fn mutate(source: &str, rng: &mut SimRng) -> String {
@@ -145,7 +184,8 @@ proptest! {
     #[test]
     fn mutated_scenarios_never_panic(seed in any::<u64>()) {
         let mut rng = SimRng::for_component(seed, "fuzz");
-        exercise(&mutate(STORY, &mut rng));
+        let text = mutate(story(&mut rng), &mut rng);
+        exercise(&text);
     }
 }
 
@@ -161,7 +201,8 @@ fn fuzz_for_a_while() {
     let mut rng = SimRng::for_component(std::process::id().into(), "long-fuzz");
     let (mut cases, mut loaded) = (0u64, 0u64);
     while start.elapsed().as_secs() < seconds {
-        let text = mutate(STORY, &mut rng);
+        let base = story(&mut rng);
+        let text = mutate(base, &mut rng);
         let result = std::panic::catch_unwind(|| exercise(&text));
         if result.is_err() {
             panic!("the loader panicked on this input after {cases} cases:\n{text}");
@@ -179,7 +220,7 @@ fn fuzz_for_a_while() {
 /// clock. Such delays now saturate at the end of time.
 #[test]
 fn regression_a_huge_p99_does_not_overflow_the_clock() {
-    let text = STORY.replace("p99 = \"80ms\"", "p99 = \"429496729680ms\"");
-    assert_ne!(text, STORY);
+    let text = STORIES[0].replace("p99 = \"80ms\"", "p99 = \"429496729680ms\"");
+    assert_ne!(text, STORIES[0]);
     exercise(&text);
 }

@@ -556,6 +556,11 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
     Ok(())
 }
 
+/// The most replicas in one group: each is a node with its own state.
+pub const MAX_REPLICAS: u32 = 10_000;
+/// The most workers in one service: each has a slot in memory.
+pub const MAX_WORKERS: u32 = 1_000_000;
+
 /// The zone of a node that names none.
 pub const DEFAULT_ZONE: &str = "default";
 /// The name of a partition that names none.
@@ -685,14 +690,31 @@ fn check_node(
         }
     }
     if let Some(r) = &n.replicas
-        && *r.get_ref() == 0
+        && !(1..=MAX_REPLICAS).contains(r.get_ref())
     {
         return Err(at(
             file,
             source,
             locate(r.span()),
             &format!("{field}.replicas"),
-            "a replica group needs at least 1 replica, got 0".into(),
+            format!(
+                "a replica group needs from 1 to {MAX_REPLICAS} replicas, got {}",
+                r.get_ref()
+            ),
+        ));
+    }
+    if let Some(w) = &n.workers
+        && *w.get_ref() > MAX_WORKERS
+    {
+        return Err(at(
+            file,
+            source,
+            locate(w.span()),
+            &format!("{field}.workers"),
+            format!(
+                "at most {MAX_WORKERS} workers per service, got {}",
+                w.get_ref()
+            ),
         ));
     }
     if let Some(w) = &n.workers

@@ -275,6 +275,22 @@ fn main() {
         rate / 1e6,
         events / 1e6
     );
+    if !only_macro {
+        use sim_core::checker::linearizability::{check_register, random_register_history};
+        let ops = 10_000;
+        let history = random_register_history(1, 5, ops);
+        let runs: Vec<f64> = (0..reps)
+            .map(|_| {
+                let start = Instant::now();
+                assert!(check_register(&history, 0).linearizable);
+                start.elapsed().as_secs_f64()
+            })
+            .collect();
+        println!(
+            "| linearizability check, one register, {ops} operations from 5 clients | - | {:.1} ms per history | - |",
+            median(runs) * 1e3
+        );
+    }
     let requests = if quick { 100_000 } else { 1_000_000 };
     let runs: Vec<(f64, f64)> = (0..reps).map(|_| three_tier(requests)).collect();
     let rate = median(runs.iter().map(|r| r.0).collect());

@@ -25,6 +25,7 @@
 //! assert!(served > 4000);
 //! ```
 
+pub mod checker;
 pub mod dist;
 pub mod engine;
 pub mod metrics;

@@ -7,6 +7,7 @@
 //! - `request_path`: client, service and ledger with their policies.
 //! - `tidy`: checks on the code and its docs themselves.
 
+mod data;
 mod determinism;
 mod engine;
 mod fuzz_scenarios;

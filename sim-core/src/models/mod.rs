@@ -14,6 +14,7 @@
 pub mod caller;
 pub mod client;
 pub mod hold;
+pub mod kv;
 pub mod ledger;
 pub mod queueing;
 pub mod rpc;

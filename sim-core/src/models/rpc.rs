@@ -55,6 +55,23 @@ pub enum Rpc {
     /// A scheduled change of behaviour (sent by a node to itself).
     Control(Control),
 
+    // The data models (`models::kv`).
+    /// Store `value` under `key` as `version`, written at `written_at` by
+    /// the writer's clock.
+    KvWrite {
+        call: u64,
+        key: u64,
+        version: u64,
+        value: u64,
+        written_at: SimTime,
+    },
+    /// The write `call` is stored.
+    KvAck { call: u64 },
+    /// What do you hold for `key`?
+    KvRead { call: u64, key: u64 },
+    /// The version and value held (version 0: nothing).
+    KvValue { call: u64, version: u64, value: u64 },
+
     // Timers.
     /// Client: time for the next logical request.
     NextRequest,
@@ -74,6 +91,8 @@ pub enum Rpc {
     ProbeTimeout { caller: u8, call: u64 },
     /// Service: `worker` finished its own work on a job.
     WorkDone { worker: u32 },
+    /// Quorum client: time for the next operation.
+    KvNext,
     /// Ledger: apply the charge for `order` and answer `caller`'s `call`.
     Charge {
         caller: NodeId,

@@ -1,0 +1,103 @@
+//! The data models against results worked out by hand.
+
+use sim_core::checker::linearizability::{Operation, check_register};
+use sim_core::models::kv::{KvStore, QuorumClient, QuorumConfig};
+use sim_core::{LinkSpec, NodeId, RunLimits, SimDuration, SimTime, Simulation};
+
+fn binomial(n: u64, k: u64) -> f64 {
+    if k > n {
+        return 0.0;
+    }
+    (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
+}
+
+/// Writes to W random replicas of N, reads from R random ones, no repair:
+/// a read misses the latest write exactly when its R replicas all lie
+/// outside the write's W, which happens with probability
+/// C(N - W, R) / C(N, R).
+#[test]
+fn quorum_reads_miss_the_latest_write_as_combinatorics_says() {
+    for (n, r, w) in [(3, 1, 1), (3, 2, 1), (5, 2, 2), (5, 1, 3), (5, 3, 3)] {
+        let mut sim = Simulation::new(n as u64 * 100 + r as u64 * 10 + w as u64);
+        let zone = sim.zone("dc");
+        sim.network_mut().default_local = LinkSpec::fixed(1e6);
+        let replicas: Vec<NodeId> = (0..n)
+            .map(|i| {
+                sim.add_node(&format!("kv-{i}"), zone, KvStore::new())
+                    .unwrap()
+            })
+            .collect();
+        let writes = 1000;
+        sim.add_node(
+            "client",
+            zone,
+            QuorumClient::new(QuorumConfig {
+                replicas,
+                r,
+                w,
+                reads_per_write: 4,
+                think: SimDuration::from_millis(1),
+                max_writes: writes,
+            }),
+        )
+        .unwrap();
+        sim.run(RunLimits::until(SimTime::MAX));
+        let m = sim.metrics();
+        let reads = m.get_counter("client.reads").unwrap() as f64;
+        let stale = m.get_counter("client.stale_reads").unwrap() as f64;
+        assert_eq!(
+            reads,
+            4.0 * writes as f64,
+            "every write is followed by 4 reads"
+        );
+        let expected = binomial((n - w) as u64, r as u64) / binomial(n as u64, r as u64);
+        let sd = (expected * (1.0 - expected) / reads).sqrt();
+        let share = stale / reads;
+        assert!(
+            (share - expected).abs() <= 4.0 * sd + 1e-12,
+            "N={n} R={r} W={w}: {share:.4} stale, expected {expected:.4} ± {:.4}",
+            4.0 * sd
+        );
+    }
+}
+
+fn quorum_run(n: usize, r: usize, w: usize) -> Vec<Operation> {
+    let mut sim = Simulation::new(7);
+    let zone = sim.zone("dc");
+    sim.network_mut().default_local = LinkSpec::fixed(1e6);
+    let replicas: Vec<NodeId> = (0..n)
+        .map(|i| {
+            sim.add_node(&format!("kv-{i}"), zone, KvStore::new())
+                .unwrap()
+        })
+        .collect();
+    let client = sim
+        .add_node(
+            "client",
+            zone,
+            QuorumClient::new(QuorumConfig {
+                replicas,
+                r,
+                w,
+                reads_per_write: 3,
+                think: SimDuration::from_millis(1),
+                max_writes: 500,
+            }),
+        )
+        .unwrap();
+    sim.run(RunLimits::until(SimTime::MAX));
+    sim.node::<QuorumClient>(client).unwrap().history().to_vec()
+}
+
+/// The client's recorded history through the linearizability checker:
+/// with R + W > N every read sees the latest write and the history is
+/// linearizable; with R = W = 1 on three replicas reads go back in time.
+#[test]
+fn quorum_histories_through_the_linearizability_checker() {
+    let strict = quorum_run(3, 2, 2);
+    assert_eq!(strict.len(), 2000);
+    assert!(strict.iter().all(|o| o.ret.is_some()));
+    assert!(check_register(&strict, 0).linearizable);
+    let sloppy = quorum_run(3, 1, 1);
+    assert!(!check_register(&sloppy, 0).linearizable);
+}

@@ -301,7 +301,7 @@ mod tests {
             let first = h
                 .iter()
                 .find_map(|o| match o.op {
-                    Write(v) if v == 1 => Some(o.ret.unwrap()),
+                    Write(1) => Some(o.ret.unwrap()),
                     _ => None,
                 })
                 .unwrap();

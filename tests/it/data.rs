@@ -61,7 +61,8 @@ fn quorum_reads_miss_the_latest_write_as_combinatorics_says() {
     }
 }
 
-fn quorum_run(n: usize, r: usize, w: usize) -> Vec<Operation> {
+/// A quorum run's recorded history and the stale reads the client counted.
+fn quorum_run(n: usize, r: usize, w: usize) -> (Vec<Operation>, u64) {
     let mut sim = Simulation::new(7);
     let zone = sim.zone("dc");
     sim.network_mut().default_local = LinkSpec::fixed(1e6);
@@ -86,7 +87,11 @@ fn quorum_run(n: usize, r: usize, w: usize) -> Vec<Operation> {
         )
         .unwrap();
     sim.run(RunLimits::until(SimTime::MAX));
-    sim.node::<QuorumClient>(client).unwrap().history().to_vec()
+    let stale = sim.metrics().get_counter("client.stale_reads").unwrap();
+    (
+        sim.node::<QuorumClient>(client).unwrap().history().to_vec(),
+        stale,
+    )
 }
 
 /// The client's recorded history through the linearizability checker:
@@ -94,10 +99,46 @@ fn quorum_run(n: usize, r: usize, w: usize) -> Vec<Operation> {
 /// linearizable; with R = W = 1 on three replicas reads go back in time.
 #[test]
 fn quorum_histories_through_the_linearizability_checker() {
-    let strict = quorum_run(3, 2, 2);
+    let (strict, _) = quorum_run(3, 2, 2);
     assert_eq!(strict.len(), 2000);
     assert!(strict.iter().all(|o| o.ret.is_some()));
     assert!(check_register(&strict, 0).linearizable);
-    let sloppy = quorum_run(3, 1, 1);
+    let (sloppy, _) = quorum_run(3, 1, 1);
     assert!(!check_register(&sloppy, 0).linearizable);
+}
+
+/// The consistency checker, run over the quorum client's recorded history,
+/// finds exactly the stale reads the client counted as it went.
+#[test]
+fn the_checker_and_the_client_agree_on_stale_reads() {
+    use sim_core::checker::consistency::{KvOp, KvOpKind, check};
+    use sim_core::checker::linearizability::RegisterOp;
+    for (n, r, w) in [(3, 1, 1), (5, 2, 2), (3, 2, 2)] {
+        let (history, counted) = quorum_run(n, r, w);
+        let ops: Vec<KvOp> = history
+            .iter()
+            .map(|o| KvOp {
+                client: 0,
+                key: 0,
+                kind: match o.op {
+                    RegisterOp::Write(v) => KvOpKind::Write(v),
+                    RegisterOp::Read(v) => KvOpKind::Read(v),
+                },
+                invoke: o.invoke,
+                ret: o.ret,
+            })
+            .collect();
+        let report = check(&ops);
+        assert_eq!(report.reads, 1500);
+        assert_eq!(report.stale_reads, counted, "N={n} R={r} W={w}");
+        // One writer that also reads: every stale read is also a
+        // read-your-writes violation.
+        assert_eq!(report.read_your_writes_violations, report.stale_reads);
+        if r + w > n {
+            assert_eq!(report.stale_reads, 0);
+        } else {
+            assert!(report.stale_reads > 100, "N={n} R={r} W={w}");
+            assert!(report.monotonic_read_violations > 0);
+        }
+    }
 }

@@ -26,6 +26,7 @@
 //! ```
 
 pub mod checker;
+pub mod data;
 pub mod dist;
 pub mod engine;
 pub mod metrics;

@@ -142,3 +142,53 @@ fn the_checker_and_the_client_agree_on_stale_reads() {
         }
     }
 }
+
+/// With V virtual nodes per shard among N shards, a shard's share of the
+/// ring is a sum of V of the N V spacings of (pseudo-)random points:
+/// Beta(V, NV - V), whose coefficient of variation is
+/// sqrt((N - 1) / (N V + 1)). The spread shrinks as V grows, as theory says.
+#[test]
+fn virtual_nodes_shrink_the_load_spread_as_theory_predicts() {
+    use sim_core::data::sharding::Partitioner;
+    let n = 8;
+    let mut last = f64::INFINITY;
+    for v in [1usize, 4, 16, 64, 256] {
+        let mut squares = 0.0;
+        let mut count = 0.0;
+        for salt in 0..40 {
+            let shares = Partitioner::consistent(n, v, salt).ring_shares().unwrap();
+            for s in shares {
+                let rel = s * n as f64 - 1.0;
+                squares += rel * rel;
+                count += 1.0;
+            }
+        }
+        let cv = (squares / count).sqrt();
+        let theory = ((n as f64 - 1.0) / (n as f64 * v as f64 + 1.0)).sqrt();
+        assert!(
+            (cv / theory - 1.0).abs() < 0.15,
+            "V={v}: spread {cv:.4}, theory {theory:.4}"
+        );
+        assert!(cv < last, "the spread shrinks as V grows");
+        last = cv;
+    }
+}
+
+/// Adding a ninth shard: hash mod N moves 8/9 of the keys (a key stays only
+/// if h mod 8 = h mod 9, one residue in nine); consistent hashing moves
+/// only the new shard's share, about 1/9.
+#[test]
+fn resharding_moves_most_keys_with_mod_n_and_few_with_a_ring() {
+    use sim_core::data::sharding::{Partitioner, moved_keys};
+    let keys = 100_000u64;
+    let mod_n =
+        moved_keys(&Partitioner::mod_n(8), &Partitioner::mod_n(9), 0..keys) as f64 / keys as f64;
+    assert!((mod_n - 8.0 / 9.0).abs() < 0.01, "{mod_n}");
+    let mut total = 0.0;
+    for salt in 0..5 {
+        let ring = Partitioner::consistent(8, 100, salt);
+        total += moved_keys(&ring, &ring.grown(100, salt), 0..keys) as f64 / keys as f64;
+    }
+    let ring = total / 5.0;
+    assert!((ring - 1.0 / 9.0).abs() < 0.03, "{ring}");
+}

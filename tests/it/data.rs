@@ -192,3 +192,155 @@ fn resharding_moves_most_keys_with_mod_n_and_few_with_a_ring() {
     let ring = total / 5.0;
     assert!((ring - 1.0 / 9.0).abs() < 0.03, "{ring}");
 }
+
+mod caches {
+    use sim_core::checker::consistency::{ConsistencyReport, check};
+    use sim_core::data::keys::KeyDist;
+    use sim_core::models::cache::{Cache, CacheConfig, KvReader, KvWriter};
+    use sim_core::models::kv::KvStore;
+    use sim_core::models::rpc::Rpc;
+    use sim_core::{LinkSpec, NodeId, RunLimits, SimDuration, SimTime, Simulation};
+
+    struct World {
+        sim: Simulation<Rpc>,
+        reader: NodeId,
+        writer: Option<NodeId>,
+    }
+
+    /// One key, read through a cache at `read_rate`; optionally written
+    /// (to the database, invalidating the cache) at `write_rate`.
+    fn world(
+        seed: u64,
+        latency_ms: f64,
+        ttl_ms: u64,
+        single_flight: bool,
+        read_rate: f64,
+        write_rate: Option<f64>,
+        invalidation_loss: f64,
+    ) -> World {
+        let mut sim = Simulation::new(seed);
+        let zone = sim.zone("dc");
+        sim.network_mut().default_local = LinkSpec::fixed(latency_ms * 1e6);
+        let db = sim.add_node("db", zone, KvStore::new()).unwrap();
+        let cache = sim
+            .add_node(
+                "cache",
+                zone,
+                Cache::new(CacheConfig {
+                    db,
+                    ttl: SimDuration::from_millis(ttl_ms),
+                    ttl_jitter: 0.0,
+                    single_flight,
+                    write_through: false,
+                }),
+            )
+            .unwrap();
+        let reader = sim
+            .add_node(
+                "reader",
+                zone,
+                KvReader::new(cache, KeyDist::uniform(1), read_rate, None),
+            )
+            .unwrap();
+        let writer = write_rate.map(|rate| {
+            sim.add_node(
+                "writer",
+                zone,
+                KvWriter::new(db, Some(cache), KeyDist::uniform(1), rate, None),
+            )
+            .unwrap()
+        });
+        if let Some(w) = writer {
+            let link = LinkSpec::fixed(latency_ms * 1e6).with_loss(invalidation_loss);
+            sim.network_mut().set_node_link(w, cache, link);
+        }
+        sim.run(RunLimits::until(SimTime::ZERO + SimDuration::from_secs(60)));
+        World {
+            sim,
+            reader,
+            writer,
+        }
+    }
+
+    fn counter(sim: &Simulation<Rpc>, name: &str) -> f64 {
+        sim.metrics().get_counter(name).unwrap_or(0) as f64
+    }
+
+    fn report(w: &World) -> ConsistencyReport {
+        let mut ops = w.sim.node::<KvReader>(w.reader).unwrap().history().to_vec();
+        if let Some(writer) = w.writer {
+            ops.extend_from_slice(w.sim.node::<KvWriter>(writer).unwrap().history());
+        }
+        check(&ops)
+    }
+
+    /// Poisson reads at rate L of one key with a TTL of T: each miss opens
+    /// a window of T in which L T reads hit on average, so the hit ratio is
+    /// L T / (1 + L T): 5/6 at 100/s and 50ms.
+    #[test]
+    fn the_hit_ratio_of_a_ttl_cache_is_lt_over_1_plus_lt() {
+        for (rate, ttl, seed) in [(100.0, 50, 1), (20.0, 100, 2)] {
+            let w = world(seed, 0.01, ttl, true, rate, None, 0.0);
+            let (hits, misses) = (
+                counter(&w.sim, "cache.hits"),
+                counter(&w.sim, "cache.misses"),
+            );
+            let lt = rate * ttl as f64 / 1000.0;
+            let expected = lt / (1.0 + lt);
+            let got = hits / (hits + misses);
+            assert!(
+                (got - expected).abs() < 0.02,
+                "{got} vs {expected} at {rate}/s, {ttl}ms"
+            );
+        }
+    }
+
+    /// Single flight: while a miss is being filled (10ms), every other
+    /// read of that key waits for it instead of going to the database.
+    #[test]
+    fn single_flight_sends_one_database_read_per_fill() {
+        let plain = world(3, 5.0, 20, false, 2000.0, None, 0.0);
+        let flight = world(3, 5.0, 20, true, 2000.0, None, 0.0);
+        let (p, f) = (
+            counter(&plain.sim, "cache.db_reads"),
+            counter(&flight.sim, "cache.db_reads"),
+        );
+        assert!(
+            f * 10.0 < p,
+            "{f} database reads with single flight, {p} without"
+        );
+        assert!(counter(&flight.sim, "cache.coalesced") > 0.0);
+        assert_eq!(
+            f,
+            counter(&flight.sim, "cache.misses") - counter(&flight.sim, "cache.coalesced")
+        );
+    }
+
+    /// Without invalidations a cached value can be as old as the TTL, and
+    /// no older; with them, reads are stale only in the moment between a
+    /// write and its invalidation arriving; when invalidations are lost,
+    /// staleness is back to the TTL's bound.
+    #[test]
+    fn ttl_bounds_staleness_and_invalidations_remove_most_of_it() {
+        let ttl = 200;
+        let lost = world(4, 1.0, ttl, true, 200.0, Some(5.0), 1.0);
+        let r = report(&lost);
+        assert!(r.stale_reads > 1000, "{r:?}");
+        let worst = *r.stale_ages.iter().max().unwrap() as f64 / 1e6;
+        assert!(worst <= ttl as f64 + 5.0, "stale for {worst}ms");
+        let kept = world(4, 1.0, ttl, true, 200.0, Some(5.0), 0.0);
+        let k = report(&kept);
+        assert!(
+            k.stale_reads * 20 < r.stale_reads,
+            "{} vs {}",
+            k.stale_reads,
+            r.stale_reads
+        );
+        let worst = k.stale_ages.iter().max().copied().unwrap_or(0) as f64 / 1e6;
+        assert!(
+            worst < 10.0,
+            "with invalidations, stale for at most {worst}ms"
+        );
+        assert!(counter(&kept.sim, "cache.invalidations") > 250.0);
+    }
+}

@@ -11,6 +11,7 @@
 //! gray failures and flags) and a ledger whose charges are the side effect
 //! to protect. The data models grow here.
 
+pub mod cache;
 pub mod caller;
 pub mod client;
 pub mod hold;

@@ -71,6 +71,8 @@ pub enum Rpc {
     KvRead { call: u64, key: u64 },
     /// The version and value held (version 0: nothing).
     KvValue { call: u64, version: u64, value: u64 },
+    /// Drop what you cache for `key` (sent after a write).
+    Invalidate { key: u64 },
 
     // Timers.
     /// Client: time for the next logical request.

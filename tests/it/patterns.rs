@@ -495,3 +495,62 @@ fn adaptive_throttling_sends_about_k_times_the_accepts() {
     let ok = |s: &Simulation<Rpc>| counter(s, "user.ok") as f64;
     assert!((ok(&throttled) - ok(&plain)).abs() / ok(&plain) < 0.05);
 }
+
+/// The client's deadline travels with the call: a service whose own call
+/// has no timeout still gives up on its dependency when the client's
+/// deadline passes, freeing its worker, instead of waiting a second.
+#[test]
+fn a_deadline_propagates_downstream() {
+    let (mut sim, zone) = world(29);
+    let slow = sim
+        .add_node(
+            "b",
+            zone,
+            Service::new(ServiceConfig::new(64, Dist::Constant(1000.0 * MS))),
+        )
+        .unwrap();
+    let mut a = ServiceConfig::new(64, Dist::Constant(MS));
+    a.dependencies.push(Dependency::to("b", slow)); // no timeout of its own
+    let a = sim.add_node("a", zone, Service::new(a)).unwrap();
+    let mut user = ClientConfig::poisson(a, 10.0);
+    user.call.timeout.overall = Some(SimDuration::from_millis(100));
+    user.max_orders = Some(50);
+    sim.add_node("user", zone, Client::new(user)).unwrap();
+    sim.run(RunLimits::until(SimTime::MAX));
+    assert_eq!(counter(&sim, "user.failed.timeout"), 50);
+    assert_eq!(counter(&sim, "a.b.failed.timeout"), 50, "a gave up too");
+    // a answered (late, with a timeout) at the deadline, not after b's 1s.
+    let h = sim.metrics().get_histogram("a.response_ns").unwrap();
+    let max = h.max().unwrap() as f64 / MS;
+    assert!(max < 105.0, "a held its worker for {max}ms");
+}
+
+/// A bulkhead of 2 on a slow dependency: never more than 2 calls in flight
+/// to it, and the rest fail at once instead of holding workers.
+#[test]
+fn a_bulkhead_caps_calls_to_one_dependency() {
+    use sim_core::policy::bulkhead::BulkheadConfig;
+    let (mut sim, zone) = world(31);
+    let slow = sim
+        .add_node(
+            "b",
+            zone,
+            Service::new(ServiceConfig::new(64, Dist::Constant(100.0 * MS))),
+        )
+        .unwrap();
+    let mut a = ServiceConfig::new(64, Dist::Constant(MS));
+    let mut d = Dependency::to("b", slow);
+    d.call.bulkhead = Some(BulkheadConfig { max_concurrent: 2 });
+    a.dependencies.push(d);
+    let a = sim.add_node("a", zone, Service::new(a)).unwrap();
+    let mut user = ClientConfig::poisson(a, 100.0);
+    user.max_orders = Some(2000);
+    sim.add_node("user", zone, Client::new(user)).unwrap();
+    sim.run(RunLimits::until(SimTime::MAX));
+    let busy = sim.metrics().get_gauge("b.busy_workers").unwrap().max();
+    assert!(busy <= 2.0, "{busy}");
+    let rejected = counter(&sim, "a.b.bulkhead_rejected");
+    // About 2 calls per 102ms get through: ~20/s of 100/s offered.
+    assert!(rejected > 1400, "{rejected}");
+    assert_eq!(counter(&sim, "user.failed.overloaded"), rejected);
+}

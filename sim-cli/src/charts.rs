@@ -91,8 +91,8 @@ impl Charts {
                     .collect(),
             )
         };
-        let (mut latency, mut goodput, mut failures, mut queues) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut latency, mut goodput, mut failures, mut queues, mut load) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (name, node) in super::report::instances(spec) {
             let name = &name;
             match node.kind.get_ref() {
@@ -150,7 +150,15 @@ impl Charts {
                         });
                     }
                 }
-                NodeKind::Ledger => {}
+                NodeKind::Kv => {
+                    if let Some(l) = series(&format!("{name}.load")) {
+                        load.push(Line {
+                            label: name.clone(),
+                            values: l.iter().map(|b| b.count as f64 / interval_s).collect(),
+                        });
+                    }
+                }
+                NodeKind::Ledger | NodeKind::Cache | NodeKind::Reader | NodeKind::Writer => {}
             }
         }
         let panels = [
@@ -158,6 +166,7 @@ impl Charts {
             ("goodput: successes per second", "/s", goodput),
             ("failures per second", "/s", failures),
             ("queue length (peak per interval)", "calls", queues),
+            ("database load: requests per second", "/s", load),
         ]
         .into_iter()
         .filter(|(_, _, lines)| !lines.is_empty())

@@ -33,7 +33,7 @@ pub fn sample_with_fingerprint(
     seed: u64,
 ) -> Result<(sim_core::trace::Fingerprint, Sample), String> {
     let mut built = build(spec, seed)?;
-    let report = built.sim.run(built.limits);
+    let report = built.run();
     let m = built.sim.metrics();
     let mut out = Sample::new();
     for (name, v) in m.counters() {

@@ -41,6 +41,14 @@ pub const STORIES: &[(&str, &str)] = &[
     ),
     ("sick-node", include_str!("../../scenarios/sick-node.toml")),
     (
+        "stale-cache",
+        include_str!("../../scenarios/stale-cache.toml"),
+    ),
+    (
+        "thundering-herd",
+        include_str!("../../scenarios/thundering-herd.toml"),
+    ),
+    (
         "tail-at-scale",
         include_str!("../../scenarios/tail-at-scale.toml"),
     ),

@@ -421,10 +421,11 @@ fn run(name: &str, pick: &Pick, json: bool, outputs: Outputs<'_>) -> Result<(), 
         built.sim.set_trace(Box::<trace::MermaidTrace>::default());
     }
     let outcome = match outputs.save {
-        None => built.sim.run(built.limits),
+        None => built.run(),
         Some(path) => {
             let (outcome, checkpoints, every) =
                 replay::run_with_checkpoints(&mut built.sim, built.limits, 0);
+            built.finish();
             let record = replay::Record {
                 scenario: scenario.name.clone(),
                 source: scenario.source.clone(),
@@ -532,6 +533,7 @@ fn replay(path: &std::path::Path) -> Result<(), Failure> {
     let mut built = build(&spec, record.seed).map_err(|e| bad_input(format!("error: {e}")))?;
     let (outcome, checkpoints, _) =
         replay::run_with_checkpoints(&mut built.sim, built.limits, record.every);
+    built.finish();
     let what = format!(
         "{}{} seed {}",
         record.scenario,
@@ -701,7 +703,7 @@ fn run_trace(
     // Runs with `sink` and returns it, to be read back by its type.
     let mut traced = |sink: Box<dyn sim_core::TraceSink>| {
         built.sim.set_trace(sink);
-        let report = built.sim.run(built.limits);
+        let report = built.run();
         eprintln!("seed {seed}, fingerprint {}: {report}", report.fingerprint);
         built.sim.take_trace()
     };
@@ -767,7 +769,7 @@ fn explore(name: &str, seeds: u64, sets: &[String]) -> Result<(), Failure> {
     for seed in base..base + seeds {
         for (variant, spec) in &groups {
             let mut built = build(spec, seed).map_err(|err| bad_input(format!("error: {err}")))?;
-            let outcome = built.sim.run(built.limits);
+            let outcome = built.run();
             for e in &spec.expectations {
                 if e.variant.as_ref().map(|v| v.get_ref().as_str()) != *variant {
                     continue;
@@ -826,7 +828,7 @@ fn check(names: &[String], seeds: u64) -> Result<(), Failure> {
             for seed in spec.run.seed..spec.run.seed + seeds {
                 let mut built =
                     build(&spec, seed).map_err(|err| bad_input(format!("error: {err}")))?;
-                let outcome = built.sim.run(built.limits);
+                let outcome = built.run();
                 checked += 1;
                 let verdict = evaluate(e, built.sim.metrics(), outcome.end_time);
                 let replay = format!(

@@ -325,6 +325,80 @@ impl RunSummary<'_> {
                         )
                         .collect()
                     }
+                    NodeKind::Kv => {
+                        let r = m.get_histogram(&format!("{name}.response_ns"));
+                        let q = |p: f64| r.and_then(|h| h.quantile(p));
+                        let depth = m.get_gauge(&format!("{name}.queue_depth"));
+                        vec![
+                            ("reads".into(), c("reads").to_string()),
+                            ("writes".into(), c("writes").to_string()),
+                            (
+                                "response".into(),
+                                format!(
+                                    "p50 {}  p99 {}  max {}",
+                                    ms(q(0.5)),
+                                    ms(q(0.99)),
+                                    ms(q(1.0))
+                                ),
+                            ),
+                            (
+                                "queue depth".into(),
+                                depth.map_or("-".into(), |g| {
+                                    format!(
+                                        "mean {:.2}, max {}",
+                                        g.time_average(end),
+                                        number(g.max())
+                                    )
+                                }),
+                            ),
+                        ]
+                    }
+                    NodeKind::Cache => {
+                        let (hits, misses) = (c("hits"), c("misses"));
+                        vec![
+                            (
+                                "hits".into(),
+                                format!("{hits} ({} of reads)", percent(hits, hits + misses)),
+                            ),
+                            ("misses".into(), misses.to_string()),
+                            (
+                                "database reads".into(),
+                                format!(
+                                    "{} ({} misses joined a read in flight)",
+                                    c("db_reads"),
+                                    c("coalesced")
+                                ),
+                            ),
+                            ("invalidations".into(), c("invalidations").to_string()),
+                        ]
+                    }
+                    NodeKind::Reader => {
+                        let reads = c("reads");
+                        let ages = m.get_histogram(&format!("{name}.stale_age_ns"));
+                        let q = |p: f64| {
+                            ages.and_then(|h| h.quantile(p))
+                                .map_or("-".to_string(), |v| SimDuration::from_nanos(v).to_string())
+                        };
+                        vec![
+                            ("reads".into(), reads.to_string()),
+                            (
+                                "stale reads".into(),
+                                format!(
+                                    "{} ({}); stale for p50 {}  p99 {}  max {}",
+                                    c("stale_reads"),
+                                    percent(c("stale_reads"), reads),
+                                    q(0.5),
+                                    q(0.99),
+                                    q(1.0)
+                                ),
+                            ),
+                            (
+                                "monotonic reads".into(),
+                                format!("{} violations", c("monotonic_read_violations")),
+                            ),
+                        ]
+                    }
+                    NodeKind::Writer => vec![("writes".into(), c("writes").to_string())],
                     NodeKind::Ledger => vec![
                         ("charges".into(), c("charges").to_string()),
                         ("orders charged".into(), c("orders_charged").to_string()),
@@ -385,6 +459,7 @@ impl RunSummary<'_> {
                         "ms" => "latency",
                         "calls" => "queue",
                         _ if p.title.starts_with("goodput") => "goodput",
+                        _ if p.title.starts_with("database load") => "load",
                         _ => "failures",
                     };
                     let peak = l

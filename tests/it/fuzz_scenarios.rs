@@ -21,6 +21,8 @@ const STORIES: &[&str] = &[
     include_str!("../../scenarios/abusive-client.toml"),
     include_str!("../../scenarios/aggressive-timeout.toml"),
     include_str!("../../scenarios/degrade-gracefully.toml"),
+    include_str!("../../scenarios/thundering-herd.toml"),
+    include_str!("../../scenarios/stale-cache.toml"),
 ];
 
 fn story(rng: &mut SimRng) -> &'static str {
@@ -94,6 +96,15 @@ const TOKENS: &[&str] = &[
     "gate",
     "[[node.call]]",
     "to",
+    "\"kv\"",
+    "\"cache\"",
+    "\"reader\"",
+    "\"writer\"",
+    "ttl",
+    "keys",
+    "{ dist = \"zipf\", n = 0 }",
+    "invalidate",
+    "write_through",
 ];
 
 fn mutate(source: &str, rng: &mut SimRng) -> String {
@@ -168,7 +179,7 @@ fn exercise(text: &str) {
         if let Ok(spec) = scenario.resolve(v.as_deref(), &limits)
             && let Ok(mut built) = build(&spec, 1)
         {
-            built.sim.run(built.limits);
+            built.run();
         }
     }
 }

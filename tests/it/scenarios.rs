@@ -49,7 +49,7 @@ fn every_story_tells_its_lesson_on_five_seeds() {
             let spec = scenario.resolve(variant, &[]).unwrap();
             for seed in 1..=5 {
                 let mut built = build(&spec, seed).unwrap();
-                let report = built.sim.run(built.limits);
+                let report = built.run();
                 for e in scenario
                     .spec
                     .expectations
@@ -79,7 +79,7 @@ fn overrides_reach_the_built_simulation() {
     let sets = [("node.user.rate".to_string(), parse_set_value("10/s"))];
     let spec = scenario.resolve(Some("no-idempotency"), &sets).unwrap();
     let mut built = build(&spec, 1).unwrap();
-    let report = built.sim.run(built.limits);
+    let report = built.run();
     let orders = built.sim.metrics().get_counter("user.requests").unwrap();
     // 10/s for 60s, plus 2% double clicks.
     assert!(
@@ -312,7 +312,7 @@ fn time_series_intervals_are_round_and_near_a_120th_of_the_run() {
     // The models record into series at that interval.
     let spec = story("queues").resolve(Some("bounded"), &[]).unwrap();
     let mut built = build(&spec, 1).unwrap();
-    built.sim.run(built.limits);
+    built.run();
     let ok = built
         .sim
         .metrics()
@@ -321,4 +321,35 @@ fn time_series_intervals_are_round_and_near_a_120th_of_the_run() {
     assert_eq!(ok.interval_ns(), ms(2_000));
     let total: u64 = ok.buckets().iter().map(|b| b.count).sum();
     assert_eq!(total, built.sim.metrics().get_counter("user.ok").unwrap());
+}
+
+#[test]
+fn data_nodes_are_checked_for_what_they_call_and_what_they_need() {
+    // A reader must read from a cache or a store.
+    let text = error_after(
+        "[variants.fast]",
+        "[[node]]\nname = \"r\"\nkind = \"reader\"\ntarget = \"api\"\nrate = \"1/s\"\n\n[variants.fast]",
+    );
+    assert_has(
+        &text,
+        &[
+            "a reader cannot call `api`, which is a service",
+            "a node of kind cache or kv",
+        ],
+    );
+    // A store with a capacity needs both halves of it.
+    let text = error_after(
+        "[variants.fast]",
+        "[[node]]\nname = \"db\"\nkind = \"kv\"\nworkers = 4\n\n[variants.fast]",
+    );
+    assert_has(&text, &["needs both `workers` and `service_time`"]);
+    // A Zipf law needs its exponent.
+    let text = error_after(
+        "[variants.fast]",
+        "[[node]]\nname = \"db\"\nkind = \"kv\"\n\n[[node]]\nname = \"r\"\nkind = \"reader\"\ntarget = \"db\"\nrate = \"1/s\"\nkeys = { dist = \"zipf\", n = 10 }\n\n[variants.fast]",
+    );
+    assert_has(&text, &["needs an exponent `s`"]);
+    // A cache field on a service is refused, naming the service's fields.
+    let text = error_after("workers = 2", "workers = 2\nttl = \"1m\"");
+    assert_has(&text, &["`ttl` does not apply to a service node"]);
 }

@@ -3,7 +3,10 @@
 //!
 //! A replica keeps, per key, the highest version it was sent, its value and
 //! the time it was written by the writer's clock (which may be skewed:
-//! `KvStore::with_skew`). It answers reads with what it holds.
+//! `KvStore::with_skew`). It answers reads with what it holds, at once or
+//! after queueing for one of its workers (`KvStore::with_capacity`).
+//! Its metrics: `reads`, `writes`, `response_ns`, `queue_depth`,
+//! `busy_workers`, and the time series `load` (one per request).
 //!
 //! The quorum client writes each new version to W replicas chosen at random
 //! among N and reads from R chosen at random, taking the highest version
@@ -21,16 +24,33 @@
 
 use super::rpc::Rpc;
 use crate::checker::linearizability::{Operation, RegisterOp};
+use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
-use crate::metrics::{CounterId, HistogramId};
+use crate::metrics::{CounterId, GaugeId, HistogramId, SeriesId};
 use crate::time::{SimDuration, SimTime};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
-/// One replica of a versioned key-value store.
+/// One replica of a versioned key-value store: instant by default, or a
+/// pool of workers with a service time behind a FIFO queue (a database
+/// that can be overloaded).
 pub struct KvStore {
     data: BTreeMap<u64, (u64, u64, SimTime)>,
     /// Added to the true time when this node stamps a write it makes.
     pub skew: i64,
+    capacity: Option<(u32, Dist)>,
+    queue: VecDeque<(NodeId, Rpc, SimTime)>,
+    in_service: BTreeMap<u64, (NodeId, Rpc, SimTime)>,
+    next_job: u64,
+    m: Option<StoreMetrics>,
+}
+
+struct StoreMetrics {
+    reads: CounterId,
+    writes: CounterId,
+    response: HistogramId,
+    queue_depth: GaugeId,
+    busy: GaugeId,
+    load: SeriesId,
 }
 
 impl Default for KvStore {
@@ -44,14 +64,29 @@ impl KvStore {
         KvStore {
             data: BTreeMap::new(),
             skew: 0,
+            capacity: None,
+            queue: VecDeque::new(),
+            in_service: BTreeMap::new(),
+            next_job: 0,
+            m: None,
         }
     }
 
     /// A replica whose clock is `skew` nanoseconds ahead (or behind).
     pub fn with_skew(skew: i64) -> Self {
         KvStore {
-            data: BTreeMap::new(),
             skew,
+            ..KvStore::new()
+        }
+    }
+
+    /// A store with `workers` workers, each request taking a time drawn
+    /// from `service_time` (nanoseconds).
+    pub fn with_capacity(workers: u32, service_time: Dist) -> Self {
+        assert!(workers > 0, "a store needs a worker");
+        KvStore {
+            capacity: Some((workers, service_time)),
+            ..KvStore::new()
         }
     }
 
@@ -59,10 +94,33 @@ impl KvStore {
     pub fn get(&self, key: u64) -> Option<(u64, u64, SimTime)> {
         self.data.get(&key).copied()
     }
-}
 
-impl Node<Rpc> for KvStore {
-    fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc) {
+    fn metrics(&self) -> &StoreMetrics {
+        self.m.as_ref().expect("started")
+    }
+
+    fn gauges(&self, ctx: &mut Context<'_, Rpc>) {
+        let m = self.metrics();
+        let (q, b, now) = (m.queue_depth, m.busy, ctx.now());
+        let (depth, busy) = (self.queue.len() as f64, self.in_service.len() as f64);
+        ctx.metrics().set(q, now, depth);
+        ctx.metrics().set(b, now, busy);
+    }
+
+    fn start(&mut self, ctx: &mut Context<'_, Rpc>, request: (NodeId, Rpc, SimTime)) {
+        let (_, service) = self.capacity.as_ref().expect("only with capacity");
+        let took = service.sample_duration(ctx.rng());
+        let job = self.next_job;
+        self.next_job += 1;
+        self.in_service.insert(job, request);
+        ctx.set_timer(took, Rpc::KvDone { job });
+    }
+
+    /// Applies a request and answers it.
+    fn serve(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc, arrived: SimTime) {
+        let response = self.metrics().response;
+        let waited = ctx.now().saturating_since(arrived).as_nanos();
+        ctx.metrics().record(response, waited);
         match msg {
             Rpc::KvWrite {
                 call,
@@ -95,8 +153,61 @@ impl Node<Rpc> for KvStore {
             _ => {}
         }
     }
+}
 
-    fn on_timer(&mut self, _: &mut Context<'_, Rpc>, _: TimerId, _: Rpc) {}
+impl Node<Rpc> for KvStore {
+    fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
+        let name = ctx.name().to_string();
+        let now = ctx.now();
+        let m = ctx.metrics();
+        let interval = m.series_interval();
+        self.m = Some(StoreMetrics {
+            reads: m.counter(&format!("{name}.reads")),
+            writes: m.counter(&format!("{name}.writes")),
+            response: m.histogram(&format!("{name}.response_ns")),
+            queue_depth: m.gauge(&format!("{name}.queue_depth"), now),
+            busy: m.gauge(&format!("{name}.busy_workers"), now),
+            load: m.series(&format!("{name}.load"), interval),
+        });
+    }
+
+    fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc) {
+        let counter = match msg {
+            Rpc::KvWrite { .. } => self.metrics().writes,
+            Rpc::KvRead { .. } => self.metrics().reads,
+            _ => return,
+        };
+        let (load, now) = (self.metrics().load, ctx.now());
+        ctx.metrics().add(counter, 1);
+        ctx.metrics().record_series(load, now, 1.0);
+        match &self.capacity {
+            None => self.serve(ctx, from, msg, now),
+            Some((workers, _)) if (self.in_service.len() as u32) < *workers => {
+                self.start(ctx, (from, msg, now));
+            }
+            Some(_) => self.queue.push_back((from, msg, now)),
+        }
+        self.gauges(ctx);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
+        let Rpc::KvDone { job } = payload else {
+            return;
+        };
+        if let Some((from, msg, arrived)) = self.in_service.remove(&job) {
+            self.serve(ctx, from, msg, arrived);
+        }
+        if let Some(next) = self.queue.pop_front() {
+            self.start(ctx, next);
+        }
+        self.gauges(ctx);
+    }
+
+    fn on_crash(&mut self, _now: SimTime) {
+        // Requests in progress are lost; the data is on disk and stays.
+        self.queue.clear();
+        self.in_service.clear();
+    }
 }
 
 /// How a quorum client works.

@@ -93,8 +93,10 @@ pub enum Rpc {
     ProbeTimeout { caller: u8, call: u64 },
     /// Service: `worker` finished its own work on a job.
     WorkDone { worker: u32 },
-    /// Quorum client: time for the next operation.
+    /// Quorum client, reader, writer: time for the next operation.
     KvNext,
+    /// Key-value store: a worker finished request `job`.
+    KvDone { job: u64 },
     /// Ledger: apply the charge for `order` and answer `caller`'s `call`.
     Charge {
         caller: NodeId,

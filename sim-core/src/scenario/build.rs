@@ -4,14 +4,18 @@
 use super::load::{DEFAULT_PARTITION, DEFAULT_ZONE};
 use super::spec::{
     BackoffKind, BalanceName, BreakerSpec, CodelSpec, CompareOp, DisciplineName, ExpectSpec,
-    FanoutSpec, HealthCheckSpec, HedgeSpec, IdempotencySpec, JitterKind, NodeKind, OutlierSpec,
-    QueueSpec, RetrySpec, ScenarioSpec, ThrottleSpec, WindowSpec,
+    FanoutSpec, HealthCheckSpec, HedgeSpec, IdempotencySpec, JitterKind, KeysName, KeysSpec,
+    NodeKind, OutlierSpec, QueueSpec, RetrySpec, ScenarioSpec, ThrottleSpec, WindowSpec,
 };
+use crate::checker::consistency::{self, KvOp};
+use crate::data::keys::KeyDist;
 use crate::dist::Dist;
 use crate::engine::{DEFAULT_EVENT_BUDGET, Fault, NodeId, RunLimits, Simulation};
 use crate::metrics::Metrics;
+use crate::models::cache::{Cache, CacheConfig, KvReader, KvWriter};
 use crate::models::caller::CallerConfig;
 use crate::models::client::{Client, ClientConfig};
+use crate::models::kv::KvStore;
 use crate::models::ledger::Ledger;
 use crate::models::rpc::Control;
 use crate::models::rpc::Rpc;
@@ -144,6 +148,61 @@ pub fn retry_config(r: &RetrySpec) -> RetryConfig {
 pub struct Built {
     pub sim: Simulation<Rpc>,
     pub limits: RunLimits,
+}
+
+impl Built {
+    /// Runs to the scenario's limits, then records what the checkers find
+    /// (`finish`).
+    pub fn run(&mut self) -> crate::engine::RunReport {
+        let report = self.sim.run(self.limits);
+        self.finish();
+        report
+    }
+
+    /// Runs the checkers over the recorded histories and adds their
+    /// findings to the metrics: per reader, `stale_reads`,
+    /// `monotonic_read_violations` and the histogram `stale_age_ns` (each
+    /// reader's reads against every writer's writes).
+    pub fn finish(&mut self) {
+        let nodes: Vec<(NodeId, String)> = self
+            .sim
+            .nodes()
+            .map(|(id, name)| (id, name.to_string()))
+            .collect();
+        let writes: Vec<KvOp> = nodes
+            .iter()
+            .filter_map(|(id, _)| self.sim.node::<KvWriter>(*id))
+            .flat_map(|w| w.history().iter().copied())
+            .collect();
+        for (id, name) in &nodes {
+            let Some(reader) = self.sim.node::<KvReader>(*id) else {
+                continue;
+            };
+            let mut ops = reader.history().to_vec();
+            ops.extend_from_slice(&writes);
+            let report = consistency::check(&ops);
+            let m = self.sim.metrics_mut();
+            let stale = m.counter(&format!("{name}.stale_reads"));
+            m.add(stale, report.stale_reads);
+            let mono = m.counter(&format!("{name}.monotonic_read_violations"));
+            m.add(mono, report.monotonic_read_violations);
+            let ages = m.histogram(&format!("{name}.stale_age_ns"));
+            for age in report.stale_ages {
+                m.record(ages, age);
+            }
+        }
+    }
+}
+
+fn key_dist(k: Option<&KeysSpec>) -> KeyDist {
+    match k {
+        None => KeyDist::uniform(1),
+        Some(k) => match k.dist {
+            KeysName::Uniform => KeyDist::uniform(k.n),
+            KeysName::Zipf => KeyDist::zipf(k.n, k.s.unwrap_or(1.0)),
+            KeysName::Hot => KeyDist::hot_key(k.n, k.share.map_or(0.0, |p| p.0)),
+        },
+    }
 }
 
 /// About this many intervals per run in the models' time series.
@@ -357,6 +416,41 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
             NodeKind::Ledger => {
                 let time = n.processing_time.as_ref().expect("checked").0.clone();
                 sim.add_node(name, zone, Ledger::new(time)).map(|_| ())
+            }
+            NodeKind::Kv => {
+                let store = match (&n.workers, &n.service_time) {
+                    (Some(w), Some(t)) => KvStore::with_capacity(*w.get_ref(), t.0.clone()),
+                    _ => KvStore::new(),
+                };
+                sim.add_node(name, zone, store).map(|_| ())
+            }
+            NodeKind::Cache => {
+                let db = group(n.target.as_ref().expect("checked").get_ref())[0];
+                let cache = Cache::new(CacheConfig {
+                    db,
+                    ttl: n.ttl.expect("checked").0,
+                    ttl_jitter: n.ttl_jitter.map_or(0.0, |p| p.0),
+                    single_flight: n.single_flight.unwrap_or(false),
+                    write_through: n.write_through.unwrap_or(false),
+                });
+                sim.add_node(name, zone, cache).map(|_| ())
+            }
+            NodeKind::Reader | NodeKind::Writer => {
+                let target = group(n.target.as_ref().expect("checked").get_ref())[0];
+                let rate = n.rate.as_ref().expect("checked").get_ref().0;
+                let keys = key_dist(n.keys.as_ref());
+                if *n.kind.get_ref() == NodeKind::Reader {
+                    sim.add_node(name, zone, KvReader::new(target, keys, rate, None))
+                        .map(|_| ())
+                } else {
+                    let invalidate = n.invalidate.as_ref().map(|c| group(c.get_ref())[0]);
+                    sim.add_node(
+                        name,
+                        zone,
+                        KvWriter::new(target, invalidate, keys, rate, None),
+                    )
+                    .map(|_| ())
+                }
             }
         };
         added.map_err(|e| e.to_string())?;

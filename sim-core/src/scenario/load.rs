@@ -13,7 +13,7 @@
 
 use super::diagnostic::Diagnostic;
 use super::spec::{
-    BreakerSpec, FanoutSpec, HedgeSpec, NodeKind, NodeSpec, RetrySpec, ScenarioSpec,
+    BreakerSpec, FanoutSpec, HedgeSpec, KeysName, NodeKind, NodeSpec, RetrySpec, ScenarioSpec,
 };
 use super::suggest::did_you_mean;
 use std::collections::BTreeSet;
@@ -333,6 +333,43 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
         let field = format!("node `{}`", n.name.get_ref());
         if let Some(t) = &n.target {
             node_ref(t, &format!("{field}.target"))?;
+            let target_kind = spec
+                .nodes
+                .iter()
+                .find(|m| m.name.get_ref() == t.get_ref())
+                .map(|m| *m.kind.get_ref());
+            let wants: &[NodeKind] = match n.kind.get_ref() {
+                NodeKind::Client => &[NodeKind::Service, NodeKind::Ledger],
+                NodeKind::Cache => &[NodeKind::Kv],
+                NodeKind::Reader => &[NodeKind::Cache, NodeKind::Kv],
+                NodeKind::Writer => &[NodeKind::Kv, NodeKind::Cache],
+                _ => &[],
+            };
+            if let Some(k) = target_kind
+                && !wants.is_empty()
+                && !wants.contains(&k)
+            {
+                let names: Vec<String> = wants
+                    .iter()
+                    .map(|w| format!("{w:?}").to_lowercase())
+                    .collect();
+                return Err(at(
+                    file,
+                    source,
+                    locate(t.span()),
+                    &format!("{field}.target"),
+                    format!(
+                        "a {} cannot call `{}`, which is a {}",
+                        format!("{:?}", n.kind.get_ref()).to_lowercase(),
+                        t.get_ref(),
+                        format!("{k:?}").to_lowercase()
+                    ),
+                )
+                .with_expected(format!("a node of kind {}", names.join(" or "))));
+            }
+        }
+        if let Some(c) = &n.invalidate {
+            node_ref(c, &format!("{field}.invalidate"))?;
         }
         if let Some(c) = &n.calls {
             node_ref(c, &format!("{field}.calls"))?;
@@ -612,6 +649,12 @@ fn check_node(
         ("rate_limit", n.rate_limit.is_some()),
         ("shed", n.shed.is_some()),
         ("processing_time", n.processing_time.is_some()),
+        ("ttl", n.ttl.is_some()),
+        ("ttl_jitter", n.ttl_jitter.is_some()),
+        ("single_flight", n.single_flight.is_some()),
+        ("write_through", n.write_through.is_some()),
+        ("keys", n.keys.is_some()),
+        ("invalidate", n.invalidate.is_some()),
     ];
     let (allowed, required): (&[&str], &[&str]) = match kind {
         NodeKind::Client => (
@@ -661,6 +704,22 @@ fn check_node(
             &["workers", "service_time"],
         ),
         NodeKind::Ledger => (&["processing_time"], &["processing_time"]),
+        NodeKind::Kv => (&["workers", "service_time"], &[]),
+        NodeKind::Cache => (
+            &[
+                "target",
+                "ttl",
+                "ttl_jitter",
+                "single_flight",
+                "write_through",
+            ],
+            &["target", "ttl"],
+        ),
+        NodeKind::Reader => (&["target", "rate", "keys"], &["target", "rate"]),
+        NodeKind::Writer => (
+            &["target", "rate", "keys", "invalidate"],
+            &["target", "rate"],
+        ),
     };
     let kind_name = format!("{kind:?}").to_lowercase();
     for &(name, is_set) in present {
@@ -686,6 +745,37 @@ fn check_node(
                 locate(n.name.span()),
                 &field,
                 format!("a {kind_name} node needs `{name}`"),
+            ));
+        }
+    }
+    if kind == NodeKind::Kv && n.workers.is_some() != n.service_time.is_some() {
+        return Err(at(
+            file,
+            source,
+            locate(n.name.span()),
+            &field,
+            "a kv store with capacity needs both `workers` and `service_time` (or neither, to answer at once)"
+                .into(),
+        ));
+    }
+    if let Some(k) = &n.keys {
+        let problem = match k.dist {
+            _ if k.n == 0 => Some("`keys` needs n of at least 1"),
+            KeysName::Zipf if !k.s.is_some_and(|s| s.is_finite() && s >= 0.0) => {
+                Some("a zipf key distribution needs an exponent `s` of 0 or more")
+            }
+            KeysName::Hot if k.share.is_none() || k.n < 2 => {
+                Some("a hot-key distribution needs a `share` and n of at least 2")
+            }
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            return Err(at(
+                file,
+                source,
+                locate(n.name.span()),
+                &format!("{field}.keys"),
+                problem.into(),
             ));
         }
     }

@@ -39,7 +39,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("[network]", "Default latencies. Links override them."),
     (
         "[[node]]",
-        "One node. `kind` decides which fields apply: client, service or ledger.",
+        "One node. `kind` decides which fields apply: client, service, ledger, kv (a key-value store), cache, reader or writer.",
     ),
     (
         "[[link]]",
@@ -73,6 +73,10 @@ pub const TABLES: &[(&str, &str)] = &[
     (
         "health_check",
         "Active health checks: every replica is probed with a call on a schedule; replicas that fail probes get no calls until they pass again.",
+    ),
+    (
+        "keys",
+        "Which keys a reader or writer touches: `{ dist = \"uniform\", n = 1000 }`, `{ dist = \"zipf\", n = 1000, s = 1.0 }` or `{ dist = \"hot\", n = 1000, share = \"30%\" }`.",
     ),
     (
         "rate_limit",
@@ -177,13 +181,13 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[node]]",
         "target",
         "node name",
-        "Client: the service it calls. Required.",
+        "Client: the service it calls. Cache: its store. Reader: the cache or store it reads. Writer: the store (or write-through cache) it writes. Required.",
     ),
     f(
         "[[node]]",
         "rate",
         "rate",
-        "Client: new orders per unit of time, Poisson, e.g. `\"50/s\"`. Required.",
+        "Client: new orders per unit of time, Poisson, e.g. `\"50/s\"`; reader, writer: operations per unit of time. Required.",
     ),
     f(
         "[[node]]",
@@ -309,7 +313,7 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[node]]",
         "workers",
         "integer >= 1",
-        "Service: how many calls it works on at once. Required.",
+        "Service: how many calls it works on at once. Required. Kv: its workers, if it has a capacity (with `service_time`).",
     ),
     f(
         "[[node]]",
@@ -321,7 +325,7 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[node]]",
         "service_time",
         "distribution",
-        "Service: a worker's own work per call. Required.",
+        "Service: a worker's own work per call. Required. Kv: the time per request.",
     ),
     f(
         "[[node]]",
@@ -394,6 +398,42 @@ pub const FIELDS: &[FieldDoc] = &[
         "processing_time",
         "distribution",
         "Ledger: time to apply a charge. Required.",
+    ),
+    f(
+        "[[node]]",
+        "ttl",
+        "duration",
+        "Cache: how long an entry is served before it is read again from the store. Required.",
+    ),
+    f(
+        "[[node]]",
+        "ttl_jitter",
+        "probability",
+        "Cache: each entry lives between ttl x (1 - jitter) and ttl, so entries filled together do not expire together.",
+    ),
+    f(
+        "[[node]]",
+        "single_flight",
+        "true or false",
+        "Cache: concurrent misses on one key wait for one store read.",
+    ),
+    f(
+        "[[node]]",
+        "write_through",
+        "true or false",
+        "Cache: writes sent to the cache go to the store and update the entry.",
+    ),
+    f(
+        "[[node]]",
+        "keys",
+        "table",
+        "Reader, writer: which keys; see `keys` (default: one key).",
+    ),
+    f(
+        "[[node]]",
+        "invalidate",
+        "node name",
+        "Writer: the cache to send an invalidation to after each write (over the network: it can be delayed or lost).",
     ),
     f(
         "[[link]]",
@@ -566,6 +606,25 @@ pub const FIELDS: &[FieldDoc] = &[
         "healthy",
         "integer",
         "Good probes in a row before it is back (default 2).",
+    ),
+    f(
+        "keys",
+        "dist",
+        "`uniform`, `zipf` or `hot`",
+        "The key distribution. Required.",
+    ),
+    f("keys", "n", "integer >= 1", "How many keys. Required."),
+    f(
+        "keys",
+        "s",
+        "number >= 0",
+        "Zipf: the exponent (1 is the classic law).",
+    ),
+    f(
+        "keys",
+        "share",
+        "probability",
+        "Hot: the share of operations on key 0.",
     ),
     f(
         "rate_limit",
@@ -940,6 +999,7 @@ pub fn schema_fields() -> Vec<(&'static str, Vec<String>)> {
         ("health_check", serde_fields::<spec::HealthCheckSpec>()),
         ("hedge", serde_fields::<spec::HedgeSpec>()),
         ("rate_limit", serde_fields::<spec::RateLimitSpec>()),
+        ("keys", serde_fields::<spec::KeysSpec>()),
         ("retry.budget", serde_fields::<spec::BudgetSpec>()),
         ("distribution", spec::dist_table_fields()),
     ]

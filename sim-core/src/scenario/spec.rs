@@ -64,6 +64,14 @@ pub enum NodeKind {
     Client,
     Service,
     Ledger,
+    /// A key-value store (a database).
+    Kv,
+    /// A cache in front of a key-value store.
+    Cache,
+    /// Reads keys through a cache or from a store.
+    Reader,
+    /// Writes keys to a store (or through a write-through cache).
+    Writer,
 }
 
 /// One node; which fields apply depends on `kind`.
@@ -124,6 +132,34 @@ pub struct NodeSpec {
     pub shed: Option<ShedSpec>,
     // Ledger.
     pub processing_time: Option<DistSpec>,
+    // Data: caches, readers, writers.
+    pub ttl: Option<Duration>,
+    pub ttl_jitter: Option<Probability>,
+    pub single_flight: Option<bool>,
+    pub write_through: Option<bool>,
+    pub keys: Option<KeysSpec>,
+    /// A writer: the cache to invalidate after each write.
+    pub invalidate: Option<Spanned<String>>,
+}
+
+/// Which keys a reader or writer touches: `{ dist = "uniform", n = 1000 }`,
+/// `{ dist = "zipf", n = 1000, s = 1.0 }` or `{ dist = "hot", n = 1000,
+/// share = "30%" }`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysSpec {
+    pub dist: KeysName,
+    pub n: u64,
+    pub s: Option<f64>,
+    pub share: Option<Probability>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeysName {
+    Uniform,
+    Zipf,
+    Hot,
 }
 
 /// `queue = 100` (a bound) or `queue = "unbounded"`.

@@ -158,7 +158,11 @@ impl Charts {
                         });
                     }
                 }
-                NodeKind::Ledger | NodeKind::Cache | NodeKind::Reader | NodeKind::Writer => {}
+                NodeKind::Ledger
+                | NodeKind::Cache
+                | NodeKind::Reader
+                | NodeKind::Writer
+                | NodeKind::Router => {}
             }
         }
         let panels = [

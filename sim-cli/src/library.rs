@@ -30,6 +30,7 @@ pub const STORIES: &[(&str, &str)] = &[
         "five-calls",
         include_str!("../../scenarios/five-calls.toml"),
     ),
+    ("hot-shard", include_str!("../../scenarios/hot-shard.toml")),
     (
         "kill-switch",
         include_str!("../../scenarios/kill-switch.toml"),

@@ -399,6 +399,37 @@ impl RunSummary<'_> {
                         ]
                     }
                     NodeKind::Writer => vec![("writes".into(), c("writes").to_string())],
+                    NodeKind::Router => {
+                        let requests = c("requests");
+                        let per_shard: Vec<String> = (0..)
+                            .map_while(|i| m.get_counter(&format!("{name}.to.{i}")))
+                            .map(|v| v.to_string())
+                            .collect();
+                        let mut rows = vec![
+                            ("requests".into(), requests.to_string()),
+                            ("per shard".into(), per_shard.join(" / ")),
+                            (
+                                "hottest shard".into(),
+                                format!(
+                                    "{} of requests, p99 {}",
+                                    percent(c("hottest_shard_requests"), requests),
+                                    ms(Some(c("hottest_shard_p99_ns")))
+                                ),
+                            ),
+                        ];
+                        if m.get_counter(&format!("{name}.keys_seen")).is_some() {
+                            rows.push((
+                                "reshard".into(),
+                                format!(
+                                    "{} of {} keys seen moved ({})",
+                                    c("moved_keys"),
+                                    c("keys_seen"),
+                                    percent(c("moved_keys"), c("keys_seen"))
+                                ),
+                            ));
+                        }
+                        rows
+                    }
                     NodeKind::Ledger => vec![
                         ("charges".into(), c("charges").to_string()),
                         ("orders charged".into(), c("orders_charged").to_string()),

@@ -23,6 +23,7 @@ const STORIES: &[&str] = &[
     include_str!("../../scenarios/degrade-gracefully.toml"),
     include_str!("../../scenarios/thundering-herd.toml"),
     include_str!("../../scenarios/stale-cache.toml"),
+    include_str!("../../scenarios/hot-shard.toml"),
 ];
 
 fn story(rng: &mut SimRng) -> &'static str {
@@ -105,6 +106,10 @@ const TOKENS: &[&str] = &[
     "{ dist = \"zipf\", n = 0 }",
     "invalidate",
     "write_through",
+    "\"router\"",
+    "sharding",
+    "reshard",
+    "{ at = \"1s\", shards = 0 }",
 ];
 
 fn mutate(source: &str, rng: &mut SimRng) -> String {

@@ -18,5 +18,6 @@ pub mod hold;
 pub mod kv;
 pub mod ledger;
 pub mod queueing;
+pub mod router;
 pub mod rpc;
 pub mod service;

@@ -5,10 +5,12 @@ use super::load::{DEFAULT_PARTITION, DEFAULT_ZONE};
 use super::spec::{
     BackoffKind, BalanceName, BreakerSpec, CodelSpec, CompareOp, DisciplineName, ExpectSpec,
     FanoutSpec, HealthCheckSpec, HedgeSpec, IdempotencySpec, JitterKind, KeysName, KeysSpec,
-    NodeKind, OutlierSpec, QueueSpec, RetrySpec, ScenarioSpec, ThrottleSpec, WindowSpec,
+    NodeKind, OutlierSpec, QueueSpec, RetrySpec, ScenarioSpec, SchemeName, ThrottleSpec,
+    WindowSpec,
 };
 use crate::checker::consistency::{self, KvOp};
 use crate::data::keys::KeyDist;
+use crate::data::sharding::Partitioner;
 use crate::dist::Dist;
 use crate::engine::{DEFAULT_EVENT_BUDGET, Fault, NodeId, RunLimits, Simulation};
 use crate::metrics::Metrics;
@@ -17,6 +19,7 @@ use crate::models::caller::CallerConfig;
 use crate::models::client::{Client, ClientConfig};
 use crate::models::kv::KvStore;
 use crate::models::ledger::Ledger;
+use crate::models::router::{Router, RouterConfig};
 use crate::models::rpc::Control;
 use crate::models::rpc::Rpc;
 use crate::models::service::{
@@ -174,6 +177,38 @@ impl Built {
             .filter_map(|(id, _)| self.sim.node::<KvWriter>(*id))
             .flat_map(|w| w.history().iter().copied())
             .collect();
+        // Routers: the busiest shard's share of the calls and its p99.
+        for (id, name) in &nodes {
+            let Some(router) = self.sim.node::<Router>(*id) else {
+                continue;
+            };
+            let counts = router.per_shard(self.sim.metrics());
+            let shards = router.shards().to_vec();
+            let Some((hot, &calls)) = counts
+                .iter()
+                .enumerate()
+                .max_by_key(|&(i, c)| (*c, std::cmp::Reverse(i)))
+            else {
+                continue;
+            };
+            let hot_name = self
+                .sim
+                .nodes()
+                .find(|(n, _)| *n == shards[hot])
+                .map(|(_, s)| s.to_string())
+                .unwrap_or_default();
+            let p99 = self
+                .sim
+                .metrics()
+                .get_histogram(&format!("{hot_name}.response_ns"))
+                .and_then(|h| h.quantile(0.99))
+                .unwrap_or(0);
+            let m = self.sim.metrics_mut();
+            let c = m.counter(&format!("{name}.hottest_shard_requests"));
+            m.add(c, calls);
+            let c = m.counter(&format!("{name}.hottest_shard_p99_ns"));
+            m.add(c, p99);
+        }
         for (id, name) in &nodes {
             let Some(reader) = self.sim.node::<KvReader>(*id) else {
                 continue;
@@ -418,11 +453,48 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                 sim.add_node(name, zone, Ledger::new(time)).map(|_| ())
             }
             NodeKind::Kv => {
-                let store = match (&n.workers, &n.service_time) {
+                let store = || match (&n.workers, &n.service_time) {
                     (Some(w), Some(t)) => KvStore::with_capacity(*w.get_ref(), t.0.clone()),
                     _ => KvStore::new(),
                 };
-                sim.add_node(name, zone, store).map(|_| ())
+                match n.replicas.as_ref().map(|r| *r.get_ref()) {
+                    None => sim.add_node(name, zone, store()).map(|_| ()),
+                    Some(count) => (0..count).try_for_each(|i| {
+                        sim.add_node(&format!("{name}-{i}"), zone, store())
+                            .map(|_| ())
+                    }),
+                }
+            }
+            NodeKind::Router => {
+                let shards = group(n.target.as_ref().expect("checked").get_ref());
+                let sharding = n.sharding.expect("checked");
+                let make = |count: usize| match sharding.scheme {
+                    SchemeName::Mod => Partitioner::mod_n(count),
+                    SchemeName::Consistent => {
+                        Partitioner::consistent(count, sharding.vnodes.unwrap_or(100) as usize, 0)
+                    }
+                    SchemeName::Range => {
+                        let space = sharding.key_space.unwrap_or(1_000_000);
+                        Partitioner::Range {
+                            bounds: (1..count as u64)
+                                .map(|i| space / count as u64 * i)
+                                .collect(),
+                        }
+                    }
+                };
+                let initial = n
+                    .shards
+                    .as_ref()
+                    .map_or(shards.len(), |s| *s.get_ref() as usize);
+                let router = Router::new(RouterConfig {
+                    partitioner: make(initial),
+                    reshard: n.reshard.as_ref().map(|r| {
+                        let r = r.get_ref();
+                        (SimTime::ZERO + r.at.0, make(r.shards as usize))
+                    }),
+                    shards,
+                });
+                sim.add_node(name, zone, router).map(|_| ())
             }
             NodeKind::Cache => {
                 let db = group(n.target.as_ref().expect("checked").get_ref())[0];

@@ -341,8 +341,9 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
             let wants: &[NodeKind] = match n.kind.get_ref() {
                 NodeKind::Client => &[NodeKind::Service, NodeKind::Ledger],
                 NodeKind::Cache => &[NodeKind::Kv],
-                NodeKind::Reader => &[NodeKind::Cache, NodeKind::Kv],
-                NodeKind::Writer => &[NodeKind::Kv, NodeKind::Cache],
+                NodeKind::Reader => &[NodeKind::Cache, NodeKind::Kv, NodeKind::Router],
+                NodeKind::Writer => &[NodeKind::Kv, NodeKind::Cache, NodeKind::Router],
+                NodeKind::Router => &[NodeKind::Kv],
                 _ => &[],
             };
             if let Some(k) = target_kind
@@ -370,6 +371,44 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
         }
         if let Some(c) = &n.invalidate {
             node_ref(c, &format!("{field}.invalidate"))?;
+        }
+        if *n.kind.get_ref() == NodeKind::Router
+            && let Some(t) = &n.target
+        {
+            let group = spec
+                .nodes
+                .iter()
+                .find(|m| m.name.get_ref() == t.get_ref())
+                .map_or(1, |m| m.replicas.as_ref().map_or(1, |r| *r.get_ref()));
+            let too_many = |count: u32| count == 0 || count > group;
+            if let Some(sh) = &n.shards
+                && too_many(*sh.get_ref())
+            {
+                return Err(at(
+                    file,
+                    source,
+                    locate(sh.span()),
+                    &format!("{field}.shards"),
+                    format!(
+                        "`{}` has {group} replica(s), so from 1 to {group} shards can be in use",
+                        t.get_ref()
+                    ),
+                ));
+            }
+            if let Some(r) = &n.reshard
+                && too_many(r.get_ref().shards)
+            {
+                return Err(at(
+                    file,
+                    source,
+                    locate(r.span()),
+                    &format!("{field}.reshard"),
+                    format!(
+                        "`{}` has {group} replica(s), so a reshard can use from 1 to {group} shards",
+                        t.get_ref()
+                    ),
+                ));
+            }
         }
         if let Some(c) = &n.calls {
             node_ref(c, &format!("{field}.calls"))?;
@@ -655,6 +694,9 @@ fn check_node(
         ("write_through", n.write_through.is_some()),
         ("keys", n.keys.is_some()),
         ("invalidate", n.invalidate.is_some()),
+        ("sharding", n.sharding.is_some()),
+        ("shards", n.shards.is_some()),
+        ("reshard", n.reshard.is_some()),
     ];
     let (allowed, required): (&[&str], &[&str]) = match kind {
         NodeKind::Client => (
@@ -704,7 +746,11 @@ fn check_node(
             &["workers", "service_time"],
         ),
         NodeKind::Ledger => (&["processing_time"], &["processing_time"]),
-        NodeKind::Kv => (&["workers", "service_time"], &[]),
+        NodeKind::Kv => (&["workers", "service_time", "replicas"], &[]),
+        NodeKind::Router => (
+            &["target", "sharding", "shards", "reshard"],
+            &["target", "sharding"],
+        ),
         NodeKind::Cache => (
             &[
                 "target",

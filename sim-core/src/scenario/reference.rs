@@ -39,7 +39,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("[network]", "Default latencies. Links override them."),
     (
         "[[node]]",
-        "One node. `kind` decides which fields apply: client, service, ledger, kv (a key-value store), cache, reader or writer.",
+        "One node. `kind` decides which fields apply: client, service, ledger, kv (a key-value store), cache, reader, writer or router (to shards).",
     ),
     (
         "[[link]]",
@@ -74,6 +74,7 @@ pub const TABLES: &[(&str, &str)] = &[
         "health_check",
         "Active health checks: every replica is probed with a call on a schedule; replicas that fail probes get no calls until they pass again.",
     ),
+    ("sharding", "A router's mapping of keys to shards."),
     (
         "keys",
         "Which keys a reader or writer touches: `{ dist = \"uniform\", n = 1000 }`, `{ dist = \"zipf\", n = 1000, s = 1.0 }` or `{ dist = \"hot\", n = 1000, share = \"30%\" }`.",
@@ -181,7 +182,7 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[node]]",
         "target",
         "node name",
-        "Client: the service it calls. Cache: its store. Reader: the cache or store it reads. Writer: the store (or write-through cache) it writes. Required.",
+        "Client: the service it calls. Cache: its store. Reader: the cache, store or router it reads. Writer: the store, router or write-through cache it writes. Router: its shard group (a kv node with replicas). Required.",
     ),
     f(
         "[[node]]",
@@ -436,6 +437,24 @@ pub const FIELDS: &[FieldDoc] = &[
         "Writer: the cache to send an invalidation to after each write (over the network: it can be delayed or lost).",
     ),
     f(
+        "[[node]]",
+        "sharding",
+        "table",
+        "Router: how keys map to shards; see `sharding`. Required.",
+    ),
+    f(
+        "[[node]]",
+        "shards",
+        "integer >= 1",
+        "Router: shards in use at the start (default: every replica of its target).",
+    ),
+    f(
+        "[[node]]",
+        "reshard",
+        "`{ at = duration, shards = integer }`",
+        "Router: switch to this many shards at this time, counting the keys seen so far that move.",
+    ),
+    f(
         "[[link]]",
         "from",
         "node or zone name",
@@ -606,6 +625,24 @@ pub const FIELDS: &[FieldDoc] = &[
         "healthy",
         "integer",
         "Good probes in a row before it is back (default 2).",
+    ),
+    f(
+        "sharding",
+        "scheme",
+        "`mod`, `range` or `consistent`",
+        "hash(key) mod N; ranges of unhashed keys; or consistent hashing. Required.",
+    ),
+    f(
+        "sharding",
+        "vnodes",
+        "integer >= 1",
+        "Consistent: points per shard on the ring (default 100).",
+    ),
+    f(
+        "sharding",
+        "key_space",
+        "integer",
+        "Range: keys from 0 to this are split evenly (default 1,000,000).",
     ),
     f(
         "keys",
@@ -1000,6 +1037,7 @@ pub fn schema_fields() -> Vec<(&'static str, Vec<String>)> {
         ("hedge", serde_fields::<spec::HedgeSpec>()),
         ("rate_limit", serde_fields::<spec::RateLimitSpec>()),
         ("keys", serde_fields::<spec::KeysSpec>()),
+        ("sharding", serde_fields::<spec::ShardingSpec>()),
         ("retry.budget", serde_fields::<spec::BudgetSpec>()),
         ("distribution", spec::dist_table_fields()),
     ]

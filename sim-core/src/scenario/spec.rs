@@ -72,6 +72,8 @@ pub enum NodeKind {
     Reader,
     /// Writes keys to a store (or through a write-through cache).
     Writer,
+    /// Routes reads and writes to the shard that holds the key.
+    Router,
 }
 
 /// One node; which fields apply depends on `kind`.
@@ -140,6 +142,41 @@ pub struct NodeSpec {
     pub keys: Option<KeysSpec>,
     /// A writer: the cache to invalidate after each write.
     pub invalidate: Option<Spanned<String>>,
+    // Router.
+    pub sharding: Option<ShardingSpec>,
+    /// Shards in use at the start (default: the whole group).
+    pub shards: Option<Spanned<u32>>,
+    pub reshard: Option<Spanned<ReshardSpec>>,
+}
+
+/// How a router maps keys to shards.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardingSpec {
+    pub scheme: SchemeName,
+    /// Consistent hashing: points per shard on the ring (default 100).
+    pub vnodes: Option<u32>,
+    /// Ranges: keys 0 to this are split evenly (default 1,000,000).
+    pub key_space: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchemeName {
+    /// hash(key) mod N.
+    Mod,
+    /// Key ranges, unhashed.
+    Range,
+    /// Consistent hashing with virtual nodes.
+    Consistent,
+}
+
+/// Reshard to `shards` shards at `at`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReshardSpec {
+    pub at: Duration,
+    pub shards: u32,
 }
 
 /// Which keys a reader or writer touches: `{ dist = "uniform", n = 1000 }`,

@@ -258,29 +258,6 @@ pub fn compare(
     let header: Vec<String> = std::iter::once("metric".to_string())
         .chain(names.iter().cloned())
         .collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            table
-                .iter()
-                .map(|r| r[c].len())
-                .chain([header[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |r: &[String]| {
-        r.iter()
-            .enumerate()
-            .map(|(c, s)| {
-                if c == 0 {
-                    format!("{s:<w$}", w = widths[c])
-                } else {
-                    format!("{s:>w$}", w = widths[c])
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
     let mut out = format!(
         "compare {}: {} variant{} x {seeds} seed{} ({}..{}), paired by seed; mean ± 95% CI, * best\n\n",
         scenario.name,
@@ -290,12 +267,7 @@ pub fn compare(
         base_seed,
         base_seed + seeds - 1
     );
-    out.push_str(&line(&header));
-    out.push('\n');
-    for r in &table {
-        out.push_str(&line(r));
-        out.push('\n');
-    }
+    out.push_str(&super::report::aligned(&header, &table, true));
     if names.len() < 2 || seeds < 2 {
         return Ok(out);
     }
@@ -322,39 +294,11 @@ pub fn compare(
     let dheader: Vec<String> = std::iter::once("metric".to_string())
         .chain(others.iter().map(|&v| names[v].clone()))
         .collect();
-    let dwidths: Vec<usize> = (0..dheader.len())
-        .map(|c| {
-            dtable
-                .iter()
-                .map(|r| r[c].len())
-                .chain([dheader[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let dline = |r: &[String]| {
-        r.iter()
-            .enumerate()
-            .map(|(c, s)| {
-                if c == 0 {
-                    format!("{s:<w$}", w = dwidths[c])
-                } else {
-                    format!("{s:>w$}", w = dwidths[c])
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
     out.push_str(&format!(
         "\nminus {} on the same seed: mean difference ± 95% CI, ! the interval excludes zero\n\n",
         names[base]
     ));
-    out.push_str(&dline(&dheader));
-    out.push('\n');
-    for r in &dtable {
-        out.push_str(&dline(r));
-        out.push('\n');
-    }
+    out.push_str(&super::report::aligned(&dheader, &dtable, true));
     Ok(out)
 }
 

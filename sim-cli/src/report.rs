@@ -58,6 +58,38 @@ fn percent(part: u64, whole: u64) -> String {
     }
 }
 
+/// A table for people: the header and rows as lines, columns two spaces
+/// apart, numbers right-aligned (and the first column left-aligned when
+/// `first_left`). Widths count characters, so `±` lines up.
+pub fn aligned(header: &[String], rows: &[Vec<String>], first_left: bool) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([header[c].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(c, s)| {
+                if c == 0 && first_left {
+                    format!("{s:<w$}", w = widths[c])
+                } else {
+                    format!("{s:>w$}", w = widths[c])
+                }
+            })
+            .collect();
+        out.push_str(&cells.join("  "));
+        out.push('\n');
+    }
+    out
+}
+
 /// Whether to colour output: only for a terminal (or when `CLICOLOR_FORCE`
 /// asks), and never when `NO_COLOR` is set to anything (no-color.org).
 pub fn use_colour(is_terminal: bool) -> bool {

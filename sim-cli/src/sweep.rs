@@ -550,23 +550,6 @@ pub fn summary(plan: &SweepPlan, rows: &[Row], chosen: &[String]) -> String {
         .map(|p| p.path.clone())
         .chain(metrics.iter().cloned())
         .collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            table
-                .iter()
-                .map(|r| r[c].chars().count())
-                .chain([header[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |r: &[String]| {
-        r.iter()
-            .enumerate()
-            .map(|(c, s)| format!("{s:>w$}", w = widths[c]))
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
     let mut out = format!(
         "sweep {}: {} point{} x {} seed{} ({}..{}); mean ± 95% CI\n\n",
         plan.scenario,
@@ -577,10 +560,7 @@ pub fn summary(plan: &SweepPlan, rows: &[Row], chosen: &[String]) -> String {
         plan.base_seed,
         plan.base_seed + plan.seeds - 1,
     );
-    let _ = writeln!(out, "{}", line(&header));
-    for r in &table {
-        let _ = writeln!(out, "{}", line(r));
-    }
+    out.push_str(&super::report::aligned(&header, &table, false));
     out
 }
 

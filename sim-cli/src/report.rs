@@ -58,6 +58,16 @@ fn percent(part: u64, whole: u64) -> String {
     }
 }
 
+/// `v` events over a run that ended at `end`, per second.
+fn per_second(v: u64, end: SimTime) -> String {
+    let secs = end.as_nanos() as f64 / 1e9;
+    if secs > 0.0 {
+        format!("{:.1}/s", v as f64 / secs)
+    } else {
+        "-".into()
+    }
+}
+
 /// A table for people: the header and rows as lines, columns two spaces
 /// apart, numbers right-aligned (and the first column left-aligned when
 /// `first_left`). Widths count characters, so `±` lines up.
@@ -200,14 +210,7 @@ impl RunSummary<'_> {
                         let latency = m.get_histogram(&format!("{name}.latency_ns"));
                         let q = |p: f64| latency.and_then(|h| h.quantile(p));
                         let attempts = c("attempts");
-                        let secs = end.as_nanos() as f64 / 1e9;
-                        let per_s = |v: u64| {
-                            if secs > 0.0 {
-                                format!("{:.1}/s", v as f64 / secs)
-                            } else {
-                                "-".into()
-                            }
-                        };
+                        let per_s = |v: u64| per_second(v, end);
                         vec![
                             (
                                 "requests".into(),
@@ -275,14 +278,7 @@ impl RunSummary<'_> {
                             .get_gauge(&format!("{name}.busy_workers"))
                             .map_or(0.0, |g| g.time_average(end));
                         let depth = m.get_gauge(&format!("{name}.queue_depth"));
-                        let secs = end.as_nanos() as f64 / 1e9;
-                        let rate = |v: u64| {
-                            if secs > 0.0 {
-                                format!("{:.1}/s", v as f64 / secs)
-                            } else {
-                                "-".into()
-                            }
-                        };
+                        let rate = |v: u64| per_second(v, end);
                         vec![
                             (
                                 "arrivals".into(),

@@ -340,24 +340,26 @@ impl Service {
     fn next_waiting(&mut self, ctx: &mut Context<'_, Rpc>) -> Option<Job> {
         loop {
             let now = ctx.now();
-            let standing = self.codel.as_ref().map(|c| (c.clone(), c.standing(now)));
             let job = match self.cfg.discipline {
                 Discipline::Fifo => self.queue.pop_front(),
                 Discipline::Lifo => self.queue.pop_back(),
             }?;
+            // Judged against the queue as it stood, before this pop.
+            let shed = self
+                .codel
+                .as_ref()
+                .is_some_and(|c| c.shed(now, job.arrived));
             if self.queue.is_empty()
                 && let Some(c) = &mut self.codel
             {
                 c.empty_at(now);
             }
-            match standing {
-                Some((c, true)) if c.shed(now, job.arrived) => {
-                    let shed = self.metrics().shed;
-                    ctx.metrics().add(shed, 1);
-                    self.reply(ctx, job, Outcome::Err(ErrorKind::Overloaded), false);
-                }
-                _ => return Some(job),
+            if !shed {
+                return Some(job);
             }
+            let counter = self.metrics().shed;
+            ctx.metrics().add(counter, 1);
+            self.reply(ctx, job, Outcome::Err(ErrorKind::Overloaded), false);
         }
     }
 

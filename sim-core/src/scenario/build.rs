@@ -191,12 +191,7 @@ impl Built {
             else {
                 continue;
             };
-            let hot_name = self
-                .sim
-                .nodes()
-                .find(|(n, _)| *n == shards[hot])
-                .map(|(_, s)| s.to_string())
-                .unwrap_or_default();
+            let hot_name = self.sim.node_name(shards[hot]).to_string();
             let p99 = self
                 .sim
                 .metrics()

@@ -96,7 +96,7 @@ impl Charts {
         for (name, node) in super::report::instances(spec) {
             let name = &name;
             match node.kind.get_ref() {
-                NodeKind::Client => {
+                NodeKind::Client | NodeKind::Session => {
                     if let Some(ok) = series(&format!("{name}.ok_latency_ns")) {
                         latency.push(Line {
                             label: format!("{name} mean"),
@@ -162,7 +162,8 @@ impl Charts {
                 | NodeKind::Cache
                 | NodeKind::Reader
                 | NodeKind::Writer
-                | NodeKind::Router => {}
+                | NodeKind::Router
+                | NodeKind::Replica => {}
             }
         }
         let panels = [

@@ -18,6 +18,7 @@ pub const STORIES: &[(&str, &str)] = &[
         "aggressive-timeout",
         include_str!("../../scenarios/aggressive-timeout.toml"),
     ),
+    ("cap", include_str!("../../scenarios/cap.toml")),
     (
         "cascading-failure",
         include_str!("../../scenarios/cascading-failure.toml"),
@@ -25,6 +26,10 @@ pub const STORIES: &[(&str, &str)] = &[
     (
         "degrade-gracefully",
         include_str!("../../scenarios/degrade-gracefully.toml"),
+    ),
+    (
+        "eventually-wrong",
+        include_str!("../../scenarios/eventually-wrong.toml"),
     ),
     (
         "five-calls",

@@ -173,6 +173,122 @@ fn pattern_summary(m: &Metrics, prefix: &str, end: SimTime) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+fn quantiles(m: &Metrics, name: &str) -> String {
+    let h = m.get_histogram(name);
+    let q = |p: f64| ms(h.and_then(|h| h.quantile(p)));
+    format!("p50 {}  p99 {}  max {}", q(0.5), q(0.99), q(1.0))
+}
+
+/// A replicated store: its availability, lag, failovers and repairs, and
+/// what the checkers found at the end.
+fn replica_rows(m: &Metrics, g: &str) -> Vec<(String, String)> {
+    let c = |what: &str| counter(m, &format!("{g}.{what}"));
+    let (requests, ok) = (c("requests"), c("ok"));
+    let mut rows = vec![
+        (
+            "requests".into(),
+            format!("{requests}, {ok} ok ({} available)", percent(ok, requests)),
+        ),
+        (
+            "at replicas".into(),
+            format!("{} writes, {} reads", c("writes"), c("reads")),
+        ),
+        (
+            "replication lag".into(),
+            quantiles(m, &format!("{g}.replication_lag_ns")),
+        ),
+    ];
+    let events: Vec<String> = [
+        ("failovers", "failovers"),
+        ("step_downs", "leaders stepped down"),
+        ("resyncs", "snapshots taken"),
+        ("unavailable", "refused (too few replicas)"),
+        ("read_repairs", "read repairs"),
+        ("anti_entropy_repairs", "keys repaired by anti-entropy"),
+    ]
+    .iter()
+    .filter(|(what, _)| c(what) > 0)
+    .map(|(what, label)| format!("{} {label}", c(what)))
+    .collect();
+    if !events.is_empty() {
+        rows.push(("events".into(), events.join(", ")));
+    }
+    if c("drift_alerts") > 0 {
+        rows.push((
+            "drift alerts".into(),
+            format!(
+                "{}, the first at {}",
+                c("drift_alerts"),
+                SimDuration::from_millis(c("first_drift_alert_ms"))
+            ),
+        ));
+    }
+    rows.push((
+        "at the end".into(),
+        format!(
+            "{} lost updates, {} divergent keys",
+            c("lost_updates"),
+            c("divergent_keys")
+        ),
+    ));
+    let undecided = c("undecided_keys");
+    rows.push((
+        "linearizable".into(),
+        format!(
+            "{} keys are not{}",
+            c("nonlinearizable_keys"),
+            if undecided > 0 {
+                format!(" ({undecided} too tangled to decide)")
+            } else {
+                String::new()
+            }
+        ),
+    ));
+    rows
+}
+
+/// A session: availability, latency, and what it saw that it should not.
+fn session_rows(m: &Metrics, s: &str) -> Vec<(String, String)> {
+    let c = |what: &str| counter(m, &format!("{s}.{what}"));
+    let (requests, ok, reads) = (c("requests"), c("ok"), c("reads"));
+    let ages = m.get_histogram(&format!("{s}.stale_age_ns"));
+    let q = |p: f64| {
+        ages.and_then(|h| h.quantile(p))
+            .map_or("-".to_string(), |v| SimDuration::from_nanos(v).to_string())
+    };
+    vec![
+        (
+            "requests".into(),
+            format!(
+                "{requests} ({} reads), {ok} ok ({}), {} failed",
+                reads,
+                percent(ok, requests),
+                c("failed")
+            ),
+        ),
+        ("latency".into(), quantiles(m, &format!("{s}.latency_ns"))),
+        (
+            "stale reads".into(),
+            format!(
+                "{} ({} of reads); stale for p50 {}  max {}",
+                c("stale_reads"),
+                percent(c("stale_reads"), reads),
+                q(0.5),
+                q(1.0)
+            ),
+        ),
+        (
+            "session".into(),
+            format!(
+                "{} read-your-writes and {} monotonic-read violations, {} reads with siblings",
+                c("read_your_writes_violations"),
+                c("monotonic_read_violations"),
+                c("conflicts")
+            ),
+        ),
+    ]
+}
+
 /// A client's detection and recovery after the scheduled faults.
 fn recovery_row(m: &Metrics, client: &str, end: SimTime) -> Option<(String, String)> {
     let r = sim_core::scenario::timeline::recovery(m, client, end)?;
@@ -195,9 +311,19 @@ impl RunSummary<'_> {
         let end = self.outcome.end_time;
         instances(self.spec)
             .into_iter()
-            .map(|(name, n)| {
+            .filter_map(|(name, n)| {
+                // A replicated store is one block, under the group's name.
+                let name = match n.kind.get_ref() {
+                    NodeKind::Replica if name != format!("{}-0", n.name.get_ref()) => {
+                        return None;
+                    }
+                    NodeKind::Replica => n.name.get_ref().clone(),
+                    _ => name,
+                };
                 let c = |what: &str| counter(m, &format!("{name}.{what}"));
                 let rows = match n.kind.get_ref() {
+                    NodeKind::Replica => replica_rows(m, &name),
+                    NodeKind::Session => session_rows(m, &name),
                     NodeKind::Client => {
                         let (requests, ok, failed) = (c("requests"), c("ok"), c("failed"));
                         let reasons: Vec<String> = ErrorKind::ALL
@@ -467,7 +593,7 @@ impl RunSummary<'_> {
                         ),
                     ],
                 };
-                (name, *n.kind.get_ref(), rows)
+                Some((name, *n.kind.get_ref(), rows))
             })
             .collect()
     }

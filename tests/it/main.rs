@@ -13,6 +13,7 @@ mod engine;
 mod fuzz_scenarios;
 mod patterns;
 mod properties;
+mod replication;
 mod request_path;
 mod scenarios;
 mod theory;

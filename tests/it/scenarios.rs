@@ -353,3 +353,82 @@ fn data_nodes_are_checked_for_what_they_call_and_what_they_need() {
     let text = error_after("workers = 2", "workers = 2\nttl = \"1m\"");
     assert_has(&text, &["`ttl` does not apply to a service node"]);
 }
+
+#[test]
+fn replicated_stores_are_checked_for_their_mode_their_quorums_and_their_zones() {
+    let with = |replica: &str, session: &str| {
+        error_after(
+            "[variants.fast]",
+            &format!(
+                "[[node]]\nname = \"db\"\nkind = \"replica\"\nreplicas = 3\n{replica}\n\n[[node]]\nname = \"u\"\nkind = \"session\"\nrate = \"1/s\"\n{session}\n\n[variants.fast]"
+            ),
+        )
+    };
+    let leader = "replication = { mode = \"leader\" }";
+    let text = with(
+        "replication = { mode = \"leader\", sync = 3 }",
+        "target = \"db\"",
+    );
+    assert_has(
+        &text,
+        &["node `db`.replication.sync", "`sync` is from 0 to 2, got 3"],
+    );
+    let text = with(
+        "replication = { mode = \"leader\", r = 2 }",
+        "target = \"db\"",
+    );
+    assert_has(&text, &["`r` applies only to `mode = \"quorum\"`"]);
+    let text = with(
+        "replication = { mode = \"quorum\", r = 2 }",
+        "target = \"db\"",
+    );
+    assert_has(&text, &["quorum replication needs `r` and `w`"]);
+    let text = with(
+        "replication = { mode = \"quorum\", r = 4, w = 1 }",
+        "target = \"db\"",
+    );
+    assert_has(&text, &["a quorum is from 1 to the 3 replicas, got 4"]);
+    let text = with(
+        &format!("{leader}\nzones = [\"a\", \"b\"]"),
+        "target = \"db\"",
+    );
+    assert_has(&text, &["one zone per replica: 3 expected, got 2"]);
+    let text = with(
+        &format!("{leader}\nclock_skew = [\"0s\", \"-2s\"]"),
+        "target = \"db\"",
+    );
+    assert_has(&text, &["one clock error per replica: 3 expected, got 2"]);
+    let text = with(
+        &format!("{leader}\nclock_skew = [\"0s\", \"-2x\", \"0s\"]"),
+        "target = \"db\"",
+    );
+    assert_has(&text, &["clock_skew", "-2x"]);
+    let text = with(
+        &format!("{leader}\nread_share = \"10%\""),
+        "target = \"db\"",
+    );
+    assert_has(&text, &["`read_share` does not apply to a replica node"]);
+    let text = with(leader, "target = \"api\"");
+    assert_has(
+        &text,
+        &[
+            "a session cannot call `api`, which is a service",
+            "a node of kind replica",
+        ],
+    );
+    let text = with("replication = { mode = \"paxos\" }", "target = \"db\"");
+    assert_has(&text, &["paxos", "leader", "quorum"]);
+    // A well-formed group with a skewed clock in two zones loads and runs.
+    let source = SMALL.replacen(
+        "[variants.fast]",
+        "[[node]]\nname = \"db\"\nkind = \"replica\"\nreplicas = 3\nzones = [\"a\", \"a\", \"b\"]\nclock_skew = [\"0s\", \"+1s\", \"-250ms\"]\nreplication = { mode = \"quorum\", r = 2, w = 2 }\n\n[[node]]\nname = \"u\"\nkind = \"session\"\nzone = \"b\"\ntarget = \"db\"\nrate = \"20/s\"\n\n[variants.fast]",
+        1,
+    );
+    let s = load("small", "small.toml", &source).unwrap();
+    let spec = s.resolve(None, &[]).unwrap();
+    let mut built = sim_core::scenario::build::build(&spec, 1).unwrap();
+    built.run();
+    let m = built.sim.metrics();
+    assert!(m.get_counter("u.ok").unwrap() > 0);
+    assert_eq!(m.get_counter("db.lost_updates"), Some(0));
+}

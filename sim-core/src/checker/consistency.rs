@@ -93,10 +93,24 @@ pub fn check(history: &[KvOp]) -> ConsistencyReport {
     }
     for ops in by_client.values_mut() {
         ops.sort_by_key(|o| o.invoke);
-        let (mut own_latest, mut read_latest) = (0u64, 0u64);
+        // The client's own acknowledged writes, by acknowledgement: a read
+        // must show those acknowledged before it began.
+        let mut own: Vec<(u64, u64)> = ops
+            .iter()
+            .filter_map(|o| match (o.kind, o.ret) {
+                (KvOpKind::Write(v), Some(ret)) => Some((ret, v)),
+                _ => None,
+            })
+            .collect();
+        own.sort_unstable();
+        let (mut next_own, mut own_latest, mut read_latest) = (0usize, 0u64, 0u64);
         for op in ops.iter() {
+            while next_own < own.len() && own[next_own].0 <= op.invoke {
+                own_latest = own_latest.max(own[next_own].1);
+                next_own += 1;
+            }
             match (op.kind, op.ret) {
-                (KvOpKind::Write(v), Some(_)) => own_latest = own_latest.max(v),
+                (KvOpKind::Write(_), _) => {}
                 (KvOpKind::Read(seen), Some(_)) => {
                     if seen < own_latest {
                         report.read_your_writes_violations += 1;
@@ -199,5 +213,18 @@ mod tests {
         other.key = 2;
         let r = check(&[op(1, Write(5), 0, 10), other]);
         assert_eq!((r.stale_reads, r.read_your_writes_violations), (0, 0));
+    }
+
+    /// Read-your-writes asks for writes acknowledged before the read began,
+    /// not for one still in flight.
+    #[test]
+    fn a_read_during_your_own_write_may_miss_it() {
+        let h = [
+            op(1, Write(1), 0, 10),
+            op(1, Write(2), 20, 40),
+            op(1, Read(1), 30, 35),
+            op(1, Read(1), 50, 60),
+        ];
+        assert_eq!(check(&h).read_your_writes_violations, 1);
     }
 }

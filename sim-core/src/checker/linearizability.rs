@@ -53,6 +53,17 @@ struct Entry {
 
 /// Checks `history` against a register that starts at `initial`.
 pub fn check_register(history: &[Operation], initial: u64) -> Verdict {
+    check_register_within(history, initial, u64::MAX).expect("no step limit")
+}
+
+/// As `check_register`, giving up (None) after `max_steps` search states:
+/// a history with many overlapping operations can take exponential time,
+/// and a run's report must finish.
+pub fn check_register_within(
+    history: &[Operation],
+    initial: u64,
+    max_steps: u64,
+) -> Option<Verdict> {
     let n = history.len();
     // Events: a call and a return per operation, in time order; at equal
     // times calls come first (two operations that touch at an instant are
@@ -116,6 +127,9 @@ pub fn check_register(history: &[Operation], initial: u64) -> Verdict {
     let mut entry = list[head].next;
     while completed_left > 0 {
         steps += 1;
+        if steps > max_steps {
+            return None;
+        }
         if entry == tail {
             // Cannot happen while a completed operation is unlinearized
             // (its return comes first and backtracks); stop safely anyway.
@@ -151,10 +165,10 @@ pub fn check_register(history: &[Operation], initial: u64) -> Verdict {
         } else {
             // A return whose operation is not linearized: undo a choice.
             let Some((op, before)) = stack.pop() else {
-                return Verdict {
+                return Some(Verdict {
                     linearizable: false,
                     steps,
-                };
+                });
             };
             state = before;
             linearized[op / 64] &= !(1 << (op % 64));
@@ -166,10 +180,10 @@ pub fn check_register(history: &[Operation], initial: u64) -> Verdict {
             entry = list[call_at[op]].next;
         }
     }
-    Verdict {
+    Some(Verdict {
         linearizable: completed_left == 0,
         steps,
-    }
+    })
 }
 
 /// A linearizable history by construction, for tests and benchmarks:

@@ -9,7 +9,9 @@
 //! dependency), a client (an open-loop workload over a caller), a service
 //! (workers, a queue, dependencies in order, in parallel or fanned out,
 //! gray failures and flags) and a ledger whose charges are the side effect
-//! to protect. The data models grow here.
+//! to protect. The data models: a versioned store and quorum client, caches,
+//! a shard router, and replication (leader/follower or quorums) with the
+//! sessions that use it.
 
 pub mod cache;
 pub mod caller;
@@ -18,6 +20,7 @@ pub mod hold;
 pub mod kv;
 pub mod ledger;
 pub mod queueing;
+pub mod replication;
 pub mod router;
 pub mod rpc;
 pub mod service;

@@ -3,10 +3,10 @@
 
 use super::load::{DEFAULT_PARTITION, DEFAULT_ZONE};
 use super::spec::{
-    BackoffKind, BalanceName, BreakerSpec, CodelSpec, CompareOp, DisciplineName, ExpectSpec,
-    FanoutSpec, HealthCheckSpec, HedgeSpec, IdempotencySpec, JitterKind, KeysName, KeysSpec,
-    NodeKind, OutlierSpec, QueueSpec, RetrySpec, ScenarioSpec, SchemeName, ThrottleSpec,
-    WindowSpec,
+    BackoffKind, BalanceName, BreakerSpec, CodelSpec, CompareOp, ConflictsName, DisciplineName,
+    ExpectSpec, FanoutSpec, HealthCheckSpec, HedgeSpec, IdempotencySpec, JitterKind, KeysName,
+    KeysSpec, NodeKind, NodeSpec, OutlierSpec, QueueSpec, ReadFromName, ReplicationName, RetrySpec,
+    ScenarioSpec, SchemeName, ThrottleSpec, WindowSpec,
 };
 use crate::checker::consistency::{self, KvOp};
 use crate::data::keys::KeyDist;
@@ -19,6 +19,9 @@ use crate::models::caller::CallerConfig;
 use crate::models::client::{Client, ClientConfig};
 use crate::models::kv::KvStore;
 use crate::models::ledger::Ledger;
+use crate::models::replication::{
+    Mode, ReadFrom, Replica, ReplicaConfig, Session, SessionConfig, analyse,
+};
 use crate::models::router::{Router, RouterConfig};
 use crate::models::rpc::Control;
 use crate::models::rpc::Rpc;
@@ -37,7 +40,7 @@ use crate::policy::retry::{Backoff, BudgetConfig, Jitter, RetryConfig};
 use crate::policy::throttle::ThrottleConfig;
 use crate::policy::timeout::TimeoutConfig;
 use crate::time::{SimDuration, SimTime};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How long idempotency keys are kept when `idempotency = true`.
 pub const DEFAULT_KEY_TTL: SimDuration = SimDuration::from_secs(24 * 3600);
@@ -204,6 +207,7 @@ impl Built {
             let c = m.counter(&format!("{name}.hottest_shard_p99_ns"));
             m.add(c, p99);
         }
+        self.finish_replication(&nodes);
         for (id, name) in &nodes {
             let Some(reader) = self.sim.node::<KvReader>(*id) else {
                 continue;
@@ -223,6 +227,86 @@ impl Built {
         }
     }
 }
+
+/// A client's or session's rate changes, in time order.
+fn rate_changes(n: &NodeSpec) -> Vec<(SimTime, f64)> {
+    let mut changes: Vec<(SimTime, f64)> = n
+        .rate_changes
+        .iter()
+        .flatten()
+        .map(|r| (SimTime::ZERO + r.at.0, r.rate.0))
+        .collect();
+    changes.sort_by_key(|&(at, _)| at);
+    changes
+}
+
+/// The zone of each replica of a group, in order.
+fn replica_zones(n: &NodeSpec) -> Vec<String> {
+    let count = n.replicas.as_ref().map_or(1, |r| *r.get_ref()) as usize;
+    match &n.zones {
+        Some(z) => z.get_ref().clone(),
+        None => vec![n.zone.clone().unwrap_or_else(|| DEFAULT_ZONE.to_string()); count],
+    }
+}
+
+impl Built {
+    /// Per replicated group: lost updates, divergent keys and keys whose
+    /// history is not linearizable; per session, its stale reads (with
+    /// their ages) and session-guarantee violations.
+    fn finish_replication(&mut self, nodes: &[(NodeId, String)]) {
+        let groups: BTreeSet<String> = nodes
+            .iter()
+            .filter_map(|(id, _)| self.sim.node::<Replica>(*id))
+            .map(|r| r.group().to_string())
+            .collect();
+        for g in groups {
+            let replicas: Vec<&Replica> = nodes
+                .iter()
+                .filter_map(|(id, _)| self.sim.node::<Replica>(*id))
+                .filter(|r| r.group() == g)
+                .collect();
+            let (names, sessions): (Vec<&str>, Vec<&Session>) = nodes
+                .iter()
+                .filter_map(|(id, name)| {
+                    self.sim
+                        .node::<Session>(*id)
+                        .filter(|s| s.group() == g)
+                        .map(|s| (name.as_str(), s))
+                })
+                .unzip();
+            let report = analyse(&replicas, &sessions, LINEARIZABILITY_BUDGET);
+            let names: Vec<String> = names.into_iter().map(String::from).collect();
+            let m = self.sim.metrics_mut();
+            for (what, v) in [
+                ("lost_updates", report.lost_writes),
+                ("divergent_keys", report.divergent_keys),
+                ("nonlinearizable_keys", report.nonlinearizable_keys),
+                ("undecided_keys", report.undecided_keys),
+            ] {
+                let c = m.counter(&format!("{g}.{what}"));
+                m.add(c, v);
+            }
+            for (name, r) in names.iter().zip(report.sessions) {
+                for (what, v) in [
+                    ("stale_reads", r.stale_reads),
+                    ("read_your_writes_violations", r.read_your_writes_violations),
+                    ("monotonic_read_violations", r.monotonic_read_violations),
+                ] {
+                    let c = m.counter(&format!("{name}.{what}"));
+                    m.add(c, v);
+                }
+                let ages = m.histogram(&format!("{name}.stale_age_ns"));
+                for age in r.stale_ages {
+                    m.record(ages, age);
+                }
+            }
+        }
+    }
+}
+
+/// Search states the linearizability check may visit per replicated
+/// group in a run, so that a tangled history cannot stall a report.
+pub const LINEARIZABILITY_BUDGET: u64 = 5_000_000;
 
 fn key_dist(k: Option<&KeysSpec>) -> KeyDist {
     match k {
@@ -329,14 +413,7 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                     c.double_submit_delay = d.0.clone();
                 }
                 c.max_orders = n.orders;
-                let mut changes: Vec<(SimTime, f64)> = n
-                    .rate_changes
-                    .iter()
-                    .flatten()
-                    .map(|r| (SimTime::ZERO + r.at.0, r.rate.0))
-                    .collect();
-                changes.sort_by_key(|&(at, _)| at);
-                c.rate_changes = changes;
+                c.rate_changes = rate_changes(n);
                 c.max_in_flight = n
                     .max_in_flight
                     .as_ref()
@@ -501,6 +578,74 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                     write_through: n.write_through.unwrap_or(false),
                 });
                 sim.add_node(name, zone, cache).map(|_| ())
+            }
+            NodeKind::Replica => {
+                let peers = group(name);
+                let rep = *n.replication.as_ref().expect("checked").get_ref();
+                let mode = match rep.mode {
+                    ReplicationName::Leader => Mode::Leader {
+                        sync: rep.sync.unwrap_or(0) as usize,
+                    },
+                    ReplicationName::Quorum => Mode::Quorum {
+                        r: rep.r.expect("checked") as usize,
+                        w: rep.w.expect("checked") as usize,
+                        read_repair: rep.read_repair.unwrap_or(false),
+                    },
+                };
+                let zones = replica_zones(n);
+                (0..peers.len()).try_for_each(|i| {
+                    let mut cfg = ReplicaConfig::new(name, peers.clone(), i, mode);
+                    cfg.siblings = rep.conflicts == Some(ConflictsName::Siblings);
+                    cfg.skew_ns = n.clock_skew.as_ref().map_or(0, |c| c.get_ref()[i].0);
+                    if let Some(d) = n.heartbeat {
+                        cfg.heartbeat = d.0;
+                    }
+                    if let Some(d) = n.failover_after {
+                        cfg.failover_after = d.0;
+                    }
+                    if let Some(d) = n.timeout {
+                        cfg.request_timeout = d.0;
+                    }
+                    cfg.anti_entropy = n.anti_entropy.map(|d| d.0);
+                    cfg.drift_check = n.drift_check.map(|d| d.0);
+                    let zone = sim.zone(&zones[i]);
+                    sim.add_node(&format!("{name}-{i}"), zone, Replica::new(cfg))
+                        .map(|_| ())
+                })
+            }
+            NodeKind::Session => {
+                let target = n.target.as_ref().expect("checked").get_ref();
+                let t = spec
+                    .nodes
+                    .iter()
+                    .find(|m| m.name.get_ref() == target)
+                    .expect("checked");
+                let my_zone = n.zone.as_deref().unwrap_or(DEFAULT_ZONE);
+                let local = replica_zones(t)
+                    .iter()
+                    .position(|z| z == my_zone)
+                    .unwrap_or(0);
+                let session = Session::new(SessionConfig {
+                    group: target.clone(),
+                    replicas: group(target),
+                    local,
+                    leader_mode: t
+                        .replication
+                        .as_ref()
+                        .is_some_and(|r| r.get_ref().mode == ReplicationName::Leader),
+                    keys: key_dist(n.keys.as_ref()),
+                    rate_per_s: n.rate.as_ref().expect("checked").get_ref().0,
+                    read_share: n.read_share.map_or(0.5, |p| p.0),
+                    read_from: match n.read_from {
+                        Some(ReadFromName::Leader) => ReadFrom::Leader,
+                        Some(ReadFromName::Random) => ReadFrom::Random,
+                        Some(ReadFromName::Local) | None => ReadFrom::Local,
+                    },
+                    read_your_writes: n.read_your_writes.unwrap_or(false),
+                    timeout: n.timeout.map_or(SimDuration::from_secs(1), |d| d.0),
+                    rate_changes: rate_changes(n),
+                });
+                sim.add_node(name, zone, session).map(|_| ())
             }
             NodeKind::Reader | NodeKind::Writer => {
                 let target = group(n.target.as_ref().expect("checked").get_ref())[0];

@@ -13,9 +13,11 @@
 
 use super::diagnostic::Diagnostic;
 use super::spec::{
-    BreakerSpec, FanoutSpec, HedgeSpec, KeysName, NodeKind, NodeSpec, RetrySpec, ScenarioSpec,
+    BreakerSpec, FanoutSpec, HedgeSpec, KeysName, NodeKind, NodeSpec, ReplicationName, RetrySpec,
+    ScenarioSpec,
 };
 use super::suggest::did_you_mean;
+use crate::time::SimDuration;
 use std::collections::BTreeSet;
 use toml::Spanned;
 
@@ -271,7 +273,10 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
     let zones: BTreeSet<&str> = spec
         .nodes
         .iter()
-        .map(|n| n.zone.as_deref().unwrap_or(DEFAULT_ZONE))
+        .flat_map(|n| match &n.zones {
+            Some(z) => z.get_ref().iter().map(String::as_str).collect(),
+            None => vec![n.zone.as_deref().unwrap_or(DEFAULT_ZONE)],
+        })
         .collect();
     let node_ref = |r: &Spanned<String>, field: &str| -> Result<(), Diagnostic> {
         let name = r.get_ref();
@@ -344,6 +349,7 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
                 NodeKind::Reader => &[NodeKind::Cache, NodeKind::Kv, NodeKind::Router],
                 NodeKind::Writer => &[NodeKind::Kv, NodeKind::Cache, NodeKind::Router],
                 NodeKind::Router => &[NodeKind::Kv],
+                NodeKind::Session => &[NodeKind::Replica],
                 _ => &[],
             };
             if let Some(k) = target_kind
@@ -642,6 +648,140 @@ pub const DEFAULT_ZONE: &str = "default";
 /// The name of a partition that names none.
 pub const DEFAULT_PARTITION: &str = "partition";
 
+/// A replica group's own rules: its mode's fields, quorum sizes within
+/// the group, one zone and one clock per replica.
+fn check_replica(
+    file: &str,
+    source: &str,
+    n: &NodeSpec,
+    locate: &dyn Fn(std::ops::Range<usize>) -> std::ops::Range<usize>,
+) -> Result<(), Diagnostic> {
+    let field = format!("node `{}`", n.name.get_ref());
+    let count = n.replicas.as_ref().map_or(1, |r| *r.get_ref());
+    let fail = |span: std::ops::Range<usize>, what: &str, msg: String| {
+        Err(at(
+            file,
+            source,
+            locate(span),
+            &format!("{field}{what}"),
+            msg,
+        ))
+    };
+    if count > MAX_REPLICA_GROUP {
+        let r = n.replicas.as_ref().expect("required");
+        return fail(
+            r.span(),
+            ".replicas",
+            format!("a replicated store has at most {MAX_REPLICA_GROUP} replicas, got {count}"),
+        );
+    }
+    let rep = n.replication.as_ref().expect("required");
+    let (span, spec) = (rep.span(), rep.get_ref());
+    let leader = spec.mode == ReplicationName::Leader;
+    let (own, other): (&[(&str, bool)], &str) = if leader {
+        (
+            &[
+                ("r", spec.r.is_some()),
+                ("w", spec.w.is_some()),
+                ("read_repair", spec.read_repair.is_some()),
+                ("conflicts", spec.conflicts.is_some()),
+            ],
+            "quorum",
+        )
+    } else {
+        (&[("sync", spec.sync.is_some())], "leader")
+    };
+    if let Some((name, _)) = own.iter().find(|(_, set)| *set) {
+        return fail(
+            span,
+            ".replication",
+            format!("`{name}` applies only to `mode = \"{other}\"`"),
+        );
+    }
+    for (what, q) in [("r", spec.r), ("w", spec.w)] {
+        if let Some(q) = q
+            && !(1..=count).contains(&q)
+        {
+            return fail(
+                span.clone(),
+                &format!(".replication.{what}"),
+                format!("a quorum is from 1 to the {count} replicas, got {q}"),
+            );
+        }
+    }
+    if !leader && (spec.r.is_none() || spec.w.is_none()) {
+        return fail(
+            span,
+            ".replication",
+            "quorum replication needs `r` and `w` (replicas that answer a read, and that store a write)".into(),
+        );
+    }
+    if let Some(s) = spec.sync
+        && s >= count
+    {
+        return fail(
+            span,
+            ".replication.sync",
+            format!(
+                "a leader has {} followers, so `sync` is from 0 to {}, got {s}",
+                count - 1,
+                count - 1,
+            ),
+        );
+    }
+    if let Some(z) = &n.zones {
+        if n.zone.is_some() {
+            return fail(
+                z.span(),
+                ".zones",
+                "give `zone` (all replicas in one) or `zones` (one per replica), not both".into(),
+            );
+        }
+        if z.get_ref().len() != count as usize {
+            return fail(
+                z.span(),
+                ".zones",
+                format!(
+                    "one zone per replica: {count} expected, got {}",
+                    z.get_ref().len()
+                ),
+            );
+        }
+    }
+    if let Some(c) = &n.clock_skew
+        && c.get_ref().len() != count as usize
+    {
+        return fail(
+            c.span(),
+            ".clock_skew",
+            format!(
+                "one clock error per replica: {count} expected, got {}",
+                c.get_ref().len()
+            ),
+        );
+    }
+    for (what, d) in [
+        ("heartbeat", &n.heartbeat),
+        ("failover_after", &n.failover_after),
+        ("timeout", &n.timeout),
+        ("anti_entropy", &n.anti_entropy),
+        ("drift_check", &n.drift_check),
+    ] {
+        if d.is_some_and(|d| d.0 == SimDuration::ZERO) {
+            return fail(
+                n.name.span(),
+                &format!(".{what}"),
+                format!("`{what}` must be longer than zero"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The most replicas in a replicated store (every replica sends every
+/// other a heartbeat).
+pub const MAX_REPLICA_GROUP: u32 = 64;
+
 fn check_node(
     file: &str,
     source: &str,
@@ -697,6 +837,16 @@ fn check_node(
         ("sharding", n.sharding.is_some()),
         ("shards", n.shards.is_some()),
         ("reshard", n.reshard.is_some()),
+        ("replication", n.replication.is_some()),
+        ("zones", n.zones.is_some()),
+        ("clock_skew", n.clock_skew.is_some()),
+        ("heartbeat", n.heartbeat.is_some()),
+        ("failover_after", n.failover_after.is_some()),
+        ("anti_entropy", n.anti_entropy.is_some()),
+        ("drift_check", n.drift_check.is_some()),
+        ("read_share", n.read_share.is_some()),
+        ("read_from", n.read_from.is_some()),
+        ("read_your_writes", n.read_your_writes.is_some()),
     ];
     let (allowed, required): (&[&str], &[&str]) = match kind {
         NodeKind::Client => (
@@ -766,6 +916,33 @@ fn check_node(
             &["target", "rate", "keys", "invalidate"],
             &["target", "rate"],
         ),
+        NodeKind::Replica => (
+            &[
+                "replicas",
+                "replication",
+                "zones",
+                "clock_skew",
+                "heartbeat",
+                "failover_after",
+                "timeout",
+                "anti_entropy",
+                "drift_check",
+            ],
+            &["replicas", "replication"],
+        ),
+        NodeKind::Session => (
+            &[
+                "target",
+                "rate",
+                "keys",
+                "timeout",
+                "read_share",
+                "read_from",
+                "read_your_writes",
+                "rate_changes",
+            ],
+            &["target", "rate"],
+        ),
     };
     let kind_name = format!("{kind:?}").to_lowercase();
     for &(name, is_set) in present {
@@ -803,6 +980,9 @@ fn check_node(
             "a kv store with capacity needs both `workers` and `service_time` (or neither, to answer at once)"
                 .into(),
         ));
+    }
+    if kind == NodeKind::Replica {
+        check_replica(file, source, n, locate)?;
     }
     if let Some(k) = &n.keys {
         let problem = match k.dist {

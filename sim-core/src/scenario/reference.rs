@@ -39,7 +39,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("[network]", "Default latencies. Links override them."),
     (
         "[[node]]",
-        "One node. `kind` decides which fields apply: client, service, ledger, kv (a key-value store), cache, reader, writer or router (to shards).",
+        "One node. `kind` decides which fields apply: client, service, ledger, kv (a key-value store), cache, reader, writer, router (to shards), replica (a replicated store) or session (a user of one).",
     ),
     (
         "[[link]]",
@@ -75,6 +75,10 @@ pub const TABLES: &[(&str, &str)] = &[
         "Active health checks: every replica is probed with a call on a schedule; replicas that fail probes get no calls until they pass again.",
     ),
     ("sharding", "A router's mapping of keys to shards."),
+    (
+        "replication",
+        "How a replicated store copies writes: `{ mode = \"leader\", sync = 1 }` or `{ mode = \"quorum\", r = 2, w = 2, read_repair = true }`.",
+    ),
     (
         "keys",
         "Which keys a reader or writer touches: `{ dist = \"uniform\", n = 1000 }`, `{ dist = \"zipf\", n = 1000, s = 1.0 }` or `{ dist = \"hot\", n = 1000, share = \"30%\" }`.",
@@ -174,7 +178,7 @@ pub const FIELDS: &[FieldDoc] = &[
     f(
         "[[node]]",
         "kind",
-        "`client`, `service` or `ledger`",
+        "`client`, `service`, `ledger`, `kv`, `cache`, `reader`, `writer`, `router`, `replica` or `session`",
         "What the node is.",
     ),
     f("[[node]]", "zone", "text", "Its zone (default `default`)."),
@@ -182,19 +186,19 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[node]]",
         "target",
         "node name",
-        "Client: the service it calls. Cache: its store. Reader: the cache, store or router it reads. Writer: the store, router or write-through cache it writes. Router: its shard group (a kv node with replicas). Required.",
+        "Client: the service it calls. Cache: its store. Reader: the cache, store or router it reads. Writer: the store, router or write-through cache it writes. Router: its shard group (a kv node with replicas). Session: its replicated store. Required.",
     ),
     f(
         "[[node]]",
         "rate",
         "rate",
-        "Client: new orders per unit of time, Poisson, e.g. `\"50/s\"`; reader, writer: operations per unit of time. Required.",
+        "Client: new orders per unit of time, Poisson, e.g. `\"50/s\"`; reader, writer, session: operations per unit of time. Required.",
     ),
     f(
         "[[node]]",
         "timeout",
         "duration",
-        "Client: each attempt gives up after this long.",
+        "Client: each attempt gives up after this long. Replica: a coordinator fails a request it could not complete in this long (default 1s). Session: a request with no answer in this long has failed (default 1s).",
     ),
     f(
         "[[node]]",
@@ -236,7 +240,7 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[node]]",
         "rate_changes",
         "list of `{ at = duration, rate = rate }`",
-        "Client: from each time on, orders arrive at the new rate (`\"0/s\"` pauses them): a surge, or a ramp in steps.",
+        "Client, session: from each time on, orders (operations) arrive at the new rate (`\"0/s\"` pauses them): a surge, or a ramp in steps.",
     ),
     f(
         "[[node]]",
@@ -428,7 +432,7 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[node]]",
         "keys",
         "table",
-        "Reader, writer: which keys; see `keys` (default: one key).",
+        "Reader, writer, session: which keys; see `keys` (default: one key).",
     ),
     f(
         "[[node]]",
@@ -453,6 +457,66 @@ pub const FIELDS: &[FieldDoc] = &[
         "reshard",
         "`{ at = duration, shards = integer }`",
         "Router: switch to this many shards at this time, counting the keys seen so far that move.",
+    ),
+    f(
+        "[[node]]",
+        "replication",
+        "table",
+        "Replica: how the group copies writes; see `replication`. Required (and so is `replicas`).",
+    ),
+    f(
+        "[[node]]",
+        "zones",
+        "list of zone names",
+        "Replica: each replica's zone, in order (instead of one `zone` for all).",
+    ),
+    f(
+        "[[node]]",
+        "clock_skew",
+        "list of signed durations",
+        "Replica: how far each replica's clock is ahead (`\"-2s\"`: behind), in order. Last-writer-wins compares these clocks' stamps.",
+    ),
+    f(
+        "[[node]]",
+        "heartbeat",
+        "duration",
+        "Replica: how often each replica tells the others it is alive (default 100ms).",
+    ),
+    f(
+        "[[node]]",
+        "failover_after",
+        "duration",
+        "Replica: a replica not heard from for this long counts as gone (default 1s): a leader without a majority steps down, a silent leader is replaced, a quorum coordinator refuses when too few replicas are left.",
+    ),
+    f(
+        "[[node]]",
+        "anti_entropy",
+        "duration",
+        "Replica: every this long, each replica sends everything it holds to another at random, which keeps what is newer (default: never).",
+    ),
+    f(
+        "[[node]]",
+        "drift_check",
+        "duration",
+        "Replica: every this long, the leader sends a digest of its keys and the followers count the keys they are behind on by more than this; any raises a drift alert (default: never).",
+    ),
+    f(
+        "[[node]]",
+        "read_share",
+        "probability",
+        "Session: the share of operations that are reads (default 50%); the rest write a fresh value.",
+    ),
+    f(
+        "[[node]]",
+        "read_from",
+        "`leader`, `local` or `random`",
+        "Session: where reads go: the leader only (which refuses if it is not), the replica in the session's zone (the default), or any replica.",
+    ),
+    f(
+        "[[node]]",
+        "read_your_writes",
+        "bool",
+        "Session: read the keys this session wrote from the leader (under quorums, from the local replica it wrote through).",
     ),
     f(
         "[[link]]",
@@ -643,6 +707,42 @@ pub const FIELDS: &[FieldDoc] = &[
         "key_space",
         "integer",
         "Range: keys from 0 to this are split evenly (default 1,000,000).",
+    ),
+    f(
+        "replication",
+        "mode",
+        "`leader` or `quorum`",
+        "One leader takes every write and copies it to the followers; or any replica coordinates, Dynamo-style. Required.",
+    ),
+    f(
+        "replication",
+        "sync",
+        "integer from 0 to replicas - 1",
+        "Leader: followers that must hold a write before it is confirmed (default 0: asynchronous, so a confirmed write can be lost in a failover).",
+    ),
+    f(
+        "replication",
+        "r",
+        "integer from 1 to replicas",
+        "Quorum: replicas that must answer a read. Required.",
+    ),
+    f(
+        "replication",
+        "w",
+        "integer from 1 to replicas",
+        "Quorum: replicas that must store a write. Required.",
+    ),
+    f(
+        "replication",
+        "read_repair",
+        "bool",
+        "Quorum: send the newest value to replicas that answered a read with an older one (default false).",
+    ),
+    f(
+        "replication",
+        "conflicts",
+        "`lww` or `siblings`",
+        "Quorum: concurrent writes to a key are settled by the higher timestamp, dropping the other (`lww`, the default), or kept side by side under version vectors (`siblings`).",
     ),
     f(
         "keys",
@@ -1038,6 +1138,7 @@ pub fn schema_fields() -> Vec<(&'static str, Vec<String>)> {
         ("rate_limit", serde_fields::<spec::RateLimitSpec>()),
         ("keys", serde_fields::<spec::KeysSpec>()),
         ("sharding", serde_fields::<spec::ShardingSpec>()),
+        ("replication", serde_fields::<spec::ReplicationSpec>()),
         ("retry.budget", serde_fields::<spec::BudgetSpec>()),
         ("distribution", spec::dist_table_fields()),
     ]

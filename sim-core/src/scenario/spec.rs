@@ -74,6 +74,10 @@ pub enum NodeKind {
     Writer,
     /// Routes reads and writes to the shard that holds the key.
     Router,
+    /// A replicated store: leader/follower or quorums.
+    Replica,
+    /// A user reading and writing a replicated store.
+    Session,
 }
 
 /// One node; which fields apply depends on `kind`.
@@ -147,6 +151,65 @@ pub struct NodeSpec {
     /// Shards in use at the start (default: the whole group).
     pub shards: Option<Spanned<u32>>,
     pub reshard: Option<Spanned<ReshardSpec>>,
+    // Replica: a replicated store (`replicas` copies).
+    pub replication: Option<Spanned<ReplicationSpec>>,
+    /// Each replica's zone, in order.
+    pub zones: Option<Spanned<Vec<String>>>,
+    /// Each replica's clock error, in order (`"-2s"`: behind).
+    pub clock_skew: Option<Spanned<Vec<SignedDuration>>>,
+    pub heartbeat: Option<Duration>,
+    pub failover_after: Option<Duration>,
+    pub anti_entropy: Option<Duration>,
+    pub drift_check: Option<Duration>,
+    // Session: a user of a replicated store.
+    pub read_share: Option<Probability>,
+    pub read_from: Option<ReadFromName>,
+    pub read_your_writes: Option<bool>,
+}
+
+/// How a replicated store copies writes: `{ mode = "leader", sync = 1 }`
+/// or `{ mode = "quorum", r = 2, w = 2, read_repair = true }`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationSpec {
+    pub mode: ReplicationName,
+    /// Leader/follower: followers to wait for before acknowledging.
+    pub sync: Option<u32>,
+    /// Quorums: replicas that must answer a read.
+    pub r: Option<u32>,
+    /// Quorums: replicas that must store a write.
+    pub w: Option<u32>,
+    pub read_repair: Option<bool>,
+    pub conflicts: Option<ConflictsName>,
+}
+
+/// The two designs of a replicated store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicationName {
+    /// One leader takes writes and sends them to followers.
+    Leader,
+    /// Dynamo-style: any replica coordinates, with R and W quorums.
+    Quorum,
+}
+
+/// What a replica does with concurrent writes to one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictsName {
+    /// Last writer wins: the higher timestamp stays, the other is dropped.
+    Lww,
+    /// Version vectors: both stay, as siblings, until a write supersedes them.
+    Siblings,
+}
+
+/// Where a session reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadFromName {
+    Leader,
+    Local,
+    Random,
 }
 
 /// How a router maps keys to shards.
@@ -573,6 +636,24 @@ impl CompareOp {
             CompareOp::Gt => left > right,
             CompareOp::Ge => left >= right,
         }
+    }
+}
+
+/// A duration that may be negative: `"-2s"`, `"150ms"` (nanoseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedDuration(pub i64);
+
+impl<'de> Deserialize<'de> for SignedDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let (sign, rest) = match s.trim().strip_prefix('-') {
+            Some(rest) => (-1, rest),
+            None => (1, s.trim().strip_prefix('+').unwrap_or(s.trim())),
+        };
+        let d = rest.parse::<SimDuration>().map_err(de::Error::custom)?;
+        i64::try_from(d.as_nanos())
+            .map(|n| SignedDuration(sign * n))
+            .map_err(|_| de::Error::custom(format!("`{s}` is too long for a clock error")))
     }
 }
 

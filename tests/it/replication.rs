@@ -435,3 +435,37 @@ fn anti_entropy_ends_drift_that_lost_replication_leaves() {
         "{with} keys divergent with anti-entropy"
     );
 }
+
+/// Quorum writes that miss a replica (lossy links) leave it behind until
+/// something repairs it: reads that ask every replica and send the newest
+/// value back (read repair) do.
+#[test]
+fn read_repair_mends_replicas_that_reads_find_behind() {
+    let divergent = |read_repair: bool| {
+        let mut setup = Setup::new(Mode::Quorum {
+            r: 3,
+            w: 1,
+            read_repair,
+        });
+        setup.loss = 0.1;
+        setup.keys = 50;
+        setup.read_share = 0.8;
+        setup.read_from = ReadFrom::Local;
+        let (mut sim, replicas, sessions) = setup.build(9);
+        sim.run(RunLimits::until(SimTime::ZERO + SimDuration::from_secs(20)));
+        let repairs = counter(&sim, "db.read_repairs");
+        (report(&sim, &replicas, &sessions).divergent_keys, repairs)
+    };
+    let (without, none) = divergent(false);
+    let (with, repairs) = divergent(true);
+    assert_eq!(none, 0);
+    assert!(repairs > 50, "{repairs} read repairs");
+    assert!(
+        without >= 10,
+        "{without} keys divergent without read repair"
+    );
+    assert!(
+        with * 3 < without,
+        "{with} divergent with read repair, {without} without"
+    );
+}

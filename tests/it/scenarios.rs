@@ -19,6 +19,34 @@ fn story(name: &str) -> sim_core::scenario::load::Scenario {
     load(name, &path.display().to_string(), &source).unwrap_or_else(|d| panic!("{d}"))
 }
 
+/// Every shipped story, run twice on one seed, gives the same fingerprint
+/// and the same counters, checkers' findings included.
+#[test]
+fn every_story_runs_the_same_twice() {
+    let mut names: Vec<String> = std::fs::read_dir(scenarios_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in names {
+        let spec = story(&name).resolve(None, &[]).unwrap();
+        let once = || {
+            let mut built = build(&spec, 7).unwrap();
+            built.run();
+            let counters: Vec<(String, u64)> = built
+                .sim
+                .metrics()
+                .counters()
+                .map(|(n, v)| (n.to_string(), v))
+                .collect();
+            (built.sim.fingerprint(), counters)
+        };
+        assert_eq!(once(), once(), "{name} is not deterministic");
+    }
+}
+
 /// Every expectation of every shipped story holds on five seeds.
 #[test]
 fn every_story_tells_its_lesson_on_five_seeds() {

@@ -4,61 +4,7 @@
 
 use sim_core::scenario::suggest::did_you_mean;
 
-/// Every shipped story: its name and its scenario file.
-pub const STORIES: &[(&str, &str)] = &[
-    (
-        "double-charge",
-        include_str!("../../scenarios/double-charge.toml"),
-    ),
-    (
-        "abusive-client",
-        include_str!("../../scenarios/abusive-client.toml"),
-    ),
-    (
-        "aggressive-timeout",
-        include_str!("../../scenarios/aggressive-timeout.toml"),
-    ),
-    ("cap", include_str!("../../scenarios/cap.toml")),
-    (
-        "cascading-failure",
-        include_str!("../../scenarios/cascading-failure.toml"),
-    ),
-    (
-        "degrade-gracefully",
-        include_str!("../../scenarios/degrade-gracefully.toml"),
-    ),
-    (
-        "eventually-wrong",
-        include_str!("../../scenarios/eventually-wrong.toml"),
-    ),
-    (
-        "five-calls",
-        include_str!("../../scenarios/five-calls.toml"),
-    ),
-    ("hot-shard", include_str!("../../scenarios/hot-shard.toml")),
-    (
-        "kill-switch",
-        include_str!("../../scenarios/kill-switch.toml"),
-    ),
-    ("queues", include_str!("../../scenarios/queues.toml")),
-    (
-        "retry-storm",
-        include_str!("../../scenarios/retry-storm.toml"),
-    ),
-    ("sick-node", include_str!("../../scenarios/sick-node.toml")),
-    (
-        "stale-cache",
-        include_str!("../../scenarios/stale-cache.toml"),
-    ),
-    (
-        "thundering-herd",
-        include_str!("../../scenarios/thundering-herd.toml"),
-    ),
-    (
-        "tail-at-scale",
-        include_str!("../../scenarios/tail-at-scale.toml"),
-    ),
-];
+pub use sim_core::scenario::library::STORIES;
 
 /// A scenario's name, where it came from (for messages) and its text.
 pub struct Source {
@@ -119,7 +65,10 @@ mod tests {
         files.sort();
         let mut built_in: Vec<String> = STORIES.iter().map(|(n, _)| n.to_string()).collect();
         built_in.sort();
-        assert_eq!(built_in, files, "add new stories to STORIES in library.rs");
+        assert_eq!(
+            built_in, files,
+            "add new stories to STORIES in sim-core/src/scenario/library.rs"
+        );
     }
 
     #[test]

@@ -780,6 +780,14 @@ impl<M: Message> Simulation<M> {
     }
 
     /// Events waiting in the queue, including cancelled timers not yet purged.
+    /// When the next pending event happens, if any.
+    pub fn next_event_time(&mut self) -> Option<SimTime> {
+        self.core
+            .queue
+            .peek_time()
+            .map(|t| SimTime::ZERO + SimDuration::from_nanos(t))
+    }
+
     pub fn pending_events(&self) -> usize {
         self.core.queue.len()
     }

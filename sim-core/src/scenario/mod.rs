@@ -3,12 +3,13 @@
 //!
 //! The format (`spec`), loading and checking it (`load`), building a
 //! simulation from it and reading metrics back (`build`), its reference
-//! page (`reference`), the faults as windows of time and recovery from
+//! page (`reference`), the shipped stories (`library`), the faults as windows of time and recovery from
 //! them (`timeline`); under those, units (`units`), "did you mean"
 //! suggestions (`suggest`) and located diagnostics (`diagnostic`).
 
 pub mod build;
 pub mod diagnostic;
+pub mod library;
 pub mod load;
 pub mod reference;
 pub mod spec;

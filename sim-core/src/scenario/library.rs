@@ -1,0 +1,65 @@
+//! The story library: every shipped scenario file, embedded at compile
+//! time so that the CLI and the web app find the stories anywhere. The
+//! order is the library's: the double charge first, then by name.
+
+/// Every shipped story: its name and its scenario file.
+pub const STORIES: &[(&str, &str)] = &[
+    (
+        "double-charge",
+        include_str!("../../../scenarios/double-charge.toml"),
+    ),
+    (
+        "abusive-client",
+        include_str!("../../../scenarios/abusive-client.toml"),
+    ),
+    (
+        "aggressive-timeout",
+        include_str!("../../../scenarios/aggressive-timeout.toml"),
+    ),
+    ("cap", include_str!("../../../scenarios/cap.toml")),
+    (
+        "cascading-failure",
+        include_str!("../../../scenarios/cascading-failure.toml"),
+    ),
+    (
+        "degrade-gracefully",
+        include_str!("../../../scenarios/degrade-gracefully.toml"),
+    ),
+    (
+        "eventually-wrong",
+        include_str!("../../../scenarios/eventually-wrong.toml"),
+    ),
+    (
+        "five-calls",
+        include_str!("../../../scenarios/five-calls.toml"),
+    ),
+    (
+        "hot-shard",
+        include_str!("../../../scenarios/hot-shard.toml"),
+    ),
+    (
+        "kill-switch",
+        include_str!("../../../scenarios/kill-switch.toml"),
+    ),
+    ("queues", include_str!("../../../scenarios/queues.toml")),
+    (
+        "retry-storm",
+        include_str!("../../../scenarios/retry-storm.toml"),
+    ),
+    (
+        "sick-node",
+        include_str!("../../../scenarios/sick-node.toml"),
+    ),
+    (
+        "stale-cache",
+        include_str!("../../../scenarios/stale-cache.toml"),
+    ),
+    (
+        "thundering-herd",
+        include_str!("../../../scenarios/thundering-herd.toml"),
+    ),
+    (
+        "tail-at-scale",
+        include_str!("../../../scenarios/tail-at-scale.toml"),
+    ),
+];

@@ -1,0 +1,281 @@
+//! The system as a picture, drawn with egui's painter: nodes in columns by
+//! zone, coloured by state (up, crashed, leading, breaker open), links
+//! between them with moving dots for the traffic of the last frame and
+//! red marks where messages were dropped or a partition cuts the link.
+//!
+//! Click a node to select it; then crash or restart it, or cut its link
+//! to another node (click "Cut a link", then the other node). Each action
+//! becomes a fault in the run's schedule.
+
+use crate::app::Selection;
+use crate::player::Player;
+use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
+use sim_core::NodeId;
+use sim_core::models::replication::Replica;
+use sim_core::scenario::spec::{NodeKind, ScenarioSpec};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A fault the user asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Action {
+    pub action: &'static str,
+    pub node: String,
+    pub other: Option<String>,
+}
+
+/// Instance names of a node or replica group, as built.
+fn instances(names: &[String], group: &str) -> Vec<String> {
+    if names.iter().any(|n| n == group) {
+        return vec![group.to_string()];
+    }
+    names
+        .iter()
+        .filter(|n| {
+            n.strip_prefix(group)
+                .and_then(|r| r.strip_prefix('-'))
+                .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Who calls whom, from the scenario: targets, dependencies,
+/// invalidations, and every replica of a group with every other.
+pub fn links(spec: &ScenarioSpec, names: &[String]) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for n in &spec.nodes {
+        let from = instances(names, n.name.get_ref());
+        let mut to: Vec<&str> = Vec::new();
+        to.extend(n.target.as_ref().map(|t| t.get_ref().as_str()));
+        to.extend(n.calls.as_ref().map(|t| t.get_ref().as_str()));
+        to.extend(n.invalidate.as_ref().map(|t| t.get_ref().as_str()));
+        to.extend(
+            n.call_specs
+                .iter()
+                .flatten()
+                .map(|c| c.to.get_ref().as_str()),
+        );
+        for t in to {
+            for a in &from {
+                for b in instances(names, t) {
+                    out.insert((a.clone(), b));
+                }
+            }
+        }
+        if *n.kind.get_ref() == NodeKind::Replica {
+            for a in &from {
+                for b in &from {
+                    if a < b {
+                        out.insert((a.clone(), b.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+const UP: Color32 = Color32::from_rgb(70, 150, 220);
+const DOWN: Color32 = Color32::from_rgb(200, 60, 60);
+const LEADER: Color32 = Color32::from_rgb(220, 170, 50);
+const OPEN: Color32 = Color32::from_rgb(230, 120, 40);
+
+/// Draws the topology and returns the action the user took, if any.
+pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Action> {
+    let flows = p.flows.take();
+    let sim = p.sim();
+    let nodes: Vec<(NodeId, String)> = sim.nodes().map(|(id, n)| (id, n.to_string())).collect();
+    let names: Vec<String> = nodes.iter().map(|(_, n)| n.clone()).collect();
+    let mut edges = links(&p.spec, &names);
+    for f in &flows {
+        let (a, b) = if f.from < f.to {
+            (f.from.clone(), f.to.clone())
+        } else {
+            (f.to.clone(), f.from.clone())
+        };
+        if !edges.contains(&(f.from.clone(), f.to.clone())) {
+            edges.insert((a, b));
+        }
+    }
+    // Columns by zone, in order of first appearance.
+    let net = sim.network();
+    let mut columns: Vec<(String, Vec<(NodeId, String)>)> = Vec::new();
+    for (id, name) in &nodes {
+        let zone = net.zone_name(net.zone_of(*id)).to_string();
+        match columns.iter_mut().find(|(z, _)| *z == zone) {
+            Some((_, c)) => c.push((*id, name.clone())),
+            None => columns.push((zone, vec![(*id, name.clone())])),
+        }
+    }
+    let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click());
+    let rect = response.rect;
+    painter.rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
+    let col_w = rect.width() / columns.len().max(1) as f32;
+    let mut pos: BTreeMap<String, Pos2> = BTreeMap::new();
+    for (c, (zone, members)) in columns.iter().enumerate() {
+        let x = rect.left() + col_w * (c as f32 + 0.5);
+        if columns.len() > 1 || zone != "default" {
+            painter.text(
+                Pos2::new(x, rect.top() + 10.0),
+                Align2::CENTER_CENTER,
+                zone,
+                FontId::proportional(12.0),
+                ui.visuals().weak_text_color(),
+            );
+        }
+        let row_h = (rect.height() - 24.0) / members.len().max(1) as f32;
+        for (r, (_, name)) in members.iter().enumerate() {
+            let y = rect.top() + 24.0 + row_h * (r as f32 + 0.5);
+            pos.insert(name.clone(), Pos2::new(x, y));
+        }
+    }
+    // Links, then traffic on them.
+    let time = ui.input(|i| i.time) as f32;
+    let id_of = |name: &str| nodes.iter().find(|(_, n)| n == name).map(|(id, _)| *id);
+    for (a, b) in &edges {
+        let (Some(&pa), Some(&pb)) = (pos.get(a), pos.get(b)) else {
+            continue;
+        };
+        let cut = match (id_of(a), id_of(b)) {
+            (Some(x), Some(y)) => net.is_blocked(x, y) || net.is_blocked(y, x),
+            _ => false,
+        };
+        let stroke = if cut {
+            Stroke::new(2.0, DOWN)
+        } else {
+            Stroke::new(1.0, ui.visuals().weak_text_color())
+        };
+        painter.line_segment([pa, pb], stroke);
+        if cut {
+            let mid = pa + (pb - pa) * 0.5;
+            painter.text(
+                mid,
+                Align2::CENTER_CENTER,
+                "✂",
+                FontId::proportional(16.0),
+                DOWN,
+            );
+        }
+    }
+    for f in &flows {
+        let (Some(&pa), Some(&pb)) = (pos.get(&f.from), pos.get(&f.to)) else {
+            continue;
+        };
+        let dots = (f.sent as f32).log2().clamp(0.0, 6.0) as usize + usize::from(f.sent > 0);
+        for k in 0..dots {
+            let phase = (time * 0.8 + k as f32 / dots as f32).fract();
+            painter.circle_filled(pa + (pb - pa) * phase, 3.0, UP);
+        }
+        if f.dropped > 0 {
+            let at = pa + (pb - pa) * 0.8;
+            painter.text(
+                at,
+                Align2::CENTER_CENTER,
+                "×",
+                FontId::proportional(16.0),
+                DOWN,
+            );
+        }
+    }
+    // Nodes.
+    let m = sim.metrics();
+    let mut clicked: Option<String> = None;
+    let pointer = response.interact_pointer_pos();
+    for (id, name) in &nodes {
+        let Some(&at) = pos.get(name) else { continue };
+        let up = sim.is_up(*id);
+        let leader = sim.node::<Replica>(*id).is_some_and(Replica::is_leader);
+        let open = m.gauges().any(|(g, v)| {
+            g.starts_with(&format!("{name}.")) && g.ends_with(".breaker.open") && v.value() > 0.0
+        });
+        let fill = if !up {
+            DOWN
+        } else if open {
+            OPEN
+        } else if leader {
+            LEADER
+        } else {
+            UP
+        };
+        let r = 14.0;
+        painter.circle_filled(at, r, fill);
+        if sel.node.as_deref() == Some(name.as_str()) {
+            painter.circle_stroke(
+                at,
+                r + 3.0,
+                Stroke::new(2.0, ui.visuals().strong_text_color()),
+            );
+        }
+        let mut label = name.clone();
+        if !up {
+            label.push_str(" (down)");
+        } else if open {
+            label.push_str(" (breaker open)");
+        } else if leader {
+            label.push_str(" (leader)");
+        }
+        if let Some(q) = m.get_gauge(&format!("{name}.queue_depth"))
+            && q.value() > 0.0
+        {
+            label.push_str(&format!(" q={}", q.value()));
+        }
+        painter.text(
+            at + Vec2::new(0.0, r + 8.0),
+            Align2::CENTER_CENTER,
+            label,
+            FontId::proportional(12.0),
+            ui.visuals().text_color(),
+        );
+        if response.clicked() && pointer.is_some_and(|pt| pt.distance(at) <= r + 4.0) {
+            clicked = Some(name.clone());
+        }
+    }
+    let mut action = None;
+    if let Some(name) = clicked {
+        if let Some(from) = sel.cut_from.take()
+            && from != name
+        {
+            action = Some(Action {
+                action: "partition",
+                node: from,
+                other: Some(name.clone()),
+            });
+        }
+        sel.node = Some(name);
+    }
+    // The selected node's actions, in the corner.
+    if let Some(name) = sel.node.clone() {
+        let id = id_of(&name);
+        let up = id.is_some_and(|id| sim.is_up(id));
+        let area = Rect::from_min_size(
+            rect.left_top() + Vec2::new(6.0, 6.0),
+            Vec2::new(220.0, 30.0),
+        );
+        ui.scope_builder(egui::UiBuilder::new().max_rect(area), |ui| {
+            ui.horizontal(|ui| {
+                ui.label(&name);
+                if up && ui.button("Crash").clicked() {
+                    action = Some(Action {
+                        action: "crash",
+                        node: name.clone(),
+                        other: None,
+                    });
+                }
+                if !up && ui.button("Restart").clicked() {
+                    action = Some(Action {
+                        action: "restart",
+                        node: name.clone(),
+                        other: None,
+                    });
+                }
+                if ui.button("Cut a link").clicked() {
+                    sel.cut_from = Some(name.clone());
+                }
+            });
+            if sel.cut_from.is_some() {
+                ui.label("Now click the node at the other end.");
+            }
+        });
+    }
+    action
+}

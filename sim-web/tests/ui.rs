@@ -1,0 +1,199 @@
+//! The app driven as a user would, through egui_kittest (AccessKit, no
+//! GPU): open a story, switch variants, play, act on the system, share.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use sim_web::App;
+use sim_web::player::Player;
+
+fn harness() -> Harness<'static, App> {
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut App| app.ui(ui), App::new())
+}
+
+fn shows(h: &Harness<'_, App>, text: &str) -> bool {
+    h.query_by_label_contains(text).is_some()
+}
+
+#[test]
+fn opening_a_story_toggling_a_variant_changes_what_it_teaches() {
+    let mut h = harness();
+    h.get_by_label("double-charge").click();
+    h.run();
+    assert!(h.query_by_label("The double charge").is_some());
+    assert!(h.query_by_label_contains("What to look for").is_some());
+
+    h.get_by_label("no-idempotency").click();
+    h.run();
+    h.get_by_label("Run to end").click();
+    h.run();
+    assert!(shows(&h, "ledger.duplicate_charges > 0 (was "));
+    assert!(!shows(&h, "ledger.duplicate_charges > 0 (was 0)"));
+    assert!(h.query_by_label("FAIL").is_none(), "the lesson holds");
+
+    h.get_by_label("idempotency-keys").click();
+    h.run();
+    h.get_by_label("Run to end").click();
+    h.run();
+    assert!(shows(&h, "ledger.duplicate_charges == 0 (was 0)"));
+    assert_eq!(
+        h.state().player.as_ref().unwrap().variant.as_deref(),
+        Some("idempotency-keys")
+    );
+}
+
+#[test]
+fn every_story_opens_and_its_expectations_hold_in_the_app() {
+    let mut h = harness();
+    let names: Vec<&str> = h.state().stories.iter().map(|s| s.name).collect();
+    assert_eq!(names.len(), sim_core::scenario::library::STORIES.len());
+    for name in names {
+        h.get_by_label(name).click();
+        h.run();
+        let app = h.state_mut();
+        assert!(app.error.is_none(), "{name}: {:?}", app.error);
+        app.player.as_mut().unwrap().run_to_end();
+        let outcomes = app.player.as_ref().unwrap().outcomes().unwrap();
+        // The base run's expectations (those without a variant) hold.
+        for o in outcomes {
+            let v = o.verdict.as_ref().unwrap();
+            assert!(v.holds, "{name}: {} was {}", v.metric, v.actual);
+        }
+    }
+}
+
+#[test]
+fn playing_advances_time_in_slices_and_seeking_back_replays_the_same_past() {
+    let (_, text) = sim_core::scenario::library::STORIES
+        .iter()
+        .find(|(n, _)| *n == "retry-storm")
+        .unwrap();
+    let mut p = Player::new("retry-storm", text, None, Some(3)).unwrap();
+    p.speed = 10.0;
+    p.playing = true;
+    // A frame of 50ms at 10x: half a second of simulated time.
+    p.tick(0.05, u64::MAX / 2);
+    assert_eq!(p.now().as_nanos(), 500_000_000);
+    // A tiny budget leaves the simulation behind its target: no frame
+    // ever does unbounded work.
+    p.tick(0.05, 10);
+    assert!(p.now() < p.target);
+    while !p.work(1000) {}
+    let halfway = p.target;
+    let print_at_halfway = p.fingerprint();
+    p.run_to_end();
+    let whole = p.fingerprint();
+    p.seek(halfway);
+    while !p.work(1000) {}
+    assert_eq!(
+        p.fingerprint(),
+        print_at_halfway,
+        "the replayed past is the same"
+    );
+    p.seek(p.end);
+    while !p.work(u64::MAX / 2) {}
+    assert_eq!(p.fingerprint(), whole);
+    assert!(p.is_finished());
+    // The fingerprint is the CLI's for the same scenario and seed.
+    assert_eq!(
+        whole,
+        sim_web::story_fingerprint("retry-storm", None, 3).unwrap()
+    );
+}
+
+/// A crash and a cut link made by clicking, exported as a scenario file:
+/// the file replays to the same fingerprint.
+#[test]
+fn actions_in_the_browser_export_to_a_file_that_replays_exactly() {
+    let (_, text) = sim_core::scenario::library::STORIES
+        .iter()
+        .find(|(n, _)| *n == "sick-node")
+        .unwrap();
+    let mut p = Player::new("sick-node", text, None, Some(5)).unwrap();
+    let names: Vec<String> = p.sim().nodes().map(|(_, n)| n.to_string()).collect();
+    let (a, b) = (names[0].clone(), names[names.len() - 1].clone());
+    p.seek(sim_core::SimTime::ZERO + sim_core::SimDuration::from_secs(3));
+    while !p.work(u64::MAX / 2) {}
+    p.act("crash", &b, None).unwrap();
+    p.seek(sim_core::SimTime::ZERO + sim_core::SimDuration::from_secs(6));
+    while !p.work(u64::MAX / 2) {}
+    p.act("restart", &b, None).unwrap();
+    p.act("partition", &a, Some(&b)).unwrap();
+    p.run_to_end();
+    let live = p.fingerprint();
+
+    let exported = p.export();
+    let mut again = Player::new("exported", &exported, None, Some(5)).unwrap();
+    again.run_to_end();
+    assert_eq!(again.fingerprint(), live);
+    // Without the actions, the run differs.
+    assert_ne!(
+        sim_web::story_fingerprint("sick-node", None, 5).unwrap(),
+        live
+    );
+}
+
+#[test]
+fn clicking_a_node_crashes_it() {
+    let mut h = harness();
+    h.get_by_label("sick-node").click();
+    h.run();
+    let first = h
+        .state()
+        .player
+        .as_ref()
+        .unwrap()
+        .sim()
+        .nodes()
+        .next()
+        .unwrap()
+        .1
+        .to_string();
+    h.state_mut().selection.node = Some(first.clone());
+    h.run();
+    h.get_by_label("Crash").click();
+    h.run();
+    let p = h.state().player.as_ref().unwrap();
+    assert_eq!(p.user_faults.len(), 1);
+    assert_eq!(p.user_faults[0].node, first);
+    assert_eq!(p.user_faults[0].action, "crash");
+}
+
+#[test]
+fn a_share_link_reopens_the_same_run_and_a_bad_one_says_why() {
+    let mut app = App::new();
+    app.open_story("cap");
+    app.choose_variant(Some("ap"));
+    let fragment = app.share_fragment().unwrap();
+    let mut p = app.player.take().unwrap();
+    p.run_to_end();
+
+    let mut other = App::new();
+    other.open_link(&format!("#{fragment}"));
+    assert!(other.error.is_none(), "{:?}", other.error);
+    let q = other.player.as_mut().unwrap();
+    assert_eq!(q.name, "cap");
+    assert_eq!(q.variant.as_deref(), Some("ap"));
+    q.run_to_end();
+    assert_eq!(q.fingerprint(), p.fingerprint());
+
+    let mut broken = App::new();
+    broken.open_link("#v1/1/ap/AAAA");
+    assert!(broken.player.is_none());
+    let e = broken.error.unwrap();
+    assert!(e.starts_with("This link cannot be opened"), "{e}");
+    // And the page still draws, with the message.
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1000.0, 700.0))
+        .build_ui_state(|ui, app: &mut App| app.ui(ui), {
+            let mut a = App::new();
+            a.open_link("#v1/x");
+            a
+        });
+    h.run();
+    assert!(
+        h.query_by_label_contains("This link cannot be opened")
+            .is_some()
+    );
+}

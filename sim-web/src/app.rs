@@ -39,6 +39,8 @@ pub struct App {
     pub selection: Selection,
     /// Events per frame: the page stays responsive whatever the speed.
     pub frame_budget: u64,
+    /// Frames drawn so far (browser tests measure frames per second).
+    pub frames: u64,
 }
 
 impl Default for App {
@@ -77,6 +79,7 @@ impl App {
             exported: None,
             selection: Selection::default(),
             frame_budget: FRAME_BUDGET,
+            frames: 0,
         }
     }
 
@@ -145,6 +148,7 @@ impl App {
     /// (the whole window).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        self.frames += 1;
         let dt = ctx.input(|i| f64::from(i.stable_dt)).min(0.1);
         if let Some(p) = &mut self.player {
             p.tick(dt, self.frame_budget);
@@ -207,7 +211,9 @@ impl App {
             ui.heading(&p.spec.title);
             ui.label(RichText::new(&p.spec.summary).italics());
             ui.separator();
-            ui.label(p.spec.story.trim());
+            for paragraph in reflow(&p.spec.story) {
+                ui.label(paragraph.replace("**", ""));
+            }
             if !p.spec.look_for.is_empty() {
                 ui.separator();
                 ui.strong("What to look for");
@@ -418,7 +424,10 @@ fn json_text(s: &str) -> String {
 pub fn state_json(a: &App) -> String {
     let error = a.error.as_deref().map_or("null".to_string(), json_text);
     let Some(p) = &a.player else {
-        return format!("{{\"story\":null,\"error\":{error}}}");
+        return format!(
+            "{{\"story\":null,\"frames\":{},\"error\":{error}}}",
+            a.frames
+        );
     };
     let verdicts: Vec<String> = p
         .outcomes()
@@ -439,7 +448,8 @@ pub fn state_json(a: &App) -> String {
         })
         .collect();
     format!(
-        "{{\"story\":{},\"variant\":{},\"seed\":\"{}\",\"time_s\":{},\"end_s\":{},\"finished\":{},\"fingerprint\":\"{}\",\"error\":{error},\"expectations\":[{}]}}",
+        "{{\"frames\":{},\"story\":{},\"variant\":{},\"seed\":\"{}\",\"time_s\":{},\"end_s\":{},\"finished\":{},\"fingerprint\":\"{}\",\"error\":{error},\"expectations\":[{}]}}",
+        a.frames,
         json_text(&p.name),
         p.variant.as_deref().map_or("null".to_string(), json_text),
         p.seed,
@@ -449,6 +459,38 @@ pub fn state_json(a: &App) -> String {
         p.fingerprint(),
         verdicts.join(",")
     )
+}
+
+/// A story's text as paragraphs and list items, each one line: the file
+/// wraps its lines for editors, the panel wraps them for its width.
+pub fn reflow(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for line in text.lines().map(str::trim) {
+        let item = line.starts_with("- ");
+        if line.is_empty() || item {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            if line.is_empty() {
+                continue;
+            }
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        match line.strip_prefix("- ") {
+            Some(rest) if item => {
+                current.push_str("• ");
+                current.push_str(rest);
+            }
+            _ => current.push_str(line),
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
 }
 
 fn number(v: f64) -> String {
@@ -528,4 +570,39 @@ fn charts(ui: &mut egui::Ui, p: &Player) {
         plot(ui, "failures", "failures per second", failures);
         plot(ui, "queues", "queue length (max per interval)", queues);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn story_text_is_reflowed_into_paragraphs_and_items() {
+        let text = "A shop caches\nits prices.\n\nThe variants:\n\n- **long**: fast,\n  and wrong;\n- short.\n";
+        assert_eq!(
+            reflow(text),
+            [
+                "A shop caches its prices.",
+                "The variants:",
+                "• **long**: fast, and wrong;",
+                "• short."
+            ]
+        );
+    }
+
+    #[test]
+    fn the_state_is_json_with_the_fingerprint() {
+        let mut app = App::new();
+        assert!(state_json(&app).contains("\"story\":null"));
+        app.open_story("double-charge");
+        app.player.as_mut().unwrap().run_to_end();
+        let state = state_json(&app);
+        assert!(state.contains("\"finished\":true"), "{state}");
+        let fp = app.player.as_ref().unwrap().fingerprint();
+        assert!(
+            state.contains(&format!("\"fingerprint\":\"{fp}\"")),
+            "{state}"
+        );
+        assert_eq!(json_text("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+    }
 }

@@ -9,10 +9,27 @@ use wasm_bindgen::prelude::*;
 
 thread_local! {
     static APP: RefCell<Option<Rc<RefCell<App>>>> = const { RefCell::new(None) };
+    /// egui's context, once the first frame ran: calls from JavaScript
+    /// change the app outside a frame and must ask for one.
+    static CTX: RefCell<Option<egui::Context>> = const { RefCell::new(None) };
+    /// Milliseconds the last frames spent in the app (build, not paint).
+    static FRAME_MS: RefCell<f64> = const { RefCell::new(0.0) };
+}
+
+fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
 }
 
 fn with_app<T>(f: impl FnOnce(&mut App) -> T) -> Option<T> {
-    APP.with(|a| a.borrow().as_ref().map(|app| f(&mut app.borrow_mut())))
+    let out = APP.with(|a| a.borrow().as_ref().map(|app| f(&mut app.borrow_mut())));
+    CTX.with(|c| {
+        if let Some(ctx) = c.borrow().as_ref() {
+            ctx.request_repaint();
+        }
+    });
+    out
 }
 
 /// The egui side: draws the shared app every frame.
@@ -20,7 +37,18 @@ struct Shell(Rc<RefCell<App>>);
 
 impl eframe::App for Shell {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        CTX.with(|c| {
+            if c.borrow().is_none() {
+                *c.borrow_mut() = Some(ui.ctx().clone());
+            }
+        });
+        let started = now_ms();
         self.0.borrow_mut().ui(ui);
+        let took = now_ms() - started;
+        FRAME_MS.with(|f| {
+            let mut f = f.borrow_mut();
+            *f = 0.9 * *f + 0.1 * took;
+        });
     }
 }
 
@@ -75,6 +103,19 @@ pub fn play(speed: f64) {
     });
 }
 
+/// Moves the open run to `seconds` of simulated time (forwards in slices,
+/// per frame; backwards by replaying), without stopping playback.
+#[wasm_bindgen]
+pub fn seek(seconds: f64) {
+    with_app(|a| {
+        if let Some(p) = &mut a.player {
+            let t = sim_core::SimTime::ZERO
+                + sim_core::SimDuration::from_nanos((seconds.max(0.0) * 1e9) as u64);
+            p.seek(t);
+        }
+    });
+}
+
 /// The app's state as JSON: story, variant, seed, time, end, finished,
 /// fingerprint, error, and the expectations' verdicts once finished.
 #[wasm_bindgen]
@@ -87,6 +128,13 @@ pub fn state() -> String {
 pub fn story_fingerprint(name: &str, variant: &str, seed: f64) -> Result<String, JsValue> {
     let variant = (!variant.is_empty()).then_some(variant);
     crate::story_fingerprint(name, variant, seed as u64).map_err(|e| JsValue::from_str(&e))
+}
+
+/// Milliseconds a frame spends building the app (a moving average; the
+/// browser paints afterwards).
+#[wasm_bindgen]
+pub fn frame_ms() -> f64 {
+    FRAME_MS.with(|f| *f.borrow())
 }
 
 /// The share fragment of the open run.

@@ -7,24 +7,51 @@
 //!   WebAssembly (under Node.js), then every test in the workspace. Ends
 //!   with one line `tests: N passed, M failed`.
 //! - `cargo xtask bench`: the engine benchmarks, written into BENCHMARKS.md.
+//! - `cargo xtask web`: the web app's static site, in `target/web/dist`.
+//! - `cargo xtask serve [--port N]`: serves it on 127.0.0.1.
+//! - `cargo xtask browser-test`: the web app in headless chromium (also
+//!   part of `test`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-const WASM_TARGET: &str = "wasm32-unknown-unknown";
+mod web;
+
+pub(crate) const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("bench") => bench(args.iter().any(|a| a == "--quick")),
+        Some("web") => web::build_site().map(|_| ()),
+        Some("serve") => {
+            let port = args
+                .iter()
+                .position(|a| a == "--port")
+                .and_then(|i| args.get(i + 1))
+                .map_or(Ok(8080), |p| p.parse::<u16>())
+                .map_err(|e| format!("--port: {e}"));
+            port.and_then(web::serve)
+        }
+        Some("browser-test") => web::browser_test().and_then(|(p, f)| {
+            println!("browser tests: {p} passed, {f} failed");
+            if f > 0 {
+                Err("the browser test failed".into())
+            } else {
+                Ok(())
+            }
+        }),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  test            formatting, clippy, the wasm32 build and every test (what CI runs)\n  \
-                 bench [--quick] the engine benchmarks, written into BENCHMARKS.md"
+                 bench [--quick] the engine benchmarks, written into BENCHMARKS.md\n  \
+                 web             the web app, built into target/web/dist\n  \
+                 serve [--port N] serve the web app on 127.0.0.1 (default port 8080)\n  \
+                 browser-test    the web app in headless chromium: every story played, fingerprints compared"
             );
             return ExitCode::from(2);
         }
@@ -38,20 +65,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf()
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
     c
 }
 
-fn run(step: &str, mut cmd: Command) -> Result<(), String> {
+pub(crate) fn run(step: &str, mut cmd: Command) -> Result<(), String> {
     eprintln!("\n==> {step}");
     let status = cmd
         .status()
@@ -102,9 +129,17 @@ fn test() -> Result<(), String> {
         }
     }
     let status = child.wait().map_err(|e| e.to_string())?;
-    println!("tests: {passed} passed, {failed} failed");
     if !status.success() || failed > 0 {
+        println!("tests: {passed} passed, {failed} failed");
         return Err(format!("cargo test failed ({status})"));
+    }
+    // The web app in a real browser.
+    let (p, f) = web::browser_test()?;
+    passed += p;
+    failed += f;
+    println!("tests: {passed} passed, {failed} failed");
+    if failed > 0 {
+        return Err("the browser test failed".into());
     }
     if passed == 0 {
         return Err("cargo test ran no tests".into());
@@ -123,7 +158,7 @@ fn parse_result_line(line: &str) -> Option<(u64, u64)> {
 }
 
 /// A fresh machine lacks the wasm32 target; add it with rustup if we can.
-fn ensure_wasm_target() -> Result<(), String> {
+pub(crate) fn ensure_wasm_target() -> Result<(), String> {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output();
@@ -186,8 +221,45 @@ fn wasm_fingerprints_match() -> Result<(), String> {
     if native != from_wasm {
         return Err("native and WebAssembly fingerprints differ: determinism is broken".into());
     }
+    // Every shipped story, as written, under one seed.
+    let out = Command::new("node")
+        .arg(root().join("xtask/wasm_fingerprints.mjs"))
+        .arg(&wasm)
+        .args(["--stories", &STORY_SEED.to_string()])
+        .output()
+        .map_err(|e| format!("could not start node: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "node failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let from_wasm: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let stories = sim_core::scenario::library::STORIES;
+    let mut differ = Vec::new();
+    for (i, (name, _)) in stories.iter().enumerate() {
+        let native = wasm_probe::story_fingerprint(i, STORY_SEED)
+            .map_or("(does not build)".to_string(), |f| format!("{f:016x}"));
+        let wasm = from_wasm.get(i).map_or("(missing)", String::as_str);
+        eprintln!("    {name:<20} native {native}  wasm {wasm}");
+        if native != wasm {
+            differ.push(*name);
+        }
+    }
+    if !differ.is_empty() || from_wasm.len() != stories.len() {
+        return Err(format!(
+            "native and WebAssembly story fingerprints differ ({}): determinism is broken",
+            differ.join(", ")
+        ));
+    }
     Ok(())
 }
+
+/// The seed under which every story is run natively and in WebAssembly.
+const STORY_SEED: u64 = 7;
 
 const BENCH_START: &str = "<!-- engine-bench:start -->";
 const BENCH_END: &str = "<!-- engine-bench:end -->";

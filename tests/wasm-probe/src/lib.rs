@@ -105,3 +105,30 @@ pub fn reference_fingerprint(seed: u64) -> u64 {
 pub extern "C" fn faultline_reference_fingerprint(seed: u64) -> u64 {
     reference_fingerprint(seed)
 }
+
+/// The fingerprint of shipped story number `index` (in the library's
+/// order), as written, under `seed`: built from its scenario file and run
+/// to its end, as `faultline run` does.
+pub fn story_fingerprint(index: usize, seed: u64) -> Option<u64> {
+    let (name, text) = sim_core::scenario::library::STORIES.get(index)?;
+    let scenario = sim_core::scenario::load::load(name, name, text).ok()?;
+    let spec = scenario.resolve(None, &[]).ok()?;
+    let mut built = sim_core::scenario::build::build(&spec, seed).ok()?;
+    Some(built.run().fingerprint.0)
+}
+
+/// How many stories the library has.
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)] // `no_mangle` exports a symbol; no unsafe operation happens
+#[unsafe(no_mangle)]
+pub extern "C" fn faultline_story_count() -> u32 {
+    sim_core::scenario::library::STORIES.len() as u32
+}
+
+/// `story_fingerprint` for JavaScript (0 if the story does not build).
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)] // `no_mangle` exports a symbol; no unsafe operation happens
+#[unsafe(no_mangle)]
+pub extern "C" fn faultline_story_fingerprint(index: u32, seed: u64) -> u64 {
+    story_fingerprint(index as usize, seed).unwrap_or(0)
+}

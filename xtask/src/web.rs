@@ -1,0 +1,303 @@
+//! The web app's build, server and browser test.
+//!
+//! - `build_site`: sim-web for wasm32 in release, wasm-bindgen (its CLI
+//!   pinned to the exact version in Cargo.lock, installed if missing),
+//!   wasm-opt from the npm package `binaryen`, and an index.html, into
+//!   `target/web/dist`.
+//! - `serve`: a static file server on 127.0.0.1.
+//! - `browser_test`: the site in Debian's chromium, driven by
+//!   playwright-core (no browser download): every story opened, played
+//!   to its end, its fingerprint compared with the native run; screenshots
+//!   in `target/web/screenshots`.
+
+use crate::{WASM_TARGET, cargo, root, run};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where the site is written.
+pub fn dist() -> PathBuf {
+    root().join("target/web/dist")
+}
+
+fn web_tools() -> PathBuf {
+    root().join("xtask/web")
+}
+
+/// The wasm-bindgen version the workspace locks (the CLI must match it
+/// exactly).
+fn locked_wasm_bindgen() -> Result<String, String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            let version = lines.next().unwrap_or_default();
+            if let Some(v) = version
+                .strip_prefix("version = \"")
+                .and_then(|v| v.strip_suffix('"'))
+            {
+                return Ok(v.to_string());
+            }
+        }
+    }
+    Err("Cargo.lock has no wasm-bindgen".into())
+}
+
+fn ensure_wasm_bindgen(version: &str) -> Result<(), String> {
+    let current = Command::new("wasm-bindgen").arg("--version").output();
+    if let Ok(out) = current
+        && String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .nth(1)
+            == Some(version)
+    {
+        return Ok(());
+    }
+    // Not `--locked`: its lockfile wants crates this registry lacks.
+    let mut install = cargo();
+    install.args([
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        &format!("={version}"),
+    ]);
+    run(&format!("install wasm-bindgen-cli {version}"), install)
+}
+
+/// `npm ci` in xtask/web (playwright-core and binaryen, locked).
+fn ensure_node_tools() -> Result<(), String> {
+    let dir = web_tools();
+    if dir.join("node_modules/.bin/wasm-opt").exists()
+        && dir.join("node_modules/playwright-core").exists()
+    {
+        return Ok(());
+    }
+    let mut npm = Command::new("npm");
+    npm.current_dir(&dir)
+        .args(["ci", "--no-audit", "--no-fund"]);
+    run("npm ci (binaryen, playwright-core)", npm)
+}
+
+/// Builds the site; returns the optimised .wasm's size in bytes.
+pub fn build_site() -> Result<u64, String> {
+    crate::ensure_wasm_target()?;
+    let mut build = cargo();
+    build.args([
+        "build",
+        "-p",
+        "sim-web",
+        "--lib",
+        "--target",
+        WASM_TARGET,
+        "--profile",
+        "web",
+    ]);
+    run("sim-web builds for wasm32 (profile web)", build)?;
+    let version = locked_wasm_bindgen()?;
+    ensure_wasm_bindgen(&version)?;
+    ensure_node_tools()?;
+    let out = dist();
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let wasm = root().join(format!("target/{WASM_TARGET}/web/sim_web.wasm"));
+    let mut bindgen = Command::new("wasm-bindgen");
+    bindgen
+        .args(["--target", "web", "--no-typescript", "--out-dir"])
+        .arg(&out)
+        .arg(&wasm);
+    run("wasm-bindgen", bindgen)?;
+    let bg = out.join("sim_web_bg.wasm");
+    let before = file_size(&bg)?;
+    let mut opt = Command::new(web_tools().join("node_modules/.bin/wasm-opt"));
+    opt.arg("-O3")
+        .args([
+            "--enable-bulk-memory",
+            "--enable-nontrapping-float-to-int",
+            "--enable-sign-ext",
+            "--enable-mutable-globals",
+            "--enable-reference-types",
+            "--enable-multivalue",
+        ])
+        .arg(&bg)
+        .arg("-o")
+        .arg(&bg);
+    run("wasm-opt -O3", opt)?;
+    let after = file_size(&bg)?;
+    std::fs::write(out.join("index.html"), INDEX_HTML).map_err(|e| e.to_string())?;
+    eprintln!(
+        "site: {} (sim_web_bg.wasm {:.2} MB after wasm-bindgen, {:.2} MB after wasm-opt)",
+        out.display(),
+        before as f64 / 1e6,
+        after as f64 / 1e6
+    );
+    Ok(after)
+}
+
+fn file_size(p: &Path) -> Result<u64, String> {
+    std::fs::metadata(p)
+        .map(|m| m.len())
+        .map_err(|e| format!("{}: {e}", p.display()))
+}
+
+const INDEX_HTML: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Faultline</title>
+<style>
+  html, body { margin: 0; height: 100%; background: #1b1b1b; color: #ddd; font-family: sans-serif; }
+  canvas { display: block; width: 100%; height: 100%; }
+  #status { position: absolute; top: 40%; width: 100%; text-align: center; }
+</style>
+</head>
+<body>
+<canvas id="faultline-canvas"></canvas>
+<div id="status">Loading Faultline…</div>
+<script type="module">
+  import init, * as faultline from "./sim_web.js";
+  const status = document.getElementById("status");
+  // egui anti-aliases its own shapes, so the canvas needs no multisampling,
+  // which WebGL turns on by default and which costs every pixel dearly
+  // where the GPU is software. The app later gets this same context.
+  document.getElementById("faultline-canvas")
+    .getContext("webgl2", { antialias: false, depth: false, stencil: false });
+  try {
+    await init();
+    window.faultline = faultline;
+    faultline.start("faultline-canvas").then(() => status.remove(), (e) => {
+      status.textContent = "Faultline could not start: " + e;
+    });
+  } catch (e) {
+    status.textContent = "Faultline could not load: " + e;
+  }
+</script>
+</body>
+</html>
+"#;
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("wasm") => "application/wasm",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
+fn answer(mut stream: TcpStream, dir: &Path) -> std::io::Result<()> {
+    let mut line = String::new();
+    BufReader::new(stream.try_clone()?).read_line(&mut line)?;
+    let path = line.split_whitespace().nth(1).unwrap_or("/");
+    let path = path.split(['?', '#']).next().unwrap_or("/");
+    let rel = if path == "/" {
+        "index.html"
+    } else {
+        path.trim_start_matches('/')
+    };
+    let file = dir.join(rel);
+    // Only files in the site, never above it.
+    let inside = !rel.split('/').any(|p| p == ".." || p.is_empty());
+    match std::fs::File::open(&file) {
+        Ok(mut f) if inside => {
+            let mut body = Vec::new();
+            f.read_to_end(&mut body)?;
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+                content_type(&file),
+                body.len()
+            )?;
+            stream.write_all(&body)
+        }
+        _ => write!(
+            stream,
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found"
+        ),
+    }
+}
+
+/// Serves `dir` on 127.0.0.1:`port` (0: any free port); returns the bound
+/// listener's URL and serves on a thread.
+pub fn serve_in_background(dir: PathBuf, port: u16) -> Result<String, String> {
+    let listener =
+        TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("cannot listen: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = answer(stream, &dir);
+        }
+    });
+    Ok(format!("http://{addr}/"))
+}
+
+/// `cargo xtask serve [--port N]`: builds the site if needed and serves it
+/// until interrupted.
+pub fn serve(port: u16) -> Result<(), String> {
+    if !dist().join("index.html").exists() {
+        build_site()?;
+    }
+    let url = serve_in_background(dist(), port)?;
+    println!("Faultline is at {url} (Ctrl-C stops it)");
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Plays every story in headless chromium; compares each fingerprint with
+/// the native run of the same story and seed. Returns (passed, failed).
+pub fn browser_test() -> Result<(u64, u64), String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Err(format!(
+            "the browser test needs chromium at {chromium} (apt-get install chromium; .ci/run does)"
+        ));
+    }
+    build_site()?;
+    let url = serve_in_background(dist(), 0)?;
+    let shots = root().join("target/web/screenshots");
+    std::fs::create_dir_all(&shots).map_err(|e| e.to_string())?;
+    // What the browser must match: each story as written, on its own seed.
+    let mut expected = String::new();
+    for (name, text) in sim_core::scenario::library::STORIES {
+        let scenario =
+            sim_core::scenario::load::load(name, name, text).map_err(|d| d.to_string())?;
+        let spec = scenario.resolve(None, &[])?;
+        let seed = spec.run.seed;
+        let started = std::time::Instant::now();
+        let mut built = sim_core::scenario::build::build(&spec, seed)?;
+        let fingerprint = built.run().fingerprint.0;
+        let native_ms = started.elapsed().as_secs_f64() * 1e3;
+        expected.push_str(&format!(
+            "{name} {seed} {fingerprint:016x} {native_ms:.1}\n"
+        ));
+    }
+    let expected_file = root().join("target/web/expected.txt");
+    std::fs::write(&expected_file, expected).map_err(|e| e.to_string())?;
+    eprintln!("\n==> browser test (chromium, playwright-core) at {url}");
+    let out = Command::new("node")
+        .arg(web_tools().join("browser_test.mjs"))
+        .arg(&url)
+        .arg(&expected_file)
+        .arg(&shots)
+        .arg(&chromium)
+        .output()
+        .map_err(|e| format!("could not start node: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    print!("{stdout}");
+    let (mut passed, mut failed) = (0, 0);
+    for line in stdout.lines() {
+        if line.starts_with("ok ") {
+            passed += 1;
+        } else if line.starts_with("FAIL ") {
+            failed += 1;
+        }
+    }
+    if !out.status.success() && failed == 0 {
+        return Err(format!("the browser test failed ({})", out.status));
+    }
+    Ok((passed, failed))
+}

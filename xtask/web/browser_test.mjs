@@ -1,0 +1,136 @@
+// The web app in a real browser: Debian's chromium driven by
+// playwright-core (no browser download). For every story: open it, play
+// it to its end at high speed, read the app's state through the exported
+// `faultline.state()`, compare the fingerprint with the native run's, and
+// save a screenshot. Then the performance figures: frames per second while
+// playing, and a whole run in WebAssembly against the native time.
+//
+//   node browser_test.mjs URL EXPECTED_FILE SCREENSHOT_DIR CHROMIUM
+//
+// Prints `ok <story> ...` or `FAIL <story> ...` per check.
+import { readFileSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const [url, expectedFile, shots, executablePath] = process.argv.slice(2);
+const expected = readFileSync(expectedFile, "utf8")
+  .trim()
+  .split("\n")
+  .map((l) => {
+    const [name, seed, fingerprint, nativeMs] = l.split(" ");
+    return { name, seed, fingerprint, nativeMs: Number(nativeMs) };
+  });
+
+const browser = await chromium.launch({
+  executablePath,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-unsafe-swiftshader",
+  ],
+});
+let failed = 0;
+const fail = (what) => {
+  failed += 1;
+  console.log(`FAIL ${what}`);
+};
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForFunction(() => typeof window.faultline?.state === "function" && window.faultline.state() !== "null", null, {
+    timeout: 60000,
+  });
+  await page.screenshot({ path: `${shots}/library.png` });
+  const perf = [];
+  for (const story of expected) {
+    await page.evaluate((name) => window.faultline.open_story(name), story.name);
+    // Frames the app draws while playing at 1x, over one second.
+    const frames = async () => JSON.parse(await page.evaluate(() => window.faultline.state())).frames;
+    await page.evaluate(() => window.faultline.play(1));
+    await page.waitForTimeout(200);
+    const f0 = await frames();
+    const t0 = Date.now();
+    await page.waitForTimeout(1000);
+    const fps = ((await frames()) - f0) * 1000 / (Date.now() - t0);
+    // Then on to the end: at the fastest speed (1000x), and for runs of
+    // days by moving the time slider to the end; both work in slices.
+    await page.evaluate(() => {
+      window.faultline.play(1000);
+      const s = JSON.parse(window.faultline.state());
+      if (s.end_s > 600) window.faultline.seek(s.end_s);
+    });
+    try {
+      await page.waitForFunction(() => JSON.parse(window.faultline.state()).finished, null, {
+        timeout: 180000,
+        polling: 200,
+      });
+    } catch (e) {
+      fail(`${story.name}: did not finish playing in 3 minutes: ${e}`);
+      continue;
+    }
+    const state = JSON.parse(await page.evaluate(() => window.faultline.state()));
+    await page.screenshot({ path: `${shots}/${story.name}.png` });
+    // A whole run, without drawing, timed.
+    const wasmMs = await page.evaluate(
+      ([name, seed]) => {
+        const t = performance.now();
+        window.faultline.story_fingerprint(name, "", Number(seed));
+        return performance.now() - t;
+      },
+      [story.name, story.seed],
+    );
+    perf.push({ name: story.name, fps, wasmMs, nativeMs: story.nativeMs });
+    const broken = state.expectations.filter((e) => e.error || !e.holds);
+    if (state.fingerprint !== story.fingerprint) {
+      fail(`${story.name}: fingerprint ${state.fingerprint} in the browser, ${story.fingerprint} natively`);
+    } else if (state.error) {
+      fail(`${story.name}: ${state.error}`);
+    } else if (broken.length > 0) {
+      fail(`${story.name}: expectations broken: ${JSON.stringify(broken)}`);
+    } else {
+      console.log(`ok ${story.name} fingerprint ${state.fingerprint}`);
+    }
+  }
+  // The README's picture: the CAP story during its partition.
+  await page.evaluate(() => {
+    window.faultline.open_story("cap");
+    window.faultline.choose_variant("cp");
+    window.faultline.seek(35);
+    window.faultline.play(1);
+  });
+  await page.waitForFunction(() => JSON.parse(window.faultline.state()).time_s >= 35, null, {
+    timeout: 60000,
+  });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: `${shots}/cap-partition.png` });
+
+  // A bad share link shows a message, not a blank page.
+  await page.goto(`${url}index.html#v1/1/x/!!`);
+  await page.waitForFunction(() => typeof window.faultline?.state === "function" && window.faultline.state() !== "null");
+  const bad = JSON.parse(await page.evaluate(() => window.faultline.state()));
+  await page.screenshot({ path: `${shots}/bad-link.png` });
+  if (bad.error && bad.error.startsWith("This link cannot be opened")) {
+    console.log("ok a bad share link explains itself");
+  } else {
+    fail(`a bad share link: ${JSON.stringify(bad)}`);
+  }
+  if (errors.length > 0) fail(`page errors: ${errors.join("; ")}`);
+  console.error("\nstory                 fps   browser ms  native ms  ratio");
+  for (const p of perf) {
+    console.error(
+      `${p.name.padEnd(20)} ${p.fps.toFixed(0).padStart(4)} ${p.wasmMs.toFixed(0).padStart(12)} ${p.nativeMs
+        .toFixed(0)
+        .padStart(10)} ${(p.wasmMs / Math.max(p.nativeMs, 0.001)).toFixed(2).padStart(6)}`,
+    );
+  }
+} finally {
+  await browser.close();
+}
+process.exit(failed > 0 ? 1 : 0);

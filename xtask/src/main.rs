@@ -191,22 +191,8 @@ fn wasm_fingerprints_match() -> Result<(), String> {
     run("the wasm probe builds", build)?;
     let wasm = root().join(format!("target/{WASM_TARGET}/debug/wasm_probe.wasm"));
     eprintln!("\n==> fingerprints: native vs WebAssembly (Node.js)");
-    let out = Command::new("node")
-        .arg(root().join("xtask/wasm_fingerprints.mjs"))
-        .arg(&wasm)
-        .args(REFERENCE_SEEDS.iter().map(u64::to_string))
-        .output()
-        .map_err(|e| format!("could not start node (install Node.js): {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "node failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let from_wasm: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let seeds: Vec<String> = REFERENCE_SEEDS.iter().map(u64::to_string).collect();
+    let from_wasm = probe_in_node(&wasm, &seeds)?;
     let native: Vec<String> = REFERENCE_SEEDS
         .iter()
         .map(|&seed| format!("{:016x}", wasm_probe::reference_fingerprint(seed)))
@@ -222,22 +208,7 @@ fn wasm_fingerprints_match() -> Result<(), String> {
         return Err("native and WebAssembly fingerprints differ: determinism is broken".into());
     }
     // Every shipped story, as written, under one seed.
-    let out = Command::new("node")
-        .arg(root().join("xtask/wasm_fingerprints.mjs"))
-        .arg(&wasm)
-        .args(["--stories", &STORY_SEED.to_string()])
-        .output()
-        .map_err(|e| format!("could not start node: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "node failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let from_wasm: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let from_wasm = probe_in_node(&wasm, &["--stories".into(), STORY_SEED.to_string()])?;
     let stories = sim_core::scenario::library::STORIES;
     let mut differ = Vec::new();
     for (i, (name, _)) in stories.iter().enumerate() {
@@ -256,6 +227,26 @@ fn wasm_fingerprints_match() -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Runs `xtask/wasm_fingerprints.mjs` on the probe; its output lines.
+fn probe_in_node(wasm: &Path, args: &[String]) -> Result<Vec<String>, String> {
+    let out = Command::new("node")
+        .arg(root().join("xtask/wasm_fingerprints.mjs"))
+        .arg(wasm)
+        .args(args)
+        .output()
+        .map_err(|e| format!("could not start node (install Node.js): {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "node failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect())
 }
 
 /// The seed under which every story is run natively and in WebAssembly.

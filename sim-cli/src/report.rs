@@ -247,15 +247,18 @@ fn replica_rows(m: &Metrics, g: &str) -> Vec<(String, String)> {
     rows
 }
 
+/// A quantile of `who`'s stale-read ages, as a duration ("-": none).
+fn stale_age(m: &Metrics, who: &str, p: f64) -> String {
+    m.get_histogram(&format!("{who}.stale_age_ns"))
+        .and_then(|h| h.quantile(p))
+        .map_or("-".to_string(), |v| SimDuration::from_nanos(v).to_string())
+}
+
 /// A session: availability, latency, and what it saw that it should not.
 fn session_rows(m: &Metrics, s: &str) -> Vec<(String, String)> {
     let c = |what: &str| counter(m, &format!("{s}.{what}"));
     let (requests, ok, reads) = (c("requests"), c("ok"), c("reads"));
-    let ages = m.get_histogram(&format!("{s}.stale_age_ns"));
-    let q = |p: f64| {
-        ages.and_then(|h| h.quantile(p))
-            .map_or("-".to_string(), |v| SimDuration::from_nanos(v).to_string())
-    };
+    let q = |p: f64| stale_age(m, s, p);
     vec![
         (
             "requests".into(),
@@ -528,11 +531,7 @@ impl RunSummary<'_> {
                     }
                     NodeKind::Reader => {
                         let reads = c("reads");
-                        let ages = m.get_histogram(&format!("{name}.stale_age_ns"));
-                        let q = |p: f64| {
-                            ages.and_then(|h| h.quantile(p))
-                                .map_or("-".to_string(), |v| SimDuration::from_nanos(v).to_string())
-                        };
+                        let q = |p: f64| stale_age(m, &name, p);
                         vec![
                             ("reads".into(), reads.to_string()),
                             (

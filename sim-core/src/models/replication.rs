@@ -276,6 +276,16 @@ impl Replica {
         ctx.metrics().add(id, 1);
     }
 
+    fn read_repair(&self) -> bool {
+        matches!(
+            self.cfg.mode,
+            Mode::Quorum {
+                read_repair: true,
+                ..
+            }
+        )
+    }
+
     fn n(&self) -> usize {
         self.cfg.peers.len()
     }
@@ -514,13 +524,7 @@ impl Replica {
     fn on_fetched(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, op: u64, items: Vec<Item>) {
         let siblings = self.cfg.siblings;
         let n = self.n();
-        let read_repair = matches!(
-            self.cfg.mode,
-            Mode::Quorum {
-                read_repair: true,
-                ..
-            }
-        );
+        let read_repair = self.read_repair();
         let Some(Op::Read {
             client,
             call,
@@ -579,13 +583,7 @@ impl Replica {
                 if !answered {
                     self.refuse(ctx, client, call, false);
                 }
-                if matches!(
-                    self.cfg.mode,
-                    Mode::Quorum {
-                        read_repair: true,
-                        ..
-                    }
-                ) {
+                if self.read_repair() {
                     self.repair(ctx, key, &answers, &merged);
                 }
             }

@@ -90,6 +90,25 @@ fn without_keys_duplicate_charges_follow_the_retry_arithmetic() {
     assert!(failed < 10.0, "{failed} requests lost every reply");
 }
 
+/// Two shops on one payment API, with nothing lost and nothing retried:
+/// every order is charged exactly once. (Order ids are unique across
+/// clients; if both shops numbered from zero, the ledger would see each
+/// order twice.)
+#[test]
+fn two_clients_never_share_an_order() {
+    let Payments { mut sim, .. } = payments(3, true, 0.0, 0.0, 500);
+    let zone = sim.zone("dc");
+    let api = sim.node_id("api").unwrap();
+    let mut other = ClientConfig::poisson(api, 100.0);
+    other.idempotency_keys = true;
+    other.max_orders = Some(500);
+    sim.add_node("other", zone, Client::new(other)).unwrap();
+    sim.run(RunLimits::until(SimTime::MAX));
+    assert_eq!(counter(&sim, "ledger.orders_charged"), 1_000);
+    assert_eq!(counter(&sim, "ledger.duplicate_charges"), 0);
+    assert_eq!(counter(&sim, "api.replayed"), 0);
+}
+
 /// The story's lesson on five seeds, with double clicks as well as lost
 /// replies: without keys some orders are charged twice; with keys every
 /// order is charged exactly once and retries get the stored result.

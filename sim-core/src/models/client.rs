@@ -24,6 +24,10 @@ use crate::metrics::{CounterId, SeriesId};
 use crate::policy::ErrorKind;
 use crate::time::SimTime;
 
+/// Bits of an order id that count the client's orders; the client's node
+/// index sits above them.
+pub const ORDER_BITS: u32 = 40;
+
 /// How a client behaves.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientConfig {
@@ -189,7 +193,10 @@ impl Node<Rpc> for Client {
         match payload {
             Rpc::NextRequest => {
                 self.next_timer = None;
-                let order = self.next_order;
+                // Orders are unique across clients: the node's index sits
+                // above the count, so two shops never share an order (nor
+                // an idempotency key, nor a ledger entry).
+                let order = ((ctx.id().index() as u64) << ORDER_BITS) | self.next_order;
                 self.next_order += 1;
                 self.start_request(ctx, order);
                 if self.cfg.double_submit > 0.0 && ctx.rng().chance(self.cfg.double_submit) {

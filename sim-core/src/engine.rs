@@ -405,6 +405,8 @@ impl<M: Message> Core<M> {
             kind,
             node: &self.slots[node.index()].name,
             peer: peer.map(|p| self.slots[p.index()].name.as_str()),
+            node_id: node,
+            peer_id: peer,
             detail,
             message,
         };

@@ -67,11 +67,14 @@ impl TraceKind {
 pub struct TraceRecord<'a> {
     pub time: SimTime,
     pub kind: TraceKind,
-    /// The node it happened at (the receiver for deliveries and drops at
-    /// arrival, the sender for sends and network drops).
+    /// The node it happened at: the receiver for deliveries, the sender
+    /// for sends and drops (wherever the message was lost).
     pub node: &'a str,
     /// The other end of a message, if any.
     pub peer: Option<&'a str>,
+    /// `node` and `peer` as ids, for sinks that index by node.
+    pub node_id: crate::engine::NodeId,
+    pub peer_id: Option<crate::engine::NodeId>,
     /// The message, the drop reason or the note.
     pub detail: Option<&'a dyn fmt::Debug>,
     /// The message itself for sends, deliveries, drops and timers, so a
@@ -505,6 +508,8 @@ mod tests {
             kind: TraceKind::Note,
             node: "a\\b",
             peer: None,
+            node_id: crate::engine::NodeId::from_index(0),
+            peer_id: None,
             detail: Some(&detail),
             message: None,
         });
@@ -524,6 +529,8 @@ mod tests {
                 kind: TraceKind::Note,
                 node: "n",
                 peer: None,
+                node_id: crate::engine::NodeId::from_index(0),
+                peer_id: None,
                 detail: None,
                 message: None,
             });

@@ -127,6 +127,55 @@ pub fn check(history: &[KvOp]) -> ConsistencyReport {
     report
 }
 
+/// Stale reads counted while a run goes on, with the same rule as
+/// [`check`]: a read is stale if it returned a version older than one
+/// whose write was acknowledged before the read began.
+///
+/// Feed it in batches: each batch holds every operation that returned in
+/// a window of time, and windows come in order. That is enough, because
+/// the writes that judge a read were acknowledged before it began, so
+/// before it returned: they are in its batch or an earlier one.
+#[derive(Clone, Debug, Default)]
+pub struct StaleTracker {
+    /// Acknowledged writes per key: (acknowledged at, version), by time.
+    acked: BTreeMap<u64, Vec<(u64, u64)>>,
+    /// Reads judged so far, and of them stale, per client.
+    pub reads: BTreeMap<u32, (u64, u64)>,
+}
+
+impl StaleTracker {
+    /// Judges a batch of returned operations (operations that have not
+    /// returned are ignored; give them again once they have).
+    pub fn add(&mut self, batch: &[KvOp]) {
+        for op in batch {
+            if let (KvOpKind::Write(v), Some(ret)) = (op.kind, op.ret) {
+                let writes = self.acked.entry(op.key).or_default();
+                let at = writes.partition_point(|&w| w <= (ret, v));
+                writes.insert(at, (ret, v));
+            }
+        }
+        for op in batch {
+            let (KvOpKind::Read(seen), Some(_)) = (op.kind, op.ret) else {
+                continue;
+            };
+            let newest = self.acked.get(&op.key).and_then(|writes| {
+                let before = writes.partition_point(|&(at, _)| at < op.invoke);
+                writes[..before].iter().map(|&(_, v)| v).max()
+            });
+            let counts = self.reads.entry(op.client).or_default();
+            counts.0 += 1;
+            if newest.is_some_and(|v| v > seen) {
+                counts.1 += 1;
+            }
+        }
+    }
+
+    /// Stale reads so far, over all clients.
+    pub fn stale_reads(&self) -> u64 {
+        self.reads.values().map(|c| c.1).sum()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +189,57 @@ mod tests {
             invoke,
             ret: Some(ret),
         }
+    }
+
+    /// Fed in windows of return time, in any order within a window, the
+    /// tracker counts exactly the stale reads the whole-history check does.
+    #[test]
+    fn the_tracker_agrees_with_the_whole_history_check() {
+        // A deterministic jumble: two writers and three readers on three
+        // keys, reads overlapping writes, some never returning.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut history = Vec::new();
+        let mut version = [0u64; 3];
+        for i in 0..3_000u64 {
+            let key = next(3);
+            let invoke = i * 10 + next(10);
+            let ret = (next(20) != 0).then(|| invoke + 1 + next(200));
+            let kind = if next(3) == 0 {
+                version[key as usize] += 1;
+                Write(version[key as usize])
+            } else {
+                Read(version[key as usize].saturating_sub(next(3)))
+            };
+            let client = next(5) as u32;
+            history.push(KvOp {
+                client,
+                key,
+                kind,
+                invoke,
+                ret,
+            });
+        }
+        let whole = check(&history);
+        assert!(whole.stale_reads > 100, "the jumble has stale reads");
+        let mut tracker = StaleTracker::default();
+        let mut windows: Vec<Vec<KvOp>> = vec![Vec::new(); 40];
+        for op in history.iter().rev() {
+            if let Some(ret) = op.ret {
+                windows[(ret / 1_000).min(39) as usize].push(*op);
+            }
+        }
+        for w in &windows {
+            tracker.add(w);
+        }
+        assert_eq!(tracker.stale_reads(), whole.stale_reads);
+        let reads: u64 = tracker.reads.values().map(|c| c.0).sum();
+        assert_eq!(reads, whole.reads);
     }
 
     #[test]

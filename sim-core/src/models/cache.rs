@@ -95,6 +95,12 @@ impl Cache {
         self.m.as_ref().expect("started")
     }
 
+    /// Keys held now (expired entries included until they are read). A
+    /// cache that holds none is cold.
+    pub fn entries(&self) -> usize {
+        self.entries.len()
+    }
+
     fn ttl(&self, ctx: &mut Context<'_, Rpc>) -> SimDuration {
         let ttl = self.cfg.ttl.as_nanos() as f64;
         let j = self.cfg.ttl_jitter.clamp(0.0, 1.0);

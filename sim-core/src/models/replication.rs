@@ -1009,6 +1009,24 @@ pub struct SessionOp {
     pub dropped: bool,
 }
 
+impl SessionOp {
+    /// The operation as the consistency checker reads it: by `client`,
+    /// with the replicas' stamp as its version.
+    pub fn as_kv_op(&self, client: u32) -> KvOp {
+        KvOp {
+            client,
+            key: self.key,
+            kind: if self.write {
+                KvOpKind::Write(self.stamp)
+            } else {
+                KvOpKind::Read(self.stamp)
+            },
+            invoke: self.invoke,
+            ret: self.ret,
+        }
+    }
+}
+
 struct SessionMetrics {
     requests: CounterId,
     ok: CounterId,
@@ -1307,17 +1325,7 @@ pub fn analyse(replicas: &[&Replica], sessions: &[&Session], budget: u64) -> Gro
         })
         .count() as u64;
     // The consistency checks: versions are the replicas' stamps.
-    let kv = |client: usize, op: &SessionOp| KvOp {
-        client: client as u32,
-        key: op.key,
-        kind: if op.write {
-            KvOpKind::Write(op.stamp)
-        } else {
-            KvOpKind::Read(op.stamp)
-        },
-        invoke: op.invoke,
-        ret: op.ret,
-    };
+    let kv = |client: usize, op: &SessionOp| op.as_kv_op(client as u32);
     let writes: Vec<KvOp> = sessions
         .iter()
         .enumerate()

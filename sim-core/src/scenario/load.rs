@@ -57,6 +57,28 @@ impl Scenario {
         variant: Option<&str>,
         overrides: &[(String, toml::Value)],
     ) -> Result<ScenarioSpec, String> {
+        let doc = self.document_with(variant, overrides)?;
+        // Spanned fields can only be read from text, so the merged document
+        // goes back through TOML; errors are reported at the variant or
+        // override, not in this intermediate text.
+        let what = || variant.map_or("the overrides".to_string(), |v| format!("variant `{v}`"));
+        let text = toml::to_string(&doc).map_err(|e| format!("with {} applied: {e}", what()))?;
+        let spec: ScenarioSpec = toml::from_str(&text).map_err(|e| {
+            let message = e.message().trim();
+            let hint = unknown_name_hint(message).unwrap_or_default();
+            format!("with {} applied: {message}{hint}", what())
+        })?;
+        check(&self.file, &self.source, &spec, false).map_err(|d| d.message)?;
+        Ok(spec)
+    }
+
+    /// The scenario's TOML document with `variant` (if any) and then
+    /// `overrides` applied, unchecked: what [`Scenario::resolve`] reads.
+    pub fn document_with(
+        &self,
+        variant: Option<&str>,
+        overrides: &[(String, toml::Value)],
+    ) -> Result<toml::Table, String> {
         let mut doc = self.document.clone();
         if let Some(v) = variant {
             let Some(spec) = self.spec.variants.get(v) else {
@@ -82,18 +104,7 @@ impl Scenario {
         for (path, value) in overrides {
             set_path(&mut doc, path, value.clone()).map_err(|e| format!("--set {path}: {e}"))?;
         }
-        // Spanned fields can only be read from text, so the merged document
-        // goes back through TOML; errors are reported at the variant or
-        // override, not in this intermediate text.
-        let what = || variant.map_or("the overrides".to_string(), |v| format!("variant `{v}`"));
-        let text = toml::to_string(&doc).map_err(|e| format!("with {} applied: {e}", what()))?;
-        let spec: ScenarioSpec = toml::from_str(&text).map_err(|e| {
-            let message = e.message().trim();
-            let hint = unknown_name_hint(message).unwrap_or_default();
-            format!("with {} applied: {message}{hint}", what())
-        })?;
-        check(&self.file, &self.source, &spec, false).map_err(|d| d.message)?;
-        Ok(spec)
+        Ok(doc)
     }
 }
 

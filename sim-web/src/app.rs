@@ -3,6 +3,7 @@
 //! on egui, so it builds and is tested natively; `web.rs` puts it in a
 //! browser.
 
+use crate::params::{self, Param};
 use crate::player::{FRAME_BUDGET, Player};
 use crate::share::{self, Shared};
 use crate::topology;
@@ -20,16 +21,26 @@ pub struct StoryEntry {
 }
 
 /// What the user chose in the topology view.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Selection {
     pub node: Option<String>,
     /// First end of a link being cut.
     pub cut_from: Option<String>,
+    /// Drawing a partition line, and where the drag began.
+    pub drawing: bool,
+    pub line_from: Option<egui::Pos2>,
 }
 
 pub struct App {
     pub stories: Vec<StoryEntry>,
     pub player: Option<Player>,
+    /// A second variant on the same seed, kept at the same time as
+    /// `player` (side by side).
+    pub compare: Option<Player>,
+    /// The scenario's parameters as sliders (for the chosen variant).
+    pub params: Vec<Param>,
+    /// The request shown in the inspector (its number in the run).
+    pub inspected: Option<u64>,
     /// Something went wrong (a bad link, a broken scenario): shown on top.
     pub error: Option<String>,
     /// The page's address without its fragment, for share links.
@@ -73,6 +84,9 @@ impl App {
                 })
                 .collect(),
             player: None,
+            compare: None,
+            params: Vec::new(),
+            inspected: None,
             error: None,
             base_url: String::new(),
             share_link: None,
@@ -96,6 +110,8 @@ impl App {
         self.share_link = None;
         self.exported = None;
         self.selection = Selection::default();
+        self.compare = None;
+        self.inspected = None;
         match Player::new(name, text, variant, seed) {
             Ok(p) => {
                 self.player = Some(p);
@@ -103,6 +119,80 @@ impl App {
             }
             Err(e) => self.error = Some(e),
         }
+        self.refresh_params();
+    }
+
+    /// The sliders for the open scenario as its variant and changed
+    /// parameters leave it.
+    fn refresh_params(&mut self) {
+        self.params = self
+            .player
+            .as_ref()
+            .and_then(|p| {
+                p.scenario
+                    .document_with(p.variant.as_deref(), &p.overrides)
+                    .ok()
+            })
+            .map(|doc| params::discover(&doc))
+            .unwrap_or_default();
+    }
+
+    /// Sets a parameter in the run (and the compared run) and re-runs both
+    /// to where they were.
+    pub fn set_parameter(&mut self, path: &str, value: toml::Value) {
+        let mut result = Ok(());
+        for p in self.player.iter_mut().chain(self.compare.iter_mut()) {
+            if let Err(e) = p.set_parameter(path, value.clone()) {
+                result = Err(e);
+            }
+        }
+        match result {
+            Ok(()) => self.error = None,
+            Err(e) => self.error = Some(format!("{path}: {e}")),
+        }
+        self.inspected = None;
+        self.refresh_params();
+    }
+
+    /// Plays `variant` beside the open run on the same seed (None: stop
+    /// comparing); it keeps the run's changed parameters and faults.
+    pub fn compare_with(&mut self, variant: Option<&str>) {
+        let Some(a) = &self.player else { return };
+        let Some(variant) = variant else {
+            self.compare = None;
+            return;
+        };
+        let v = (variant != "as written").then_some(variant);
+        let made = Player::new(&a.name, &a.text, v, Some(a.seed)).and_then(|mut b| {
+            b.overrides = a.overrides.clone();
+            b.user_faults = a.user_faults.clone();
+            b.rebuild(v, a.seed)?;
+            b.seek(a.target);
+            Ok(b)
+        });
+        match made {
+            Ok(b) => self.compare = Some(b),
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Keeps the compared run at the open run's time and settings.
+    fn follow(&mut self, budget: u64) {
+        let (Some(a), Some(b)) = (&self.player, &mut self.compare) else {
+            return;
+        };
+        if b.seed != a.seed || b.overrides != a.overrides {
+            b.overrides = a.overrides.clone();
+            let v = b.variant.clone();
+            if let Err(e) = b.rebuild(v.as_deref(), a.seed) {
+                self.error = Some(e);
+                return;
+            }
+        }
+        if b.target != a.target {
+            b.seek(a.target);
+        }
+        b.work(budget);
     }
 
     /// Opens what a share link's fragment carries, or says why it cannot.
@@ -128,7 +218,7 @@ impl App {
         self.player.as_ref().map(|p| {
             share::encode(&Shared {
                 text: p.export(),
-                variant: p.variant.clone(),
+                variant: p.exported_variant(),
                 seed: p.seed,
             })
         })
@@ -142,6 +232,8 @@ impl App {
                 self.error = Some(e);
             }
         }
+        self.inspected = None;
+        self.refresh_params();
     }
 
     /// One frame: advance playback by the frame's time and draw into `ui`
@@ -155,6 +247,12 @@ impl App {
             if p.playing || p.now() < p.target {
                 ctx.request_repaint();
             }
+        }
+        self.follow(self.frame_budget);
+        if let Some(b) = &self.compare
+            && b.now() < b.target
+        {
+            ctx.request_repaint();
         }
         egui::Panel::left("library")
             .resizable(true)
@@ -206,6 +304,7 @@ impl App {
     }
 
     fn story_panel(&mut self, ui: &mut egui::Ui) {
+        let mut changed: Option<(String, toml::Value)> = None;
         let Some(p) = &self.player else { return };
         egui::ScrollArea::vertical().show(ui, |ui| {
             ui.heading(&p.spec.title);
@@ -228,13 +327,49 @@ impl App {
                     ui.label(format!("• {q}"));
                 }
             }
+            ui.separator();
+            egui::CollapsingHeader::new("Parameters")
+                .default_open(false)
+                .show(ui, |ui| {
+                    ui.label("Change a number: the run starts again from the beginning and catches up to now.");
+                    let mut owner = "";
+                    for param in &self.params {
+                        if param.owner != owner {
+                            owner = &param.owner;
+                            ui.strong(owner);
+                        }
+                        let mut v = param.value;
+                        let slider = egui::Slider::new(&mut v, param.min..=param.max)
+                            .logarithmic(param.logarithmic())
+                            .custom_formatter(|v, _| param.show(v))
+                            .text(&param.label);
+                        let slider = if param.unit == params::Unit::Count {
+                            slider.integer()
+                        } else {
+                            slider
+                        };
+                        let r = ui.add(slider);
+                        if r.changed() && param.to_toml(v) != param.to_toml(param.value) {
+                            changed = Some((param.path.clone(), param.to_toml(v)));
+                        }
+                    }
+                });
         });
+        if let Some((path, value)) = changed {
+            self.set_parameter(&path, value);
+        }
     }
 
     fn controls(&mut self, ui: &mut egui::Ui) {
         let mut variant_change: Option<Option<String>> = None;
+        let mut compare_change: Option<Option<String>> = None;
+        let mut to_end = false;
         let mut share = false;
         let mut export = false;
+        let comparing = self
+            .compare
+            .as_ref()
+            .map(|b| b.variant.clone().unwrap_or_else(|| "as written".into()));
         if let Some(p) = &mut self.player {
             ui.horizontal_wrapped(|ui| {
                 ui.label("Variant:");
@@ -262,6 +397,20 @@ impl App {
                     }
                 }
                 ui.separator();
+                let shown = comparing.clone().unwrap_or_else(|| "off".into());
+                egui::ComboBox::from_label("side by side")
+                    .selected_text(shown)
+                    .show_ui(ui, |ui| {
+                        let mut options = vec!["off".to_string(), "as written".to_string()];
+                        options.extend(p.scenario.variants().map(str::to_string));
+                        for o in options {
+                            let on = comparing.as_deref().unwrap_or("off") == o;
+                            if ui.selectable_label(on, &o).clicked() {
+                                compare_change = Some((o != "off").then_some(o));
+                            }
+                        }
+                    });
+                ui.separator();
                 let label = ui.label("Seed:");
                 let mut seed = p.seed;
                 if ui
@@ -286,6 +435,7 @@ impl App {
                 }
                 if ui.button("Run to end").clicked() {
                     p.run_to_end();
+                    to_end = true;
                 }
                 ui.add(
                     egui::Slider::new(&mut p.speed, 0.1..=1000.0)
@@ -314,6 +464,15 @@ impl App {
                     export = true;
                 }
             });
+            if let Some(t) = timeline(ui, p) {
+                p.seek(t);
+            }
+        }
+        if let Some(v) = compare_change {
+            self.compare_with(v.as_deref());
+        }
+        if to_end && let Some(b) = &mut self.compare {
+            b.run_to_end();
         }
         if let Some(v) = variant_change {
             self.choose_variant(v.as_deref());
@@ -341,8 +500,7 @@ impl App {
             ui.label(format!(
                 "Save as a .toml file and replay it with: faultline run FILE.toml --seed {}{}",
                 p.seed,
-                p.variant
-                    .as_ref()
+                p.exported_variant()
                     .map(|v| format!(" --variant {v}"))
                     .unwrap_or_default()
             ));
@@ -354,56 +512,269 @@ impl App {
                 });
         }
         let height = ui.available_height();
+        let mut action = None;
+        if self.compare.is_none() {
+            let Some(p) = &mut self.player else { return };
+            ui.allocate_ui(egui::vec2(ui.available_width(), height * 0.45), |ui| {
+                action = topology::show(ui, p, &mut self.selection);
+            });
+            charts(ui, p, "a");
+        } else {
+            let (Some(a), Some(b)) = (&mut self.player, &mut self.compare) else {
+                return;
+            };
+            let selection = &mut self.selection;
+            ui.columns(2, |cols| {
+                for (i, (ui, p)) in cols.iter_mut().zip([a, b]).enumerate() {
+                    ui.push_id(i, |ui| {
+                        ui.strong(format!(
+                            "{}: {}",
+                            if i == 0 { "A" } else { "B" },
+                            p.variant.as_deref().unwrap_or("as written")
+                        ));
+                        ui.allocate_ui(egui::vec2(ui.available_width(), height * 0.4), |ui| {
+                            if let Some(act) = topology::show(ui, p, selection) {
+                                action = Some(act);
+                            }
+                        });
+                        charts(ui, p, if i == 0 { "a" } else { "b" });
+                    });
+                }
+            });
+        }
+        if let Some(act) = action {
+            self.apply(act);
+        }
+    }
+
+    /// Puts a clicked fault into the run's schedule (and the compared
+    /// run's: both sides see the same faults).
+    pub fn apply(&mut self, act: topology::Action) {
         let Some(p) = &mut self.player else { return };
-        ui.allocate_ui(egui::vec2(ui.available_width(), height * 0.55), |ui| {
-            if let Some(action) = topology::show(ui, p, &mut self.selection)
-                && let Err(e) = p.act(action.action, &action.node, action.other.as_deref())
-            {
+        let done = if act.action == "split" {
+            p.split(act.groups)
+        } else {
+            p.act(act.action, &act.node, act.other.as_deref())
+        };
+        if let Err(e) = done {
+            self.error = Some(e);
+            return;
+        }
+        if let Some(b) = &mut self.compare {
+            b.user_faults = p.user_faults.clone();
+            let v = b.variant.clone();
+            if let Err(e) = b.rebuild(v.as_deref(), p.seed) {
                 self.error = Some(e);
             }
-        });
-        charts(ui, p);
+            b.seek(p.target);
+        }
     }
 
     fn results(&mut self, ui: &mut egui::Ui) {
-        let Some(p) = &self.player else { return };
-        egui::ScrollArea::vertical().show(ui, |ui| match p.outcomes() {
-            None => {
-                ui.label(format!(
-                    "Expectations are judged at the end of the run ({}).",
-                    SimDuration::from_nanos(p.end.as_nanos())
-                ));
-            }
-            Some(outcomes) => {
-                ui.strong("Expectations");
-                for o in outcomes {
-                    match &o.verdict {
-                        Ok(v) => {
-                            let (mark, colour) = if v.holds {
-                                ("ok  ", Color32::from_rgb(60, 160, 80))
-                            } else {
-                                ("FAIL", Color32::from_rgb(210, 70, 60))
-                            };
-                            ui.horizontal_wrapped(|ui| {
-                                ui.colored_label(colour, mark);
-                                ui.monospace(format!(
-                                    "{} {} {} (was {})",
-                                    v.metric,
-                                    v.op.as_str(),
-                                    number(v.expected),
-                                    number(v.actual)
-                                ));
-                                ui.label(&o.because);
-                            });
+        ui.columns(2, |cols| {
+            egui::ScrollArea::vertical()
+                .id_salt("verdicts")
+                .show(&mut cols[0], |ui| {
+                    for (i, p) in self.player.iter().chain(self.compare.iter()).enumerate() {
+                        if self.compare.is_some() {
+                            ui.strong(format!(
+                                "{}: {}",
+                                if i == 0 { "A" } else { "B" },
+                                p.variant.as_deref().unwrap_or("as written")
+                            ));
                         }
-                        Err(e) => {
-                            ui.colored_label(Color32::from_rgb(210, 70, 60), e);
-                        }
+                        verdicts(ui, p);
                     }
-                }
+                });
+            if let Some(p) = &self.player {
+                inspector(&mut cols[1], p, &mut self.inspected);
             }
         });
     }
+}
+
+/// The expectations' verdicts, once the run has ended.
+fn verdicts(ui: &mut egui::Ui, p: &Player) {
+    match p.outcomes() {
+        None => {
+            ui.label(format!(
+                "Expectations are judged at the end of the run ({}).",
+                SimDuration::from_nanos(p.end.as_nanos())
+            ));
+        }
+        Some(outcomes) => {
+            ui.strong("Expectations");
+            for o in outcomes {
+                match &o.verdict {
+                    Ok(v) => {
+                        let (mark, colour) = if v.holds {
+                            ("ok  ", Color32::from_rgb(60, 160, 80))
+                        } else {
+                            ("FAIL", Color32::from_rgb(210, 70, 60))
+                        };
+                        ui.horizontal_wrapped(|ui| {
+                            ui.colored_label(colour, mark);
+                            ui.monospace(format!(
+                                "{} {} {} (was {})",
+                                v.metric,
+                                v.op.as_str(),
+                                number(v.expected),
+                                number(v.actual)
+                            ));
+                            ui.label(&o.because);
+                        });
+                    }
+                    Err(e) => {
+                        ui.colored_label(Color32::from_rgb(210, 70, 60), e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn ms(d: SimDuration) -> String {
+    format!("{:.3}ms", d.as_nanos() as f64 / 1e6)
+}
+
+/// Recent requests, newest first; click one to see every message it
+/// caused, with its timings.
+fn inspector(ui: &mut egui::Ui, p: &Player, inspected: &mut Option<u64>) {
+    let observed = p.observed.borrow();
+    ui.strong("Requests (click one)");
+    let shown = inspected.and_then(|n| observed.request(n));
+    match shown {
+        None => {
+            egui::ScrollArea::vertical()
+                .id_salt("requests")
+                .show(ui, |ui| {
+                    for r in observed.requests.iter().rev().take(40) {
+                        let outcome = r.outcome.as_deref().unwrap_or("in flight");
+                        let took = r.took().map(ms).unwrap_or_default();
+                        let text = format!(
+                            "#{} {} from {}: {outcome} {took}",
+                            r.number, r.label, r.origin
+                        );
+                        if ui.selectable_label(false, text).clicked() {
+                            *inspected = Some(r.number);
+                        }
+                    }
+                });
+        }
+        Some(r) => {
+            if ui.button("Back to the list").clicked() {
+                *inspected = None;
+            }
+            ui.label(format!(
+                "#{} {} from {}, started at {}: {} {}",
+                r.number,
+                r.label,
+                r.origin,
+                ms(r.start - SimTime::ZERO),
+                r.outcome.as_deref().unwrap_or("in flight"),
+                r.took()
+                    .map(|d| format!("after {}", ms(d)))
+                    .unwrap_or_default()
+            ));
+            let attempts = r.attempts();
+            let mut facts = vec![format!(
+                "{attempts} attempt{} ({} retr{})",
+                if attempts == 1 { "" } else { "s" },
+                attempts.saturating_sub(1),
+                if attempts == 2 { "y" } else { "ies" }
+            )];
+            for (cache, hit) in r.cache_answers() {
+                facts.push(format!(
+                    "{cache}: {}",
+                    if hit { "cache hit" } else { "cache miss" }
+                ));
+            }
+            let replicas = r.replicas_read();
+            if !replicas.is_empty() {
+                facts.push(format!("replicas read: {}", replicas.join(", ")));
+            }
+            ui.label(facts.join("; "));
+            egui::ScrollArea::vertical().id_salt("hops").show(ui, |ui| {
+                egui::Grid::new("hops").striped(true).show(ui, |ui| {
+                    for h in &r.hops {
+                        ui.monospace(format!("+{}", ms(h.sent - r.start)));
+                        ui.label(format!("{} -> {}", h.from, h.to));
+                        ui.label(&h.what);
+                        ui.label(match (&h.arrived, &h.dropped) {
+                            (Some(at), _) => format!("arrived after {}", ms(*at - h.sent)),
+                            (None, Some(why)) => format!("dropped: {why}"),
+                            (None, None) => "in flight".to_string(),
+                        });
+                        ui.end_row();
+                    }
+                });
+                if r.hops_left_out > 0 {
+                    ui.label(format!("and {} more messages", r.hops_left_out));
+                }
+            });
+        }
+    }
+}
+
+/// The timeline under the controls: scheduled faults as bands, faults
+/// and pattern events as ticks (hover for what), and now. A click seeks.
+fn timeline(ui: &mut egui::Ui, p: &Player) -> Option<SimTime> {
+    let width = ui.available_width();
+    let (response, painter) = ui.allocate_painter(egui::vec2(width, 22.0), egui::Sense::click());
+    let rect = response.rect;
+    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    let end = p.end.as_nanos().max(1) as f32;
+    let x = |t: SimTime| rect.left() + rect.width() * (t.as_nanos() as f32 / end).min(1.0);
+    let fault = Color32::from_rgb(200, 60, 60);
+    let pattern = Color32::from_rgb(220, 150, 40);
+    for w in p.metrics().fault_windows() {
+        let to = w.end.unwrap_or(p.end);
+        let band =
+            egui::Rect::from_x_y_ranges(x(w.start)..=x(to).max(x(w.start) + 2.0), rect.y_range());
+        painter.rect_filled(band, 0.0, fault.gamma_multiply(0.25));
+    }
+    let observed = p.observed.borrow();
+    for m in &observed.marks {
+        let colour = if m.fault { fault } else { pattern };
+        let top = if m.fault { rect.top() } else { rect.center().y };
+        painter.line_segment(
+            [egui::pos2(x(m.at), top), egui::pos2(x(m.at), rect.bottom())],
+            egui::Stroke::new(1.5, colour),
+        );
+    }
+    let now = x(p.now());
+    painter.line_segment(
+        [egui::pos2(now, rect.top()), egui::pos2(now, rect.bottom())],
+        egui::Stroke::new(2.0, ui.visuals().strong_text_color()),
+    );
+    if let Some(pos) = response.hover_pos() {
+        let near: Vec<String> = observed
+            .marks
+            .iter()
+            .filter(|m| (x(m.at) - pos.x).abs() <= 4.0)
+            .take(12)
+            .map(|m| format!("{}  {}", SimDuration::from_nanos(m.at.as_nanos()), m.text))
+            .chain(
+                p.metrics()
+                    .fault_windows()
+                    .iter()
+                    .filter(|w| {
+                        x(w.start) - 4.0 <= pos.x && pos.x <= x(w.end.unwrap_or(p.end)) + 4.0
+                    })
+                    .map(|w| format!("fault: {}", w.label)),
+            )
+            .collect();
+        if !near.is_empty() {
+            response.clone().on_hover_text(near.join("\n"));
+        }
+    }
+    if response.clicked()
+        && let Some(pos) = response.interact_pointer_pos()
+    {
+        let share = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 1.0) as f64;
+        return Some(SimTime::ZERO + SimDuration::from_nanos((share * end as f64) as u64));
+    }
+    None
 }
 
 fn json_text(s: &str) -> String {
@@ -429,6 +800,34 @@ pub fn state_json(a: &App) -> String {
             a.frames
         );
     };
+    let compare = a.compare.as_ref().map_or("null".to_string(), |b| {
+        format!(
+            "{{\"variant\":{},\"finished\":{},\"fingerprint\":\"{}\",\"expectations\":[{}]}}",
+            b.variant.as_deref().map_or("null".to_string(), json_text),
+            b.is_finished(),
+            b.fingerprint(),
+            verdicts_json(b)
+        )
+    });
+    let parameters = a.player.as_ref().map_or(0, |p| p.overrides.len());
+    format!(
+        "{{\"frames\":{},\"story\":{},\"variant\":{},\"seed\":\"{}\",\"time_s\":{},\"end_s\":{},\"finished\":{},\"fingerprint\":\"{}\",\"error\":{error},\"expectations\":[{}],\"changed_parameters\":{parameters},\"requests\":{},\"marks\":{},\"compare\":{compare}}}",
+        a.frames,
+        json_text(&p.name),
+        p.variant.as_deref().map_or("null".to_string(), json_text),
+        p.seed,
+        secs(p.now()),
+        secs(p.end),
+        p.is_finished(),
+        p.fingerprint(),
+        verdicts_json(p),
+        p.observed.borrow().requests.len(),
+        p.observed.borrow().marks.len(),
+    )
+}
+
+/// The expectations' verdicts as a JSON list's items.
+fn verdicts_json(p: &Player) -> String {
     let verdicts: Vec<String> = p
         .outcomes()
         .unwrap_or_default()
@@ -447,18 +846,7 @@ pub fn state_json(a: &App) -> String {
             Err(e) => format!("{{\"error\":{}}}", json_text(e)),
         })
         .collect();
-    format!(
-        "{{\"frames\":{},\"story\":{},\"variant\":{},\"seed\":\"{}\",\"time_s\":{},\"end_s\":{},\"finished\":{},\"fingerprint\":\"{}\",\"error\":{error},\"expectations\":[{}]}}",
-        a.frames,
-        json_text(&p.name),
-        p.variant.as_deref().map_or("null".to_string(), json_text),
-        p.seed,
-        secs(p.now()),
-        secs(p.end),
-        p.is_finished(),
-        p.fingerprint(),
-        verdicts.join(",")
-    )
+    verdicts.join(",")
 }
 
 /// A story's text as paragraphs and list items, each one line: the file
@@ -501,14 +889,18 @@ fn number(v: f64) -> String {
     }
 }
 
-/// Latency, goodput and failures of every client and session over time,
-/// and the queues of services, up to now.
-fn charts(ui: &mut egui::Ui, p: &Player) {
+/// A chart's lines: a name and its points (seconds, value).
+pub type Lines = Vec<(String, Vec<[f64; 2]>)>;
+/// A chart: its id, its title and its lines.
+pub type Chart = (&'static str, &'static str, Lines);
+
+/// What the charts show, up to now: latency percentiles per interval,
+/// successes per second, failures by reason, queue lengths, stale reads
+/// and duplicate charges so far. A chart with nothing to show is left out.
+pub fn chart_data(p: &Player) -> Vec<Chart> {
     let m = p.metrics();
     let now = p.now().as_nanos();
-    let mut latency = Vec::new();
     let mut goodput = Vec::new();
-    let mut failures = Vec::new();
     let mut queues = Vec::new();
     for (name, series) in m.all_series() {
         let interval = series.interval_ns() as f64;
@@ -522,22 +914,7 @@ fn charts(ui: &mut egui::Ui, p: &Player) {
                 .collect()
         };
         if let Some(who) = name.strip_suffix(".ok_latency_ns") {
-            latency.push((
-                who.to_string(),
-                points(&|b| {
-                    if b.count == 0 {
-                        f64::NAN
-                    } else {
-                        b.sum / b.count as f64 / 1e6
-                    }
-                }),
-            ));
             goodput.push((
-                who.to_string(),
-                points(&|b| b.count as f64 / (interval / 1e9)),
-            ));
-        } else if let Some(who) = name.strip_suffix(".failures") {
-            failures.push((
                 who.to_string(),
                 points(&|b| b.count as f64 / (interval / 1e9)),
             ));
@@ -545,31 +922,143 @@ fn charts(ui: &mut egui::Ui, p: &Player) {
             queues.push((who.to_string(), points(&|b| b.max)));
         }
     }
-    let height = (ui.available_height() / 2.0 - 12.0).max(60.0);
-    let width = ui.available_width() / 2.0 - 8.0;
-    let plot = |ui: &mut egui::Ui, id: &str, title: &str, lines: Vec<(String, Vec<[f64; 2]>)>| {
-        ui.vertical(|ui| {
-            ui.label(title);
-            Plot::new(id)
-                .height(height)
-                .width(width)
-                .legend(Legend::default())
-                .allow_scroll(false)
-                .show(ui, |plot| {
-                    for (name, pts) in lines {
-                        plot.line(Line::new(name, PlotPoints::from(pts)));
-                    }
-                });
-        });
+    let s = &p.samples;
+    let at = |values: &[f64]| -> Vec<[f64; 2]> {
+        s.times.iter().zip(values).map(|(&t, &v)| [t, v]).collect()
     };
-    ui.horizontal(|ui| {
-        plot(ui, "latency", "mean latency (ms)", latency);
-        plot(ui, "goodput", "successes per second", goodput);
-    });
-    ui.horizontal(|ui| {
-        plot(ui, "failures", "failures per second", failures);
-        plot(ui, "queues", "queue length (max per interval)", queues);
-    });
+    let mut latency = Vec::new();
+    for (who, values) in &s.latency {
+        for (i, q) in ["p50", "p99"].iter().enumerate() {
+            let pts = s
+                .times
+                .iter()
+                .zip(values)
+                .map(|(&t, v)| [t, v[i] / 1e6])
+                .collect();
+            latency.push((format!("{who} {q}"), pts));
+        }
+    }
+    let interval = s.interval.as_nanos() as f64 / 1e9;
+    let mut errors = Vec::new();
+    let mut duplicates = Vec::new();
+    let mut stale: Lines = s
+        .stale
+        .iter()
+        .map(|(who, v)| (who.clone(), at(v)))
+        .collect();
+    for (name, values) in &s.counters {
+        if let Some((who, reason)) = name.split_once(".failed.") {
+            let rates: Vec<f64> = values
+                .iter()
+                .scan(0.0, |last, &v| {
+                    let d = v - *last;
+                    *last = v;
+                    Some(d / interval)
+                })
+                .collect();
+            // Reasons that never happened are left out.
+            if values.last().is_some_and(|&v| v > 0.0) {
+                errors.push((format!("{who} {reason}"), at(&rates)));
+            }
+        } else if let Some(who) = name.strip_suffix(".duplicate_charges") {
+            duplicates.push((who.to_string(), at(values)));
+        } else if let Some(who) = name.strip_suffix(".stale_reads")
+            && !s.stale.contains_key(who)
+        {
+            stale.push((who.to_string(), at(values)));
+        }
+    }
+    let all = [
+        ("latency", "latency p50 / p99 per interval (ms)", latency),
+        ("goodput", "successes per second", goodput),
+        ("errors", "failures per second, by reason", errors),
+        ("queues", "queue length (max per interval)", queues),
+        ("stale", "stale reads so far", stale),
+        ("duplicates", "duplicate charges so far", duplicates),
+    ];
+    // egui_plot cannot order NaN: an interval without a value is left out.
+    all.into_iter()
+        .map(|(id, title, lines)| {
+            let lines: Lines = lines
+                .into_iter()
+                .map(|(name, pts)| {
+                    let finite: Vec<[f64; 2]> =
+                        pts.into_iter().filter(|p| p[1].is_finite()).collect();
+                    (name, finite)
+                })
+                .collect();
+            (id, title, lines)
+        })
+        .filter(|(_, _, lines)| lines.iter().any(|(_, pts)| !pts.is_empty()))
+        .collect()
+}
+
+/// Points a chart line keeps: about one per four pixels of a chart's
+/// width. Every point costs triangles, and a software GPU pays for each.
+pub const CHART_POINTS: usize = 100;
+
+/// A line cut down to at most `CHART_POINTS` points: each run of points
+/// becomes the one furthest from the run's mean, so spikes survive.
+fn thin(points: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
+    if points.len() <= CHART_POINTS {
+        return points;
+    }
+    let run = points.len().div_ceil(CHART_POINTS);
+    points
+        .chunks(run)
+        .map(|c| {
+            let mean = c.iter().map(|p| p[1]).sum::<f64>() / c.len() as f64;
+            let far = c
+                .iter()
+                .max_by(|a, b| (a[1] - mean).abs().total_cmp(&(b[1] - mean).abs()))
+                .expect("a chunk is never empty");
+            [c[c.len() / 2][0], far[1]]
+        })
+        .collect()
+}
+
+/// The charts, two to a row, with the faults' start times marked.
+fn charts(ui: &mut egui::Ui, p: &Player, side: &str) {
+    let data = chart_data(p);
+    let rows = data.len().div_ceil(2).max(1);
+    let height = (ui.available_height() / rows as f32 - 24.0).max(60.0);
+    let width = ui.available_width() / 2.0 - 8.0;
+    let faults: Vec<f64> = p
+        .metrics()
+        .fault_windows()
+        .iter()
+        .map(|w| w.start.as_nanos() as f64 / 1e9)
+        .collect();
+    let mut data = data.into_iter();
+    for _ in 0..rows {
+        ui.horizontal(|ui| {
+            for (id, title, lines) in data.by_ref().take(2) {
+                ui.vertical(|ui| {
+                    ui.label(title);
+                    Plot::new(format!("{side}-{id}"))
+                        .height(height)
+                        .width(width)
+                        .legend(Legend::default())
+                        .show_background(false)
+                        // A sparse grid: egui_plot's default fades in three
+                        // levels of lines, and every one is shaded.
+                        .grid_spacing(egui::Rangef::new(60.0, 120.0))
+                        .allow_scroll(false)
+                        .show(ui, |plot| {
+                            for (name, pts) in lines {
+                                plot.line(Line::new(name, PlotPoints::from(thin(pts))));
+                            }
+                            for &t in &faults {
+                                plot.vline(
+                                    egui_plot::VLine::new("", t)
+                                        .color(Color32::from_rgb(200, 60, 60).gamma_multiply(0.6)),
+                                );
+                            }
+                        });
+                });
+            }
+        });
+    }
 }
 
 #[cfg(test)]
@@ -588,6 +1077,21 @@ mod tests {
                 "• short."
             ]
         );
+    }
+
+    #[test]
+    fn thinned_lines_keep_their_spikes() {
+        let mut line: Vec<[f64; 2]> = (0..1000).map(|i| [i as f64, 1.0]).collect();
+        line[437][1] = 50.0;
+        let thinned = thin(line.clone());
+        assert!(thinned.len() <= CHART_POINTS);
+        assert!(thinned.iter().any(|p| p[1] == 50.0), "the spike survives");
+        assert!(
+            thinned.windows(2).all(|w| w[0][0] < w[1][0]),
+            "in time order"
+        );
+        let short = line[..50].to_vec();
+        assert_eq!(thin(short.clone()), short);
     }
 
     #[test]

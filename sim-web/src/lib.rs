@@ -2,13 +2,16 @@
 //! sim-core as the CLI, with no server beyond static files.
 //!
 //! Everything but the browser glue depends only on egui, so it builds and
-//! is tested natively (`app`, `player`, `topology`, `share`, `flow`);
+//! is tested natively (`app`, `player`, `topology`, `share`, `observe`, `sample`,
+//! `params`);
 //! `web` (wasm32 only) starts the app in a canvas with eframe and exports
 //! a few functions for browser tests.
 
 pub mod app;
-pub mod flow;
+pub mod observe;
+pub mod params;
 pub mod player;
+pub mod sample;
 pub mod share;
 pub mod topology;
 #[cfg(target_arch = "wasm32")]

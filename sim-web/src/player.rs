@@ -6,7 +6,8 @@
 //! Seeking backwards rebuilds the run and replays it to the chosen time;
 //! the simulation is deterministic, so the replayed past is the same past.
 
-use crate::flow::{FlowSink, Flows};
+use crate::observe::{ObserveSink, Shared};
+use crate::sample::Samples;
 use sim_core::engine::RunLimits;
 use sim_core::metrics::Metrics;
 use sim_core::scenario::build::{Built, Verdict, build, evaluate};
@@ -22,10 +23,12 @@ pub const FRAME_BUDGET: u64 = 50_000;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserFault {
     pub at: SimTime,
-    /// `crash`, `restart`, or `partition` (then `other` is the far side).
+    /// `crash`, `restart`, `partition` (then `other` is the far side), or
+    /// `split` (a line drawn across the system: `groups` are its sides).
     pub action: &'static str,
     pub node: String,
     pub other: Option<String>,
+    pub groups: Vec<Vec<String>>,
 }
 
 /// What an expectation came to at the end of the run.
@@ -54,8 +57,13 @@ pub struct Player {
     pub speed: f64,
     outcomes: Option<Vec<Outcome>>,
     pub user_faults: Vec<UserFault>,
-    /// Traffic per link, for the topology view.
-    pub flows: Flows,
+    /// Parameters the user changed: `(path, value)` as `--set` takes them,
+    /// applied after the variant.
+    pub overrides: Vec<(String, toml::Value)>,
+    /// Traffic, timeline marks and recent requests, for the views.
+    pub observed: Shared,
+    /// Counts over time, for the charts.
+    pub samples: Samples,
 }
 
 impl Player {
@@ -70,8 +78,9 @@ impl Player {
         let scenario = load(name, &format!("{name}.toml"), text).map_err(|d| d.to_string())?;
         let spec = scenario.resolve(variant, &[])?;
         let seed = seed.unwrap_or(spec.run.seed);
-        let (built, flows) = Self::build_traced(&spec, seed)?;
+        let (built, observed) = Self::build_traced(&spec, seed)?;
         let end = SimTime::ZERO + spec.run.duration.0;
+        let samples = Samples::new(&built.sim, end);
         Ok(Player {
             name: name.to_string(),
             text: text.to_string(),
@@ -86,23 +95,26 @@ impl Player {
             speed: 1.0,
             outcomes: None,
             user_faults: Vec::new(),
-            flows,
+            overrides: Vec::new(),
+            observed,
+            samples,
         })
     }
 
-    fn build_traced(spec: &ScenarioSpec, seed: u64) -> Result<(Built, Flows), String> {
+    fn build_traced(spec: &ScenarioSpec, seed: u64) -> Result<(Built, Shared), String> {
         let mut built = build(spec, seed)?;
-        let sink = FlowSink::default();
-        let flows = sink.flows.clone();
+        let sink = ObserveSink::default();
+        let observed = sink.observed.clone();
         built.sim.set_trace(Box::new(sink));
-        Ok((built, flows))
+        Ok((built, observed))
     }
 
     /// The same scenario under another variant or seed, from the start
     /// (the user's faults are kept).
     pub fn rebuild(&mut self, variant: Option<&str>, seed: u64) -> Result<(), String> {
-        let spec = self.scenario.resolve(variant, &[])?;
-        (self.built, self.flows) = Self::build_traced(&spec, seed)?;
+        let spec = self.scenario.resolve(variant, &self.overrides)?;
+        (self.built, self.observed) = Self::build_traced(&spec, seed)?;
+        self.samples = Samples::new(&self.built.sim, SimTime::ZERO + spec.run.duration.0);
         self.spec = spec;
         self.variant = variant.map(str::to_string);
         self.seed = seed;
@@ -171,18 +183,74 @@ impl Player {
             }
             self.target = keep;
         }
-        let report = self
-            .built
-            .sim
-            .run(RunLimits::until(target).with_max_events(budget.max(1)));
-        let there = !matches!(
-            report.stop,
-            sim_core::engine::StopReason::EventBudget { .. }
-        );
-        if there && target >= self.end {
+        // Follow only the requests near the time to be shown.
+        let window = SimDuration::from_nanos((self.end.as_nanos() / 50).max(2_000_000_000));
+        let follow_from = SimTime::ZERO
+            + SimDuration::from_nanos(target.as_nanos().saturating_sub(window.as_nanos()));
+        {
+            let mut observed = self.observed.borrow_mut();
+            // A jump past what was followed: the requests kept would miss
+            // the events skipped, so start afresh there.
+            if follow_from > self.built.sim.now() && follow_from > observed.follow_from {
+                observed.forget_requests();
+            }
+            observed.follow_from = follow_from;
+        }
+        // Run to each sample point on the way, and take the sample there.
+        let mut budget = budget.max(1);
+        loop {
+            let stop = target.min(self.samples.next);
+            let report = self
+                .built
+                .sim
+                .run(RunLimits::until(stop).with_max_events(budget));
+            if matches!(
+                report.stop,
+                sim_core::engine::StopReason::EventBudget { .. }
+            ) {
+                return false;
+            }
+            budget = budget.saturating_sub(report.events).max(1);
+            if stop == self.samples.next {
+                self.samples.take(&self.built.sim);
+            }
+            if stop == target {
+                break;
+            }
+        }
+        if target >= self.end {
             self.finish();
         }
-        there
+        true
+    }
+
+    /// Takes the samples due before `t`, running to each (no event lies
+    /// between now and `t`'s events, so this runs none of them).
+    fn advance_before(&mut self, t: SimTime) {
+        while self.samples.next < t {
+            let next = self.samples.next;
+            self.built
+                .sim
+                .run(RunLimits::until(next).with_max_events(u64::MAX / 2));
+            self.samples.take(&self.built.sim);
+        }
+    }
+
+    /// Changes a parameter (a path as `--set` takes it) and re-runs to
+    /// where playback was; a value the scenario refuses is not kept.
+    pub fn set_parameter(&mut self, path: &str, value: toml::Value) -> Result<(), String> {
+        let before = self.overrides.clone();
+        self.overrides.retain(|(p, _)| p != path);
+        self.overrides.push((path.to_string(), value));
+        let (variant, seed, at) = (self.variant.clone(), self.seed, self.now());
+        if let Err(e) = self.rebuild(variant.as_deref(), seed) {
+            self.overrides = before;
+            let _ = self.rebuild(variant.as_deref(), seed);
+            self.seek(at);
+            return Err(e);
+        }
+        self.seek(at);
+        Ok(())
     }
 
     /// Jumps to `t` (forwards or backwards); the work happens in later
@@ -208,6 +276,10 @@ impl Player {
             return;
         }
         self.playing = false;
+        // Samples due before the next event are taken first.
+        if let Some(t) = self.built.sim.next_event_time() {
+            self.advance_before(t.min(self.end));
+        }
         self.built
             .sim
             .run(RunLimits::until(self.end).with_max_events(1));
@@ -247,6 +319,34 @@ impl Player {
         node: &str,
         other: Option<&str>,
     ) -> Result<(), String> {
+        let at = self.place()?;
+        self.schedule(UserFault {
+            at,
+            action,
+            node: node.to_string(),
+            other: other.map(str::to_string),
+            groups: Vec::new(),
+        })
+    }
+
+    /// Partitions the system into `groups` (each side of a line the user
+    /// drew), now.
+    pub fn split(&mut self, groups: Vec<Vec<String>>) -> Result<(), String> {
+        if groups.len() < 2 || groups.iter().any(Vec::is_empty) {
+            return Err("a partition needs nodes on both sides of the line".into());
+        }
+        let at = self.place()?;
+        self.schedule(UserFault {
+            at,
+            action: "split",
+            node: String::new(),
+            other: None,
+            groups,
+        })
+    }
+
+    /// The time a fault made now is placed at (see `act`).
+    fn place(&mut self) -> Result<SimTime, String> {
         if self.is_finished() {
             return Err("the run has ended; seek back to change it".into());
         }
@@ -256,6 +356,7 @@ impl Player {
             let at = self.now() + one;
             match next {
                 Some(n) if n <= at => {
+                    self.advance_before(n);
                     self.built
                         .sim
                         .run(RunLimits::until(n).with_max_events(u64::MAX / 2));
@@ -264,12 +365,7 @@ impl Player {
             }
         };
         self.target = self.target.max(at);
-        self.schedule(UserFault {
-            at,
-            action,
-            node: node.to_string(),
-            other: other.map(str::to_string),
-        })
+        Ok(at)
     }
 
     /// Schedules a fault at its recorded time (kept when the run is
@@ -293,6 +389,18 @@ impl Player {
                 b.insert(id(sim, other)?);
                 Fault::Partition(Partition::between(&format!("cut {}|{other}", f.node), a, b))
             }
+            "split" => {
+                let mut sets = Vec::new();
+                for g in &f.groups {
+                    let mut set = NodeSet::new();
+                    for n in g {
+                        set.insert(id(sim, n)?);
+                    }
+                    sets.push(set);
+                }
+                let (a, b) = (sets.remove(0), sets.remove(0));
+                Fault::Partition(Partition::between(&split_name(&f.groups), a, b))
+            }
             other => return Err(format!("unknown action `{other}`")),
         };
         sim.schedule(f.at, fault).map_err(|e| e.to_string())?;
@@ -300,13 +408,66 @@ impl Player {
         Ok(())
     }
 
-    /// The scenario as a file `faultline run` replays: the text as loaded,
-    /// with the user's faults appended and the chosen seed.
+    /// The variant an exported file is run with: the chosen one, or, once
+    /// parameters were changed, a variant the export adds (the chosen
+    /// variant's settings, then the changed parameters).
+    pub fn exported_variant(&self) -> Option<String> {
+        if self.overrides.is_empty() {
+            return self.variant.clone();
+        }
+        let taken = |n: &str| self.scenario.variants().any(|v| v == n);
+        let name = (1..)
+            .map(|i| {
+                if i == 1 {
+                    "edited".to_string()
+                } else {
+                    format!("edited-{i}")
+                }
+            })
+            .find(|n| !taken(n))
+            .expect("a free name");
+        Some(name)
+    }
+
+    /// The scenario as a file that `faultline run --seed <seed> --variant
+    /// <exported_variant>` replays to the same fingerprint: the text as
+    /// loaded, with the changed parameters as a variant and the user's
+    /// faults appended.
     pub fn export(&self) -> String {
         let mut out = String::new();
         out.push_str(&self.text);
         if !out.ends_with('\n') {
             out.push('\n');
+        }
+        if let (false, Some(name)) = (self.overrides.is_empty(), self.exported_variant()) {
+            let mut set: Vec<(String, toml::Value)> = self
+                .variant
+                .as_ref()
+                .and_then(|v| self.scenario.spec.variants.get(v))
+                .map(|v| {
+                    v.get_ref()
+                        .set
+                        .iter()
+                        .map(|(p, x)| (p.clone(), x.get_ref().clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (path, value) in &self.overrides {
+                set.retain(|(p, _)| p != path);
+                set.push((path.clone(), value.clone()));
+            }
+            let based = self
+                .variant
+                .as_ref()
+                .map_or("the scenario as written".to_string(), |v| {
+                    format!("variant {v}")
+                });
+            out.push_str(&format!(
+                "\n# Added in the browser.\n[variants.{name}]\ndescription = \"{based}, with parameters changed in the browser\"\nset = {{ "
+            ));
+            let items: Vec<String> = set.iter().map(|(p, v)| format!("\"{p}\" = {v}")).collect();
+            out.push_str(&items.join(", "));
+            out.push_str(" }\n");
         }
         for f in &self.user_faults {
             out.push_str(&format!(
@@ -318,9 +479,32 @@ impl Player {
                     "partition = [[\"{}\"], [\"{other}\"]]\nname = \"cut {}|{other}\"\n",
                     f.node, f.node
                 )),
+                ("split", _) => {
+                    let sides: Vec<String> = f
+                        .groups
+                        .iter()
+                        .map(|g| {
+                            let names: Vec<String> = g.iter().map(|n| format!("\"{n}\"")).collect();
+                            format!("[{}]", names.join(", "))
+                        })
+                        .collect();
+                    out.push_str(&format!(
+                        "partition = [{}]\nname = \"{}\"\n",
+                        sides.join(", "),
+                        split_name(&f.groups)
+                    ));
+                }
                 (action, _) => out.push_str(&format!("{action} = \"{}\"\n", f.node)),
             }
         }
         out
     }
+}
+
+/// The name a drawn partition is known by: its first side.
+fn split_name(groups: &[Vec<String>]) -> String {
+    format!(
+        "line {}",
+        groups.first().map(|g| g.join("+")).unwrap_or_default()
+    )
 }

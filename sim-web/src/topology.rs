@@ -1,16 +1,20 @@
 //! The system as a picture, drawn with egui's painter: nodes in columns by
-//! zone, coloured by state (up, crashed, leading, breaker open), links
+//! zone, coloured by state (up, crashed, leading, breaker open) and
+//! labelled with what else matters (cut off by a partition, a cold cache,
+//! busy workers and queued calls), links
 //! between them with moving dots for the traffic of the last frame and
 //! red marks where messages were dropped or a partition cuts the link.
 //!
 //! Click a node to select it; then crash or restart it, or cut its link
-//! to another node (click "Cut a link", then the other node). Each action
-//! becomes a fault in the run's schedule.
+//! to another node (click "Cut a link", then the other node); or draw a
+//! partition: a line dragged across the picture splits the nodes into its
+//! two sides. Each action becomes a fault in the run's schedule.
 
 use crate::app::Selection;
 use crate::player::Player;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 use sim_core::NodeId;
+use sim_core::models::cache::Cache;
 use sim_core::models::replication::Replica;
 use sim_core::scenario::spec::{NodeKind, ScenarioSpec};
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,6 +25,21 @@ pub struct Action {
     pub action: &'static str,
     pub node: String,
     pub other: Option<String>,
+    /// For `split`: the nodes on each side of the drawn line.
+    pub groups: Vec<Vec<String>>,
+}
+
+/// The nodes on each side of the line from `a` to `b` (nodes exactly on
+/// it count with the first side).
+pub fn split_by_line(positions: &BTreeMap<String, Pos2>, a: Pos2, b: Pos2) -> [Vec<String>; 2] {
+    let mut sides = [Vec::new(), Vec::new()];
+    let d = b - a;
+    for (name, p) in positions {
+        let q = *p - a;
+        let cross = d.x * q.y - d.y * q.x;
+        sides[usize::from(cross < 0.0)].push(name.clone());
+    }
+    sides
 }
 
 /// Instance names of a node or replica group, as built.
@@ -82,7 +101,7 @@ const OPEN: Color32 = Color32::from_rgb(230, 120, 40);
 
 /// Draws the topology and returns the action the user took, if any.
 pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Action> {
-    let flows = p.flows.take();
+    let flows = p.observed.borrow_mut().take_flows();
     let sim = p.sim();
     let nodes: Vec<(NodeId, String)> = sim.nodes().map(|(id, n)| (id, n.to_string())).collect();
     let names: Vec<String> = nodes.iter().map(|(_, n)| n.clone()).collect();
@@ -107,9 +126,16 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
             None => columns.push((zone, vec![(*id, name.clone())])),
         }
     }
-    let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click());
+    let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
     let rect = response.rect;
-    painter.rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
+    // An outline, not a fill: filling the area would shade every pixel of
+    // it each frame, which software GPUs pay for.
+    painter.rect_stroke(
+        rect,
+        4.0,
+        Stroke::new(1.0, ui.visuals().widgets.noninteractive.bg_stroke.color),
+        egui::StrokeKind::Inside,
+    );
     let col_w = rect.width() / columns.len().max(1) as f32;
     let mut pos: BTreeMap<String, Pos2> = BTreeMap::new();
     for (c, (zone, members)) in columns.iter().enumerate() {
@@ -185,9 +211,7 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
         let Some(&at) = pos.get(name) else { continue };
         let up = sim.is_up(*id);
         let leader = sim.node::<Replica>(*id).is_some_and(Replica::is_leader);
-        let open = m.gauges().any(|(g, v)| {
-            g.starts_with(&format!("{name}.")) && g.ends_with(".breaker.open") && v.value() > 0.0
-        });
+        let open = breaker_open(m, name);
         let fill = if !up {
             DOWN
         } else if open {
@@ -206,19 +230,7 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
                 Stroke::new(2.0, ui.visuals().strong_text_color()),
             );
         }
-        let mut label = name.clone();
-        if !up {
-            label.push_str(" (down)");
-        } else if open {
-            label.push_str(" (breaker open)");
-        } else if leader {
-            label.push_str(" (leader)");
-        }
-        if let Some(q) = m.get_gauge(&format!("{name}.queue_depth"))
-            && q.value() > 0.0
-        {
-            label.push_str(&format!(" q={}", q.value()));
-        }
+        let label = node_label(sim, *id, name, &edges);
         painter.text(
             at + Vec2::new(0.0, r + 8.0),
             Align2::CENTER_CENTER,
@@ -231,6 +243,35 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
         }
     }
     let mut action = None;
+    // Drawing a partition: drag a line across the system.
+    if sel.drawing {
+        painter.text(
+            rect.center_top() + Vec2::new(0.0, 24.0),
+            Align2::CENTER_CENTER,
+            "Drag a line across the system: the two sides lose touch.",
+            FontId::proportional(13.0),
+            DOWN,
+        );
+        if response.drag_started() {
+            sel.line_from = response.interact_pointer_pos();
+        }
+        if let (Some(a), Some(b)) = (sel.line_from, response.interact_pointer_pos()) {
+            painter.line_segment([a, b], Stroke::new(2.0, DOWN));
+        }
+        if response.drag_stopped()
+            && let (Some(a), Some(b)) = (sel.line_from.take(), response.interact_pointer_pos())
+        {
+            sel.drawing = false;
+            let [one, two] = split_by_line(&pos, a, b);
+            action = Some(Action {
+                action: "split",
+                node: String::new(),
+                other: None,
+                groups: vec![one, two],
+            });
+        }
+        clicked = None;
+    }
     if let Some(name) = clicked {
         if let Some(from) = sel.cut_from.take()
             && from != name
@@ -239,10 +280,27 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
                 action: "partition",
                 node: from,
                 other: Some(name.clone()),
+                groups: Vec::new(),
             });
         }
         sel.node = Some(name);
     }
+    // Drawing a partition, in the top right corner.
+    let corner = Rect::from_min_size(
+        rect.right_top() + Vec2::new(-150.0, 6.0),
+        Vec2::new(144.0, 24.0),
+    );
+    ui.scope_builder(egui::UiBuilder::new().max_rect(corner), |ui| {
+        let label = if sel.drawing {
+            "Cancel the line"
+        } else {
+            "Draw a partition"
+        };
+        if ui.button(label).clicked() {
+            sel.drawing = !sel.drawing;
+            sel.line_from = None;
+        }
+    });
     // The selected node's actions, in the corner.
     if let Some(name) = sel.node.clone() {
         let id = id_of(&name);
@@ -259,6 +317,7 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
                         action: "crash",
                         node: name.clone(),
                         other: None,
+                        groups: Vec::new(),
                     });
                 }
                 if !up && ui.button("Restart").clicked() {
@@ -266,6 +325,7 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
                         action: "restart",
                         node: name.clone(),
                         other: None,
+                        groups: Vec::new(),
                     });
                 }
                 if ui.button("Cut a link").clicked() {
@@ -278,4 +338,72 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
         });
     }
     action
+}
+
+/// What a node's label says besides its name: down, breaker open or
+/// leading; cut off (every link it has blocked by a partition); a cache's
+/// keys (cold when it holds none); busy workers and queued calls.
+pub fn node_label(
+    sim: &sim_core::Simulation<sim_core::models::rpc::Rpc>,
+    id: NodeId,
+    name: &str,
+    edges: &BTreeSet<(String, String)>,
+) -> String {
+    let m = sim.metrics();
+    let net = sim.network();
+    let up = sim.is_up(id);
+    let leader = sim.node::<Replica>(id).is_some_and(Replica::is_leader);
+    let open = breaker_open(m, name);
+    let mut label = name.to_string();
+    if !up {
+        label.push_str(" (down)");
+    } else if open {
+        label.push_str(" (breaker open)");
+    } else if leader {
+        label.push_str(" (leader)");
+    }
+    let peers: Vec<NodeId> = edges
+        .iter()
+        .filter_map(|(a, b)| {
+            if a == name {
+                sim.node_id(b)
+            } else if b == name {
+                sim.node_id(a)
+            } else {
+                None
+            }
+        })
+        .collect();
+    if up
+        && !peers.is_empty()
+        && peers
+            .iter()
+            .all(|&o| net.is_blocked(id, o) && net.is_blocked(o, id))
+    {
+        label.push_str(" (cut off)");
+    }
+    if let Some(cache) = sim.node::<Cache>(id) {
+        match cache.entries() {
+            0 => label.push_str(" (cold)"),
+            n => label.push_str(&format!(" {n} keys")),
+        }
+    }
+    if let Some(busy) = m.get_gauge(&format!("{name}.busy_workers"))
+        && busy.value() > 0.0
+    {
+        label.push_str(&format!(" busy={}", busy.value()));
+    }
+    if let Some(q) = m.get_gauge(&format!("{name}.queue_depth"))
+        && q.value() > 0.0
+    {
+        label.push_str(&format!(" q={}", q.value()));
+    }
+    label
+}
+
+/// Whether any of the node's circuit breakers is open.
+fn breaker_open(m: &sim_core::metrics::Metrics, name: &str) -> bool {
+    m.gauges().any(|(g, v)| {
+        g.starts_with(&format!("{name}.")) && g.ends_with(".breaker.open") && v.value() > 0.0
+    })
 }

@@ -14,6 +14,8 @@ thread_local! {
     static CTX: RefCell<Option<egui::Context>> = const { RefCell::new(None) };
     /// Milliseconds the last frames spent in the app (build, not paint).
     static FRAME_MS: RefCell<f64> = const { RefCell::new(0.0) };
+    /// The panels' colour, which the canvas is cleared to.
+    static PANEL_FILL: std::cell::Cell<Option<egui::Color32>> = const { std::cell::Cell::new(None) };
 }
 
 fn now_ms() -> f64 {
@@ -36,10 +38,26 @@ fn with_app<T>(f: impl FnOnce(&mut App) -> T) -> Option<T> {
 struct Shell(Rc<RefCell<App>>);
 
 impl eframe::App for Shell {
+    /// The panels' colour: the canvas is cleared to it, and the panels
+    /// draw no background of their own (see `ui`).
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        PANEL_FILL
+            .with(|f| f.get())
+            .unwrap_or(visuals.panel_fill)
+            .to_normalized_gamma_f32()
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         CTX.with(|c| {
             if c.borrow().is_none() {
                 *c.borrow_mut() = Some(ui.ctx().clone());
+                // Where the GPU is software, every pixel a frame shades
+                // costs: clearing the canvas to the panels' colour is far
+                // cheaper than painting each panel's background over it.
+                let fill = ui.ctx().global_style().visuals.panel_fill;
+                PANEL_FILL.with(|f| f.set(Some(fill)));
+                ui.ctx()
+                    .all_styles_mut(|s| s.visuals.panel_fill = egui::Color32::TRANSPARENT);
             }
         });
         let started = now_ms();
@@ -74,7 +92,13 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
     eframe::WebRunner::new()
         .start(
             canvas,
-            eframe::WebOptions::default(),
+            eframe::WebOptions {
+                // egui's shader dithers every pixel against banding in
+                // gradients, which this app does not draw; off, each frame
+                // costs a software GPU less.
+                dithering: false,
+                ..eframe::WebOptions::default()
+            },
             Box::new(move |_cc| Ok(Box::new(Shell(app)))),
         )
         .await
@@ -113,6 +137,23 @@ pub fn seek(seconds: f64) {
                 + sim_core::SimDuration::from_nanos((seconds.max(0.0) * 1e9) as u64);
             p.seek(t);
         }
+    });
+}
+
+/// Plays `variant` side by side with the open run ("as written" for the
+/// scenario as written, "" to stop comparing).
+#[wasm_bindgen]
+pub fn compare(variant: &str) {
+    with_app(|a| a.compare_with((!variant.is_empty()).then_some(variant)));
+}
+
+/// Sets a parameter as `--set` would (`path`, and the value as TOML, e.g.
+/// `"100ms"` with its quotes, or `4`); errors show in the state.
+#[wasm_bindgen]
+pub fn set_parameter(path: &str, value: &str) {
+    with_app(|a| match value.parse::<toml::Value>() {
+        Ok(v) => a.set_parameter(path, v),
+        Err(e) => a.error = Some(format!("{path}: `{value}` is not a TOML value: {e}")),
     });
 }
 

@@ -1,0 +1,592 @@
+//! What the views need from a run as it plays, collected by one trace sink
+//! and kept small, so playback stays cheap:
+//!
+//! - traffic per link since the view last looked (the topology's dots and
+//!   red marks);
+//! - marks for the timeline: faults (crash, restart, partition, heal, link
+//!   changes) and pattern events the models note (a breaker opening, a
+//!   leader elected, a replica ejected);
+//! - the most recent requests, each with every message it caused: its path
+//!   and timings, attempts, cache hits or misses, the replicas it read.
+//!
+//! A request is followed by what its messages carry: an order id (unique
+//! per client, kept by every hop of the request path), call ids (unique
+//! per caller, and echoed by the reply), replication op ids (per
+//! coordinator); and, for what carries none of these, by the handler it
+//! was sent from (a cache's read of the database is sent while handling
+//! the reader's read). The sink only watches: the run is the same with it
+//! or without it.
+
+use sim_core::models::rpc::{Outcome, PROBE_ORDER, Rpc};
+use sim_core::trace::{TraceKind, TraceRecord, TraceSink};
+use sim_core::{SimDuration, SimTime};
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+
+/// Requests kept for the inspector (the oldest are forgotten).
+pub const KEPT_REQUESTS: usize = 200;
+/// Timeline marks kept (a flapping pattern cannot fill memory).
+pub const KEPT_MARKS: usize = 2_000;
+/// Messages kept per request.
+const KEPT_HOPS: usize = 64;
+
+/// Traffic on one directed link since the last `take_flows`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkFlow {
+    pub from: String,
+    pub to: String,
+    pub sent: u64,
+    pub dropped: u64,
+}
+
+/// Something to mark on the timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub at: SimTime,
+    /// A fault (scheduled or clicked) rather than a pattern's own event.
+    pub fault: bool,
+    pub text: String,
+}
+
+/// One message of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hop {
+    pub sent: SimTime,
+    /// When it arrived; None while in flight or if it was dropped.
+    pub arrived: Option<SimTime>,
+    pub from: String,
+    pub to: String,
+    /// What it was: "call", "reply ok", "read key 3", ...
+    pub what: String,
+    /// Why it was dropped ("loss", "partition", "node down").
+    pub dropped: Option<String>,
+}
+
+/// A request followed from the node that started it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Its number in the run (requests are numbered as they start).
+    pub number: u64,
+    /// The node that started it (a client, a reader, a session, ...).
+    pub origin: String,
+    /// "order 12", "read key 3", "write key 3".
+    pub label: String,
+    pub start: SimTime,
+    /// The last answer to the origin, and what it said.
+    pub end: Option<SimTime>,
+    pub outcome: Option<String>,
+    pub hops: Vec<Hop>,
+    /// Messages not kept once the request had `KEPT_HOPS`.
+    pub hops_left_out: u32,
+}
+
+impl Request {
+    /// Attempts the origin made (its calls, reads or writes sent).
+    pub fn attempts(&self) -> usize {
+        self.hops
+            .iter()
+            .filter(|h| h.from == self.origin && is_attempt(&h.what))
+            .count()
+    }
+
+    /// Answers from a cache: (node, hit). A cache that read another node
+    /// for this request missed.
+    pub fn cache_answers(&self) -> Vec<(String, bool)> {
+        let mut out: Vec<(String, bool)> = Vec::new();
+        for h in &self.hops {
+            if h.to == self.origin && h.what.starts_with("value") && h.from != self.origin {
+                let missed = self
+                    .hops
+                    .iter()
+                    .any(|o| o.from == h.from && o.what.starts_with("read") && o.to != h.to);
+                if !out.iter().any(|(n, _)| *n == h.from) {
+                    out.push((h.from.clone(), !missed));
+                }
+            }
+        }
+        out
+    }
+
+    /// Replicas that answered a read for this request, in order.
+    pub fn replicas_read(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for h in &self.hops {
+            let answered = h.what.starts_with("got") || h.what.starts_with("fetched");
+            if answered && h.arrived.is_some() && !out.contains(&h.from) {
+                out.push(h.from.clone());
+            }
+        }
+        out
+    }
+
+    /// How long it took, if it has ended.
+    pub fn took(&self) -> Option<SimDuration> {
+        self.end.map(|e| e - self.start)
+    }
+}
+
+fn is_attempt(what: &str) -> bool {
+    ["call", "read", "write", "put", "get"]
+        .iter()
+        .any(|p| what.starts_with(p))
+}
+
+/// Everything collected, shared between the sink (inside the simulation)
+/// and the views.
+#[derive(Debug, Default)]
+pub struct Observed {
+    flows: Vec<LinkFlow>,
+    /// (from, to) node indices -> position in `flows`.
+    flow_index: HashMap<(u32, u32), usize, Fast>,
+    pub marks: Vec<Mark>,
+    pub marks_left_out: u64,
+    pub requests: VecDeque<Request>,
+    /// Requests that begin before this time are not followed: the player
+    /// moves it up when it runs far ahead (to the end, or a seek), so that
+    /// only the requests near the time shown are collected.
+    pub follow_from: SimTime,
+    started: u64,
+    tracker: Tracker,
+}
+
+impl Observed {
+    /// The traffic since the last call, and a fresh start.
+    pub fn take_flows(&mut self) -> Vec<LinkFlow> {
+        self.flow_index.clear();
+        std::mem::take(&mut self.flows)
+    }
+
+    /// Forgets the requests followed so far: the player jumped ahead, past
+    /// events the tracker did not watch.
+    pub fn forget_requests(&mut self) {
+        self.requests.clear();
+        self.tracker = Tracker::default();
+    }
+
+    pub fn request(&self, number: u64) -> Option<&Request> {
+        let first = self.requests.front()?.number;
+        self.requests.get(number.checked_sub(first)? as usize)
+    }
+
+    fn flow(&mut self, r: &TraceRecord<'_>, to: &str, to_id: u32, dropped: bool) {
+        let key = (r.node_id.index() as u32, to_id);
+        let i = match self.flow_index.get(&key) {
+            Some(&i) => i,
+            None => {
+                self.flows.push(LinkFlow {
+                    from: r.node.to_string(),
+                    to: to.to_string(),
+                    ..LinkFlow::default()
+                });
+                self.flow_index.insert(key, self.flows.len() - 1);
+                self.flows.len() - 1
+            }
+        };
+        if dropped {
+            self.flows[i].dropped += 1;
+        } else {
+            self.flows[i].sent += 1;
+        }
+    }
+
+    fn mark(&mut self, at: SimTime, fault: bool, text: String) {
+        if self.marks.len() < KEPT_MARKS {
+            self.marks.push(Mark { at, fault, text });
+        } else {
+            self.marks_left_out += 1;
+        }
+    }
+}
+
+/// The views' handle on what the sink collects.
+pub type Shared = Rc<RefCell<Observed>>;
+
+/// A fast hasher for the sink's small integer keys (FxHash's multiply):
+/// the maps are looked up on every message, and only looked up, never
+/// iterated, so their order cannot matter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Fast;
+
+#[derive(Default)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+impl std::hash::BuildHasher for Fast {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0)
+    }
+}
+
+/// Ids that tie messages to requests, with the request's number. Nodes
+/// are their indices.
+#[derive(Debug, Default)]
+struct Tracker {
+    /// (caller, call id) -> request.
+    calls: HashMap<(u32, u64), u64, Fast>,
+    /// order -> request.
+    orders: HashMap<u64, u64, Fast>,
+    /// (coordinator, op id) -> request.
+    ops: HashMap<(u32, u64), u64, Fast>,
+    /// The handler running now: (node, request it serves).
+    handler: Option<(u32, u64)>,
+}
+
+impl Tracker {
+    /// The request the running handler of `node` serves.
+    fn context(&self, node: u32) -> Option<u64> {
+        self.handler.filter(|&(n, _)| n == node).map(|(_, r)| r)
+    }
+}
+
+/// How a message relates to requests.
+enum Tie {
+    /// It starts an attempt of call `call` by the sender: the request is
+    /// the one its order names, or the handler's, or a new one.
+    Call { call: u64, order: Option<u64> },
+    /// It answers the receiver's call `call`.
+    Answer { call: u64 },
+    /// It starts op `op` of the sender (a coordinator's replication).
+    Op { op: u64 },
+    /// It answers the receiver's op `op`.
+    OpAnswer { op: u64 },
+    /// It belongs to whatever the sender's handler serves.
+    Handler,
+}
+
+/// How a message is tied to requests (None: it is not part of one).
+fn tie(m: &Rpc) -> Option<Tie> {
+    use Rpc::*;
+    Some(match m {
+        Call { call, order, .. } if *order != PROBE_ORDER => Tie::Call {
+            call: *call,
+            order: Some(*order),
+        },
+        KvRead { call, .. } | KvWrite { call, .. } | Put { call, .. } | Get { call, .. } => {
+            Tie::Call {
+                call: *call,
+                order: None,
+            }
+        }
+        Reply { call, .. }
+        | KvValue { call, .. }
+        | KvAck { call }
+        | PutOk { call, .. }
+        | GetOk { call, .. }
+        | Refused { call, .. } => Tie::Answer { call: *call },
+        Replicate { op: Some(op), .. } | Fetch { op, .. } => Tie::Op { op: *op },
+        Replicated { op } | Fetched { op, .. } => Tie::OpAnswer { op: *op },
+        Invalidate { .. } | Replicate { op: None, .. } => Tie::Handler,
+        _ => return None,
+    })
+}
+
+/// What a message is, for the inspector (only asked of messages of the
+/// requests being kept).
+fn what(m: &Rpc) -> String {
+    use Rpc::*;
+    match m {
+        Call { .. } => "call".into(),
+        Reply { outcome, .. } => match outcome {
+            Outcome::Ok(_) => "reply ok".into(),
+            Outcome::Err(e) => format!("reply {}", e.as_str()),
+        },
+        KvRead { key, .. } => format!("read key {key}"),
+        KvWrite { key, version, .. } => format!("write key {key} v{version}"),
+        KvValue { version, .. } => format!("value v{version}"),
+        KvAck { .. } => "ack".into(),
+        Invalidate { key } => format!("invalidate key {key}"),
+        Put { key, .. } => format!("put key {key}"),
+        Get { key, .. } => format!("get key {key}"),
+        PutOk { .. } => "put ok".into(),
+        GetOk { items, .. } => match items.len() {
+            0 => "got nothing".into(),
+            1 => format!("got value {}", items[0].id),
+            n => format!("got {n} siblings"),
+        },
+        Refused { .. } => "refused".into(),
+        Replicate { op: Some(_), .. } => "replicate".into(),
+        Replicate { op: None, .. } => "replicate (async)".into(),
+        Replicated { .. } => "replicated".into(),
+        Fetch { .. } => "fetch".into(),
+        Fetched { items, .. } => format!("fetched {} item(s)", items.len()),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The trace sink that fills `Observed`.
+#[derive(Debug, Default)]
+pub struct ObserveSink {
+    pub observed: Shared,
+}
+
+impl ObserveSink {
+    fn on_send(&self, o: &mut Observed, r: &TraceRecord<'_>, to: &str, to_id: u32, m: &Rpc) {
+        let Some(tie) = tie(m) else {
+            return;
+        };
+        let t = &mut o.tracker;
+        let from_id = r.node_id.index() as u32;
+        let found = match tie {
+            Tie::Call { call, order } => {
+                let known = order
+                    .and_then(|o| t.orders.get(&o).copied())
+                    .or_else(|| t.context(from_id));
+                let req = match known {
+                    Some(req) => Some(req),
+                    // Requests that began before `follow_from` are not
+                    // followed (the run is catching up to a later time).
+                    None if r.time < o.follow_from => None,
+                    None => {
+                        let label = match order {
+                            Some(order) => format!("order {}", order & ((1 << 40) - 1)),
+                            None => what(m),
+                        };
+                        let number = o.started;
+                        o.started += 1;
+                        o.requests.push_back(Request {
+                            number,
+                            origin: r.node.to_string(),
+                            label,
+                            start: r.time,
+                            end: None,
+                            outcome: None,
+                            hops: Vec::new(),
+                            hops_left_out: 0,
+                        });
+                        if o.requests.len() > KEPT_REQUESTS {
+                            o.requests.pop_front();
+                            forget(&mut o.tracker, o.requests.front().map_or(0, |f| f.number));
+                        }
+                        if let Some(order) = order {
+                            o.tracker.orders.insert(order, number);
+                        }
+                        Some(number)
+                    }
+                };
+                if let Some(req) = req {
+                    o.tracker.calls.insert((from_id, call), req);
+                }
+                req
+            }
+            Tie::Answer { call } => t.calls.get(&(to_id, call)).copied(),
+            Tie::Op { op } => {
+                let req = t.context(from_id);
+                if let Some(req) = req {
+                    t.ops.insert((from_id, op), req);
+                }
+                req
+            }
+            Tie::OpAnswer { op } => t.ops.get(&(to_id, op)).copied(),
+            Tie::Handler => t.context(from_id),
+        };
+        let Some(number) = found else { return };
+        let Some(req) = o.request_mut(number) else {
+            return;
+        };
+        if req.hops.len() >= KEPT_HOPS {
+            req.hops_left_out += 1;
+        } else {
+            req.hops.push(Hop {
+                sent: r.time,
+                arrived: None,
+                from: r.node.to_string(),
+                to: to.to_string(),
+                what: what(m),
+                dropped: None,
+            });
+        }
+    }
+
+    /// A message arrived (or was dropped): complete its hop, and remember
+    /// which request the receiver's handler now serves.
+    fn on_arrival(
+        &self,
+        o: &mut Observed,
+        r: &TraceRecord<'_>,
+        (peer, peer_id): (&str, u32),
+        m: &Rpc,
+        drop: Option<String>,
+    ) {
+        // A delivery is recorded at the receiver, a drop at the sender.
+        let here = r.node_id.index() as u32;
+        let ((sender, sender_id), (receiver, receiver_id)) = if drop.is_some() {
+            ((r.node, here), (peer, peer_id))
+        } else {
+            ((peer, peer_id), (r.node, here))
+        };
+        let Some(tie) = tie(m) else {
+            if drop.is_none() {
+                o.tracker.handler = None;
+            }
+            return;
+        };
+        let t = &mut o.tracker;
+        let found = match tie {
+            Tie::Call { call, .. } => t.calls.get(&(sender_id, call)).copied(),
+            Tie::Answer { call } => t.calls.get(&(receiver_id, call)).copied(),
+            Tie::Op { op } => t.ops.get(&(sender_id, op)).copied(),
+            Tie::OpAnswer { op } => t.ops.get(&(receiver_id, op)).copied(),
+            Tie::Handler => None,
+        };
+        if drop.is_none() {
+            t.handler = found.map(|req| (receiver_id, req));
+        }
+        if found.is_none() && (o.requests.is_empty() || !matches!(tie, Tie::Handler)) {
+            return;
+        }
+        let what = what(m);
+        let open = |h: &Hop| {
+            h.arrived.is_none()
+                && h.dropped.is_none()
+                && h.from == sender
+                && h.to == receiver
+                && h.what == what
+        };
+        // A message tied to its sender's handler is found by sight among
+        // the newest requests.
+        let Some(number) = found.or_else(|| {
+            o.requests
+                .iter()
+                .rev()
+                .take(8)
+                .find(|q| q.hops.iter().any(open))
+                .map(|q| q.number)
+        }) else {
+            return;
+        };
+        let Some(req) = o.request_mut(number) else {
+            return;
+        };
+        let dropped = drop.is_some();
+        if let Some(h) = req.hops.iter_mut().rev().find(|h| open(h)) {
+            match drop {
+                Some(reason) => h.dropped = Some(reason),
+                None => h.arrived = Some(r.time),
+            }
+        }
+        if receiver == req.origin && matches!(tie, Tie::Answer { .. }) && !dropped {
+            req.end = Some(r.time);
+            req.outcome = Some(what);
+        }
+    }
+}
+
+impl Observed {
+    fn request_mut(&mut self, number: u64) -> Option<&mut Request> {
+        let first = self.requests.front()?.number;
+        self.requests.get_mut(number.checked_sub(first)? as usize)
+    }
+}
+
+/// Forgets the ids of requests numbered below `first` (no longer kept).
+fn forget(t: &mut Tracker, first: u64) {
+    // Cheap enough: the maps hold the ids of about KEPT_REQUESTS requests.
+    if t.calls.len() > 8 * KEPT_REQUESTS {
+        t.calls.retain(|_, r| *r >= first);
+        t.ops.retain(|_, r| *r >= first);
+        t.orders.retain(|_, r| *r >= first);
+    }
+}
+
+fn debug_text(d: &dyn std::fmt::Debug) -> String {
+    let s = format!("{d:?}");
+    s.trim_matches('"').to_string()
+}
+
+impl TraceSink for ObserveSink {
+    fn record(&mut self, r: &TraceRecord<'_>) {
+        let mut o = self.observed.borrow_mut();
+        // Requests are followed only from `follow_from` on.
+        let follow = r.time >= o.follow_from;
+        let rpc = || r.message.and_then(|m| m.downcast_ref::<Rpc>());
+        let peer = r.peer.zip(r.peer_id.map(|p| p.index() as u32));
+        match (r.kind, peer) {
+            (TraceKind::Send, Some((to, to_id))) => {
+                if to_id != r.node_id.index() as u32 {
+                    o.flow(r, to, to_id, false);
+                }
+                if follow && let Some(m) = rpc() {
+                    self.on_send(&mut o, r, to, to_id, m);
+                }
+            }
+            (TraceKind::Deliver, Some(peer)) => match rpc().filter(|_| follow) {
+                Some(m) => self.on_arrival(&mut o, r, peer, m, None),
+                None => o.tracker.handler = None,
+            },
+            (TraceKind::Drop, Some((to, to_id))) => {
+                // Recorded at the sender's name, with the receiver as peer.
+                o.flow(r, to, to_id, true);
+                if follow && let Some(m) = rpc() {
+                    let reason = r
+                        .detail
+                        .map(debug_text)
+                        .and_then(|d| d.split(':').next().map(str::to_string))
+                        .unwrap_or_else(|| "dropped".into());
+                    self.on_arrival(&mut o, r, (to, to_id), m, Some(reason));
+                }
+            }
+            (TraceKind::Timer, _) => {
+                // Timers carry no request ids the tracker follows, except
+                // a caller's attempt timeout, which names its call.
+                let node = r.node_id.index() as u32;
+                o.tracker.handler = match rpc().filter(|_| follow) {
+                    Some(Rpc::AttemptTimeout { call, .. }) => {
+                        o.tracker.calls.get(&(node, *call)).map(|&q| (node, q))
+                    }
+                    _ => None,
+                };
+            }
+            (TraceKind::Note, _) => {
+                let text = format!(
+                    "{}: {}",
+                    r.node,
+                    r.detail.map(debug_text).unwrap_or_default()
+                );
+                o.mark(r.time, false, text);
+            }
+            (TraceKind::Crash, _) => o.mark(r.time, true, format!("crash {}", r.node)),
+            (TraceKind::Restart, _) => o.mark(r.time, true, format!("restart {}", r.node)),
+            (TraceKind::Partition, _) => {
+                let what = r.detail.map(debug_text).unwrap_or_default();
+                o.mark(r.time, true, format!("partition {what}"));
+            }
+            (TraceKind::Heal, _) => {
+                let what = r.detail.map(debug_text).unwrap_or_default();
+                o.mark(r.time, true, format!("heal {what}"));
+            }
+            (TraceKind::Link, _) => {
+                let what = r.detail.map(debug_text).unwrap_or_default();
+                let text = match r.peer {
+                    Some(peer) => format!("link {} -> {peer}: {what}", r.node),
+                    None => format!("links: {what}"),
+                };
+                o.mark(r.time, true, text);
+            }
+            _ => {}
+        }
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}

@@ -1,0 +1,205 @@
+//! Counts over time for the charts that the models only total: duplicate
+//! charges, failures by reason, stale reads. The player samples them at
+//! fixed points of simulated time (a few hundred per run), so a chart is
+//! the same however fast or in how many slices the run was played.
+//!
+//! Stale reads are judged as the run goes, by the same rule as the
+//! end-of-run checker (`checker::consistency`): each sample feeds the
+//! tracker every read and write that returned since the last one. At the
+//! end the chart's total equals the run's `stale_reads`.
+
+use sim_core::checker::consistency::{KvOp, StaleTracker};
+use sim_core::metrics::Histogram;
+use sim_core::models::cache::{KvReader, KvWriter};
+use sim_core::models::replication::Session;
+use sim_core::models::rpc::Rpc;
+use sim_core::{NodeId, SimDuration, SimTime, Simulation};
+use std::collections::BTreeMap;
+
+/// Sample points per run.
+pub const POINTS: u64 = 300;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Reader,
+    Writer,
+    Session,
+}
+
+/// A node whose history feeds the stale-read tracker.
+#[derive(Clone, Debug)]
+struct Source {
+    id: NodeId,
+    name: String,
+    kind: Kind,
+    /// Operations before this index have been looked at.
+    cursor: usize,
+    /// Operations looked at that had not returned yet.
+    pending: Vec<usize>,
+}
+
+/// The samples so far.
+#[derive(Clone, Debug)]
+pub struct Samples {
+    pub interval: SimDuration,
+    /// The next sample's time.
+    pub next: SimTime,
+    /// Sample times, in seconds.
+    pub times: Vec<f64>,
+    /// Per counter, its value at each sample (0 before it existed).
+    pub counters: BTreeMap<String, Vec<f64>>,
+    /// Per reader or session (writes judge every reader), stale reads so
+    /// far at each sample.
+    pub stale: BTreeMap<String, Vec<f64>>,
+    /// Per client or session, the p50 and p99 latency (ns) of the requests
+    /// that ended in each interval (NaN: none did).
+    pub latency: BTreeMap<String, Vec<[f64; 2]>>,
+    /// The latency histograms as they were at the last sample.
+    latency_before: BTreeMap<String, Histogram>,
+    sources: Vec<Source>,
+    /// Per group (a replica group's sessions, or every reader and writer
+    /// of the key-value models): its sources and its tracker, since writes
+    /// judge the reads of their own group.
+    groups: Vec<(String, Vec<usize>, StaleTracker)>,
+}
+
+/// Counters worth a chart over time.
+pub fn charted(name: &str) -> bool {
+    name.ends_with(".duplicate_charges")
+        || name.contains(".failed.")
+        || name.ends_with(".stale_reads")
+}
+
+impl Samples {
+    pub fn new(sim: &Simulation<Rpc>, end: SimTime) -> Self {
+        let interval = SimDuration::from_nanos((end.as_nanos() / POINTS).max(1_000_000));
+        let mut sources = Vec::new();
+        let mut groups: Vec<(String, Vec<usize>, StaleTracker)> = Vec::new();
+        for (id, name) in sim.nodes() {
+            let (kind, group) = if sim.node::<KvReader>(id).is_some() {
+                (Kind::Reader, String::new())
+            } else if sim.node::<KvWriter>(id).is_some() {
+                (Kind::Writer, String::new())
+            } else if let Some(s) = sim.node::<Session>(id) {
+                (Kind::Session, s.group().to_string())
+            } else {
+                continue;
+            };
+            let index = sources.len();
+            match groups.iter_mut().find(|(g, ..)| *g == group) {
+                Some((_, members, _)) => members.push(index),
+                None => groups.push((group, vec![index], StaleTracker::default())),
+            }
+            sources.push(Source {
+                id,
+                name: name.to_string(),
+                kind,
+                cursor: 0,
+                pending: Vec::new(),
+            });
+        }
+        Samples {
+            interval,
+            next: SimTime::ZERO + interval,
+            times: Vec::new(),
+            counters: BTreeMap::new(),
+            stale: BTreeMap::new(),
+            latency: BTreeMap::new(),
+            latency_before: BTreeMap::new(),
+            sources,
+            groups,
+        }
+    }
+
+    /// Takes the sample due at `self.next` (the simulation has run to it).
+    pub fn take(&mut self, sim: &Simulation<Rpc>) {
+        let n = self.times.len();
+        self.times.push(self.next.as_nanos() as f64 / 1e9);
+        for (name, value) in sim.metrics().counters() {
+            if charted(name) {
+                let values = self.counters.entry(name.to_string()).or_default();
+                values.resize(n, 0.0);
+                values.push(value as f64);
+            }
+        }
+        for values in self.counters.values_mut() {
+            values.resize(n + 1, *values.last().unwrap_or(&0.0));
+        }
+        for (name, h) in sim.metrics().histograms() {
+            // A client's or session's own latency, not its callers' (those
+            // are named `<node>.<dependency>.latency_ns`).
+            let Some(who) = name.strip_suffix(".latency_ns") else {
+                continue;
+            };
+            if who.contains('.') {
+                continue;
+            }
+            let before = self.latency_before.entry(who.to_string()).or_default();
+            let q = |q: f64| h.quantile_since(before, q).map_or(f64::NAN, |v| v as f64);
+            let point = [q(0.5), q(0.99)];
+            *before = h.clone();
+            let values = self.latency.entry(who.to_string()).or_default();
+            values.resize(n, [f64::NAN; 2]);
+            values.push(point);
+        }
+        self.judge(sim);
+        self.next += self.interval;
+    }
+
+    /// Feeds the tracker what returned since the last sample.
+    fn judge(&mut self, sim: &Simulation<Rpc>) {
+        let n = self.times.len();
+        for (_, members, tracker) in &mut self.groups {
+            let mut batch: Vec<KvOp> = Vec::new();
+            for &i in members.iter() {
+                collect(sim, &mut self.sources[i], i as u32, &mut batch);
+            }
+            tracker.add(&batch);
+            for &i in members.iter() {
+                let s = &self.sources[i];
+                if s.kind == Kind::Writer {
+                    continue;
+                }
+                let stale = tracker.reads.get(&(i as u32)).map_or(0, |c| c.1);
+                let values = self.stale.entry(s.name.clone()).or_default();
+                values.resize(n - 1, 0.0);
+                values.push(stale as f64);
+            }
+        }
+    }
+}
+
+/// Appends to `batch` the operations of `s` that have returned since it
+/// was last looked at.
+fn collect(sim: &Simulation<Rpc>, s: &mut Source, client: u32, batch: &mut Vec<KvOp>) {
+    enum History<'a> {
+        Kv(&'a [KvOp]),
+        Session(&'a [sim_core::models::replication::SessionOp]),
+    }
+    let history = match s.kind {
+        Kind::Reader => sim.node::<KvReader>(s.id).map(|n| History::Kv(n.history())),
+        Kind::Writer => sim.node::<KvWriter>(s.id).map(|n| History::Kv(n.history())),
+        Kind::Session => sim
+            .node::<Session>(s.id)
+            .map(|n| History::Session(n.history())),
+    };
+    let Some(history) = history else { return };
+    // None: not part of the history (a refused or failed operation).
+    let (len, look): (usize, Box<dyn Fn(usize) -> Option<KvOp> + '_>) = match history {
+        History::Kv(h) => (h.len(), Box::new(move |i| Some(KvOp { client, ..h[i] }))),
+        History::Session(h) => (
+            h.len(),
+            Box::new(move |i| (!h[i].dropped).then(|| h[i].as_kv_op(client))),
+        ),
+    };
+    let mut still = Vec::new();
+    for i in s.pending.drain(..).chain(s.cursor..len) {
+        match look(i) {
+            Some(op) if op.ret.is_some() => batch.push(op),
+            Some(_) => still.push(i),
+            None => {}
+        }
+    }
+    s.pending = still;
+    s.cursor = len;
+}

@@ -1,0 +1,507 @@
+//! The views beyond playback: parameters that re-run, two variants side by
+//! side, charts over time that agree with the run's totals, the timeline's
+//! marks, the request inspector and a partition drawn as a line.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use sim_core::{SimDuration, SimTime};
+use sim_web::App;
+use sim_web::app::{Chart, Lines, chart_data};
+use sim_web::player::Player;
+
+fn story(name: &str) -> &'static str {
+    sim_core::scenario::library::STORIES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .unwrap()
+}
+
+fn harness() -> Harness<'static, App> {
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut App| app.ui(ui), App::new())
+}
+
+fn counter(p: &Player, name: &str) -> u64 {
+    p.metrics().get_counter(name).unwrap_or(0)
+}
+
+fn chart<'a>(data: &'a [Chart], id: &str) -> &'a Lines {
+    &data
+        .iter()
+        .find(|(i, ..)| *i == id)
+        .unwrap_or_else(|| panic!("no {id} chart"))
+        .2
+}
+
+/// The story's second question: keys that expire after 100ms. Moving the
+/// parameter re-runs the scenario, duplicates come back, and the session
+/// exports as a variant that replays to the same fingerprint.
+#[test]
+fn a_parameter_re_runs_the_story_and_exports_as_a_variant() {
+    let mut app = App::new();
+    app.open_story("double-charge");
+    app.choose_variant(Some("idempotency-keys"));
+    let ttl = app
+        .params
+        .iter()
+        .find(|p| p.path == "node.api.idempotency.ttl")
+        .expect("the key store's lifetime is a slider")
+        .clone();
+    assert_eq!(ttl.value, 86_400e9);
+    {
+        let p = app.player.as_mut().unwrap();
+        p.run_to_end();
+        assert_eq!(counter(p, "ledger.duplicate_charges"), 0);
+        p.seek(SimTime::ZERO + SimDuration::from_secs(20));
+        while !p.work(u64::MAX / 2) {}
+    }
+    app.set_parameter(&ttl.path, ttl.to_toml(100e6));
+    assert!(app.error.is_none(), "{:?}", app.error);
+    let p = app.player.as_mut().unwrap();
+    // Re-run from the start, caught up to where playback was.
+    assert_eq!(p.target, SimTime::ZERO + SimDuration::from_secs(20));
+    p.run_to_end();
+    assert!(
+        counter(p, "ledger.duplicate_charges") > 0,
+        "short-lived keys let retries through"
+    );
+    let live = p.fingerprint();
+    assert_eq!(p.exported_variant().as_deref(), Some("edited"));
+    let text = p.export();
+    assert!(text.contains("[variants.edited]"), "{text}");
+    assert!(
+        text.contains("\"node.api.idempotency.ttl\" = \"100ms\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"node.user.idempotency_keys\" = true"),
+        "{text}"
+    );
+    let mut again = Player::new("exported", &text, Some("edited"), Some(p.seed)).unwrap();
+    again.run_to_end();
+    assert_eq!(again.fingerprint(), live);
+    // The slider shows the new value.
+    let ttl = app.params.iter().find(|p| p.path == ttl.path).unwrap();
+    assert_eq!(ttl.value, 100e6);
+    // A value the scenario refuses is reported, and not kept.
+    app.set_parameter("node.api.workers", toml::Value::Integer(-3));
+    assert!(
+        app.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("node.api.workers")
+    );
+    assert!(
+        !app.player
+            .as_ref()
+            .unwrap()
+            .overrides
+            .iter()
+            .any(|(p, _)| p == "node.api.workers")
+    );
+}
+
+/// Two variants side by side on one seed, following one timeline: the
+/// lesson shows in both verdict lists, and B is exactly its own run.
+#[test]
+fn two_variants_side_by_side_share_the_seed_and_the_timeline() {
+    let mut h = harness();
+    h.get_by_label("double-charge").click();
+    h.run();
+    h.get_by_label("no-idempotency").click();
+    h.run();
+    h.state_mut().compare_with(Some("idempotency-keys"));
+    h.run();
+    // Each side is named above its picture and above its verdicts.
+    assert_eq!(h.query_all_by_label("A: no-idempotency").count(), 2);
+    assert_eq!(h.query_all_by_label("B: idempotency-keys").count(), 2);
+    {
+        let a = h.state_mut().player.as_mut().unwrap();
+        a.seek(SimTime::ZERO + SimDuration::from_secs(7));
+    }
+    h.run();
+    let app = h.state();
+    let (a, b) = (app.player.as_ref().unwrap(), app.compare.as_ref().unwrap());
+    assert_eq!(a.now(), b.now(), "one timeline");
+    assert_eq!(a.seed, b.seed);
+    h.get_by_label("Run to end").click();
+    h.run();
+    assert!(
+        h.query_by_label_contains("ledger.duplicate_charges > 0 (was ")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("ledger.duplicate_charges == 0 (was 0)")
+            .is_some()
+    );
+    let b = h.state().compare.as_ref().unwrap();
+    assert_eq!(
+        b.fingerprint(),
+        sim_web::story_fingerprint("double-charge", Some("idempotency-keys"), b.seed).unwrap()
+    );
+}
+
+/// The charts over time end where the run's totals end: duplicate charges,
+/// failures by reason, stale reads (judged as the run goes, by the
+/// checker's rule).
+#[test]
+fn charts_over_time_agree_with_the_run_s_totals() {
+    let mut p = Player::new(
+        "double-charge",
+        story("double-charge"),
+        Some("no-idempotency"),
+        None,
+    )
+    .unwrap();
+    p.speed = 1000.0;
+    p.playing = true;
+    // Played in frames, as the browser does.
+    while !p.is_finished() {
+        p.tick(0.016, 20_000);
+    }
+    let data = chart_data(&p);
+    let dup = chart(&data, "duplicates");
+    let last = dup[0].1.last().unwrap()[1];
+    assert_eq!(last as u64, counter(&p, "ledger.duplicate_charges"));
+    assert!(last > 0.0);
+    assert!(
+        dup[0].1.windows(2).all(|w| w[0][1] <= w[1][1]),
+        "a count so far never falls"
+    );
+    let latency = chart(&data, "latency");
+    assert!(latency.iter().any(|(n, _)| n == "user p99"));
+    let (p50, p99) = (&latency[0].1, &latency[1].1);
+    assert!(p50.iter().zip(p99).all(|(a, b)| a[1] <= b[1]));
+
+    // Failures by reason: the rates add up to the counters.
+    let mut p = Player::new("retry-storm", story("retry-storm"), None, None).unwrap();
+    p.run_to_end();
+    let data = chart_data(&p);
+    let errors = chart(&data, "errors");
+    let interval = p.samples.interval.as_nanos() as f64 / 1e9;
+    for (name, pts) in errors {
+        let (who, reason) = name.split_once(' ').unwrap();
+        let total: f64 = pts.iter().map(|p| p[1] * interval).sum();
+        let expected = counter(&p, &format!("{who}.failed.{reason}")) as f64;
+        assert!(
+            (total - expected).abs() < 0.5,
+            "{name}: {total} vs {expected}"
+        );
+    }
+    assert!(!errors.is_empty());
+
+    // Stale reads from a cache and from replicas.
+    for (name, variant) in [
+        ("stale-cache", "long-ttl"),
+        ("cap", "ap"),
+        ("eventually-wrong", "no-repair"),
+    ] {
+        let mut p = Player::new(name, story(name), Some(variant), None).unwrap();
+        p.run_to_end();
+        let mut seen = 0;
+        for (who, values) in &p.samples.stale {
+            let expected = counter(&p, &format!("{who}.stale_reads"));
+            assert_eq!(*values.last().unwrap() as u64, expected, "{name}: {who}");
+            seen += expected;
+        }
+        assert!(seen > 0, "{name} {variant} has stale reads to chart");
+    }
+}
+
+/// Faults and pattern events land on the timeline at their times.
+#[test]
+fn the_timeline_marks_faults_and_pattern_events() {
+    let mut p = Player::new("cap", story("cap"), Some("cp"), None).unwrap();
+    p.run_to_end();
+    let windows = p.metrics().fault_windows().to_vec();
+    assert!(!windows.is_empty());
+    let marks = p.observed.borrow().marks.clone();
+    for w in &windows {
+        assert!(
+            marks.iter().any(|m| m.fault && m.at == w.start),
+            "no mark at {:?} for {}: {marks:?}",
+            w.start,
+            w.label
+        );
+    }
+
+    // A crashed leader: the failover is a pattern event after the crash.
+    let mut p = Player::new("cap", story("cap"), Some("cp"), None).unwrap();
+    p.seek(SimTime::ZERO + SimDuration::from_secs(5));
+    while !p.work(u64::MAX / 2) {}
+    let leader = p
+        .sim()
+        .nodes()
+        .find(|(id, _)| {
+            p.sim()
+                .node::<sim_core::models::replication::Replica>(*id)
+                .is_some_and(|r| r.is_leader())
+        })
+        .map(|(_, n)| n.to_string())
+        .expect("a leader");
+    p.act("crash", &leader, None).unwrap();
+    p.seek(SimTime::ZERO + SimDuration::from_secs(10));
+    while !p.work(u64::MAX / 2) {}
+    let marks = p.observed.borrow().marks.clone();
+    let crash = marks
+        .iter()
+        .find(|m| m.text == format!("crash {leader}"))
+        .expect("the crash");
+    let elected = marks
+        .iter()
+        .find(|m| !m.fault && m.text.contains("leader of term"))
+        .unwrap_or_else(|| panic!("no failover in {marks:?}"));
+    assert!(elected.at > crash.at);
+
+    let mut p = Player::new("cascading-failure", story("cascading-failure"), None, None).unwrap();
+    let breaker = p
+        .scenario
+        .variants()
+        .find(|v| v.contains("breaker"))
+        .map(str::to_string);
+    p.rebuild(breaker.as_deref(), p.seed).unwrap();
+    p.run_to_end();
+    let marks = &p.observed.borrow().marks;
+    assert!(
+        marks
+            .iter()
+            .any(|m| m.text.contains("circuit breaker open")),
+        "{marks:?}"
+    );
+}
+
+/// A request's path, attempts, cache answers and replicas, as the inspector
+/// shows them.
+#[test]
+fn the_inspector_follows_a_request_through_the_system() {
+    // A payment retried after a lost reply: the shop's attempts, each
+    // through the API to the ledger.
+    let mut p = Player::new(
+        "double-charge",
+        story("double-charge"),
+        Some("no-idempotency"),
+        None,
+    )
+    .unwrap();
+    p.seek(SimTime::ZERO + SimDuration::from_secs(30));
+    while !p.work(u64::MAX / 2) {}
+    {
+        let o = p.observed.borrow();
+        let retried = o
+            .requests
+            .iter()
+            .find(|r| r.attempts() >= 2 && r.end.is_some())
+            .expect("a retried payment among the recent ones");
+        let path: Vec<(&str, &str, &str)> = retried
+            .hops
+            .iter()
+            .map(|h| (h.from.as_str(), h.to.as_str(), h.what.as_str()))
+            .collect();
+        assert_eq!(path[0], ("user", "api", "call"));
+        assert!(path.contains(&("api", "ledger", "call")), "{path:?}");
+        assert!(path.contains(&("ledger", "api", "reply ok")), "{path:?}");
+        assert!(
+            retried
+                .hops
+                .iter()
+                .all(|h| h.arrived.is_none_or(|a| a >= h.sent))
+        );
+        assert_eq!(retried.origin, "user");
+        // The hops arrive 1ms after they are sent (the network's latency).
+        let first = &retried.hops[0];
+        assert_eq!(
+            first.arrived.unwrap() - first.sent,
+            SimDuration::from_millis(1)
+        );
+    }
+
+    // Reads through a cache: hits, and misses that read the database.
+    let mut p = Player::new("stale-cache", story("stale-cache"), Some("short-ttl"), None).unwrap();
+    p.seek(SimTime::ZERO + SimDuration::from_secs(3600));
+    while !p.work(u64::MAX / 2) {}
+    {
+        let o = p.observed.borrow();
+        let answers: Vec<(String, bool)> =
+            o.requests.iter().flat_map(|r| r.cache_answers()).collect();
+        assert!(answers.iter().any(|(c, hit)| c == "cache" && *hit));
+        let missed = o
+            .requests
+            .iter()
+            .find(|r| r.cache_answers().iter().any(|(_, hit)| !hit));
+        if let Some(r) = missed {
+            assert!(r.hops.iter().any(|h| h.from == "cache" && h.to == "db"));
+        }
+    }
+
+    // Quorum reads name the replicas that answered.
+    let mut p = Player::new("cap", story("cap"), Some("ap"), None).unwrap();
+    p.seek(SimTime::ZERO + SimDuration::from_secs(3));
+    while !p.work(u64::MAX / 2) {}
+    let o = p.observed.borrow();
+    assert!(
+        o.requests.iter().any(|r| !r.replicas_read().is_empty()),
+        "{:?}",
+        o.requests.back()
+    );
+}
+
+/// Clicking a request in the list opens it.
+#[test]
+fn clicking_a_request_shows_its_path() {
+    let mut h = harness();
+    h.get_by_label("double-charge").click();
+    h.run();
+    {
+        let p = h.state_mut().player.as_mut().unwrap();
+        p.seek(SimTime::ZERO + SimDuration::from_secs(2));
+        while !p.work(u64::MAX / 2) {}
+    }
+    h.run();
+    let number = h
+        .state()
+        .player
+        .as_ref()
+        .unwrap()
+        .observed
+        .borrow()
+        .requests
+        .back()
+        .unwrap()
+        .number;
+    h.get_by_label_contains(&format!("#{number} order")).click();
+    h.run();
+    assert_eq!(h.state().inspected, Some(number));
+    assert!(h.query_by_label("Back to the list").is_some());
+    assert!(
+        h.query_by_label_contains("1 attempt (0 retries)").is_some()
+            || h.query_by_label_contains("retr").is_some()
+    );
+    assert!(h.query_by_label("user -> api").is_some());
+}
+
+/// A line drawn across the system partitions its two sides; the session
+/// exports and replays to the same fingerprint.
+#[test]
+fn a_drawn_partition_splits_the_system_and_replays() {
+    use egui::{Pos2, pos2};
+    use std::collections::BTreeMap;
+    let positions: BTreeMap<String, Pos2> = [
+        ("a", pos2(0.0, 0.0)),
+        ("b", pos2(10.0, 0.0)),
+        ("c", pos2(10.0, 10.0)),
+    ]
+    .into_iter()
+    .map(|(n, p)| (n.to_string(), p))
+    .collect();
+    // A vertical line at x = 5: a on one side, b and c on the other.
+    let [one, two] = sim_web::topology::split_by_line(&positions, pos2(5.0, -5.0), pos2(5.0, 20.0));
+    let mut sides = [one, two];
+    sides.sort();
+    assert_eq!(
+        sides,
+        [
+            vec!["a".to_string()],
+            vec!["b".to_string(), "c".to_string()]
+        ]
+    );
+
+    let mut p = Player::new("cap", story("cap"), Some("cp"), Some(4)).unwrap();
+    p.seek(SimTime::ZERO + SimDuration::from_secs(2));
+    while !p.work(u64::MAX / 2) {}
+    let names: Vec<String> = p.sim().nodes().map(|(_, n)| n.to_string()).collect();
+    let (left, right) = names.split_at(names.len() / 2);
+    assert!(p.split(vec![left.to_vec(), Vec::new()]).is_err());
+    p.split(vec![left.to_vec(), right.to_vec()]).unwrap();
+    p.run_to_end();
+    let live = p.fingerprint();
+    assert!(
+        p.observed
+            .borrow()
+            .marks
+            .iter()
+            .any(|m| m.fault && m.text.starts_with("partition line"))
+    );
+    let mut again = Player::new("exported", &p.export(), Some("cp"), Some(4)).unwrap();
+    again.run_to_end();
+    assert_eq!(again.fingerprint(), live);
+    assert_ne!(
+        live,
+        sim_web::story_fingerprint("cap", Some("cp"), 4).unwrap()
+    );
+}
+
+/// Node labels say what the picture's colours cannot: a cold cache, its
+/// keys once warm, a node cut off by a partition, busy workers.
+#[test]
+fn node_labels_show_cold_caches_cut_off_nodes_and_load() {
+    use sim_web::topology::{links, node_label};
+    let mut p = Player::new("stale-cache", story("stale-cache"), Some("short-ttl"), None).unwrap();
+    let names: Vec<String> = p.sim().nodes().map(|(_, n)| n.to_string()).collect();
+    let edges = links(&p.spec, &names);
+    let cache = p.sim().node_id("cache").unwrap();
+    assert_eq!(node_label(p.sim(), cache, "cache", &edges), "cache (cold)");
+    p.seek(SimTime::ZERO + SimDuration::from_secs(60));
+    while !p.work(u64::MAX / 2) {}
+    let warm = node_label(p.sim(), cache, "cache", &edges);
+    assert!(
+        warm.starts_with("cache ") && warm.ends_with(" keys"),
+        "{warm}"
+    );
+    // A crash empties it: a cold restart.
+    p.act("crash", "cache", None).unwrap();
+    p.act("restart", "cache", None).unwrap();
+    p.seek(p.now() + SimDuration::from_nanos(10));
+    while !p.work(u64::MAX / 2) {}
+    assert_eq!(node_label(p.sim(), cache, "cache", &edges), "cache (cold)");
+
+    // Cut the link between the API and the ledger: the ledger, whose only
+    // link that is, is cut off; the API still hears the shop.
+    let mut p = Player::new("double-charge", story("double-charge"), None, None).unwrap();
+    let names: Vec<String> = p.sim().nodes().map(|(_, n)| n.to_string()).collect();
+    let edges = links(&p.spec, &names);
+    let ledger = p.sim().node_id("ledger").unwrap();
+    p.seek(SimTime::ZERO + SimDuration::from_secs(1));
+    while !p.work(u64::MAX / 2) {}
+    assert!(!node_label(p.sim(), ledger, "ledger", &edges).contains("cut off"));
+    p.act("partition", "api", Some("ledger")).unwrap();
+    p.seek(p.now() + SimDuration::from_millis(1));
+    while !p.work(u64::MAX / 2) {}
+    assert_eq!(
+        node_label(p.sim(), ledger, "ledger", &edges),
+        "ledger (cut off)"
+    );
+    let api = p.sim().node_id("api").unwrap();
+    let label = node_label(p.sim(), api, "api", &edges);
+    assert!(!label.contains("cut off"), "{label}");
+    // Requests keep arriving at the API, so its workers are busy (they
+    // wait on the ledger, which cannot answer).
+    p.seek(p.now() + SimDuration::from_millis(500));
+    while !p.work(u64::MAX / 2) {}
+    let label = node_label(p.sim(), api, "api", &edges);
+    assert!(label.contains("busy="), "{label}");
+}
+
+/// The app only watches: a story played with its observer and samples, in
+/// slices, ends on the fingerprint of the bare run the CLI makes.
+#[test]
+fn watching_a_run_does_not_change_it() {
+    for (name, variant) in [
+        ("double-charge", Some("no-idempotency")),
+        ("cap", Some("ap")),
+        ("cascading-failure", None),
+    ] {
+        let scenario = sim_core::scenario::load::load(name, name, story(name)).unwrap();
+        let spec = scenario.resolve(variant, &[]).unwrap();
+        let mut bare = sim_core::scenario::build::build(&spec, 9).unwrap();
+        let expected = format!("{:016x}", bare.run().fingerprint.0);
+        let mut p = Player::new(name, story(name), variant, Some(9)).unwrap();
+        p.speed = 50.0;
+        p.playing = true;
+        while !p.is_finished() {
+            p.tick(0.016, 5_000);
+        }
+        assert_eq!(p.fingerprint(), expected, "{name}");
+    }
+}

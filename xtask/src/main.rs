@@ -254,14 +254,26 @@ const STORY_SEED: u64 = 7;
 
 const BENCH_START: &str = "<!-- engine-bench:start -->";
 const BENCH_END: &str = "<!-- engine-bench:end -->";
+const WEB_START: &str = "<!-- web-bench:start -->";
+const WEB_END: &str = "<!-- web-bench:end -->";
 
-fn bench(quick: bool) -> Result<(), String> {
+/// Runs `cargo bench` for `package`'s `bench` and returns its Markdown
+/// table rows.
+fn cargo_bench(
+    package: &str,
+    bench: &str,
+    quick: bool,
+    env: &[(&str, &Path)],
+) -> Result<String, String> {
     let mut cmd = cargo();
-    cmd.args(["bench", "-p", "sim-core", "--bench", "engine"]);
+    cmd.args(["bench", "-p", package, "--bench", bench]);
     if quick {
         cmd.env("FAULTLINE_BENCH_QUICK", "1");
     }
-    eprintln!("\n==> cargo bench -p sim-core --bench engine");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    eprintln!("\n==> cargo bench -p {package} --bench {bench}");
     let out = cmd
         .stderr(Stdio::inherit())
         .output()
@@ -269,12 +281,29 @@ fn bench(quick: bool) -> Result<(), String> {
     if !out.status.success() {
         return Err(format!("cargo bench failed ({})", out.status));
     }
-    let table: String = String::from_utf8_lossy(&out.stdout)
+    Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.starts_with('|'))
         .map(|l| format!("{l}\n"))
-        .collect();
-    print!("{table}");
+        .collect())
+}
+
+fn bench(quick: bool) -> Result<(), String> {
+    let engine = cargo_bench("sim-core", "engine", quick, &[])?;
+    print!("{engine}");
+    // The web app: native release figures, then the same stories in
+    // headless chromium against them.
+    let native = root().join("target/web/native.txt");
+    std::fs::create_dir_all(root().join("target/web")).map_err(|e| e.to_string())?;
+    let playback = cargo_bench(
+        "sim-web",
+        "playback",
+        quick,
+        &[("FAULTLINE_NATIVE_OUT", &native)],
+    )?;
+    print!("{playback}");
+    let browser = web::browser_perf(&native)?;
+    print!("{browser}");
     if quick {
         eprintln!("(quick run: BENCHMARKS.md left unchanged)");
         return Ok(());
@@ -285,23 +314,36 @@ fn bench(quick: bool) -> Result<(), String> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let block = format!(
+    let engine_block = format!(
         "{BENCH_START}\nProduced by `cargo xtask bench` (which runs `cargo bench -p sim-core --bench engine`) \
-         with {rustc} on a {cores}-core machine; each figure is the median of 5 runs on one core.\n\n{table}{BENCH_END}"
+         with {rustc} on a {cores}-core machine; each figure is the median of 5 runs on one core.\n\n{engine}{BENCH_END}"
+    );
+    let web_block = format!(
+        "{WEB_START}\nProduced by `cargo xtask bench` with {rustc} on a {cores}-core machine. Natively \
+         (`cargo bench -p sim-web --bench playback`, release, median of 5): each story run as the CLI runs it, \
+         and as the app's \"Run to end\" runs it (the same run, watched by the app's observer and samples).\n\n\
+         {playback}\nIn headless chromium (SwiftShader, no GPU): frames per second while playing at 1x, and the \
+         app's run to end in WebAssembly (median of 3) against both native figures.\n\n{browser}{WEB_END}"
     );
     let path = root().join("BENCHMARKS.md");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (Some(a), Some(b)) = (text.find(BENCH_START), text.find(BENCH_END)) else {
-        return Err(format!(
-            "{} lacks the {BENCH_START} / {BENCH_END} markers",
-            path.display()
-        ));
-    };
-    let updated = format!("{}{block}{}", &text[..a], &text[b + BENCH_END.len()..]);
+    let mut text =
+        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for (start, end, block) in [
+        (BENCH_START, BENCH_END, &engine_block),
+        (WEB_START, WEB_END, &web_block),
+    ] {
+        let (Some(a), Some(b)) = (text.find(start), text.find(end)) else {
+            return Err(format!(
+                "{} lacks the {start} / {end} markers",
+                path.display()
+            ));
+        };
+        text = format!("{}{block}{}", &text[..a], &text[b + end.len()..]);
+    }
     // Write a temporary file and rename it, so an interrupted run never
     // leaves a half-written BENCHMARKS.md.
     let tmp = path.with_extension("md.tmp");
-    std::fs::write(&tmp, updated).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
     eprintln!("wrote {}", path.display());
     Ok(())

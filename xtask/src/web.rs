@@ -246,15 +246,21 @@ pub fn serve(port: u16) -> Result<(), String> {
     }
 }
 
-/// Plays every story in headless chromium; compares each fingerprint with
-/// the native run of the same story and seed. Returns (passed, failed).
-pub fn browser_test() -> Result<(u64, u64), String> {
+/// Where chromium is: `$CHROMIUM`, or Debian's.
+fn chromium() -> Result<String, String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).exists() {
         return Err(format!(
-            "the browser test needs chromium at {chromium} (apt-get install chromium; .ci/run does)"
+            "the browser checks need chromium at {chromium} (apt-get install chromium; .ci/run does)"
         ));
     }
+    Ok(chromium)
+}
+
+/// Plays every story in headless chromium; compares each fingerprint with
+/// the native run of the same story and seed. Returns (passed, failed).
+pub fn browser_test() -> Result<(u64, u64), String> {
+    let chromium = chromium()?;
     build_site()?;
     let url = serve_in_background(dist(), 0)?;
     let shots = root().join("target/web/screenshots");
@@ -300,4 +306,30 @@ pub fn browser_test() -> Result<(u64, u64), String> {
         return Err(format!("the browser test failed ({})", out.status));
     }
     Ok((passed, failed))
+}
+
+/// The web app's performance in headless chromium against the native
+/// figures in `native` (written by the sim-web playback bench): a
+/// Markdown table.
+pub fn browser_perf(native: &Path) -> Result<String, String> {
+    let chromium = chromium()?;
+    build_site()?;
+    let url = serve_in_background(dist(), 0)?;
+    eprintln!("\n==> browser benchmark (chromium, playwright-core) at {url}");
+    let out = Command::new("node")
+        .arg(web_tools().join("browser_perf.mjs"))
+        .arg(&url)
+        .arg(native)
+        .arg(&chromium)
+        .output()
+        .map_err(|e| format!("could not start node: {e}"))?;
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        return Err(format!("the browser benchmark failed ({})", out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .map(|l| format!("{l}\n"))
+        .collect())
 }

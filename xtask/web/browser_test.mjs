@@ -9,7 +9,7 @@
 //
 // Prints `ok <story> ...` or `FAIL <story> ...` per check.
 import { readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launch } from "./launch.mjs";
 
 const [url, expectedFile, shots, executablePath] = process.argv.slice(2);
 const expected = readFileSync(expectedFile, "utf8")
@@ -20,20 +20,7 @@ const expected = readFileSync(expectedFile, "utf8")
     return { name, seed, fingerprint, nativeMs: Number(nativeMs) };
   });
 
-const browser = await chromium.launch({
-  executablePath,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-unsafe-swiftshader",
-  ],
-});
+const browser = await launch(executablePath);
 let failed = 0;
 const fail = (what) => {
   failed += 1;
@@ -110,6 +97,41 @@ try {
   });
   await page.waitForTimeout(500);
   await page.screenshot({ path: `${shots}/cap-partition.png` });
+
+  // Two variants side by side on one timeline, played to the end: each
+  // side's lesson holds. Then a parameter changed from a slider's path.
+  await page.evaluate(() => {
+    window.faultline.open_story("double-charge");
+    window.faultline.choose_variant("no-idempotency");
+    window.faultline.compare("idempotency-keys");
+    window.faultline.play(1000);
+  });
+  await page.waitForFunction(() => {
+    const s = JSON.parse(window.faultline.state());
+    return s.finished && s.compare && s.compare.finished;
+  }, null, { timeout: 120000, polling: 200 });
+  const sideBySide = JSON.parse(await page.evaluate(() => window.faultline.state()));
+  await page.screenshot({ path: `${shots}/side-by-side.png` });
+  const holds = (list) => list.length > 0 && list.every((e) => e.holds);
+  if (holds(sideBySide.expectations) && holds(sideBySide.compare.expectations) && sideBySide.requests > 0) {
+    console.log("ok two variants side by side, each lesson holds");
+  } else {
+    fail(`side by side: ${JSON.stringify(sideBySide)}`);
+  }
+  await page.evaluate(() => {
+    window.faultline.compare("");
+    window.faultline.choose_variant("idempotency-keys");
+    window.faultline.set_parameter("node.api.idempotency.ttl", '"100ms"');
+    window.faultline.play(1000);
+  });
+  await page.waitForFunction(() => JSON.parse(window.faultline.state()).finished, null, { timeout: 120000, polling: 200 });
+  const edited = JSON.parse(await page.evaluate(() => window.faultline.state()));
+  const duplicates = edited.expectations.find((e) => e.metric === "ledger.duplicate_charges");
+  if (edited.error === null && edited.changed_parameters === 1 && duplicates && !duplicates.holds && duplicates.actual > 0) {
+    console.log("ok a parameter re-runs the story (keys that expire after 100ms let duplicates through)");
+  } else {
+    fail(`a changed parameter: ${JSON.stringify(edited)}`);
+  }
 
   // A bad share link shows a message, not a blank page.
   await page.goto(`${url}index.html#v1/1/x/!!`);

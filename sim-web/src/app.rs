@@ -41,6 +41,9 @@ pub struct App {
     pub params: Vec<Param>,
     /// The request shown in the inspector (its number in the run).
     pub inspected: Option<u64>,
+    /// The story panel (narrative, questions, parameters) is shown; hidden,
+    /// the system and charts get its room.
+    pub show_story: bool,
     /// Something went wrong (a bad link, a broken scenario): shown on top.
     pub error: Option<String>,
     /// The page's address without its fragment, for share links.
@@ -87,6 +90,7 @@ impl App {
             compare: None,
             params: Vec::new(),
             inspected: None,
+            show_story: true,
             error: None,
             base_url: String::new(),
             share_link: None,
@@ -259,10 +263,12 @@ impl App {
             .default_size(190.0)
             .show(ui, |ui| self.library(ui));
         if self.player.is_some() {
-            egui::Panel::right("story")
-                .resizable(true)
-                .default_size(300.0)
-                .show(ui, |ui| self.story_panel(ui));
+            if self.show_story {
+                egui::Panel::right("story")
+                    .resizable(true)
+                    .default_size(300.0)
+                    .show(ui, |ui| self.story_panel(ui));
+            }
             egui::Panel::top("controls").show(ui, |ui| self.controls(ui));
             egui::Panel::bottom("results")
                 .resizable(true)
@@ -370,6 +376,7 @@ impl App {
             .compare
             .as_ref()
             .map(|b| b.variant.clone().unwrap_or_else(|| "as written".into()));
+        let show_story = &mut self.show_story;
         if let Some(p) = &mut self.player {
             ui.horizontal_wrapped(|ui| {
                 ui.label("Variant:");
@@ -462,6 +469,14 @@ impl App {
                 }
                 if ui.button("Export scenario").clicked() {
                     export = true;
+                }
+                let label = if *show_story {
+                    "Hide the story"
+                } else {
+                    "Show the story"
+                };
+                if ui.button(label).clicked() {
+                    *show_story = !*show_story;
                 }
             });
             if let Some(t) = timeline(ui, p) {
@@ -998,13 +1013,15 @@ pub fn chart_data(p: &Player) -> Vec<Chart> {
 pub const CHART_POINTS: usize = 100;
 
 /// A line cut down to at most `CHART_POINTS` points: each run of points
-/// becomes the one furthest from the run's mean, so spikes survive.
+/// becomes the one furthest from the run's mean, so spikes survive; the
+/// last point is kept as it is.
 fn thin(points: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
     if points.len() <= CHART_POINTS {
         return points;
     }
     let run = points.len().div_ceil(CHART_POINTS);
-    points
+    let last = *points.last().expect("more than CHART_POINTS points");
+    let mut thinned: Vec<[f64; 2]> = points
         .chunks(run)
         .map(|c| {
             let mean = c.iter().map(|p| p[1]).sum::<f64>() / c.len() as f64;
@@ -1014,7 +1031,41 @@ fn thin(points: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
                 .expect("a chunk is never empty");
             [c[c.len() / 2][0], far[1]]
         })
-        .collect()
+        .collect();
+    // The line ends where the data does (a count so far shows its total).
+    if let Some(end) = thinned.last_mut() {
+        *end = last;
+    }
+    thinned
+}
+
+/// Lines a chart draws at most (a hundred replicas' queues would bury
+/// each other and fill the legend).
+pub const CHART_LINES: usize = 8;
+
+/// The `CHART_LINES` lines with the highest peaks (ties by name), in their
+/// original order, and how many there were.
+fn busiest(lines: Lines) -> (Lines, usize) {
+    let all = lines.len();
+    if all <= CHART_LINES {
+        return (lines, all);
+    }
+    let peak = |pts: &[[f64; 2]]| pts.iter().map(|p| p[1]).fold(f64::MIN, f64::max);
+    let mut ranked: Vec<usize> = (0..all).collect();
+    ranked.sort_by(|&a, &b| {
+        peak(&lines[b].1)
+            .total_cmp(&peak(&lines[a].1))
+            .then_with(|| lines[a].0.cmp(&lines[b].0))
+    });
+    ranked.truncate(CHART_LINES);
+    ranked.sort_unstable();
+    let keep: Vec<_> = lines
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| ranked.binary_search(i).is_ok())
+        .map(|(_, l)| l)
+        .collect();
+    (keep, all)
 }
 
 /// The charts, two to a row, with the faults' start times marked.
@@ -1033,8 +1084,13 @@ fn charts(ui: &mut egui::Ui, p: &Player, side: &str) {
     for _ in 0..rows {
         ui.horizontal(|ui| {
             for (id, title, lines) in data.by_ref().take(2) {
+                let (lines, all) = busiest(lines);
                 ui.vertical(|ui| {
-                    ui.label(title);
+                    if lines.len() < all {
+                        ui.label(format!("{title} ({} highest of {all})", lines.len()));
+                    } else {
+                        ui.label(title);
+                    }
                     Plot::new(format!("{side}-{id}"))
                         .height(height)
                         .width(width)
@@ -1090,8 +1146,33 @@ mod tests {
             thinned.windows(2).all(|w| w[0][0] < w[1][0]),
             "in time order"
         );
+        line[999][1] = 7.0;
+        assert_eq!(*thin(line.clone()).last().unwrap(), [999.0, 7.0]);
         let short = line[..50].to_vec();
         assert_eq!(thin(short.clone()), short);
+    }
+
+    #[test]
+    fn a_crowded_chart_keeps_its_highest_lines() {
+        let lines: Lines = (0..20)
+            .map(|i| {
+                (
+                    format!("leaf-{i:02}"),
+                    vec![[0.0, 0.0], [1.0, f64::from(i % 7)]],
+                )
+            })
+            .collect();
+        let (kept, all) = busiest(lines);
+        assert_eq!(all, 20);
+        let names: Vec<&str> = kept.iter().map(|(n, _)| n.as_str()).collect();
+        // Peaks of 6 (leaf 6, 13), 5 (5, 12, 19), 4 (4, 11, 18): eight.
+        assert_eq!(
+            names,
+            [
+                "leaf-04", "leaf-05", "leaf-06", "leaf-11", "leaf-12", "leaf-13", "leaf-18",
+                "leaf-19"
+            ]
+        );
     }
 
     #[test]

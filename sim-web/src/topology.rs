@@ -94,6 +94,10 @@ pub fn links(spec: &ScenarioSpec, names: &[String]) -> BTreeSet<(String, String)
     out
 }
 
+/// Nodes a zone's column shows one under another, with labels; a longer
+/// column becomes a grid.
+const MAX_ROWS: usize = 10;
+
 const UP: Color32 = Color32::from_rgb(70, 150, 220);
 const DOWN: Color32 = Color32::from_rgb(200, 60, 60);
 const LEADER: Color32 = Color32::from_rgb(220, 170, 50);
@@ -138,6 +142,8 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
     );
     let col_w = rect.width() / columns.len().max(1) as f32;
     let mut pos: BTreeMap<String, Pos2> = BTreeMap::new();
+    // Per node: its radius, and whether its label is always drawn.
+    let mut size: BTreeMap<String, (f32, bool)> = BTreeMap::new();
     for (c, (zone, members)) in columns.iter().enumerate() {
         let x = rect.left() + col_w * (c as f32 + 0.5);
         if columns.len() > 1 || zone != "default" {
@@ -149,10 +155,24 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
                 ui.visuals().weak_text_color(),
             );
         }
-        let row_h = (rect.height() - 24.0) / members.len().max(1) as f32;
-        for (r, (_, name)) in members.iter().enumerate() {
+        // A long column (a group of a hundred replicas) becomes a grid of
+        // small, unlabelled nodes: hover or select one for its label.
+        let n = members.len().max(1);
+        let across = n.div_ceil(MAX_ROWS);
+        let rows = n.div_ceil(across);
+        let row_h = (rect.height() - 24.0) / rows as f32;
+        let sub_w = col_w / across as f32;
+        let radius = if across == 1 && n <= MAX_ROWS {
+            14.0f32.min(row_h * 0.3).max(4.0)
+        } else {
+            (row_h * 0.35).min(sub_w * 0.35).clamp(2.0, 10.0)
+        };
+        for (i, (_, name)) in members.iter().enumerate() {
+            let (r, k) = (i % rows, i / rows);
+            let x = x - col_w / 2.0 + sub_w * (k as f32 + 0.5);
             let y = rect.top() + 24.0 + row_h * (r as f32 + 0.5);
             pos.insert(name.clone(), Pos2::new(x, y));
+            size.insert(name.clone(), (radius, n <= MAX_ROWS));
         }
     }
     // Links, then traffic on them.
@@ -183,14 +203,20 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
             );
         }
     }
+    // Dots are small squares (a circle costs several times the vertices),
+    // at most one per link when many links are busy.
+    let busy_links = flows.iter().filter(|f| f.sent > 0).count();
+    let most = if busy_links > 20 { 1 } else { 7 };
     for f in &flows {
         let (Some(&pa), Some(&pb)) = (pos.get(&f.from), pos.get(&f.to)) else {
             continue;
         };
-        let dots = (f.sent as f32).log2().clamp(0.0, 6.0) as usize + usize::from(f.sent > 0);
+        let dots =
+            ((f.sent as f32).log2().clamp(0.0, 6.0) as usize + usize::from(f.sent > 0)).min(most);
         for k in 0..dots {
             let phase = (time * 0.8 + k as f32 / dots as f32).fract();
-            painter.circle_filled(pa + (pb - pa) * phase, 3.0, UP);
+            let at = pa + (pb - pa) * phase;
+            painter.rect_filled(Rect::from_center_size(at, Vec2::splat(5.0)), 0.0, UP);
         }
         if f.dropped > 0 {
             let at = pa + (pb - pa) * 0.8;
@@ -221,7 +247,7 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
         } else {
             UP
         };
-        let r = 14.0;
+        let (r, labelled) = size.get(name).copied().unwrap_or((14.0, true));
         painter.circle_filled(at, r, fill);
         if sel.node.as_deref() == Some(name.as_str()) {
             painter.circle_stroke(
@@ -230,14 +256,19 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
                 Stroke::new(2.0, ui.visuals().strong_text_color()),
             );
         }
-        let label = node_label(sim, *id, name, &edges);
-        painter.text(
-            at + Vec2::new(0.0, r + 8.0),
-            Align2::CENTER_CENTER,
-            label,
-            FontId::proportional(12.0),
-            ui.visuals().text_color(),
-        );
+        let hovered = response
+            .hover_pos()
+            .is_some_and(|pt| pt.distance(at) <= r + 4.0);
+        if labelled || hovered || sel.node.as_deref() == Some(name.as_str()) {
+            let label = node_label(sim, *id, name, &edges);
+            painter.text(
+                at + Vec2::new(0.0, r + 8.0),
+                Align2::CENTER_CENTER,
+                label,
+                FontId::proportional(12.0),
+                ui.visuals().text_color(),
+            );
+        }
         if response.clicked() && pointer.is_some_and(|pt| pt.distance(at) <= r + 4.0) {
             clicked = Some(name.clone());
         }

@@ -157,6 +157,12 @@ pub fn set_parameter(path: &str, value: &str) {
     });
 }
 
+/// Shows or hides the story panel.
+#[wasm_bindgen]
+pub fn show_story(shown: bool) {
+    with_app(|a| a.show_story = shown);
+}
+
 /// The app's state as JSON: story, variant, seed, time, end, finished,
 /// fingerprint, error, and the expectations' verdicts once finished.
 #[wasm_bindgen]

@@ -505,3 +505,19 @@ fn watching_a_run_does_not_change_it() {
         assert_eq!(p.fingerprint(), expected, "{name}");
     }
 }
+
+/// The story panel folds away, giving the system its room, and comes back.
+#[test]
+fn the_story_panel_hides_and_comes_back() {
+    let mut h = harness();
+    h.get_by_label("double-charge").click();
+    h.run();
+    assert!(h.query_by_label("What to look for").is_some());
+    h.get_by_label("Hide the story").click();
+    h.run();
+    assert!(h.query_by_label("What to look for").is_none());
+    assert!(!h.state().show_story);
+    h.get_by_label("Show the story").click();
+    h.run();
+    assert!(h.query_by_label("What to look for").is_some());
+}

@@ -137,8 +137,6 @@ impl Histogram {
         Some(self.max)
     }
 
-    /// How many values are above `v`, to the histogram's precision: values
-    /// in `v`'s own bucket (within 0.4% of it) count as not above.
     /// The `q` quantile of the values recorded since `earlier`, a copy of
     /// this histogram taken before (None if none were). Charts use it for
     /// percentiles per interval.
@@ -159,6 +157,8 @@ impl Histogram {
         Some(self.max)
     }
 
+    /// How many values are above `v`, to the histogram's precision: values
+    /// in `v`'s own bucket (within 0.4% of it) count as not above.
     pub fn count_above(&self, v: u64) -> u64 {
         let i = bucket_index(v);
         self.counts.iter().skip(i + 1).sum()

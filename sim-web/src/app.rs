@@ -141,16 +141,11 @@ impl App {
             .unwrap_or_default();
     }
 
-    /// Sets a parameter in the run (and the compared run) and re-runs both
-    /// to where they were.
+    /// Sets a parameter in the run and re-runs it to where it was (the
+    /// compared run follows, see `follow`).
     pub fn set_parameter(&mut self, path: &str, value: toml::Value) {
-        let mut result = Ok(());
-        for p in self.player.iter_mut().chain(self.compare.iter_mut()) {
-            if let Err(e) = p.set_parameter(path, value.clone()) {
-                result = Err(e);
-            }
-        }
-        match result {
+        let Some(p) = &mut self.player else { return };
+        match p.set_parameter(path, value) {
             Ok(()) => self.error = None,
             Err(e) => self.error = Some(format!("{path}: {e}")),
         }
@@ -168,10 +163,7 @@ impl App {
         };
         let v = (variant != "as written").then_some(variant);
         let made = Player::new(&a.name, &a.text, v, Some(a.seed)).and_then(|mut b| {
-            b.overrides = a.overrides.clone();
-            b.user_faults = a.user_faults.clone();
-            b.rebuild(v, a.seed)?;
-            b.seek(a.target);
+            sync(a, &mut b)?;
             Ok(b)
         });
         match made {
@@ -180,21 +172,15 @@ impl App {
         }
     }
 
-    /// Keeps the compared run at the open run's time and settings.
+    /// Keeps the compared run at the open run's seed, parameters, faults
+    /// and time, every frame.
     fn follow(&mut self, budget: u64) {
         let (Some(a), Some(b)) = (&self.player, &mut self.compare) else {
             return;
         };
-        if b.seed != a.seed || b.overrides != a.overrides {
-            b.overrides = a.overrides.clone();
-            let v = b.variant.clone();
-            if let Err(e) = b.rebuild(v.as_deref(), a.seed) {
-                self.error = Some(e);
-                return;
-            }
-        }
-        if b.target != a.target {
-            b.seek(a.target);
+        if let Err(e) = sync(a, b) {
+            self.error = Some(e);
+            return;
         }
         b.work(budget);
     }
@@ -562,26 +548,17 @@ impl App {
         }
     }
 
-    /// Puts a clicked fault into the run's schedule (and the compared
-    /// run's: both sides see the same faults).
+    /// Puts a clicked fault into the run's schedule (the compared run
+    /// follows, see `follow`).
     pub fn apply(&mut self, act: topology::Action) {
         let Some(p) = &mut self.player else { return };
-        let done = if act.action == "split" {
-            p.split(act.groups)
+        let done = if act.action == "partition" {
+            p.partition(act.groups)
         } else {
-            p.act(act.action, &act.node, act.other.as_deref())
+            p.act(act.action, &act.node, None)
         };
         if let Err(e) = done {
             self.error = Some(e);
-            return;
-        }
-        if let Some(b) = &mut self.compare {
-            b.user_faults = p.user_faults.clone();
-            let v = b.variant.clone();
-            if let Err(e) = b.rebuild(v.as_deref(), p.seed) {
-                self.error = Some(e);
-            }
-            b.seek(p.target);
         }
     }
 
@@ -606,6 +583,21 @@ impl App {
             }
         });
     }
+}
+
+/// Gives `b` the seed, changed parameters and faults of `a` (rebuilding it
+/// if any differ) and `a`'s time: the one way a compared run follows.
+fn sync(a: &Player, b: &mut Player) -> Result<(), String> {
+    if b.seed != a.seed || b.overrides != a.overrides || b.user_faults != a.user_faults {
+        b.overrides = a.overrides.clone();
+        b.user_faults = a.user_faults.clone();
+        let v = b.variant.clone();
+        b.rebuild(v.as_deref(), a.seed)?;
+    }
+    if b.target != a.target {
+        b.seek(a.target);
+    }
+    Ok(())
 }
 
 /// The expectations' verdicts, once the run has ended.

@@ -17,6 +17,7 @@
 //! the reader's read). The sink only watches: the run is the same with it
 //! or without it.
 
+use sim_core::models::client::ORDER_BITS;
 use sim_core::models::rpc::{Outcome, PROBE_ORDER, Rpc};
 use sim_core::trace::{TraceKind, TraceRecord, TraceSink};
 use sim_core::{SimDuration, SimTime};
@@ -139,8 +140,8 @@ pub struct Observed {
     flows: Vec<LinkFlow>,
     /// (from, to) node indices -> position in `flows`.
     flow_index: HashMap<(u32, u32), usize, Fast>,
+    /// The first `KEPT_MARKS` marks.
     pub marks: Vec<Mark>,
-    pub marks_left_out: u64,
     pub requests: VecDeque<Request>,
     /// Requests that begin before this time are not followed: the player
     /// moves it up when it runs far ahead (to the end, or a seek), so that
@@ -193,8 +194,6 @@ impl Observed {
     fn mark(&mut self, at: SimTime, fault: bool, text: String) {
         if self.marks.len() < KEPT_MARKS {
             self.marks.push(Mark { at, fault, text });
-        } else {
-            self.marks_left_out += 1;
         }
     }
 }
@@ -359,7 +358,7 @@ impl ObserveSink {
                     None if r.time < o.follow_from => None,
                     None => {
                         let label = match order {
-                            Some(order) => format!("order {}", order & ((1 << 40) - 1)),
+                            Some(order) => format!("order {}", order & ((1 << ORDER_BITS) - 1)),
                             None => what(m),
                         };
                         let number = o.started;

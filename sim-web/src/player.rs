@@ -23,11 +23,10 @@ pub const FRAME_BUDGET: u64 = 50_000;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserFault {
     pub at: SimTime,
-    /// `crash`, `restart`, `partition` (then `other` is the far side), or
-    /// `split` (a line drawn across the system: `groups` are its sides).
+    /// `crash` or `restart` (of `node`), or `partition` (between the two
+    /// `groups`: a cut link's ends, or the sides of a drawn line).
     pub action: &'static str,
     pub node: String,
-    pub other: Option<String>,
     pub groups: Vec<Vec<String>>,
 }
 
@@ -319,28 +318,29 @@ impl Player {
         node: &str,
         other: Option<&str>,
     ) -> Result<(), String> {
+        if let ("partition", Some(other)) = (action, other) {
+            return self.partition(vec![vec![node.to_string()], vec![other.to_string()]]);
+        }
         let at = self.place()?;
         self.schedule(UserFault {
             at,
             action,
             node: node.to_string(),
-            other: other.map(str::to_string),
             groups: Vec::new(),
         })
     }
 
-    /// Partitions the system into `groups` (each side of a line the user
-    /// drew), now.
-    pub fn split(&mut self, groups: Vec<Vec<String>>) -> Result<(), String> {
-        if groups.len() < 2 || groups.iter().any(Vec::is_empty) {
-            return Err("a partition needs nodes on both sides of the line".into());
+    /// Partitions the system into two `groups` now: a cut link's two ends,
+    /// or the sides of a line the user drew.
+    pub fn partition(&mut self, groups: Vec<Vec<String>>) -> Result<(), String> {
+        if groups.len() != 2 || groups.iter().any(Vec::is_empty) {
+            return Err("a partition needs nodes on both sides".into());
         }
         let at = self.place()?;
         self.schedule(UserFault {
             at,
-            action: "split",
+            action: "partition",
             node: String::new(),
-            other: None,
             groups,
         })
     }
@@ -382,14 +382,6 @@ impl Player {
             "crash" => Fault::Crash(id(sim, &f.node)?),
             "restart" => Fault::Restart(id(sim, &f.node)?),
             "partition" => {
-                let other = f.other.as_deref().unwrap_or_default();
-                let mut a = NodeSet::new();
-                a.insert(id(sim, &f.node)?);
-                let mut b = NodeSet::new();
-                b.insert(id(sim, other)?);
-                Fault::Partition(Partition::between(&format!("cut {}|{other}", f.node), a, b))
-            }
-            "split" => {
                 let mut sets = Vec::new();
                 for g in &f.groups {
                     let mut set = NodeSet::new();
@@ -399,7 +391,7 @@ impl Player {
                     sets.push(set);
                 }
                 let (a, b) = (sets.remove(0), sets.remove(0));
-                Fault::Partition(Partition::between(&split_name(&f.groups), a, b))
+                Fault::Partition(Partition::between(&partition_name(&f.groups), a, b))
             }
             other => return Err(format!("unknown action `{other}`")),
         };
@@ -474,12 +466,8 @@ impl Player {
                 "\n# Added in the browser.\n[[fault]]\nat = \"{}ns\"\n",
                 f.at.as_nanos()
             ));
-            match (f.action, &f.other) {
-                ("partition", Some(other)) => out.push_str(&format!(
-                    "partition = [[\"{}\"], [\"{other}\"]]\nname = \"cut {}|{other}\"\n",
-                    f.node, f.node
-                )),
-                ("split", _) => {
+            match f.action {
+                "partition" => {
                     let sides: Vec<String> = f
                         .groups
                         .iter()
@@ -491,20 +479,24 @@ impl Player {
                     out.push_str(&format!(
                         "partition = [{}]\nname = \"{}\"\n",
                         sides.join(", "),
-                        split_name(&f.groups)
+                        partition_name(&f.groups)
                     ));
                 }
-                (action, _) => out.push_str(&format!("{action} = \"{}\"\n", f.node)),
+                action => out.push_str(&format!("{action} = \"{}\"\n", f.node)),
             }
         }
         out
     }
 }
 
-/// The name a drawn partition is known by: its first side.
-fn split_name(groups: &[Vec<String>]) -> String {
-    format!(
-        "line {}",
-        groups.first().map(|g| g.join("+")).unwrap_or_default()
-    )
+/// The name a partition the user made is known by: `cut a|b` for a cut
+/// link, `line <first side>` for a drawn line.
+fn partition_name(groups: &[Vec<String>]) -> String {
+    match groups {
+        [a, b] if a.len() == 1 && b.len() == 1 => format!("cut {}|{}", a[0], b[0]),
+        _ => format!(
+            "line {}",
+            groups.first().map(|g| g.join("+")).unwrap_or_default()
+        ),
+    }
 }

@@ -122,9 +122,6 @@ impl Samples {
                 values.push(value as f64);
             }
         }
-        for values in self.counters.values_mut() {
-            values.resize(n + 1, *values.last().unwrap_or(&0.0));
-        }
         for (name, h) in sim.metrics().histograms() {
             // A client's or session's own latency, not its callers' (those
             // are named `<node>.<dependency>.latency_ns`).

@@ -22,10 +22,10 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A fault the user asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Action {
+    /// `crash` or `restart` (of `node`), or `partition` (between the two
+    /// `groups`: a cut link's ends, or the sides of a drawn line).
     pub action: &'static str,
     pub node: String,
-    pub other: Option<String>,
-    /// For `split`: the nodes on each side of the drawn line.
     pub groups: Vec<Vec<String>>,
 }
 
@@ -197,8 +197,8 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
             painter.text(
                 mid,
                 Align2::CENTER_CENTER,
-                "✂",
-                FontId::proportional(16.0),
+                "cut",
+                FontId::proportional(12.0),
                 DOWN,
             );
         }
@@ -295,9 +295,8 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
             sel.drawing = false;
             let [one, two] = split_by_line(&pos, a, b);
             action = Some(Action {
-                action: "split",
+                action: "partition",
                 node: String::new(),
-                other: None,
                 groups: vec![one, two],
             });
         }
@@ -309,9 +308,8 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
         {
             action = Some(Action {
                 action: "partition",
-                node: from,
-                other: Some(name.clone()),
-                groups: Vec::new(),
+                node: String::new(),
+                groups: vec![vec![from], vec![name.clone()]],
             });
         }
         sel.node = Some(name);
@@ -347,7 +345,6 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
                     action = Some(Action {
                         action: "crash",
                         node: name.clone(),
-                        other: None,
                         groups: Vec::new(),
                     });
                 }
@@ -355,7 +352,6 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
                     action = Some(Action {
                         action: "restart",
                         node: name.clone(),
-                        other: None,
                         groups: Vec::new(),
                     });
                 }

@@ -141,6 +141,29 @@ fn two_variants_side_by_side_share_the_seed_and_the_timeline() {
         b.fingerprint(),
         sim_web::story_fingerprint("double-charge", Some("idempotency-keys"), b.seed).unwrap()
     );
+    // A parameter changed and a fault clicked on A reach B too (seek
+    // back first: a finished run takes no faults).
+    h.state_mut()
+        .player
+        .as_mut()
+        .unwrap()
+        .seek(SimTime::ZERO + SimDuration::from_secs(7));
+    h.run();
+    h.state_mut()
+        .set_parameter("node.user.timeout", toml::Value::String("300ms".into()));
+    h.state_mut().apply(sim_web::topology::Action {
+        action: "partition",
+        node: String::new(),
+        groups: vec![vec!["api".into()], vec!["ledger".into()]],
+    });
+    h.run();
+    let app = h.state();
+    let (a, b) = (app.player.as_ref().unwrap(), app.compare.as_ref().unwrap());
+    assert!(app.error.is_none(), "{:?}", app.error);
+    assert_eq!(b.overrides, a.overrides);
+    assert_eq!(a.user_faults.len(), 1);
+    assert_eq!(b.user_faults, a.user_faults);
+    assert_eq!(a.now(), b.now(), "still one timeline");
 }
 
 /// The charts over time end where the run's totals end: duplicate charges,
@@ -412,8 +435,8 @@ fn a_drawn_partition_splits_the_system_and_replays() {
     while !p.work(u64::MAX / 2) {}
     let names: Vec<String> = p.sim().nodes().map(|(_, n)| n.to_string()).collect();
     let (left, right) = names.split_at(names.len() / 2);
-    assert!(p.split(vec![left.to_vec(), Vec::new()]).is_err());
-    p.split(vec![left.to_vec(), right.to_vec()]).unwrap();
+    assert!(p.partition(vec![left.to_vec(), Vec::new()]).is_err());
+    p.partition(vec![left.to_vec(), right.to_vec()]).unwrap();
     p.run_to_end();
     let live = p.fingerprint();
     assert!(

@@ -398,13 +398,17 @@ fn standard_exponential(rng: &mut SimRng) -> f64 {
 }
 
 /// A standard normal draw by Marsaglia's polar method (log and sqrt only).
+/// `sqrt` is the hardware's: IEEE 754 requires it correctly rounded, so
+/// every platform gives the same bits (only the transcendental functions
+/// need `libm`), and in WebAssembly it is one instruction where `libm`'s
+/// is a loop.
 fn standard_normal(rng: &mut SimRng) -> f64 {
     loop {
         let x = 2.0 * rng.uniform() - 1.0;
         let y = 2.0 * rng.uniform() - 1.0;
         let s = x * x + y * y;
         if s > 0.0 && s < 1.0 {
-            return x * libm::sqrt(-2.0 * libm::log(s) / s);
+            return x * (-2.0 * libm::log(s) / s).sqrt();
         }
     }
 }
@@ -453,7 +457,7 @@ pub fn standard_normal_quantile(p: f64) -> f64 {
     ];
     const P_LOW: f64 = 0.024_25;
     let x = if p < P_LOW {
-        let q = libm::sqrt(-2.0 * libm::log(p));
+        let q = (-2.0 * libm::log(p)).sqrt();
         (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
     } else if p <= 1.0 - P_LOW {
@@ -462,12 +466,12 @@ pub fn standard_normal_quantile(p: f64) -> f64 {
         (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
             / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
     } else {
-        let q = libm::sqrt(-2.0 * libm::log(1.0 - p));
+        let q = (-2.0 * libm::log(1.0 - p)).sqrt();
         -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
     };
     let e = standard_normal_cdf(x) - p;
-    let u = e * libm::sqrt(2.0 * core::f64::consts::PI) * libm::exp(x * x / 2.0);
+    let u = e * (2.0 * core::f64::consts::PI).sqrt() * libm::exp(x * x / 2.0);
     x - u / (1.0 + x * u / 2.0)
 }
 

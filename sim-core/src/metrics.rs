@@ -22,13 +22,31 @@ const MAX_BUCKETS: usize = (64 - SUB_BITS as usize + 1) * SUB_COUNT;
 /// with a relative error below 1% on every percentile, exact count, sum,
 /// minimum and maximum, constant memory (at most ~59 KiB, typically a few
 /// KiB) and exact merging.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Histogram {
     counts: Vec<u64>,
     count: u64,
     sum: u128,
     min: u64,
     max: u64,
+}
+
+impl Clone for Histogram {
+    fn clone(&self) -> Self {
+        Self {
+            counts: self.counts.clone(),
+            ..*self
+        }
+    }
+
+    /// Reuses `self`'s buckets: charts copy a histogram at every sample.
+    fn clone_from(&mut self, source: &Self) {
+        self.counts.clone_from(&source.counts);
+        self.count = source.count;
+        self.sum = source.sum;
+        self.min = source.min;
+        self.max = source.max;
+    }
 }
 
 impl Default for Histogram {
@@ -141,20 +159,40 @@ impl Histogram {
     /// this histogram taken before (None if none were). Charts use it for
     /// percentiles per interval.
     pub fn quantile_since(&self, earlier: &Histogram, q: f64) -> Option<u64> {
-        let count = self.count.checked_sub(earlier.count)?;
-        if count == 0 {
-            return None;
-        }
-        let rank = ((q.clamp(0.0, 1.0) * count as f64).ceil() as u64).clamp(1, count);
+        self.quantiles_since(earlier, [q])[0]
+    }
+
+    /// Several quantiles of the values recorded since `earlier`, in one
+    /// pass over the buckets; `qs` in increasing order.
+    pub fn quantiles_since<const N: usize>(
+        &self,
+        earlier: &Histogram,
+        qs: [f64; N],
+    ) -> [Option<u64>; N] {
+        let mut out = [None; N];
+        let count = match self.count.checked_sub(earlier.count) {
+            Some(c) if c > 0 => c,
+            _ => return out,
+        };
+        let ranks = qs.map(|q| ((q.clamp(0.0, 1.0) * count as f64).ceil() as u64).clamp(1, count));
+        debug_assert!(ranks.is_sorted(), "quantiles in increasing order");
+        let mut next = 0;
         let mut seen = 0u64;
         for (i, &c) in self.counts.iter().enumerate() {
             seen += c - earlier.counts.get(i).copied().unwrap_or(0);
-            if seen >= rank {
+            while next < N && seen >= ranks[next] {
                 let (low, width) = bucket_bounds(i);
-                return Some((low + (width - 1) / 2).min(self.max));
+                out[next] = Some((low + (width - 1) / 2).min(self.max));
+                next += 1;
+            }
+            if next == N {
+                return out;
             }
         }
-        Some(self.max)
+        for o in &mut out[next..] {
+            *o = Some(self.max);
+        }
+        out
     }
 
     /// How many values are above `v`, to the histogram's precision: values
@@ -504,6 +542,33 @@ impl Metrics {
         }
     }
 
+    /// How many metrics there are. Metrics are only ever added, so a reader
+    /// that keeps a list of some of them knows it is current while this
+    /// stays the same.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Every counter's name and id, in name order.
+    pub fn counter_ids(&self) -> impl Iterator<Item = (&str, CounterId)> {
+        self.names.iter().filter_map(|(n, h)| match h {
+            Handle::Counter(id) => Some((n.as_str(), *id)),
+            _ => None,
+        })
+    }
+
+    /// Every histogram's name and id, in name order.
+    pub fn histogram_ids(&self) -> impl Iterator<Item = (&str, HistogramId)> {
+        self.names.iter().filter_map(|(n, h)| match h {
+            Handle::Histogram(id) => Some((n.as_str(), *id)),
+            _ => None,
+        })
+    }
+
     /// Every counter by name, in name order.
     pub fn counters(&self) -> impl Iterator<Item = (&str, u64)> {
         self.names.iter().filter_map(|(n, h)| match h {
@@ -516,6 +581,23 @@ impl Metrics {
             Handle::Gauge(id) => Some((n.as_str(), self.gauge_ref(*id))),
             _ => None,
         })
+    }
+    /// The gauges whose names start with `prefix`, in name order: a range
+    /// of the name index, not a scan of every metric.
+    pub fn gauges_under<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Gauge)> {
+        self.names
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(n, _)| n.starts_with(prefix))
+            .filter_map(|(n, h)| match h {
+                Handle::Gauge(id) => Some((n.as_str(), self.gauge_ref(*id))),
+                _ => None,
+            })
     }
     pub fn histograms(&self) -> impl Iterator<Item = (&str, &Histogram)> {
         self.names.iter().filter_map(|(n, h)| match h {
@@ -538,6 +620,40 @@ mod tests {
     use crate::rng::SimRng;
 
     #[test]
+    fn gauges_under_a_prefix_are_exactly_those_names() {
+        let mut m = Metrics::default();
+        for name in ["a.x", "a.y", "ab.x", "a", "b.x", "a.z.w"] {
+            m.gauge(name, SimTime::ZERO);
+        }
+        m.counter("a.count");
+        let under: Vec<&str> = m.gauges_under("a.").map(|(n, _)| n).collect();
+        assert_eq!(under, ["a.x", "a.y", "a.z.w"]);
+        let all: Vec<&str> = m
+            .gauges()
+            .map(|(n, _)| n)
+            .filter(|n| n.starts_with("a."))
+            .collect();
+        assert_eq!(under, all);
+        assert_eq!(m.gauges_under("c.").count(), 0);
+        assert_eq!(m.len(), 7);
+        let c = m.counter("a.count");
+        m.add(c, 3);
+        let h = m.histogram("a.latency_ns");
+        m.record(h, 9);
+        assert_eq!(m.len(), 8, "an existing name adds nothing");
+        let counters: Vec<(&str, u64)> = m
+            .counter_ids()
+            .map(|(n, id)| (n, m.counter_value(id)))
+            .collect();
+        assert_eq!(counters, m.counters().collect::<Vec<_>>());
+        let histograms: Vec<(&str, u64)> = m
+            .histogram_ids()
+            .map(|(n, id)| (n, m.histogram_ref(id).count()))
+            .collect();
+        assert_eq!(histograms, [("a.latency_ns", 1)]);
+    }
+
+    #[test]
     fn quantiles_since_a_copy_see_only_the_new_values() {
         let mut h = Histogram::new();
         for v in 1..=1000u64 {
@@ -556,6 +672,30 @@ mod tests {
             assert!((v - 50_000.0).abs() / 50_000.0 < 0.01, "q{q}: {v}");
         }
         assert!(h.quantile(0.5).unwrap() < 600);
+    }
+
+    #[test]
+    fn quantiles_in_one_pass_are_each_quantile_and_a_copy_is_equal() {
+        let mut rng = SimRng::for_component(7, "quantiles");
+        let dist = Dist::log_normal_from_median_p99(1e6, 5e7).unwrap();
+        let mut h = Histogram::new();
+        let mut before = Histogram::new();
+        for round in 0..4 {
+            for _ in 0..(round * 400 + 1) {
+                h.record(dist.sample(&mut rng) as u64);
+            }
+            let qs = [0.0, 0.25, 0.5, 0.5, 0.9, 0.99, 1.0];
+            let each = qs.map(|q| h.quantile_since(&before, q));
+            assert_eq!(h.quantiles_since(&before, qs), each);
+            assert!(each.iter().all(Option::is_some));
+            let mut copy = Histogram::new();
+            copy.record(3);
+            copy.clone_from(&h);
+            assert_eq!(copy, h);
+            assert_eq!(h.clone(), h);
+            before.clone_from(&h);
+        }
+        assert_eq!(h.quantiles_since(&before, [0.5, 0.99]), [None, None]);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! end the chart's total equals the run's `stale_reads`.
 
 use sim_core::checker::consistency::{KvOp, StaleTracker};
-use sim_core::metrics::Histogram;
+use sim_core::metrics::{CounterId, Histogram, HistogramId};
 use sim_core::models::cache::{KvReader, KvWriter};
 use sim_core::models::replication::Session;
 use sim_core::models::rpc::Rpc;
@@ -54,8 +54,16 @@ pub struct Samples {
     /// Per client or session, the p50 and p99 latency (ns) of the requests
     /// that ended in each interval (NaN: none did).
     pub latency: BTreeMap<String, Vec<[f64; 2]>>,
-    /// The latency histograms as they were at the last sample.
-    latency_before: BTreeMap<String, Histogram>,
+    /// How many metrics the run had when the two lists below were made
+    /// (metrics are only ever added: the lists are current while this
+    /// number is), so a sample reads its counters by id instead of
+    /// scanning every metric's name.
+    known_metrics: usize,
+    /// The counters charted over time.
+    watched_counters: Vec<(CounterId, String)>,
+    /// The clients' latency histograms, each with its copy from the last
+    /// sample.
+    watched_latency: Vec<(HistogramId, String, Histogram)>,
     sources: Vec<Source>,
     /// Per group (a replica group's sessions, or every reader and writer
     /// of the key-value models): its sources and its tracker, since writes
@@ -65,9 +73,18 @@ pub struct Samples {
 
 /// Counters worth a chart over time.
 pub fn charted(name: &str) -> bool {
-    name.ends_with(".duplicate_charges")
-        || name.contains(".failed.")
-        || name.ends_with(".stale_reads")
+    if name.ends_with(".duplicate_charges") || name.ends_with(".stale_reads") {
+        return true;
+    }
+    // `.failed.` inside the name: a segment `failed` between the first
+    // and the last dot. (Every sample asks this of every counter; a
+    // substring search costs several times more.)
+    match (name.find('.'), name.rfind('.')) {
+        (Some(first), Some(last)) if first < last => {
+            name[first + 1..last].split('.').any(|s| s == "failed")
+        }
+        _ => false,
+    }
 }
 
 impl Samples {
@@ -105,7 +122,9 @@ impl Samples {
             counters: BTreeMap::new(),
             stale: BTreeMap::new(),
             latency: BTreeMap::new(),
-            latency_before: BTreeMap::new(),
+            known_metrics: 0,
+            watched_counters: Vec::new(),
+            watched_latency: Vec::new(),
             sources,
             groups,
         }
@@ -115,14 +134,46 @@ impl Samples {
     pub fn take(&mut self, sim: &Simulation<Rpc>) {
         let n = self.times.len();
         self.times.push(self.next.as_nanos() as f64 / 1e9);
-        for (name, value) in sim.metrics().counters() {
-            if charted(name) {
-                let values = self.counters.entry(name.to_string()).or_default();
-                values.resize(n, 0.0);
-                values.push(value as f64);
-            }
+        let metrics = sim.metrics();
+        if metrics.len() != self.known_metrics {
+            self.watch(sim);
         }
-        for (name, h) in sim.metrics().histograms() {
+        for (id, name) in &self.watched_counters {
+            if !self.counters.contains_key(name) {
+                self.counters.insert(name.clone(), Vec::new());
+            }
+            let values = self.counters.get_mut(name).expect("inserted above");
+            values.resize(n, 0.0);
+            values.push(metrics.counter_value(*id) as f64);
+        }
+        for (id, who, before) in &mut self.watched_latency {
+            let h = metrics.histogram_ref(*id);
+            let point = h
+                .quantiles_since(before, [0.5, 0.99])
+                .map(|v| v.map_or(f64::NAN, |v| v as f64));
+            before.clone_from(h);
+            if !self.latency.contains_key(who) {
+                self.latency.insert(who.clone(), Vec::new());
+            }
+            let values = self.latency.get_mut(who).expect("inserted above");
+            values.resize(n, [f64::NAN; 2]);
+            values.push(point);
+        }
+        self.judge(sim);
+        self.next += self.interval;
+    }
+
+    /// Makes the lists of watched metrics again (new ones have appeared).
+    fn watch(&mut self, sim: &Simulation<Rpc>) {
+        let metrics = sim.metrics();
+        self.known_metrics = metrics.len();
+        self.watched_counters = metrics
+            .counter_ids()
+            .filter(|(name, _)| charted(name))
+            .map(|(name, id)| (id, name.to_string()))
+            .collect();
+        let mut old = std::mem::take(&mut self.watched_latency);
+        for (name, id) in metrics.histogram_ids() {
             // A client's or session's own latency, not its callers' (those
             // are named `<node>.<dependency>.latency_ns`).
             let Some(who) = name.strip_suffix(".latency_ns") else {
@@ -131,16 +182,12 @@ impl Samples {
             if who.contains('.') {
                 continue;
             }
-            let before = self.latency_before.entry(who.to_string()).or_default();
-            let q = |q: f64| h.quantile_since(before, q).map_or(f64::NAN, |v| v as f64);
-            let point = [q(0.5), q(0.99)];
-            *before = h.clone();
-            let values = self.latency.entry(who.to_string()).or_default();
-            values.resize(n, [f64::NAN; 2]);
-            values.push(point);
+            let before = match old.iter().position(|(i, ..)| *i == id) {
+                Some(at) => old.swap_remove(at).2,
+                None => Histogram::default(),
+            };
+            self.watched_latency.push((id, who.to_string(), before));
         }
-        self.judge(sim);
-        self.next += self.interval;
     }
 
     /// Feeds the tracker what returned since the last sample.
@@ -182,21 +229,60 @@ fn collect(sim: &Simulation<Rpc>, s: &mut Source, client: u32, batch: &mut Vec<K
     };
     let Some(history) = history else { return };
     // None: not part of the history (a refused or failed operation).
-    let (len, look): (usize, Box<dyn Fn(usize) -> Option<KvOp> + '_>) = match history {
-        History::Kv(h) => (h.len(), Box::new(move |i| Some(KvOp { client, ..h[i] }))),
-        History::Session(h) => (
-            h.len(),
-            Box::new(move |i| (!h[i].dropped).then(|| h[i].as_kv_op(client))),
-        ),
+    let look = |i: usize| match history {
+        History::Kv(h) => Some(KvOp { client, ..h[i] }),
+        History::Session(h) => (!h[i].dropped).then(|| h[i].as_kv_op(client)),
     };
-    let mut still = Vec::new();
-    for i in s.pending.drain(..).chain(s.cursor..len) {
+    let len = match history {
+        History::Kv(h) => h.len(),
+        History::Session(h) => h.len(),
+    };
+    // Operations that never return (a write whose answer was lost) stay
+    // pending to the end, so this list is kept in place: every sample
+    // looks at it again.
+    s.pending.retain(|&i| match look(i) {
+        Some(op) if op.ret.is_some() => {
+            batch.push(op);
+            false
+        }
+        Some(_) => true,
+        None => false,
+    });
+    for i in s.cursor..len {
         match look(i) {
             Some(op) if op.ret.is_some() => batch.push(op),
-            Some(_) => still.push(i),
+            Some(_) => s.pending.push(i),
             None => {}
         }
     }
-    s.pending = still;
     s.cursor = len;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::charted;
+
+    #[test]
+    fn charted_counters_are_the_three_kinds() {
+        for yes in [
+            "ledger.duplicate_charges",
+            "user.failed.timeout",
+            "a.b.failed.refused",
+            "shop.api.failed.breaker_open",
+            "reader.stale_reads",
+        ] {
+            assert!(charted(yes), "{yes}");
+        }
+        for no in [
+            "failed.x",
+            "user.failed",
+            "user.unfailed.timeout",
+            "user.failedx.timeout",
+            "user.requests",
+            "duplicate_charges",
+            "",
+        ] {
+            assert!(!charted(no), "{no}");
+        }
+    }
 }

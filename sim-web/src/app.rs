@@ -55,6 +55,8 @@ pub struct App {
     pub frame_budget: u64,
     /// Frames drawn so far (browser tests measure frames per second).
     pub frames: u64,
+    /// The story panel's prose as textures.
+    pub text: crate::textcache::TextCache,
 }
 
 impl Default for App {
@@ -91,6 +93,7 @@ impl App {
             params: Vec::new(),
             inspected: None,
             show_story: true,
+            text: Default::default(),
             error: None,
             base_url: String::new(),
             share_link: None,
@@ -230,7 +233,11 @@ impl App {
     /// (the whole window).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        if self.frames == 0 {
+            ctx.all_styles_mut(lean_style);
+        }
         self.frames += 1;
+        self.text.begin_pass(&ctx);
         let dt = ctx.input(|i| f64::from(i.stable_dt)).min(0.1);
         if let Some(p) = &mut self.player {
             p.tick(dt, self.frame_budget);
@@ -298,25 +305,27 @@ impl App {
     fn story_panel(&mut self, ui: &mut egui::Ui) {
         let mut changed: Option<(String, toml::Value)> = None;
         let Some(p) = &self.player else { return };
+        // The prose is drawn from cached textures (see `textcache`).
+        let text = &mut self.text;
         egui::ScrollArea::vertical().show(ui, |ui| {
-            ui.heading(&p.spec.title);
-            ui.label(RichText::new(&p.spec.summary).italics());
+            text.label(ui, RichText::new(&p.spec.title).heading());
+            text.label(ui, RichText::new(&p.spec.summary).italics());
             ui.separator();
             for paragraph in reflow(&p.spec.story) {
-                ui.label(paragraph.replace("**", ""));
+                text.label(ui, paragraph.replace("**", ""));
             }
             if !p.spec.look_for.is_empty() {
                 ui.separator();
-                ui.strong("What to look for");
+                text.label(ui, RichText::new("What to look for").strong());
                 for l in &p.spec.look_for {
-                    ui.label(format!("• {l}"));
+                    text.label(ui, format!("• {l}"));
                 }
             }
             if !p.spec.questions.is_empty() {
                 ui.separator();
-                ui.strong("Questions to try");
+                text.label(ui, RichText::new("Questions to try").strong());
                 for q in &p.spec.questions {
-                    ui.label(format!("• {q}"));
+                    text.label(ui, format!("• {q}"));
                 }
             }
             ui.separator();
@@ -734,21 +743,44 @@ fn timeline(ui: &mut egui::Ui, p: &Player) -> Option<SimTime> {
     let x = |t: SimTime| rect.left() + rect.width() * (t.as_nanos() as f32 / end).min(1.0);
     let fault = Color32::from_rgb(200, 60, 60);
     let pattern = Color32::from_rgb(220, 150, 40);
-    for w in p.metrics().fault_windows() {
-        let to = w.end.unwrap_or(p.end);
-        let band =
-            egui::Rect::from_x_y_ranges(x(w.start)..=x(to).max(x(w.start) + 2.0), rect.y_range());
+    // Fault windows as bands, overlapping ones merged (each band shades
+    // every pixel under it, and a software GPU pays per pixel).
+    let mut bands: Vec<(f32, f32)> = p
+        .metrics()
+        .fault_windows()
+        .iter()
+        .map(|w| (x(w.start), x(w.end.unwrap_or(p.end)).max(x(w.start) + 2.0)))
+        .collect();
+    bands.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut merged: Vec<(f32, f32)> = Vec::new();
+    for (from, to) in bands {
+        match merged.last_mut() {
+            Some(last) if from <= last.1 => last.1 = last.1.max(to),
+            _ => merged.push((from, to)),
+        }
+    }
+    for (from, to) in merged {
+        let band = egui::Rect::from_x_y_ranges(from..=to, rect.y_range());
         painter.rect_filled(band, 0.0, fault.gamma_multiply(0.25));
     }
+    // Marks: one quad per pixel column and kind, however many marks
+    // share it.
     let observed = p.observed.borrow();
+    let mut marks = egui::Mesh::default();
+    let mut drawn = std::collections::BTreeSet::new();
     for m in &observed.marks {
+        let at = x(m.at).round();
+        if !drawn.insert((at as i32, m.fault)) {
+            continue;
+        }
         let colour = if m.fault { fault } else { pattern };
         let top = if m.fault { rect.top() } else { rect.center().y };
-        painter.line_segment(
-            [egui::pos2(x(m.at), top), egui::pos2(x(m.at), rect.bottom())],
-            egui::Stroke::new(1.5, colour),
+        marks.add_colored_rect(
+            egui::Rect::from_x_y_ranges(at - 0.75..=at + 0.75, top..=rect.bottom()),
+            colour,
         );
     }
+    painter.add(marks);
     let now = x(p.now());
     painter.line_segment(
         [egui::pos2(now, rect.top()), egui::pos2(now, rect.bottom())],
@@ -782,6 +814,27 @@ fn timeline(ui: &mut egui::Ui, p: &Player) -> Option<SimTime> {
         return Some(SimTime::ZERO + SimDuration::from_nanos((share * end as f64) as u64));
     }
     None
+}
+
+/// egui's look with square corners and no shadows. Where the GPU is
+/// software (headless browsers, machines without a GPU) every triangle and
+/// shaded pixel of a frame costs: a rounded, anti-aliased button is some
+/// sixty triangles, a square one ten.
+pub fn lean_style(style: &mut egui::Style) {
+    let v = &mut style.visuals;
+    for w in [
+        &mut v.widgets.noninteractive,
+        &mut v.widgets.inactive,
+        &mut v.widgets.hovered,
+        &mut v.widgets.active,
+        &mut v.widgets.open,
+    ] {
+        w.corner_radius = egui::CornerRadius::ZERO;
+    }
+    v.window_corner_radius = egui::CornerRadius::ZERO;
+    v.menu_corner_radius = egui::CornerRadius::ZERO;
+    v.window_shadow = egui::Shadow::NONE;
+    v.popup_shadow = egui::Shadow::NONE;
 }
 
 fn json_text(s: &str) -> String {

@@ -3,7 +3,7 @@
 //!
 //! Everything but the browser glue depends only on egui, so it builds and
 //! is tested natively (`app`, `player`, `topology`, `share`, `observe`, `sample`,
-//! `params`);
+//! `params`, `textcache`);
 //! `web` (wasm32 only) starts the app in a canvas with eframe and exports
 //! a few functions for browser tests.
 
@@ -13,6 +13,7 @@ pub mod params;
 pub mod player;
 pub mod sample;
 pub mod share;
+pub mod textcache;
 pub mod topology;
 #[cfg(target_arch = "wasm32")]
 mod web;

@@ -103,6 +103,9 @@ const DOWN: Color32 = Color32::from_rgb(200, 60, 60);
 const LEADER: Color32 = Color32::from_rgb(220, 170, 50);
 const OPEN: Color32 = Color32::from_rgb(230, 120, 40);
 
+/// A node of a column: its id and name.
+type Member<'a> = &'a (NodeId, String);
+
 /// Draws the topology and returns the action the user took, if any.
 pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Action> {
     let flows = p.observed.borrow_mut().take_flows();
@@ -141,9 +144,22 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
         egui::StrokeKind::Inside,
     );
     let col_w = rect.width() / columns.len().max(1) as f32;
+    // The replicas of groups too big to label one by one.
+    let mut in_big_group: BTreeSet<String> = BTreeSet::new();
+    for n in &p.spec.nodes {
+        if let Some(count) = n.replicas.as_ref().map(|r| *r.get_ref())
+            && count as usize > MAX_ROWS
+        {
+            let name = n.name.get_ref();
+            in_big_group.extend((0..count).map(|i| format!("{name}-{i}")));
+        }
+    }
     let mut pos: BTreeMap<String, Pos2> = BTreeMap::new();
     // Per node: its radius, and whether its label is always drawn.
     let mut size: BTreeMap<String, (f32, bool)> = BTreeMap::new();
+    // The grids' areas, and which grid each of their nodes is in.
+    let mut grids: Vec<Rect> = Vec::new();
+    let mut grid_of: BTreeMap<&str, usize> = BTreeMap::new();
     for (c, (zone, members)) in columns.iter().enumerate() {
         let x = rect.left() + col_w * (c as f32 + 0.5);
         if columns.len() > 1 || zone != "default" {
@@ -156,28 +172,60 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
             );
         }
         // A long column (a group of a hundred replicas) becomes a grid of
-        // small, unlabelled nodes: hover or select one for its label.
-        let n = members.len().max(1);
-        let across = n.div_ceil(MAX_ROWS);
-        let rows = n.div_ceil(across);
-        let row_h = (rect.height() - 24.0) / rows as f32;
-        let sub_w = col_w / across as f32;
-        let radius = if across == 1 && n <= MAX_ROWS {
-            14.0f32.min(row_h * 0.3).max(4.0)
+        // small, unlabelled nodes: hover or select one for its label. The
+        // column's other nodes keep their labels, in a narrower column
+        // beside the grid.
+        let (grouped, singles): (Vec<Member>, Vec<Member>) = members
+            .iter()
+            .partition(|(_, n)| in_big_group.contains(n.as_str()));
+        let left = x - col_w / 2.0;
+        let parts: Vec<(Vec<Member>, f32, f32)> = if grouped.is_empty() || singles.is_empty() {
+            vec![(members.iter().collect(), left, col_w)]
         } else {
-            (row_h * 0.35).min(sub_w * 0.35).clamp(2.0, 10.0)
+            vec![
+                (singles, left, col_w * 0.3),
+                (grouped, left + col_w * 0.3, col_w * 0.7),
+            ]
         };
-        for (i, (_, name)) in members.iter().enumerate() {
-            let (r, k) = (i % rows, i / rows);
-            let x = x - col_w / 2.0 + sub_w * (k as f32 + 0.5);
-            let y = rect.top() + 24.0 + row_h * (r as f32 + 0.5);
-            pos.insert(name.clone(), Pos2::new(x, y));
-            size.insert(name.clone(), (radius, n <= MAX_ROWS));
+        for (part, left, width) in parts {
+            let n = part.len().max(1);
+            let across = n.div_ceil(MAX_ROWS);
+            let rows = n.div_ceil(across);
+            let row_h = (rect.height() - 24.0) / rows as f32;
+            let sub_w = width / across as f32;
+            let radius = if across == 1 && n <= MAX_ROWS {
+                14.0f32.min(row_h * 0.3).max(4.0)
+            } else {
+                (row_h * 0.35).min(sub_w * 0.35).clamp(2.0, 10.0)
+            };
+            let mut area = Rect::NOTHING;
+            for (i, (_, name)) in part.iter().enumerate() {
+                let (r, k) = (i % rows, i / rows);
+                let at = Pos2::new(
+                    left + sub_w * (k as f32 + 0.5),
+                    rect.top() + 24.0 + row_h * (r as f32 + 0.5),
+                );
+                pos.insert(name.clone(), at);
+                size.insert(name.clone(), (radius, n <= MAX_ROWS));
+                area = area.union(Rect::from_center_size(at, Vec2::splat(2.0 * radius)));
+                if n > MAX_ROWS {
+                    grid_of.insert(name, grids.len());
+                }
+            }
+            if n > MAX_ROWS {
+                grids.push(area);
+            }
         }
     }
     // Links, then traffic on them.
     let time = ui.input(|i| i.time) as f32;
-    let id_of = |name: &str| nodes.iter().find(|(_, n)| n == name).map(|(id, _)| *id);
+    let ids: BTreeMap<&str, NodeId> = nodes.iter().map(|(id, n)| (n.as_str(), *id)).collect();
+    let id_of = |name: &str| ids.get(name).copied();
+    // Links into a grid are one line to the grid's edge per node outside
+    // it (a hundred lines fanning out say no more than one, and a software
+    // GPU pays for every row each long thin triangle crosses); a cut one
+    // is still drawn to its own node.
+    let mut buses: BTreeSet<(&str, usize)> = BTreeSet::new();
     for (a, b) in &edges {
         let (Some(&pa), Some(&pb)) = (pos.get(a), pos.get(b)) else {
             continue;
@@ -186,6 +234,20 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
             (Some(x), Some(y)) => net.is_blocked(x, y) || net.is_blocked(y, x),
             _ => false,
         };
+        let (ga, gb) = (grid_of.get(a.as_str()), grid_of.get(b.as_str()));
+        if !cut && ga != gb {
+            match (ga, gb) {
+                (None, Some(&g)) => {
+                    buses.insert((a, g));
+                    continue;
+                }
+                (Some(&g), None) => {
+                    buses.insert((b, g));
+                    continue;
+                }
+                _ => {}
+            }
+        }
         let stroke = if cut {
             Stroke::new(2.0, DOWN)
         } else {
@@ -203,10 +265,20 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
             );
         }
     }
+    for (outside, g) in buses {
+        let from = pos[outside];
+        painter.line_segment(
+            [from, grids[g].clamp(from)],
+            Stroke::new(1.0, ui.visuals().weak_text_color()),
+        );
+    }
     // Dots are small squares (a circle costs several times the vertices),
     // at most one per link when many links are busy.
+    // They share one mesh of plain quads: two triangles each, where an
+    // anti-aliased shape costs ten (a software GPU pays per triangle).
     let busy_links = flows.iter().filter(|f| f.sent > 0).count();
     let most = if busy_links > 20 { 1 } else { 7 };
+    let mut dots_mesh = egui::Mesh::default();
     for f in &flows {
         let (Some(&pa), Some(&pb)) = (pos.get(&f.from), pos.get(&f.to)) else {
             continue;
@@ -216,7 +288,7 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
         for k in 0..dots {
             let phase = (time * 0.8 + k as f32 / dots as f32).fract();
             let at = pa + (pb - pa) * phase;
-            painter.rect_filled(Rect::from_center_size(at, Vec2::splat(5.0)), 0.0, UP);
+            dots_mesh.add_colored_rect(Rect::from_center_size(at, Vec2::splat(5.0)), UP);
         }
         if f.dropped > 0 {
             let at = pa + (pb - pa) * 0.8;
@@ -229,8 +301,12 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
             );
         }
     }
-    // Nodes.
+    painter.add(dots_mesh);
+    // Nodes. The small ones of a grid are squares, in one mesh of quads
+    // under the labels.
     let m = sim.metrics();
+    let grid_slot = painter.add(egui::Shape::Noop);
+    let mut grid_mesh = egui::Mesh::default();
     let mut clicked: Option<String> = None;
     let pointer = response.interact_pointer_pos();
     for (id, name) in &nodes {
@@ -248,7 +324,11 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
             UP
         };
         let (r, labelled) = size.get(name).copied().unwrap_or((14.0, true));
-        painter.circle_filled(at, r, fill);
+        if labelled {
+            painter.circle_filled(at, r, fill);
+        } else {
+            grid_mesh.add_colored_rect(Rect::from_center_size(at, Vec2::splat(2.0 * r)), fill);
+        }
         if sel.node.as_deref() == Some(name.as_str()) {
             painter.circle_stroke(
                 at,
@@ -273,6 +353,7 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
             clicked = Some(name.clone());
         }
     }
+    painter.set(grid_slot, grid_mesh);
     let mut action = None;
     // Drawing a partition: drag a line across the system.
     if sel.drawing {
@@ -428,9 +509,9 @@ pub fn node_label(
     label
 }
 
-/// Whether any of the node's circuit breakers is open.
+/// Whether any of the node's circuit breakers is open: a look at the
+/// node's own gauges only (a system of a hundred nodes has thousands).
 fn breaker_open(m: &sim_core::metrics::Metrics, name: &str) -> bool {
-    m.gauges().any(|(g, v)| {
-        g.starts_with(&format!("{name}.")) && g.ends_with(".breaker.open") && v.value() > 0.0
-    })
+    m.gauges_under(&format!("{name}."))
+        .any(|(g, v)| g.ends_with(".breaker.open") && v.value() > 0.0)
 }

@@ -116,15 +116,27 @@ pub fn choose_variant(variant: &str) {
     with_app(|a| a.choose_variant((!variant.is_empty()).then_some(variant)));
 }
 
-/// Starts playback at `speed` simulated seconds per second.
+/// Starts playback at `speed` simulated seconds per second; a speed of
+/// zero or less pauses, as `pause` does.
 #[wasm_bindgen]
 pub fn play(speed: f64) {
     with_app(|a| {
         if let Some(p) = &mut a.player {
-            p.speed = speed;
-            p.playing = true;
+            if speed > 0.0 {
+                p.speed = speed;
+                p.playing = true;
+            } else {
+                p.playing = false;
+            }
         }
     });
+}
+
+/// Pauses playback: once the run has reached the time it was asked for,
+/// the page draws nothing more until something changes.
+#[wasm_bindgen]
+pub fn pause() {
+    play(0.0);
 }
 
 /// Moves the open run to `seconds` of simulated time (forwards in slices,

@@ -320,10 +320,13 @@ fn bench(quick: bool) -> Result<(), String> {
     );
     let web_block = format!(
         "{WEB_START}\nProduced by `cargo xtask bench` with {rustc} on a {cores}-core machine. Natively \
-         (`cargo bench -p sim-web --bench playback`, release, median of 5): each story run as the CLI runs it, \
-         and as the app's \"Run to end\" runs it (the same run, watched by the app's observer and samples).\n\n\
-         {playback}\nIn headless chromium (SwiftShader, no GPU): frames per second while playing at 1x, and the \
-         app's run to end in WebAssembly (median of 3) against both native figures.\n\n{browser}{WEB_END}"
+         (`cargo bench -p sim-web --bench playback`, release, median over 7 rounds of every story): each story \
+         run as the CLI runs it, and as the app's \"Run to end\" runs it (the same run, watched by the app's \
+         observer and samples).\n\n\
+         {playback}\nIn headless chromium (SwiftShader, no GPU): frames per second while playing at 1x (median \
+         over 3 rounds of every story), and the app's run to end in WebAssembly against both native figures: \
+         its first run, and the median over 7 rounds after three runs to warm up (V8 compiles a function with \
+         its optimising tier only once it has been hot; the native figures are of warm runs too).\n\n{browser}{WEB_END}"
     );
     let path = root().join("BENCHMARKS.md");
     let mut text =

@@ -97,6 +97,18 @@ try {
   });
   await page.waitForTimeout(500);
   await page.screenshot({ path: `${shots}/cap-partition.png` });
+  // Paused, the page stops drawing: a still picture costs no frames.
+  await page.evaluate(() => window.faultline.pause());
+  await page.waitForTimeout(500);
+  const drawn = async () => JSON.parse(await page.evaluate(() => window.faultline.state())).frames;
+  const still = await drawn();
+  await page.waitForTimeout(1000);
+  const stillAfter = await drawn();
+  if (stillAfter - still <= 2) {
+    console.log(`ok paused, the page draws nothing (${stillAfter - still} frames in a second)`);
+  } else {
+    fail(`paused, the page still drew ${stillAfter - still} frames in a second`);
+  }
 
   // Two variants side by side on one timeline, played to the end: each
   // side's lesson holds. Then a parameter changed from a slider's path.

@@ -162,8 +162,11 @@ impl Histogram {
         self.quantiles_since(earlier, [q])[0]
     }
 
-    /// Several quantiles of the values recorded since `earlier`, in one
-    /// pass over the buckets; `qs` in increasing order.
+    /// Several quantiles of the values recorded since `earlier`. Each is
+    /// found from the nearer end of the recorded range (a median from the
+    /// minimum up, a p99 from the maximum down), so a chart sampling a
+    /// histogram of thousands of buckets hundreds of times reads only the
+    /// buckets near each answer.
     pub fn quantiles_since<const N: usize>(
         &self,
         earlier: &Histogram,
@@ -174,23 +177,37 @@ impl Histogram {
             Some(c) if c > 0 => c,
             _ => return out,
         };
-        let ranks = qs.map(|q| ((q.clamp(0.0, 1.0) * count as f64).ceil() as u64).clamp(1, count));
-        debug_assert!(ranks.is_sorted(), "quantiles in increasing order");
-        let mut next = 0;
-        let mut seen = 0u64;
-        for (i, &c) in self.counts.iter().enumerate() {
-            seen += c - earlier.counts.get(i).copied().unwrap_or(0);
-            while next < N && seen >= ranks[next] {
-                let (low, width) = bucket_bounds(i);
-                out[next] = Some((low + (width - 1) / 2).min(self.max));
-                next += 1;
-            }
-            if next == N {
-                return out;
-            }
-        }
-        for o in &mut out[next..] {
-            *o = Some(self.max);
+        let lo = bucket_index(self.min);
+        let hi = bucket_index(self.max).min(self.counts.len() - 1);
+        let new_in = |i: usize| self.counts[i] - earlier.counts.get(i).copied().unwrap_or(0);
+        for (o, q) in out.iter_mut().zip(qs) {
+            let rank = ((q.clamp(0.0, 1.0) * count as f64).ceil() as u64).clamp(1, count);
+            // The first bucket where the new values counted from the
+            // bottom reach `rank`, which is also the last one where those
+            // counted from the top reach `count - rank + 1`.
+            let mut seen = 0u64;
+            let i = if rank <= count / 2 {
+                let mut i = lo;
+                loop {
+                    seen += new_in(i);
+                    if seen >= rank || i >= hi {
+                        break i;
+                    }
+                    i += 1;
+                }
+            } else {
+                let want = count - rank + 1;
+                let mut i = hi;
+                loop {
+                    seen += new_in(i);
+                    if seen >= want || i <= lo {
+                        break i;
+                    }
+                    i -= 1;
+                }
+            };
+            let (low, width) = bucket_bounds(i);
+            *o = Some((low + (width - 1) / 2).min(self.max));
         }
         out
     }
@@ -684,10 +701,24 @@ mod tests {
             for _ in 0..(round * 400 + 1) {
                 h.record(dist.sample(&mut rng) as u64);
             }
-            let qs = [0.0, 0.25, 0.5, 0.5, 0.9, 0.99, 1.0];
-            let each = qs.map(|q| h.quantile_since(&before, q));
+            let qs = [0.0, 0.001, 0.25, 0.5, 0.5001, 0.9, 0.99, 1.0];
+            // The plain way: count up from the lowest bucket.
+            let scan_up = |q: f64| {
+                let count = h.count() - before.count();
+                let rank = ((q * count as f64).ceil() as u64).clamp(1, count);
+                let mut seen = 0;
+                for (i, &c) in h.counts.iter().enumerate() {
+                    seen += c - before.counts.get(i).copied().unwrap_or(0);
+                    if seen >= rank {
+                        let (low, width) = bucket_bounds(i);
+                        return Some((low + (width - 1) / 2).min(h.max));
+                    }
+                }
+                unreachable!("the counts add up to the count")
+            };
+            let each = qs.map(scan_up);
             assert_eq!(h.quantiles_since(&before, qs), each);
-            assert!(each.iter().all(Option::is_some));
+            assert_eq!(qs.map(|q| h.quantile_since(&before, q)), each);
             let mut copy = Histogram::new();
             copy.record(3);
             copy.clone_from(&h);

@@ -34,6 +34,12 @@ fn with_app<T>(f: impl FnOnce(&mut App) -> T) -> Option<T> {
     out
 }
 
+/// Reads the app without asking for a frame: a test polling the state of
+/// a paused page must not make it draw.
+fn read_app<T>(f: impl FnOnce(&App) -> T) -> Option<T> {
+    APP.with(|a| a.borrow().as_ref().map(|app| f(&app.borrow())))
+}
+
 /// The egui side: draws the shared app every frame.
 struct Shell(Rc<RefCell<App>>);
 
@@ -179,7 +185,7 @@ pub fn show_story(shown: bool) {
 /// fingerprint, error, and the expectations' verdicts once finished.
 #[wasm_bindgen]
 pub fn state() -> String {
-    with_app(|a| crate::app::state_json(a)).unwrap_or_else(|| "null".into())
+    read_app(crate::app::state_json).unwrap_or_else(|| "null".into())
 }
 
 /// Runs story `name` to its end without drawing; its fingerprint.
@@ -199,5 +205,5 @@ pub fn frame_ms() -> f64 {
 /// The share fragment of the open run.
 #[wasm_bindgen]
 pub fn share_fragment() -> String {
-    with_app(|a| a.share_fragment().unwrap_or_default()).unwrap_or_default()
+    read_app(|a| a.share_fragment().unwrap_or_default()).unwrap_or_default()
 }

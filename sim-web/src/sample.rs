@@ -73,18 +73,9 @@ pub struct Samples {
 
 /// Counters worth a chart over time.
 pub fn charted(name: &str) -> bool {
-    if name.ends_with(".duplicate_charges") || name.ends_with(".stale_reads") {
-        return true;
-    }
-    // `.failed.` inside the name: a segment `failed` between the first
-    // and the last dot. (Every sample asks this of every counter; a
-    // substring search costs several times more.)
-    match (name.find('.'), name.rfind('.')) {
-        (Some(first), Some(last)) if first < last => {
-            name[first + 1..last].split('.').any(|s| s == "failed")
-        }
-        _ => false,
-    }
+    name.ends_with(".duplicate_charges")
+        || name.contains(".failed.")
+        || name.ends_with(".stale_reads")
 }
 
 impl Samples {
@@ -139,10 +130,7 @@ impl Samples {
             self.watch(sim);
         }
         for (id, name) in &self.watched_counters {
-            if !self.counters.contains_key(name) {
-                self.counters.insert(name.clone(), Vec::new());
-            }
-            let values = self.counters.get_mut(name).expect("inserted above");
+            let values = self.counters.get_mut(name).expect("made by `watch`");
             values.resize(n, 0.0);
             values.push(metrics.counter_value(*id) as f64);
         }
@@ -152,10 +140,7 @@ impl Samples {
                 .quantiles_since(before, [0.5, 0.99])
                 .map(|v| v.map_or(f64::NAN, |v| v as f64));
             before.clone_from(h);
-            if !self.latency.contains_key(who) {
-                self.latency.insert(who.clone(), Vec::new());
-            }
-            let values = self.latency.get_mut(who).expect("inserted above");
+            let values = self.latency.get_mut(who).expect("made by `watch`");
             values.resize(n, [f64::NAN; 2]);
             values.push(point);
         }
@@ -163,7 +148,8 @@ impl Samples {
         self.next += self.interval;
     }
 
-    /// Makes the lists of watched metrics again (new ones have appeared).
+    /// Makes the lists of watched metrics again (new ones have appeared),
+    /// and a series for each metric watched for the first time.
     fn watch(&mut self, sim: &Simulation<Rpc>) {
         let metrics = sim.metrics();
         self.known_metrics = metrics.len();
@@ -172,6 +158,9 @@ impl Samples {
             .filter(|(name, _)| charted(name))
             .map(|(name, id)| (id, name.to_string()))
             .collect();
+        for (_, name) in &self.watched_counters {
+            self.counters.entry(name.clone()).or_default();
+        }
         let mut old = std::mem::take(&mut self.watched_latency);
         for (name, id) in metrics.histogram_ids() {
             // A client's or session's own latency, not its callers' (those
@@ -186,6 +175,7 @@ impl Samples {
                 Some(at) => old.swap_remove(at).2,
                 None => Histogram::default(),
             };
+            self.latency.entry(who.to_string()).or_default();
             self.watched_latency.push((id, who.to_string(), before));
         }
     }

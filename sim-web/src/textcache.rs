@@ -57,23 +57,20 @@ impl TextCache {
         colour.hash(&mut h);
         ppp.to_bits().hash(&mut h);
         let key = h.finish();
-        if !self.entries.contains_key(&key) {
+        let made = &mut self.made;
+        let e = self.entries.entry(key).or_insert_with(|| {
             let shape = TextShape::new(Pos2::ZERO, galley.clone(), colour);
             let (image, offset) = rasterise(&ctx, shape.into(), ppp);
             let size = Vec2::new(image.width() as f32, image.height() as f32) / ppp;
             let texture = ctx.load_texture("cached label", image, egui::TextureOptions::NEAREST);
-            self.made += 1;
-            self.entries.insert(
-                key,
-                Entry {
-                    texture,
-                    offset,
-                    size,
-                    used: pass,
-                },
-            );
-        }
-        let e = self.entries.get_mut(&key).expect("inserted above");
+            *made += 1;
+            Entry {
+                texture,
+                offset,
+                size,
+                used: pass,
+            }
+        });
         e.used = pass;
         // Text is drawn on whole pixels; so is its image.
         let at = ((pos + e.offset) * ppp).round() / ppp;

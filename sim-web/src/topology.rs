@@ -155,9 +155,10 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
         }
     }
     let mut pos: BTreeMap<String, Pos2> = BTreeMap::new();
-    // Per node: its radius, and whether its label is always drawn.
-    let mut size: BTreeMap<String, (f32, bool)> = BTreeMap::new();
-    // The grids' areas, and which grid each of their nodes is in.
+    // Per node: its radius.
+    let mut size: BTreeMap<String, f32> = BTreeMap::new();
+    // The grids' areas, and which grid each of their nodes is in (these
+    // are labelled only on hover or when selected).
     let mut grids: Vec<Rect> = Vec::new();
     let mut grid_of: BTreeMap<&str, usize> = BTreeMap::new();
     for (c, (zone, members)) in columns.iter().enumerate() {
@@ -206,7 +207,7 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
                     rect.top() + 24.0 + row_h * (r as f32 + 0.5),
                 );
                 pos.insert(name.clone(), at);
-                size.insert(name.clone(), (radius, n <= MAX_ROWS));
+                size.insert(name.clone(), radius);
                 area = area.union(Rect::from_center_size(at, Vec2::splat(2.0 * radius)));
                 if n > MAX_ROWS {
                     grid_of.insert(name, grids.len());
@@ -323,7 +324,8 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
         } else {
             UP
         };
-        let (r, labelled) = size.get(name).copied().unwrap_or((14.0, true));
+        let r = size.get(name).copied().unwrap_or(14.0);
+        let labelled = !grid_of.contains_key(name.as_str());
         if labelled {
             painter.circle_filled(at, r, fill);
         } else {

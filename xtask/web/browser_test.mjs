@@ -35,11 +35,12 @@ try {
     timeout: 60000,
   });
   await page.screenshot({ path: `${shots}/library.png` });
+  // Frames the app has drawn so far.
+  const frames = async () => JSON.parse(await page.evaluate(() => window.faultline.state())).frames;
   const perf = [];
   for (const story of expected) {
     await page.evaluate((name) => window.faultline.open_story(name), story.name);
     // Frames the app draws while playing at 1x, over one second.
-    const frames = async () => JSON.parse(await page.evaluate(() => window.faultline.state())).frames;
     await page.evaluate(() => window.faultline.play(1));
     await page.waitForTimeout(200);
     const f0 = await frames();
@@ -100,10 +101,9 @@ try {
   // Paused, the page stops drawing: a still picture costs no frames.
   await page.evaluate(() => window.faultline.pause());
   await page.waitForTimeout(500);
-  const drawn = async () => JSON.parse(await page.evaluate(() => window.faultline.state())).frames;
-  const still = await drawn();
+  const still = await frames();
   await page.waitForTimeout(1000);
-  const stillAfter = await drawn();
+  const stillAfter = await frames();
   if (stillAfter - still === 0) {
     console.log(`ok paused, the page draws nothing (${stillAfter - still} frames in a second)`);
   } else {

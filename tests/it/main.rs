@@ -6,11 +6,13 @@
 //! - `properties`: random topologies never break conservation or time order.
 //! - `request_path`: client, service and ledger with their policies.
 //! - `tidy`: checks on the code and its docs themselves.
+//! - `golden`: every story × variant's fingerprint, pinned in a file.
 
 mod data;
 mod determinism;
 mod engine;
 mod fuzz_scenarios;
+mod golden;
 mod patterns;
 mod properties;
 mod replication;

@@ -251,6 +251,19 @@ pub enum StopReason {
     Stopped { by: String, reason: String },
 }
 
+impl StopReason {
+    /// The reason's name, for machines: `reached_end`, `idle`,
+    /// `event_budget` or `stopped`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StopReason::ReachedEnd => "reached_end",
+            StopReason::Idle => "idle",
+            StopReason::EventBudget { .. } => "event_budget",
+            StopReason::Stopped { .. } => "stopped",
+        }
+    }
+}
+
 /// The outcome of a call to [`Simulation::run`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunReport {

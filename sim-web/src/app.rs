@@ -9,6 +9,7 @@ use crate::share::{self, Shared};
 use crate::topology;
 use egui::{Color32, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
+use sim_core::scenario::judge::AS_WRITTEN;
 use sim_core::scenario::library::STORIES;
 use sim_core::{SimDuration, SimTime};
 
@@ -164,7 +165,7 @@ impl App {
             self.compare = None;
             return;
         };
-        let v = (variant != "as written").then_some(variant);
+        let v = (variant != AS_WRITTEN).then_some(variant);
         let made = Player::new(&a.name, &a.text, v, Some(a.seed)).and_then(|mut b| {
             sync(a, &mut b)?;
             Ok(b)
@@ -370,14 +371,14 @@ impl App {
         let comparing = self
             .compare
             .as_ref()
-            .map(|b| b.variant.clone().unwrap_or_else(|| "as written".into()));
+            .map(|b| b.variant.clone().unwrap_or_else(|| AS_WRITTEN.into()));
         let show_story = &mut self.show_story;
         if let Some(p) = &mut self.player {
             ui.horizontal_wrapped(|ui| {
                 ui.label("Variant:");
                 let variants: Vec<String> = p.scenario.variants().map(str::to_string).collect();
                 if ui
-                    .selectable_label(p.variant.is_none(), "as written")
+                    .selectable_label(p.variant.is_none(), AS_WRITTEN)
                     .clicked()
                 {
                     variant_change = Some(None);
@@ -403,7 +404,7 @@ impl App {
                 egui::ComboBox::from_label("side by side")
                     .selected_text(shown)
                     .show_ui(ui, |ui| {
-                        let mut options = vec!["off".to_string(), "as written".to_string()];
+                        let mut options = vec!["off".to_string(), AS_WRITTEN.to_string()];
                         options.extend(p.scenario.variants().map(str::to_string));
                         for o in options {
                             let on = comparing.as_deref().unwrap_or("off") == o;
@@ -540,7 +541,7 @@ impl App {
                         ui.strong(format!(
                             "{}: {}",
                             if i == 0 { "A" } else { "B" },
-                            p.variant.as_deref().unwrap_or("as written")
+                            p.variant.as_deref().unwrap_or(AS_WRITTEN)
                         ));
                         ui.allocate_ui(egui::vec2(ui.available_width(), height * 0.4), |ui| {
                             if let Some(act) = topology::show(ui, p, selection) {
@@ -581,7 +582,7 @@ impl App {
                             ui.strong(format!(
                                 "{}: {}",
                                 if i == 0 { "A" } else { "B" },
-                                p.variant.as_deref().unwrap_or("as written")
+                                p.variant.as_deref().unwrap_or(AS_WRITTEN)
                             ));
                         }
                         verdicts(ui, p);

@@ -11,6 +11,7 @@ use crate::sample::Samples;
 use sim_core::engine::RunLimits;
 use sim_core::metrics::Metrics;
 use sim_core::scenario::build::{Built, Verdict, build, evaluate};
+use sim_core::scenario::judge::expectations_for;
 use sim_core::scenario::load::{Scenario, load};
 use sim_core::scenario::spec::ScenarioSpec;
 use sim_core::{SimDuration, SimTime};
@@ -293,13 +294,7 @@ impl Player {
         let end = self.now();
         let metrics = self.built.sim.metrics();
         self.outcomes = Some(
-            self.spec
-                .expectations
-                .iter()
-                .filter(|e| {
-                    e.variant.as_ref().map(|v| v.get_ref().as_str()) == self.variant.as_deref()
-                        || e.variant.is_none()
-                })
+            expectations_for(&self.spec, self.variant.as_deref())
                 .map(|e| Outcome {
                     because: e.because.clone(),
                     verdict: evaluate(e, metrics, end),

@@ -649,10 +649,8 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
     Ok(())
 }
 
-/// The most replicas in one group: each is a node with its own state.
-pub const MAX_REPLICAS: u32 = 10_000;
-/// The most workers in one service: each has a slot in memory.
-pub const MAX_WORKERS: u32 = 1_000_000;
+use super::limits::MAX_ZIPF_KEYS;
+pub use super::limits::{MAX_REPLICA_GROUP, MAX_REPLICAS, MAX_WORKERS};
 
 /// The zone of a node that names none.
 pub const DEFAULT_ZONE: &str = "default";
@@ -788,10 +786,6 @@ fn check_replica(
     }
     Ok(())
 }
-
-/// The most replicas in a replicated store (every replica sends every
-/// other a heartbeat).
-pub const MAX_REPLICA_GROUP: u32 = 64;
 
 fn check_node(
     file: &str,
@@ -997,13 +991,17 @@ fn check_node(
     }
     if let Some(k) = &n.keys {
         let problem = match k.dist {
-            _ if k.n == 0 => Some("`keys` needs n of at least 1"),
+            _ if k.n == 0 => Some("`keys` needs n of at least 1".to_string()),
             KeysName::Zipf if !k.s.is_some_and(|s| s.is_finite() && s >= 0.0) => {
-                Some("a zipf key distribution needs an exponent `s` of 0 or more")
+                Some("a zipf key distribution needs an exponent `s` of 0 or more".into())
             }
             KeysName::Hot if k.share.is_none() || k.n < 2 => {
-                Some("a hot-key distribution needs a `share` and n of at least 2")
+                Some("a hot-key distribution needs a `share` and n of at least 2".into())
             }
+            KeysName::Zipf if k.n > MAX_ZIPF_KEYS => Some(format!(
+                "a zipf key space may have at most {MAX_ZIPF_KEYS} keys (its sampler keeps a table of one number per key), got {}",
+                k.n
+            )),
             _ => None,
         };
         if let Some(problem) = problem {
@@ -1012,7 +1010,7 @@ fn check_node(
                 source,
                 locate(n.name.span()),
                 &format!("{field}.keys"),
-                problem.into(),
+                problem,
             ));
         }
     }

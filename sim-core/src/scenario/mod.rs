@@ -2,14 +2,18 @@
 //! simulation, with errors a person can act on.
 //!
 //! The format (`spec`), loading and checking it (`load`), building a
-//! simulation from it and reading metrics back (`build`), its reference
+//! simulation from it and reading metrics back (`build`), which
+//! expectations apply to a variant and their verdicts on a run (`judge`), its reference
 //! page (`reference`), the shipped stories (`library`), the faults as windows of time and recovery from
 //! them (`timeline`); under those, units (`units`), "did you mean"
-//! suggestions (`suggest`) and located diagnostics (`diagnostic`).
+//! suggestions (`suggest`), located diagnostics (`diagnostic`) and the
+//! limits on every count a user supplies (`limits`).
 
 pub mod build;
 pub mod diagnostic;
+pub mod judge;
 pub mod library;
+pub mod limits;
 pub mod load;
 pub mod reference;
 pub mod spec;

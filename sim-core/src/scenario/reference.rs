@@ -55,7 +55,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ),
     (
         "[[expect]]",
-        "An assertion on a metric, checked by `faultline check` and the tests.",
+        "An assertion on a metric, checked by `faultline run`, `check` and `explore`, the web app and the tests. An expectation that names a `variant` is about that variant only; one that names none is about the scenario as written only (a variant changes the system, so what holds of one need not hold of the other). `check` runs each variant once per seed and judges all of its expectations on that run. A run cut short (its event budget ran out) is not a result: its expectations are not judged, and the command fails with the reason.",
     ),
     (
         "[[node.call]]",
@@ -948,7 +948,7 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[expect]]",
         "variant",
         "variant name",
-        "The variant it applies to (absent: the scenario as written).",
+        "The variant it is about (absent: the scenario as written, and no variant).",
     ),
     f(
         "[[expect]]",
@@ -1113,6 +1113,45 @@ pub fn markdown() -> String {
         for d in FIELDS.iter().filter(|d| d.table == *table) {
             out.push_str(&format!("| `{}` | {} | {} |\n", d.field, d.value, d.about));
         }
+    }
+    out.push_str(&limits_section());
+    out
+}
+
+/// The limits on counts a user supplies, from `limits`.
+fn limits_section() -> String {
+    use super::limits::*;
+    let rows = [
+        (
+            "seeds per command (`--seeds` of `check`, `compare`, `sweep`, `explore`)",
+            format!("1 to {MAX_SEEDS}, and not past the largest seed"),
+        ),
+        (
+            "points in a sweep's grid (the product of every `--param`'s values)",
+            MAX_GRID_POINTS.to_string(),
+        ),
+        (
+            "runs in a sweep (points times seeds)",
+            MAX_SWEEP_JOBS.to_string(),
+        ),
+        ("shards of a sweep (`--shard I/N`)", MAX_SHARDS.to_string()),
+        (
+            "`replicas` of a node (a service's instances)",
+            MAX_REPLICAS.to_string(),
+        ),
+        (
+            "`replicas` of a replicated store (`kind = \"replica\"`)",
+            MAX_REPLICA_GROUP.to_string(),
+        ),
+        ("`workers` of a service", MAX_WORKERS.to_string()),
+        ("keys of a `zipf` key space", MAX_ZIPF_KEYS.to_string()),
+    ];
+    let mut out = String::from(
+        "\n## Limits\n\nCounts and sizes beyond these are refused with a message that names the limit, \
+         so that a typo cannot exhaust the machine.\n\n| what | at most |\n|---|---|\n",
+    );
+    for (what, limit) in rows {
+        out.push_str(&format!("| {what} | {limit} |\n"));
     }
     out
 }

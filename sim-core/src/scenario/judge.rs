@@ -1,0 +1,150 @@
+//! Judging a run: which expectations apply to a variant, and their
+//! verdicts on one run, refused as a whole when the run stopped early.
+//!
+//! The rule, the same for `run`, `check`, `explore`, the web app and the
+//! tests: an expectation that names a variant (`variant = "retry-budget"`)
+//! is about that variant only; one that names none is about the scenario
+//! as written only. A variant changes the system, so what holds of the
+//! system as written (a story's "this breaks") is not expected of the fix,
+//! and the other way round. A scenario's own run (`--variant` not given)
+//! is called [`AS_WRITTEN`] wherever a front end names it.
+
+use super::build::{Verdict, evaluate};
+use super::load::Scenario;
+use super::spec::{ExpectSpec, ScenarioSpec};
+use crate::engine::{RunReport, StopReason};
+use crate::metrics::Metrics;
+
+/// How every front end names the scenario as written, with no variant.
+pub const AS_WRITTEN: &str = "as written";
+
+/// A variant's display name: its own, or [`AS_WRITTEN`].
+pub fn variant_label(variant: Option<&str>) -> &str {
+    variant.unwrap_or(AS_WRITTEN)
+}
+
+/// Whether `e` is about `variant` (`None`: the scenario as written).
+pub fn applies_to(e: &ExpectSpec, variant: Option<&str>) -> bool {
+    e.variant.as_ref().map(|v| v.get_ref().as_str()) == variant
+}
+
+/// The expectations of `spec` that are about `variant`, in file order.
+pub fn expectations_for<'a>(
+    spec: &'a ScenarioSpec,
+    variant: Option<&'a str>,
+) -> impl Iterator<Item = &'a ExpectSpec> + 'a {
+    spec.expectations
+        .iter()
+        .filter(move |e| applies_to(e, variant))
+}
+
+/// The variants that have at least one expectation, the scenario as
+/// written first (when it has any), then in file order.
+pub fn judged_variants(scenario: &Scenario) -> Vec<Option<&str>> {
+    std::iter::once(None)
+        .chain(scenario.variants().map(Some))
+        .filter(|&v| expectations_for(&scenario.spec, v).next().is_some())
+        .collect()
+}
+
+/// Why a run is not a result, if it stopped before its end.
+pub fn cut_short(report: &RunReport) -> Option<String> {
+    match report.stop {
+        StopReason::ReachedEnd | StopReason::Idle => None,
+        StopReason::EventBudget { .. } | StopReason::Stopped { .. } => Some(report.to_string()),
+    }
+}
+
+/// One expectation judged on one run.
+#[derive(Debug, Clone)]
+pub struct Judged<'a> {
+    pub expectation: &'a ExpectSpec,
+    /// The verdict, or why there is none (a metric the run lacks).
+    pub verdict: Result<Verdict, String>,
+}
+
+impl Judged<'_> {
+    pub fn holds(&self) -> bool {
+        matches!(&self.verdict, Ok(v) if v.holds)
+    }
+}
+
+/// A run's verdicts on the expectations about `variant`. A run cut short
+/// has none: `Err` says why, and no expectation counts as held.
+pub fn judge<'a>(
+    spec: &'a ScenarioSpec,
+    variant: Option<&'a str>,
+    metrics: &Metrics,
+    report: &RunReport,
+) -> Result<Vec<Judged<'a>>, String> {
+    if let Some(why) = cut_short(report) {
+        return Err(why);
+    }
+    Ok(expectations_for(spec, variant)
+        .map(|e| Judged {
+            expectation: e,
+            verdict: evaluate(e, metrics, report.end_time),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::build::build;
+    use crate::scenario::load::load;
+
+    const TEXT: &str = r#"
+title = "t"
+summary = "s"
+[run]
+duration = "1s"
+[[node]]
+name = "db"
+kind = "service"
+[[node]]
+name = "user"
+kind = "client"
+rate = "50/s"
+target = "db"
+[variants.slow]
+description = "slower"
+set = { "node.user.rate" = "10/s" }
+[[expect]]
+metric = "user.requests"
+op = ">"
+value = 20
+[[expect]]
+variant = "slow"
+metric = "user.requests"
+op = "<"
+value = 20
+"#;
+
+    #[test]
+    fn an_expectation_is_about_its_variant_or_the_scenario_as_written() {
+        let s = load("t", "t.toml", TEXT).unwrap();
+        let base: Vec<_> = expectations_for(&s.spec, None).collect();
+        let slow: Vec<_> = expectations_for(&s.spec, Some("slow")).collect();
+        assert_eq!((base.len(), slow.len()), (1, 1));
+        assert_eq!(base[0].op.get_ref().as_str(), ">");
+        assert_eq!(slow[0].op.get_ref().as_str(), "<");
+        assert_eq!(judged_variants(&s), vec![None, Some("slow")]);
+        assert_eq!(variant_label(None), "as written");
+    }
+
+    #[test]
+    fn a_run_cut_short_is_judged_not_at_all() {
+        let s = load("t", "t.toml", TEXT).unwrap();
+        let mut built = build(&s.spec, 1).unwrap();
+        built.limits = built.limits.with_max_events(10);
+        let report = built.run();
+        let err = judge(&s.spec, None, built.sim.metrics(), &report).unwrap_err();
+        assert!(err.contains("event budget"), "{err}");
+        let mut built = build(&s.spec, 1).unwrap();
+        let report = built.run();
+        let judged = judge(&s.spec, None, built.sim.metrics(), &report).unwrap();
+        assert_eq!(judged.len(), 1);
+        assert!(judged[0].holds(), "{judged:?}");
+    }
+}

@@ -5,16 +5,20 @@
 //! Variants run on common random numbers (each component's stream depends
 //! only on the seed and its name), so differences between variants on the
 //! same seed are mostly the design, not luck: the comparison is paired.
-//! A second table shows each variant's difference from the baseline (the
-//! first variant in the file, or `--baseline`), seed by seed, with its own
+//! The scenario as written is always the first column (`as written`;
+//! `--baseline as-written` names it). A second table shows each column's
+//! difference from the baseline (by default the scenario as written, or a
+//! variant that leaves it unchanged; or `--baseline`), seed by seed, with its own
 //! interval: paired differences are far tighter than two separate
 //! intervals, and a difference whose interval excludes zero is marked.
 //! Results are gathered by (variant, seed) index, so the output does not
 //! depend on how threads were scheduled.
 
+use super::{Failure, error};
 use rayon::prelude::*;
 use serde_json::json;
 use sim_core::scenario::build::build;
+use sim_core::scenario::judge::{AS_WRITTEN, cut_short, variant_label};
 use sim_core::scenario::load::Scenario;
 use sim_core::scenario::spec::ScenarioSpec;
 use std::collections::BTreeMap;
@@ -22,7 +26,7 @@ use std::collections::BTreeMap;
 /// One run's metrics, flattened to numbers by name.
 pub type Sample = BTreeMap<String, f64>;
 
-fn sample(spec: &ScenarioSpec, seed: u64) -> Result<Sample, String> {
+fn sample(spec: &ScenarioSpec, seed: u64) -> Result<Sample, Failure> {
     sample_with_fingerprint(spec, seed).map(|(_, s)| s)
 }
 
@@ -31,9 +35,17 @@ fn sample(spec: &ScenarioSpec, seed: u64) -> Result<Sample, String> {
 pub fn sample_with_fingerprint(
     spec: &ScenarioSpec,
     seed: u64,
-) -> Result<(sim_core::trace::Fingerprint, Sample), String> {
-    let mut built = build(spec, seed)?;
+) -> Result<(sim_core::trace::Fingerprint, Sample), Failure> {
+    let mut built = build(spec, seed).map_err(error)?;
     let report = built.run();
+    if let Some(why) = cut_short(&report) {
+        return Err(Failure(
+            1,
+            format!(
+                "error: seed {seed}: the run is not a result, so there is no comparison: {why}"
+            ),
+        ));
+    }
     let m = built.sim.metrics();
     let mut out = Sample::new();
     for (name, v) in m.counters() {
@@ -104,39 +116,82 @@ fn direction(metric: &str) -> Option<bool> {
     }
 }
 
+/// `faultline compare`, from the command line.
+pub fn run_compare(
+    name: &str,
+    seeds: u64,
+    baseline: Option<&str>,
+    json: bool,
+) -> Result<(), Failure> {
+    sim_core::scenario::limits::seed_range(0, seeds).map_err(super::error)?;
+    let scenario = super::open(name)?;
+    let out = compare(&scenario, seeds, baseline, json)?;
+    print!("{out}");
+    Ok(())
+}
+
+/// How `--baseline` names the scenario as written.
+pub const AS_WRITTEN_FLAG: &str = "as-written";
+
+/// The columns: the scenario as written, then every variant in file
+/// order; and the baseline's index. By default the baseline is the
+/// scenario as written, unless a variant leaves it unchanged: then that
+/// variant (the file's own name for the same system).
+fn columns(
+    scenario: &Scenario,
+    baseline: Option<&str>,
+) -> Result<(Vec<Option<String>>, usize), String> {
+    let variants: Vec<Option<String>> = std::iter::once(None)
+        .chain(scenario.variants().map(|v| Some(v.to_string())))
+        .collect();
+    let base = match baseline {
+        Some(b) if b == AS_WRITTEN_FLAG || b == AS_WRITTEN => 0,
+        Some(b) => variants
+            .iter()
+            .position(|v| v.as_deref() == Some(b))
+            .ok_or_else(|| {
+                let names = std::iter::once(AS_WRITTEN_FLAG).chain(scenario.variants());
+                let hint = sim_core::scenario::suggest::did_you_mean(b, names)
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
+                format!(
+                    "--baseline: there is no variant `{b}`{hint} (`{AS_WRITTEN_FLAG}` is the scenario as written)"
+                )
+            })?,
+        None => {
+            let written = scenario.document_with(None, &[])?;
+            let mut same = Vec::new();
+            for (i, v) in variants.iter().enumerate().skip(1) {
+                if scenario.document_with(v.as_deref(), &[])? == written {
+                    same.push(i);
+                }
+            }
+            same.first().copied().unwrap_or(0)
+        }
+    };
+    Ok((variants, base))
+}
+
 pub fn compare(
     scenario: &Scenario,
     seeds: u64,
     baseline: Option<&str>,
     json_out: bool,
-) -> Result<String, String> {
-    let variants: Vec<Option<String>> = if scenario.spec.variants.is_empty() {
-        vec![None]
-    } else {
-        scenario.variants().map(|v| Some(v.to_string())).collect()
-    };
-    let base = match baseline {
-        None => 0,
-        Some(b) => variants
-            .iter()
-            .position(|v| v.as_deref() == Some(b))
-            .ok_or_else(|| {
-                let hint = sim_core::scenario::suggest::did_you_mean(b, scenario.variants())
-                    .map(|s| format!("; did you mean `{s}`?"))
-                    .unwrap_or_default();
-                format!("--baseline: there is no variant `{b}`{hint}")
-            })?,
-    };
+) -> Result<String, Failure> {
+    let (variants, base) = columns(scenario, baseline).map_err(error)?;
     let specs: Vec<ScenarioSpec> = variants
         .iter()
         .map(|v| scenario.resolve(v.as_deref(), &[]))
-        .collect::<Result<_, _>>()?;
-    let base_seed = scenario.spec.run.seed;
+        .collect::<Result<_, _>>()
+        .map_err(error)?;
+    let range =
+        sim_core::scenario::limits::seed_range(scenario.spec.run.seed, seeds).map_err(error)?;
+    let base_seed = *range.start();
     let jobs: Vec<(usize, u64)> = (0..specs.len())
-        .flat_map(|v| (0..seeds).map(move |s| (v, base_seed + s)))
+        .flat_map(|v| range.clone().map(move |s| (v, s)))
         .collect();
     let bar = indicatif::ProgressBar::new(jobs.len() as u64);
-    let results: Vec<Result<Sample, String>> = jobs
+    let results: Vec<Result<Sample, Failure>> = jobs
         .par_iter()
         .map(|&(v, seed)| {
             let r = sample(&specs[v], seed);
@@ -157,7 +212,7 @@ pub fn compare(
         .collect();
     let names: Vec<String> = variants
         .iter()
-        .map(|v| v.clone().unwrap_or_else(|| "as written".into()))
+        .map(|v| variant_label(v.as_deref()).to_string())
         .collect();
     let mut rows = Vec::new();
     for metric in &metrics {
@@ -212,7 +267,7 @@ pub fn compare(
     if json_out {
         let doc = json!({
             "scenario": scenario.name,
-            "seeds": (base_seed..base_seed + seeds).collect::<Vec<_>>(),
+            "seeds": range.clone().collect::<Vec<_>>(),
             "variants": names,
             "baseline": names[base],
             "metrics": rows.iter().map(|(m, stats, best, diffs)| json!({
@@ -259,13 +314,13 @@ pub fn compare(
         .chain(names.iter().cloned())
         .collect();
     let mut out = format!(
-        "compare {}: {} variant{} x {seeds} seed{} ({}..{}), paired by seed; mean ± 95% CI, * best\n\n",
+        "compare {}: as written and {} variant{} x {seeds} seed{} ({}..{}), paired by seed; mean ± 95% CI, * best\n\n",
         scenario.name,
-        names.len(),
-        if names.len() == 1 { "" } else { "s" },
+        names.len() - 1,
+        if names.len() == 2 { "" } else { "s" },
         if seeds == 1 { "" } else { "s" },
         base_seed,
-        base_seed + seeds - 1
+        range.end()
     );
     out.push_str(&super::report::aligned(&header, &table, true));
     if names.len() < 2 || seeds < 2 {

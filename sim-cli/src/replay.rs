@@ -8,8 +8,11 @@
 //! fingerprint or names the first event whose running fingerprint differs,
 //! and shows what that event is now.
 
+use super::{Failure, bad_input, error, parse_sets};
 use serde_json::{Value, json};
 use sim_core::models::rpc::Rpc;
+use sim_core::scenario::build::build;
+use sim_core::scenario::load::load;
 use sim_core::{Fingerprint, MemoryTrace, RunLimits, RunReport, Simulation, StopReason};
 
 /// Checkpoints kept at most; beyond it every other one is dropped and the
@@ -185,6 +188,99 @@ pub fn describe_event(mut sim: Simulation<Rpc>, limits: RunLimits, n: u64) -> Ve
         .downcast_ref::<MemoryTrace>()
         .expect("the sink we set");
     trace.records().map(ToString::to_string).collect()
+}
+
+/// `faultline replay FILE`: runs the record again and says what, if
+/// anything, differs.
+pub fn replay(path: &std::path::Path) -> Result<(), Failure> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad_input(format!("error: cannot read `{file}`: {e}")))?;
+    let record = Record::from_json(&file, &text).map_err(error)?;
+    let ours = env!("CARGO_PKG_VERSION");
+    if record.version != ours {
+        println!(
+            "note: recorded with Faultline {}, replaying with {ours}; a difference may be a deliberate change",
+            record.version
+        );
+    }
+    let scenario = load(
+        &record.scenario,
+        &format!("{file} (embedded scenario)"),
+        &record.source,
+    )
+    .map_err(|d| bad_input(d.to_string()))?;
+    let overrides = parse_sets(&record.sets)?;
+    let spec = scenario
+        .resolve(record.variant.as_deref(), &overrides)
+        .map_err(error)?;
+    let mut built = build(&spec, record.seed).map_err(error)?;
+    let (outcome, checkpoints, _) =
+        run_with_checkpoints(&mut built.sim, built.limits, record.every);
+    built.finish();
+    let what = format!(
+        "{}{} seed {}",
+        record.scenario,
+        record
+            .variant
+            .as_deref()
+            .map(|v| format!(" [{v}]"))
+            .unwrap_or_default(),
+        record.seed
+    );
+    let difference = first_difference(&record.checkpoints, &checkpoints);
+    let same = outcome.fingerprint == record.fingerprint && outcome.total_events == record.events;
+    if same && difference.is_none() {
+        println!(
+            "replay: {what}: fingerprint {} matches the record ({} events)",
+            outcome.fingerprint, outcome.total_events
+        );
+        return Ok(());
+    }
+    println!("replay: {what}: {}", what_differs(&record, &outcome));
+    if let Some(i) = difference {
+        let last = (i as u64 + 1) * record.every;
+        let first = last + 1 - record.every;
+        if record.every == 1 {
+            println!("first differing event: #{last}");
+        } else {
+            println!("first difference within events #{first} to #{last}");
+        }
+        let fresh = build(&spec, record.seed).map_err(error)?;
+        for line in describe_event(fresh.sim, fresh.limits, first) {
+            println!("  now: {line}");
+        }
+    }
+    Err(Failure(1, String::new()))
+}
+
+/// What differs between a record and the run made from it now.
+fn what_differs(record: &Record, now: &RunReport) -> String {
+    let events = if now.total_events == record.events {
+        format!("the same {} events", record.events)
+    } else {
+        format!(
+            "{} events now, {} recorded",
+            now.total_events, record.events
+        )
+    };
+    if now.fingerprint != record.fingerprint {
+        format!(
+            "fingerprint {} now, {} recorded ({events})",
+            now.fingerprint, record.fingerprint
+        )
+    } else if now.total_events != record.events {
+        format!(
+            "the fingerprint matches ({}), but {events}",
+            now.fingerprint
+        )
+    } else {
+        format!(
+            "the final fingerprint {} and the event count match, but the running \
+             fingerprint differs on the way (the record's checkpoints do not match this run)",
+            now.fingerprint
+        )
+    }
 }
 
 #[cfg(test)]

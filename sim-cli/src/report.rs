@@ -10,9 +10,10 @@ use serde_json::{Value, json};
 use sim_core::metrics::Metrics;
 use sim_core::models::rpc::Rpc;
 use sim_core::policy::ErrorKind;
-use sim_core::scenario::build::Verdict;
+use sim_core::scenario::judge::AS_WRITTEN;
+use sim_core::scenario::judge::Judged;
 use sim_core::scenario::load::Scenario;
-use sim_core::scenario::spec::{ExpectSpec, NodeKind, NodeSpec, ScenarioSpec};
+use sim_core::scenario::spec::{NodeKind, NodeSpec, ScenarioSpec};
 use sim_core::{RunReport, Simulation};
 use sim_core::{SimDuration, SimTime};
 use std::fmt::Write as _;
@@ -25,7 +26,7 @@ pub struct RunSummary<'a> {
     pub sets: &'a [String],
     pub sim: &'a Simulation<Rpc>,
     pub outcome: &'a RunReport,
-    pub verdicts: &'a [(&'a ExpectSpec, Result<Verdict, String>)],
+    pub verdicts: &'a [Judged<'a>],
 }
 
 /// A number without needless decimals: 42, 0.25, 1.5e9.
@@ -687,7 +688,7 @@ impl RunSummary<'_> {
 
     pub fn to_text(&self, colour: bool) -> String {
         let mut out = String::new();
-        let variant = self.variant.unwrap_or("as written");
+        let variant = self.variant.unwrap_or(AS_WRITTEN);
         let _ = writeln!(
             out,
             "{}  [variant: {variant}]",
@@ -717,7 +718,11 @@ impl RunSummary<'_> {
         out.push_str(&self.over_time(colour));
         if !self.verdicts.is_empty() {
             let _ = writeln!(out, "\n{}", paint("expectations", "1", colour));
-            for (e, v) in self.verdicts {
+            for Judged {
+                expectation: e,
+                verdict: v,
+            } in self.verdicts
+            {
                 match v {
                     Ok(v) => {
                         let _ = writeln!(
@@ -773,8 +778,7 @@ impl RunSummary<'_> {
         let _ = writeln!(
             out,
             "| variant | {} |",
-            self.variant
-                .map_or("as written".into(), |v| format!("`{v}`"))
+            self.variant.map_or(AS_WRITTEN.into(), |v| format!("`{v}`"))
         );
         let _ = writeln!(out, "| seed | {} |", self.seed);
         let _ = writeln!(out, "| fingerprint | `{}` |", self.outcome.fingerprint);
@@ -797,7 +801,11 @@ impl RunSummary<'_> {
         }
         if !self.verdicts.is_empty() {
             let _ = writeln!(out, "## Expectations\n");
-            for (e, v) in self.verdicts {
+            for Judged {
+                expectation: e,
+                verdict: v,
+            } in self.verdicts
+            {
                 match v {
                     Ok(v) => {
                         let _ = writeln!(
@@ -899,11 +907,18 @@ impl RunSummary<'_> {
         let verdicts: Vec<Value> = self
             .verdicts
             .iter()
-            .map(|(e, v)| match v {
-                Ok(v) => json!({"metric": v.metric, "op": v.op.as_str(), "expected": v.expected,
-                                "actual": v.actual, "holds": v.holds, "because": e.because}),
-                Err(err) => json!({"metric": e.metric.get_ref(), "holds": false, "error": err}),
-            })
+            .map(
+                |Judged {
+                     expectation: e,
+                     verdict: v,
+                 }| match v {
+                    Ok(v) => {
+                        json!({"metric": v.metric, "op": v.op.as_str(), "expected": v.expected,
+                                "actual": v.actual, "holds": v.holds, "because": e.because})
+                    }
+                    Err(err) => json!({"metric": e.metric.get_ref(), "holds": false, "error": err}),
+                },
+            )
             .collect();
         let doc = json!({
             "scenario": self.scenario.name,
@@ -912,7 +927,8 @@ impl RunSummary<'_> {
             "seed": self.seed,
             "sets": self.sets,
             "fingerprint": self.outcome.fingerprint.to_string(),
-            "stop": format!("{:?}", self.outcome.stop),
+            "stop": self.outcome.stop.as_str(),
+            "run": self.outcome.to_string(),
             "end_time_ns": end.as_nanos(),
             "events": self.outcome.total_events,
             "counters": counters,

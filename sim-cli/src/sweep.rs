@@ -14,9 +14,12 @@
 //! byte for byte the single-machine one; a test holds it to that.
 
 use super::compare::{Sample, mean_ci, sample_with_fingerprint};
+use super::output::write_atomically;
 use super::report::number;
+use super::{Failure, bad_input, error, open, parse_sets};
 use rayon::prelude::*;
 use serde_json::{Value, json};
+use sim_core::scenario::limits::{MAX_GRID_POINTS, MAX_SHARDS, MAX_SWEEP_JOBS, seed_range};
 use sim_core::scenario::load::{Scenario, parse_set_value};
 use sim_core::scenario::spec::ScenarioSpec;
 use sim_core::trace::StableHasher;
@@ -30,10 +33,6 @@ pub struct Param {
     pub path: String,
     pub values: Vec<String>,
 }
-
-/// The most points one sweep may have, so that a typo (`1..1e9`) fails
-/// fast instead of filling the disk.
-const MAX_POINTS: usize = 100_000;
 
 /// Splits `3.5ms` into (3.5, "ms") and `20` into (20, "").
 fn number_and_unit(s: &str) -> Option<(f64, &str)> {
@@ -112,9 +111,9 @@ pub fn parse_param(text: &str) -> Result<Param, String> {
             return Err(bad("the end is below the start"));
         }
         let count = ((b - a) / step + 1e-9).floor() + 1.0;
-        if count > MAX_POINTS as f64 {
+        if count > MAX_GRID_POINTS as f64 {
             return Err(bad(&format!(
-                "that is {count} values; at most {MAX_POINTS} are allowed"
+                "that is {count} values; a sweep's grid may have at most {MAX_GRID_POINTS} points"
             )));
         }
         (0..count as usize)
@@ -192,6 +191,40 @@ impl SweepPlan {
         self.points().len() * self.seeds as usize
     }
 
+    /// Refuses a sweep larger than the limits (a grid is limited by its
+    /// product, not per parameter), without building its grid.
+    pub fn check_size(&self) -> Result<(), String> {
+        seed_range(self.base_seed, self.seeds)?;
+        let mut points: u64 = 1;
+        for p in &self.params {
+            points = points.saturating_mul(p.values.len() as u64);
+        }
+        if points > MAX_GRID_POINTS {
+            let sizes: Vec<String> = self
+                .params
+                .iter()
+                .map(|p| p.values.len().to_string())
+                .collect();
+            return Err(format!(
+                "the grid has {} points ({}); a sweep may have at most {MAX_GRID_POINTS}",
+                if points == u64::MAX {
+                    "too many".to_string()
+                } else {
+                    points.to_string()
+                },
+                sizes.join(" x ")
+            ));
+        }
+        let jobs = points * self.seeds;
+        if jobs > MAX_SWEEP_JOBS {
+            return Err(format!(
+                "{points} points x {} seeds is {jobs} runs; a sweep may make at most {MAX_SWEEP_JOBS}",
+                self.seeds
+            ));
+        }
+        Ok(())
+    }
+
     fn header(&self) -> Value {
         json!({
             "scenario": self.scenario,
@@ -260,6 +293,11 @@ pub fn parse_shard(s: &str) -> Result<Shard, String> {
     if index == 0 || index > count {
         return Err(bad());
     }
+    if count as u64 > MAX_SHARDS {
+        return Err(format!(
+            "`{s}`: a sweep may be split into at most {MAX_SHARDS} shards"
+        ));
+    }
     Ok(Shard { index, count })
 }
 
@@ -300,7 +338,7 @@ pub fn run_jobs(
     plan: &SweepPlan,
     shard: Option<Shard>,
     progress: bool,
-) -> Result<Vec<Row>, String> {
+) -> Result<Vec<Row>, Failure> {
     let seeds = plan.seeds as usize;
     let jobs: Vec<usize> = (0..specs.len() * seeds)
         .filter(|j| shard.is_none_or(|s| j % s.count == s.index - 1))
@@ -310,7 +348,7 @@ pub fn run_jobs(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let rows: Vec<Result<Row, String>> = jobs
+    let rows: Vec<Result<Row, Failure>> = jobs
         .par_iter()
         .map(|&job| {
             let seed = plan.base_seed + (job % seeds) as u64;
@@ -356,6 +394,8 @@ pub fn merge_parts(parts: &[(String, String)]) -> Result<(SweepPlan, Vec<Row>), 
         }
         let this = SweepPlan::from_header(&doc["sweep"])
             .ok_or_else(|| format!("`{file}`: its sweep header is damaged"))?;
+        this.check_size()
+            .map_err(|e| format!("`{file}`: its sweep header is damaged: {e}"))?;
         let shard = doc["shard"]
             .as_str()
             .ok_or_else(|| format!("`{file}`: no shard"))
@@ -562,6 +602,111 @@ pub fn summary(plan: &SweepPlan, rows: &[Row], chosen: &[String]) -> String {
     );
     out.push_str(&super::report::aligned(&header, &table, false));
     out
+}
+
+/// Whether `path` asks for JSON (.json) or CSV (.csv).
+fn table_format(path: &std::path::Path) -> Result<bool, Failure> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => Ok(true),
+        Some("csv") => Ok(false),
+        _ => Err(bad_input(format!(
+            "error: --out `{}`: expected a file ending in .csv or .json",
+            path.display()
+        ))),
+    }
+}
+
+/// What every point of a sweep shares: the variant and `--set` overrides.
+pub struct Fixed {
+    pub variant: Option<String>,
+    pub sets: Vec<String>,
+}
+
+/// `faultline sweep`, from the command line.
+pub fn run_sweep(
+    name: &str,
+    params: &[String],
+    seeds: u64,
+    Fixed { variant, sets }: Fixed,
+    metrics: &[String],
+    shard: Option<Shard>,
+    out: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    seed_range(0, seeds).map_err(error)?;
+    let params = params
+        .iter()
+        .map(|p| parse_param(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(error)?;
+    if let Some(p) = params
+        .iter()
+        .enumerate()
+        .find_map(|(i, p)| params[..i].iter().any(|q| q.path == p.path).then_some(p))
+    {
+        return Err(error(format!(
+            "--param {} is given twice; give each path once, with all its values",
+            p.path
+        )));
+    }
+    parse_sets(&sets)?;
+    let as_json = out.map(table_format).transpose()?;
+    if shard.is_some() && as_json != Some(true) {
+        return Err(bad_input(
+            "error: a shard writes a partial result for `faultline merge`: add --out part-I.json",
+        ));
+    }
+    let scenario = open(name)?;
+    let plan = SweepPlan::new(&scenario, variant, sets, params, seeds);
+    plan.check_size().map_err(error)?;
+    let specs = point_specs(&scenario, &plan).map_err(error)?;
+    let rows = run_jobs(&specs, &plan, shard, true)?;
+    match (shard, out) {
+        (Some(shard), Some(path)) => {
+            write_atomically(path, partial_json(&plan, shard, &rows).as_bytes())?;
+            println!(
+                "sweep {}: shard {}/{} ran {} of {} jobs; wrote {}",
+                plan.scenario,
+                shard.index,
+                shard.count,
+                rows.len(),
+                plan.jobs(),
+                path.display()
+            );
+        }
+        _ => {
+            print!("{}", summary(&plan, &rows, metrics));
+            if let (Some(path), Some(as_json)) = (out, as_json) {
+                write_atomically(path, table(&plan, &rows, as_json).as_bytes())?;
+                println!("\nwrote {} ({} rows)", path.display(), rows.len());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `faultline merge`, from the command line.
+pub fn run_merge(
+    parts: &[std::path::PathBuf],
+    out: Option<&std::path::Path>,
+    metrics: &[String],
+) -> Result<(), Failure> {
+    let as_json = out.map(table_format).transpose()?;
+    let texts = parts
+        .iter()
+        .map(|p| {
+            let file = p.display().to_string();
+            std::fs::read_to_string(p)
+                .map(|t| (file.clone(), t))
+                .map_err(|e| bad_input(format!("error: cannot read `{file}`: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (plan, rows) = merge_parts(&texts).map_err(error)?;
+    print!("{}", summary(&plan, &rows, metrics));
+    if let (Some(path), Some(as_json)) = (out, as_json) {
+        write_atomically(path, table(&plan, &rows, as_json).as_bytes())?;
+        println!("\nwrote {} ({} rows)", path.display(), rows.len());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,8 +5,12 @@
 //!
 //! Times in Chrome traces are simulated microseconds, not wall-clock time.
 
+use super::args::{Pick, TraceFormat};
+use super::output::write_atomically;
+use super::{Failure, bad_input, error, resolve_pick};
 use serde_json::{Value, json};
 use sim_core::models::rpc::{Outcome, Rpc};
+use sim_core::scenario::build::build;
 use sim_core::{TraceKind, TraceSink, trace::TraceRecord};
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -284,5 +288,62 @@ impl TraceSink for MermaidTrace {
     }
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+/// `faultline trace`, from the command line.
+pub fn run_trace(
+    name: &str,
+    format: TraceFormat,
+    request: Option<u64>,
+    pick: &Pick,
+    out: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let (_, spec, seed) = resolve_pick(name, pick)?;
+    let mut built = build(&spec, seed).map_err(error)?;
+    let names: Vec<String> = built.sim.nodes().map(|(_, n)| n.to_string()).collect();
+    // Runs with `sink` and returns it, to be read back by its type.
+    let mut traced = |sink: Box<dyn sim_core::TraceSink>| {
+        built.sim.set_trace(sink);
+        let report = built.run();
+        eprintln!("seed {seed}, fingerprint {}: {report}", report.fingerprint);
+        built.sim.take_trace()
+    };
+    let text = match format {
+        TraceFormat::Jsonl => {
+            let sink = traced(Box::new(sim_core::JsonLinesTrace::new(Vec::<u8>::new())));
+            let lines = sink
+                .as_any()
+                .downcast_ref::<sim_core::JsonLinesTrace<Vec<u8>>>()
+                .expect("the sink we set");
+            String::from_utf8(lines.get_ref().clone()).expect("JSON lines are UTF-8")
+        }
+        TraceFormat::Chrome => {
+            let sink = traced(Box::new(ChromeTrace::new(names.iter().map(String::as_str))));
+            let chrome = sink
+                .as_any()
+                .downcast_ref::<ChromeTrace>()
+                .expect("the sink we set");
+            chrome.to_json()
+        }
+        TraceFormat::Mermaid => {
+            let sink = traced(Box::<MermaidTrace>::default());
+            let mermaid = sink
+                .as_any()
+                .downcast_ref::<MermaidTrace>()
+                .expect("the sink we set");
+            let order = mermaid.pick(request).ok_or_else(|| {
+                bad_input("error: the run made no calls, so there is nothing to draw")
+            })?;
+            mermaid.diagram(order).ok_or_else(|| {
+                bad_input(format!("error: order {order} made no calls in this run"))
+            })?
+        }
+    };
+    match out {
+        Some(path) => write_atomically(path, text.as_bytes()),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
     }
 }

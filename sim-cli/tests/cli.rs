@@ -195,7 +195,10 @@ fn run_json_is_for_machines() {
 fn check_passes_the_shipped_story_and_fails_a_broken_one_with_a_replay_command() {
     let (ok, out, err) = faultline(&["check", "double-charge", "--seeds", "2"]);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("check: 6 of 6 expectation runs held"), "{out}");
+    assert!(
+        out.contains("check: 6 of 6 judged expectations held"),
+        "{out}"
+    );
 
     // Claim the naive design never double charges: check must catch it.
     let broken = story_text().replacen("op = \">\"\nvalue = 0", "op = \"==\"\nvalue = 0", 1);
@@ -209,9 +212,63 @@ fn check_passes_the_shipped_story_and_fails_a_broken_one_with_a_replay_command()
         "{out}"
     );
     assert!(
-        out.contains("replay: faultline run broken --variant no-idempotency --seed 1"),
+        out.contains(&format!(
+            "replay: faultline run {} --variant no-idempotency --seed 1",
+            path.display()
+        )),
         "{out}"
     );
+}
+
+#[test]
+fn check_json_lists_every_judged_expectation() {
+    let (ok, out, err) = faultline(&["check", "double-charge", "--seeds", "2", "--json"]);
+    assert!(ok, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let judged = doc["expectations"].as_array().unwrap();
+    // Three expectations, each about one variant, on two seeds.
+    assert_eq!(judged.len(), 6, "{out}");
+    assert_eq!(
+        (doc["judged"].as_u64(), doc["held"].as_u64()),
+        (Some(6), Some(6))
+    );
+    for e in judged {
+        assert_eq!(e["scenario"], "double-charge");
+        assert!(e["variant"] == "no-idempotency" || e["variant"] == "idempotency-keys");
+        assert!(e["seed"] == 1 || e["seed"] == 2, "{e}");
+        assert_eq!(e["verdict"], "held");
+        assert!(e["actual"].is_number() && e["metric"].is_string(), "{e}");
+        assert_eq!(e["fingerprint"].as_str().unwrap().len(), 16);
+    }
+    // Expectations about one variant on one seed were judged on one run.
+    let key = |e: &serde_json::Value| (e["variant"].to_string(), e["seed"].to_string());
+    for a in judged {
+        for b in judged.iter().filter(|b| key(b) == key(a)) {
+            assert_eq!(a["fingerprint"], b["fingerprint"]);
+        }
+    }
+}
+
+#[test]
+fn run_judges_only_the_expectations_about_its_variant() {
+    // eventually-wrong's lag expectations are about the scenario as
+    // written; a variant's run must not judge them.
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/eventually-wrong.toml"
+    ))
+    .unwrap();
+    let about = |v: &str| text.matches(&format!("variant = \"{v}\"")).count();
+    for variant in ["read-your-writes", "anti-entropy"] {
+        let (_, out, err) = faultline(&["run", "eventually-wrong", "--variant", variant, "--json"]);
+        let doc: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}{err}"));
+        assert_eq!(
+            doc["expectations"].as_array().unwrap().len(),
+            about(variant),
+            "{variant}"
+        );
+    }
 }
 
 #[test]
@@ -268,15 +325,15 @@ fn compare_tabulates_variants_on_the_same_seeds_deterministically() {
     let (ok, out, err) = faultline(&["compare", "double-charge", "--seeds", "4"]);
     assert!(ok, "{err}");
     assert!(
-        out.contains("2 variants x 4 seeds (1..4), paired by seed"),
+        out.contains("as written and 2 variants x 4 seeds (1..4), paired by seed"),
         "{out}"
     );
     let duplicates = out
         .lines()
         .find(|l| l.starts_with("ledger.duplicate_charges"))
         .unwrap();
-    // Keys (the second column, in file order) win with exactly zero, and
-    // are marked best.
+    // Keys (the last column: as written, then the variants in file order)
+    // win with exactly zero, and are marked best.
     assert!(duplicates.contains("0 ± 0 *"), "{duplicates}");
     // The variants see the same arrivals: the comparison is paired.
     let arrivals: Vec<&str> = out
@@ -289,6 +346,7 @@ fn compare_tabulates_variants_on_the_same_seeds_deterministically() {
         .map(str::trim)
         .collect();
     assert_eq!(arrivals[0], arrivals[1], "{out}");
+    assert_eq!(arrivals[1], arrivals[2], "{out}");
     // Parallel, yet the same every time.
     assert_eq!(
         out,
@@ -297,7 +355,9 @@ fn compare_tabulates_variants_on_the_same_seeds_deterministically() {
     let (ok, json, _) = faultline(&["compare", "double-charge", "--seeds", "3", "--json"]);
     assert!(ok);
     let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(doc["variants"][0], "no-idempotency");
+    assert_eq!(doc["variants"][0], "as written");
+    assert_eq!(doc["variants"][1], "no-idempotency");
+    // That variant changes nothing, so it is the baseline, by its name.
     assert_eq!(doc["baseline"], "no-idempotency");
     assert_eq!(doc["seeds"].as_array().unwrap().len(), 3);
     // The paired table: keys minus no keys, seed by seed, clearly fewer
@@ -316,19 +376,24 @@ fn compare_tabulates_variants_on_the_same_seeds_deterministically() {
         .find(|l| l.starts_with("user.requests"))
         .unwrap();
     assert!(req.trim_end().ends_with("0 ± 0"), "{req}");
-    // Another baseline, and a misspelt one.
-    let (ok, out, _) = faultline(&[
-        "compare",
-        "double-charge",
-        "--seeds",
-        "2",
-        "--baseline",
-        "idempotency-keys",
-    ]);
-    assert!(
-        ok && out.contains("minus idempotency-keys on the same seed"),
-        "{out}"
-    );
+    // The scenario as written as the baseline, another baseline, and a
+    // misspelt one.
+    for baseline in ["as-written", "idempotency-keys"] {
+        let args = [
+            "compare",
+            "double-charge",
+            "--seeds",
+            "2",
+            "--baseline",
+            baseline,
+        ];
+        let (ok, out, _) = faultline(&args);
+        let name = baseline.replace("as-written", "as written");
+        assert!(
+            ok && out.contains(&format!("minus {name} on the same seed")),
+            "{out}"
+        );
+    }
     let (ok, _, err) = faultline(&["compare", "double-charge", "--baseline", "idempotency-key"]);
     assert!(
         !ok && err.contains("did you mean `idempotency-keys`"),
@@ -511,7 +576,11 @@ fn replay_confirms_a_saved_run_or_names_the_first_differing_event() {
     std::fs::write(&changed, doc.to_string()).unwrap();
     let (ok, out, _) = faultline(&["replay", changed.to_str().unwrap()]);
     assert!(!ok);
-    assert!(out.contains("differs from the recorded"), "{out}");
+    assert!(
+        out.contains(" recorded (") && out.contains("fingerprint "),
+        "{out}"
+    );
+    assert!(!out.contains("differs from the recorded"), "{out}");
     assert!(
         out.contains("first differing event: #1\n  now: at "),
         "{out}"

@@ -1,0 +1,200 @@
+//! The command line as clap reads it: every command, its flags and their
+//! help. What each command does lives in its own module.
+
+use super::sweep;
+use clap::{Parser, Subcommand};
+use sim_core::SimDuration;
+
+#[derive(Parser)]
+#[command(
+    name = "faultline",
+    version,
+    about = "A deterministic simulator of distributed systems, made for learning"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// The stories in the library, with one line each.
+    List,
+    /// A story's narrative, what to look for, questions to try, and its variants.
+    Explain {
+        /// A story's name or a scenario file's path.
+        scenario: String,
+    },
+    /// Run a story or scenario file once and print what happened.
+    Run {
+        /// A story's name or a scenario file's path.
+        scenario: String,
+        #[command(flatten)]
+        pick: Pick,
+        /// Print JSON for machines instead of text for people.
+        #[arg(long)]
+        json: bool,
+        /// Also save a run record that `faultline replay` can check.
+        #[arg(long, value_name = "FILE")]
+        save: Option<std::path::PathBuf>,
+        /// Draw latency, goodput, failures and queues over time as an SVG,
+        /// with fault windows shaded.
+        #[arg(long, value_name = "FILE.svg")]
+        plot: Option<std::path::PathBuf>,
+        /// Write a Markdown run report for a postmortem: summary, charts and
+        /// a sequence diagram of one failed request.
+        #[arg(long, value_name = "FILE.md")]
+        report: Option<std::path::PathBuf>,
+    },
+    /// Re-run a saved run record and confirm its fingerprint, or show the
+    /// first event that differs.
+    Replay {
+        /// A record written by `faultline run ... --save FILE`.
+        record: std::path::PathBuf,
+    },
+    /// Every variant on the same seeds, in parallel: mean and 95% CI per metric.
+    Compare {
+        /// A story's name or a scenario file's path.
+        scenario: String,
+        /// Seeds per variant (1 to 10000), starting at the scenario's seed.
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+        /// The variant the others are measured against, seed by seed:
+        /// a variant's name, or `as-written` for the scenario as written
+        /// (the default when every variant changes it; otherwise the
+        /// first variant that changes nothing).
+        #[arg(long)]
+        baseline: Option<String>,
+        /// Print JSON for machines instead of a table for people.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Vary parameters over ranges or lists, each point on N seeds: a table
+    /// per point and seed as CSV or JSON. With --shard, one part of it.
+    Sweep {
+        /// A story's name or a scenario file's path.
+        scenario: String,
+        /// PATH=FROM..TO[:STEP] or PATH=A,B,C, e.g. node.api.workers=1..8
+        /// (repeat for a grid).
+        #[arg(long = "param", value_name = "PATH=VALUES", required = true)]
+        params: Vec<String>,
+        /// Seeds per point (1 to 10000), starting at the scenario's seed;
+        /// points times seeds may be at most 100000.
+        #[arg(long, default_value_t = 5)]
+        seeds: u64,
+        /// Sweep this variant of the scenario.
+        #[arg(long)]
+        variant: Option<String>,
+        /// A fixed override for every point (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+        /// Metrics for the summary printed here (default: each client's ok,
+        /// failed and p99 latency); the file has them all.
+        #[arg(long = "metric")]
+        metrics: Vec<String>,
+        /// Run only shard I of N and write a partial result (.json) for
+        /// `faultline merge`.
+        #[arg(long, value_name = "I/N", value_parser = sweep::parse_shard)]
+        shard: Option<sweep::Shard>,
+        /// Write the table here (atomically): .csv or .json.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Combine the parts of a sharded sweep into exactly the table one
+    /// machine would have written.
+    Merge {
+        /// Every part written by `faultline sweep ... --shard I/N --out FILE.json`.
+        #[arg(required = true)]
+        parts: Vec<std::path::PathBuf>,
+        /// Write the table here (atomically): .csv or .json.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Metrics for the summary printed here.
+        #[arg(long = "metric")]
+        metrics: Vec<String>,
+    },
+    /// Search seeds for one that breaks an expectation, and print how to replay it.
+    Explore {
+        /// A story's name or a scenario file's path.
+        scenario: String,
+        /// How many seeds to try (1 to 10000), starting at the scenario's seed.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// Override a value in every run: `--set node.user.rate=500/s`.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        sets: Vec<String>,
+    },
+    /// A run's events: JSON lines, Chrome trace JSON (Perfetto), or a Mermaid
+    /// sequence diagram of one order.
+    Trace {
+        /// A story's name or a scenario file's path.
+        scenario: String,
+        #[arg(long, value_enum, default_value_t = TraceFormat::Jsonl)]
+        format: TraceFormat,
+        /// Mermaid: the order to draw (default: the first that was retried).
+        #[arg(long)]
+        request: Option<u64>,
+        #[command(flatten)]
+        pick: Pick,
+        /// Write to this file (atomically) instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Check every expectation of the given scenarios on several seeds:
+    /// each variant runs once per seed and all its expectations are judged
+    /// on that run.
+    Check {
+        /// Story names or scenario file paths.
+        #[arg(required = true)]
+        scenarios: Vec<String>,
+        /// How many seeds per variant (1 to 10000), starting at the
+        /// scenario's seed.
+        #[arg(long, default_value_t = 5)]
+        seeds: u64,
+        /// Print JSON for machines: every judged expectation with its
+        /// scenario, variant, seed, metric, actual value and verdict.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the built-in M/M/1 queue and compare it with queueing theory.
+    Demo {
+        /// The run's seed: the same seed gives the same run, bit for bit.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Arrivals per second (Poisson).
+        #[arg(long, default_value_t = 80.0)]
+        arrival_rate: f64,
+        /// Completions per second of the one server (exponential service).
+        #[arg(long, default_value_t = 100.0)]
+        service_rate: f64,
+        /// Simulated time to run, e.g. `10m`, `1h`, `90s`.
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        duration: SimDuration,
+    },
+}
+
+/// Which run: the seed, the variant and any overrides.
+#[derive(clap::Args)]
+pub struct Pick {
+    /// The seed; defaults to the scenario's own.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The variant to run; defaults to the scenario as written.
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Override a value: `--set node.user.rate=100/s` (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceFormat {
+    Jsonl,
+    Chrome,
+    Mermaid,
+}
+
+pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
+    s.parse()
+        .map_err(|e: sim_core::time::ParseDurationError| e.to_string())
+}

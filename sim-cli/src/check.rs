@@ -1,0 +1,321 @@
+//! `faultline check` and `faultline explore`: expectations judged on many
+//! seeds.
+//!
+//! `check` runs each variant that has expectations once per seed, in
+//! parallel, and judges all of that variant's expectations on the run
+//! (`sim_core::scenario::judge` says which apply). A run cut short fails
+//! the check with its reason: it is never counted as held. Every failure
+//! names the seed and a command that replays it, pasteable as printed.
+//! `--json` lists every judged expectation.
+//!
+//! `explore` tries seeds in order and stops at the first that breaks an
+//! expectation, or whose run is cut short.
+
+use super::report::number;
+use super::{Failure, command_name, error, open, parse_sets};
+use rayon::prelude::*;
+use serde_json::{Value, json};
+use sim_core::scenario::build::build;
+use sim_core::scenario::judge::{Judged, judge, judged_variants, variant_label};
+use sim_core::scenario::limits::seed_range;
+use sim_core::scenario::load::Scenario;
+use sim_core::scenario::spec::ScenarioSpec;
+
+/// What became of one expectation on one run.
+struct Entry {
+    scenario: String,
+    variant: Option<String>,
+    seed: u64,
+    /// The fingerprint of the run it was judged on.
+    fingerprint: String,
+    metric: String,
+    op: String,
+    expected: Option<f64>,
+    actual: Option<f64>,
+    /// `held`, `failed`, `error` (no verdict could be reached) or
+    /// `cut short` (the run stopped early, so nothing was judged).
+    verdict: &'static str,
+    because: String,
+    why: Option<String>,
+    replay: String,
+}
+
+impl Entry {
+    fn held(&self) -> bool {
+        self.verdict == "held"
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "scenario": self.scenario, "variant": variant_label(self.variant.as_deref()),
+            "seed": self.seed, "fingerprint": self.fingerprint, "metric": self.metric, "op": self.op,
+            "expected": self.expected, "actual": self.actual.filter(|a| a.is_finite()),
+            "verdict": self.verdict, "because": self.because, "reason": self.why,
+            "replay": self.replay,
+        })
+    }
+
+    fn failure_line(&self) -> String {
+        let head = format!(
+            "FAIL {} [{}] seed {}",
+            self.scenario,
+            variant_label(self.variant.as_deref()),
+            self.seed
+        );
+        let what = match (self.expected, self.actual) {
+            (Some(e), Some(a)) => format!(
+                "expected {} {} {}, got {}{}",
+                self.metric,
+                self.op,
+                number(e),
+                number(a),
+                if self.because.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", self.because)
+                }
+            ),
+            _ => format!(
+                "{}: {}",
+                self.metric,
+                self.why.as_deref().unwrap_or("no verdict")
+            ),
+        };
+        format!("{head}: {what}\n     replay: {}", self.replay)
+    }
+}
+
+/// The command that replays one run.
+fn replay_command(
+    scenario: &Scenario,
+    variant: Option<&str>,
+    seed: u64,
+    sets: &[String],
+) -> String {
+    let mut cmd = format!("faultline run {}", command_name(scenario));
+    if let Some(v) = variant {
+        cmd.push_str(&format!(" --variant {}", super::shell_word(v)));
+    }
+    cmd.push_str(&format!(" --seed {seed}"));
+    for s in sets {
+        cmd.push_str(&format!(" --set {}", super::shell_word(s)));
+    }
+    cmd
+}
+
+/// One variant on one seed: every expectation about it, judged.
+fn run_one(
+    scenario: &Scenario,
+    variant: Option<&str>,
+    spec: &ScenarioSpec,
+    seed: u64,
+    sets: &[String],
+) -> Result<Vec<Entry>, String> {
+    let mut built = build(spec, seed)?;
+    let report = built.run();
+    let replay = replay_command(scenario, variant, seed, sets);
+    let entry = |metric: String, op: &str| Entry {
+        scenario: scenario.name.clone(),
+        variant: variant.map(str::to_string),
+        seed,
+        fingerprint: report.fingerprint.to_string(),
+        metric,
+        op: op.to_string(),
+        expected: None,
+        actual: None,
+        verdict: "error",
+        because: String::new(),
+        why: None,
+        replay: replay.clone(),
+    };
+    let judged = match judge(spec, variant, built.sim.metrics(), &report) {
+        Ok(judged) => judged,
+        Err(why) => {
+            let mut e = entry("(the run)".into(), "");
+            e.verdict = "cut short";
+            e.why = Some(why);
+            return Ok(vec![e]);
+        }
+    };
+    Ok(judged
+        .into_iter()
+        .map(
+            |Judged {
+                 expectation,
+                 verdict,
+             }| {
+                let mut e = entry(
+                    expectation.metric.get_ref().clone(),
+                    expectation.op.get_ref().as_str(),
+                );
+                e.because = expectation.because.clone();
+                match verdict {
+                    Ok(v) => {
+                        e.expected = Some(v.expected);
+                        e.actual = Some(v.actual);
+                        e.verdict = if v.holds { "held" } else { "failed" };
+                    }
+                    Err(why) => e.why = Some(why),
+                }
+                e
+            },
+        )
+        .collect())
+}
+
+/// Every judged variant of `scenario` on `seeds`, in (variant, seed) order.
+fn check_scenario(scenario: &Scenario, seeds: u64) -> Result<Vec<Entry>, Failure> {
+    let range = seed_range(scenario.spec.run.seed, seeds).map_err(error)?;
+    let variants = judged_variants(scenario);
+    let specs: Vec<ScenarioSpec> = variants
+        .iter()
+        .map(|v| scenario.resolve(*v, &[]))
+        .collect::<Result<_, _>>()
+        .map_err(error)?;
+    let jobs: Vec<(usize, u64)> = (0..variants.len())
+        .flat_map(|v| range.clone().map(move |s| (v, s)))
+        .collect();
+    let results: Vec<Result<Vec<Entry>, String>> = jobs
+        .par_iter()
+        .map(|&(v, seed)| run_one(scenario, variants[v], &specs[v], seed, &[]))
+        .collect();
+    let mut entries = Vec::new();
+    for r in results {
+        entries.extend(r.map_err(error)?);
+    }
+    Ok(entries)
+}
+
+pub fn check(names: &[String], seeds: u64, json_out: bool) -> Result<(), Failure> {
+    seed_range(0, seeds).map_err(error)?;
+    let scenarios = names
+        .iter()
+        .map(|n| open(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut entries = Vec::new();
+    for scenario in &scenarios {
+        entries.extend(check_scenario(scenario, seeds)?);
+    }
+    let failed: Vec<&Entry> = entries.iter().filter(|e| !e.held()).collect();
+    let cut: Vec<&Entry> = failed
+        .iter()
+        .copied()
+        .filter(|e| e.verdict == "cut short")
+        .collect();
+    let judged = entries.len() - cut.len();
+    if json_out {
+        let doc = json!({
+            "seeds": seeds,
+            "judged": judged,
+            "held": entries.iter().filter(|e| e.held()).count(),
+            "runs_cut_short": cut.len(),
+            "expectations": entries.iter().map(Entry::to_json).collect::<Vec<_>>(),
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("plain values")
+        );
+    } else {
+        for e in &failed {
+            if e.verdict == "cut short" {
+                println!(
+                    "CUT SHORT {} [{}] seed {}: not a result, nothing was judged: {}\n     replay: {}",
+                    e.scenario,
+                    variant_label(e.variant.as_deref()),
+                    e.seed,
+                    e.why.as_deref().unwrap_or(""),
+                    e.replay
+                );
+            } else {
+                println!("{}", e.failure_line());
+            }
+        }
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        println!(
+            "check: {} of {judged} judged expectations held ({}, {} each){}",
+            entries.iter().filter(|e| e.held()).count(),
+            plural(scenarios.len(), "scenario"),
+            plural(seeds as usize, "seed"),
+            if cut.is_empty() {
+                String::new()
+            } else {
+                format!("; {} cut short", plural(cut.len(), "run"))
+            }
+        );
+    }
+    if !cut.is_empty() {
+        return Err(Failure(
+            1,
+            format!(
+                "error: {} cut short, so the check has no result for it",
+                if cut.len() == 1 {
+                    "a run was".to_string()
+                } else {
+                    format!("{} runs were", cut.len())
+                }
+            ),
+        ));
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure(
+            1,
+            format!("{} expectations did not hold", failed.len()),
+        ))
+    }
+}
+
+/// Tries seeds in order and stops at the first that breaks any expectation.
+pub fn explore(name: &str, seeds: u64, sets: &[String]) -> Result<(), Failure> {
+    let scenario = open(name)?;
+    let overrides = parse_sets(sets)?;
+    let range = seed_range(scenario.spec.run.seed, seeds).map_err(error)?;
+    let base = *range.start();
+    let groups: Vec<(Option<&str>, ScenarioSpec)> = judged_variants(&scenario)
+        .into_iter()
+        .map(|v| scenario.resolve(v, &overrides).map(|spec| (v, spec)))
+        .collect::<Result<_, _>>()
+        .map_err(error)?;
+    if groups.is_empty() {
+        return Err(error(format!(
+            "{} has no expectations, so there is nothing to break",
+            scenario.name
+        )));
+    }
+    for seed in range.clone() {
+        for (variant, spec) in &groups {
+            let entries = run_one(&scenario, *variant, spec, seed, sets).map_err(error)?;
+            if let Some(e) = entries.iter().find(|e| !e.held()) {
+                let why = match (e.verdict, e.expected, e.actual) {
+                    ("failed", Some(x), Some(a)) => format!(
+                        "{} {} {} does not hold: it was {}",
+                        e.metric,
+                        e.op,
+                        number(x),
+                        number(a)
+                    ),
+                    ("cut short", ..) => format!(
+                        "the run was cut short, so it is not a result: {}",
+                        e.why.as_deref().unwrap_or("")
+                    ),
+                    _ => format!("{}: {}", e.metric, e.why.as_deref().unwrap_or("")),
+                };
+                println!(
+                    "explore: seed {seed} breaks {} [{}] after {} seed{}: {why}",
+                    scenario.name,
+                    variant_label(*variant),
+                    seed - base + 1,
+                    if seed == base { "" } else { "s" }
+                );
+                println!("replay:  {}", e.replay);
+                return Err(Failure(1, String::new()));
+            }
+        }
+    }
+    println!(
+        "explore: every expectation held on {seeds} seeds ({base}..{})",
+        range.end()
+    );
+    Ok(())
+}

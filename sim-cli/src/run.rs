@@ -1,0 +1,130 @@
+//! `faultline run`: one run of a story or a scenario file, its summary,
+//! and the verdicts of the expectations about the variant it ran (see
+//! `sim_core::scenario::judge` for the rule). With `--save`, `--plot` and
+//! `--report` it also writes a run record, an SVG and a Markdown report,
+//! all or none. A run cut short is reported with its reason, its
+//! expectations are not judged, no file is written, and it exits 1.
+
+use super::args::Pick;
+use super::output::Outputs as Files;
+use super::{Failure, error, replay, report, resolve_pick, trace};
+use sim_core::scenario::build::build;
+use sim_core::scenario::judge::{Judged, expectations_for, judge, variant_label};
+
+/// The files `run` may write besides its output.
+pub struct Outputs<'a> {
+    pub save: Option<&'a std::path::Path>,
+    pub plot: Option<&'a std::path::Path>,
+    pub report: Option<&'a std::path::Path>,
+}
+
+pub fn run(name: &str, pick: &Pick, json: bool, outputs: Outputs<'_>) -> Result<(), Failure> {
+    let (scenario, spec, seed) = resolve_pick(name, pick)?;
+    let (variant, sets) = (pick.variant.as_deref(), pick.sets.as_slice());
+    let mut built = build(&spec, seed).map_err(error)?;
+    if outputs.report.is_some() {
+        built.sim.set_trace(Box::<trace::MermaidTrace>::default());
+    }
+    let mut files = Files::new();
+    let outcome = match outputs.save {
+        None => built.run(),
+        Some(path) => {
+            let (outcome, checkpoints, every) =
+                replay::run_with_checkpoints(&mut built.sim, built.limits, 0);
+            built.finish();
+            let record = replay::Record {
+                scenario: scenario.name.clone(),
+                source: scenario.source.clone(),
+                variant: variant.map(str::to_string),
+                sets: sets.to_vec(),
+                seed,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                fingerprint: outcome.fingerprint,
+                events: outcome.total_events,
+                every,
+                checkpoints,
+            };
+            files.add(path, record.to_json());
+            outcome
+        }
+    };
+    // One failed request's messages, for the report.
+    let diagram = outputs.report.and_then(|_| {
+        let sink = built.sim.take_trace();
+        let mermaid = sink.as_any().downcast_ref::<trace::MermaidTrace>()?;
+        let order = mermaid.pick_failed()?;
+        Some((order, mermaid.diagram(order)?))
+    });
+    let (verdicts, cut_short): (Vec<Judged>, _) =
+        match judge(&spec, variant, built.sim.metrics(), &outcome) {
+            Ok(verdicts) => (verdicts, None),
+            Err(why) => (
+                expectations_for(&spec, variant)
+                    .map(|e| Judged {
+                        expectation: e,
+                        verdict: Err("not judged: the run was cut short".into()),
+                    })
+                    .collect(),
+                Some(why),
+            ),
+        };
+    let run = report::RunSummary {
+        scenario: &scenario,
+        spec: &spec,
+        variant,
+        seed,
+        sets,
+        sim: &built.sim,
+        outcome: &outcome,
+        verdicts: &verdicts,
+    };
+    if json {
+        println!("{}", run.to_json());
+    } else {
+        use std::io::IsTerminal;
+        print!(
+            "{}",
+            run.to_text(report::use_colour(std::io::stdout().is_terminal()))
+        );
+    }
+    if let Some(why) = cut_short {
+        let unwritten = [outputs.save, outputs.plot, outputs.report]
+            .into_iter()
+            .flatten()
+            .map(|p| format!("`{}`", p.display()))
+            .collect::<Vec<_>>();
+        let note = if unwritten.is_empty() {
+            String::new()
+        } else {
+            format!("\nnot written: {}", unwritten.join(", "))
+        };
+        return Err(Failure(
+            1,
+            format!("error: the run is not a result: {why}{note}"),
+        ));
+    }
+    if let Some(path) = outputs.plot {
+        let title = format!("{} [{}], seed {}", spec.title, variant_label(variant), seed);
+        let charts = super::charts::Charts::new(&spec, built.sim.metrics(), outcome.end_time);
+        files.add(path, charts.svg(&title));
+    }
+    if let Some(path) = outputs.report {
+        // Link the SVG by a path relative to the report when both are written.
+        let plot = outputs.plot.map(|p| {
+            let base = path.parent().unwrap_or(std::path::Path::new(""));
+            p.strip_prefix(base).unwrap_or(p).display().to_string()
+        });
+        files.add(path, run.to_markdown(diagram, plot.as_deref()));
+    }
+    files.commit()?;
+    for path in [outputs.save, outputs.plot, outputs.report]
+        .into_iter()
+        .flatten()
+    {
+        eprintln!("wrote {}", path.display());
+    }
+    if verdicts.iter().any(|j| !j.holds()) {
+        return Err(Failure(1, "some expectations do not hold".into()));
+    }
+    Ok(())
+}

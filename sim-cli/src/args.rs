@@ -14,6 +14,14 @@ use sim_core::SimDuration;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Stop each run once it holds more than this (e.g. `512MiB`, `4GB`),
+    /// instead of the scenario's `memory_budget` (default 1GiB).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_budget: Option<u64>,
+    /// Stop each run after this many events, instead of the scenario's
+    /// `event_budget` (default 500 million).
+    #[arg(long, global = true, value_name = "EVENTS")]
+    pub event_budget: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -192,6 +200,10 @@ pub enum TraceFormat {
     Jsonl,
     Chrome,
     Mermaid,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    sim_core::scenario::units::parse_size(s).map_err(|e| e.to_string())
 }
 
 pub fn parse_duration(s: &str) -> Result<SimDuration, String> {

@@ -11,11 +11,11 @@
 //! `explore` tries seeds in order and stops at the first that breaks an
 //! expectation, or whose run is cut short.
 
+use super::build;
 use super::report::number;
 use super::{Failure, command_name, error, open, parse_sets};
 use rayon::prelude::*;
 use serde_json::{Value, json};
-use sim_core::scenario::build::build;
 use sim_core::scenario::judge::{Judged, judge, judged_variants, variant_label};
 use sim_core::scenario::limits::seed_range;
 use sim_core::scenario::load::Scenario;

@@ -14,10 +14,10 @@
 //! Results are gathered by (variant, seed) index, so the output does not
 //! depend on how threads were scheduled.
 
+use super::build;
 use super::{Failure, error};
 use rayon::prelude::*;
 use serde_json::json;
-use sim_core::scenario::build::build;
 use sim_core::scenario::judge::{AS_WRITTEN, cut_short, variant_label};
 use sim_core::scenario::load::Scenario;
 use sim_core::scenario::spec::ScenarioSpec;

@@ -32,7 +32,9 @@ mod trace;
 
 use args::{Cli, Command, Pick};
 use clap::Parser;
+use sim_core::scenario::build::Built;
 use sim_core::scenario::load::{Scenario, load, parse_set_value};
+use sim_core::scenario::spec::ScenarioSpec;
 use std::process::ExitCode;
 
 /// A failure with its exit code: 1 for a failed expectation or cut-short
@@ -67,9 +69,28 @@ fn quiet_on_broken_pipe() {
     }));
 }
 
+/// The budgets given on the command line, for every run of the command.
+static BUDGETS: std::sync::OnceLock<(Option<u64>, Option<u64>)> = std::sync::OnceLock::new();
+
+/// Builds a run of `spec`, with the command line's budgets (if given) in
+/// place of the scenario's.
+pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
+    let mut built = sim_core::scenario::build::build(spec, seed)?;
+    if let Some(&(memory, events)) = BUDGETS.get() {
+        if let Some(m) = memory {
+            built.limits = built.limits.with_max_memory(m);
+        }
+        if let Some(e) = events {
+            built.limits = built.limits.with_max_events(e);
+        }
+    }
+    Ok(built)
+}
+
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
     let cli = Cli::parse();
+    let _ = BUDGETS.set((cli.memory_budget, cli.event_budget));
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(code, message)) => {

@@ -8,10 +8,10 @@
 //! fingerprint or names the first event whose running fingerprint differs,
 //! and shows what that event is now.
 
+use super::build;
 use super::{Failure, bad_input, error, parse_sets};
 use serde_json::{Value, json};
 use sim_core::models::rpc::Rpc;
-use sim_core::scenario::build::build;
 use sim_core::scenario::load::load;
 use sim_core::{Fingerprint, MemoryTrace, RunLimits, RunReport, Simulation, StopReason};
 
@@ -33,10 +33,7 @@ pub fn run_with_checkpoints(
     }
     let mut checkpoints = Vec::new();
     let start = sim.events_processed();
-    let one = RunLimits {
-        until: limits.until,
-        max_events: 1,
-    };
+    let one = limits.with_max_events(1);
     let mut last;
     loop {
         last = sim.run(one);
@@ -165,20 +162,14 @@ pub fn first_difference(recorded: &[u64], now: &[u64]) -> Option<usize> {
 pub fn describe_event(mut sim: Simulation<Rpc>, limits: RunLimits, n: u64) -> Vec<String> {
     let mut done = 0;
     while done + 1 < n {
-        let r = sim.run(RunLimits {
-            until: limits.until,
-            max_events: n - 1 - done,
-        });
+        let r = sim.run(limits.with_max_events(n - 1 - done));
         done += r.events;
         if r.events == 0 {
             return vec!["(the run had already ended)".into()];
         }
     }
     sim.set_trace(Box::new(MemoryTrace::new(1000)));
-    let r = sim.run(RunLimits {
-        until: limits.until,
-        max_events: 1,
-    });
+    let r = sim.run(limits.with_max_events(1));
     if r.events == 0 {
         return vec!["(the run had already ended)".into()];
     }

@@ -6,9 +6,9 @@
 //! expectations are not judged, no file is written, and it exits 1.
 
 use super::args::Pick;
+use super::build;
 use super::output::Outputs as Files;
 use super::{Failure, error, replay, report, resolve_pick, trace};
-use sim_core::scenario::build::build;
 use sim_core::scenario::judge::{Judged, expectations_for, judge, variant_label};
 
 /// The files `run` may write besides its output.

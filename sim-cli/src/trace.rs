@@ -6,11 +6,11 @@
 //! Times in Chrome traces are simulated microseconds, not wall-clock time.
 
 use super::args::{Pick, TraceFormat};
+use super::build;
 use super::output::write_atomically;
 use super::{Failure, bad_input, error, resolve_pick};
 use serde_json::{Value, json};
 use sim_core::models::rpc::{Outcome, Rpc};
-use sim_core::scenario::build::build;
 use sim_core::{TraceKind, TraceSink, trace::TraceRecord};
 use std::any::Any;
 use std::collections::BTreeMap;

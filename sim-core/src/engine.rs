@@ -76,7 +76,23 @@ pub trait Node<M: Message>: Any {
     fn on_restart(&mut self, ctx: &mut Context<'_, M>) {
         self.on_start(ctx);
     }
+    /// An estimate of the bytes this node holds that grow as it runs
+    /// (calls in flight, queues, stores, histories), for the run's memory
+    /// budget. It must depend only on the node's state (lengths times a
+    /// fixed size per entry, never `size_of` of a pointer-sized type), so
+    /// that the run stops at the same event on every platform.
+    fn footprint(&self) -> u64 {
+        0
+    }
 }
+
+/// What one pending event or timer slot counts for in a run's memory
+/// estimate: a fixed figure, the same on 32- and 64-bit platforms.
+pub const EVENT_BYTES: u64 = 64;
+
+/// The memory estimate is taken every this many events (at event counts
+/// that are multiples of it, so slicing a run does not move the stop).
+pub const MEMORY_CHECK_EVERY: u64 = 1 << 14;
 
 /// A scheduled change to the world (not a message to a node).
 #[derive(Clone, Debug, PartialEq)]
@@ -217,16 +233,24 @@ pub struct RunLimits {
     pub until: SimTime,
     /// Stop after processing this many events in this call.
     pub max_events: u64,
+    /// Stop once the run's memory estimate (pending events and timers,
+    /// and every node's [`Node::footprint`]) exceeds this many bytes.
+    pub max_memory: u64,
 }
 
 /// Half a billion events: minutes of work, far beyond any story, but finite.
 pub const DEFAULT_EVENT_BUDGET: u64 = 500_000_000;
+
+/// The default memory budget: 1 GiB, which a laptop and a browser tab
+/// both have to spare.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
 
 impl RunLimits {
     pub fn until(until: SimTime) -> Self {
         RunLimits {
             until,
             max_events: DEFAULT_EVENT_BUDGET,
+            max_memory: DEFAULT_MEMORY_BUDGET,
         }
     }
     pub fn for_duration(d: SimDuration) -> Self {
@@ -234,6 +258,10 @@ impl RunLimits {
     }
     pub fn with_max_events(mut self, n: u64) -> Self {
         self.max_events = n;
+        self
+    }
+    pub fn with_max_memory(mut self, bytes: u64) -> Self {
+        self.max_memory = bytes;
         self
     }
 }
@@ -247,6 +275,8 @@ pub enum StopReason {
     Idle,
     /// The event budget ran out before the end time.
     EventBudget { budget: u64 },
+    /// The run's memory estimate went over its budget.
+    MemoryBudget { budget: u64, estimate: u64 },
     /// A node asked to stop (`Context::stop_run`).
     Stopped { by: String, reason: String },
 }
@@ -259,6 +289,7 @@ impl StopReason {
             StopReason::ReachedEnd => "reached_end",
             StopReason::Idle => "idle",
             StopReason::EventBudget { .. } => "event_budget",
+            StopReason::MemoryBudget { .. } => "memory_budget",
             StopReason::Stopped { .. } => "stopped",
         }
     }
@@ -296,10 +327,34 @@ impl fmt::Display for RunReport {
                  that re-arms itself with no delay); if the load is real, raise the budget",
                 self.end_time, self.until
             ),
+            StopReason::MemoryBudget { budget, estimate } => write!(
+                f,
+                "stopped at {} of {}: the run held about {}, over its memory budget of {}. \
+                 Something piles up faster than it drains (calls waiting in an unbounded \
+                 queue, retries with no limit, messages sent faster than they arrive); if the \
+                 load is real, raise `memory_budget` in `[run]` (or `--memory-budget`)",
+                self.end_time,
+                self.until,
+                bytes(*estimate),
+                bytes(*budget)
+            ),
             StopReason::Stopped { by, reason } => {
                 write!(f, "stopped at {} by {by}: {reason}", self.end_time)
             }
         }
+    }
+}
+
+/// A size for people: `512 KiB`, `3.5 MiB`, `1.0 GiB`.
+fn bytes(n: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let n = n as f64;
+    if n >= KIB * KIB * KIB {
+        format!("{:.1} GiB", n / (KIB * KIB * KIB))
+    } else if n >= KIB * KIB {
+        format!("{:.1} MiB", n / (KIB * KIB))
+    } else {
+        format!("{:.0} KiB", (n / KIB).ceil())
     }
 }
 
@@ -806,6 +861,16 @@ impl<M: Message> Simulation<M> {
     pub fn pending_events(&self) -> usize {
         self.core.queue.len()
     }
+
+    /// The run's memory estimate in bytes: pending events and timer slots
+    /// at [`EVENT_BYTES`] each, and every node's [`Node::footprint`].
+    pub fn memory_estimate(&self) -> u64 {
+        let fixed = (self.core.queue.len() as u64 + self.core.timers.slots.len() as u64)
+            .saturating_mul(EVENT_BYTES);
+        self.nodes
+            .iter()
+            .fold(fixed, |sum, n| sum.saturating_add(n.footprint()))
+    }
     pub fn events_processed(&self) -> u64 {
         self.core.events
     }
@@ -856,6 +921,15 @@ impl<M: Message> Simulation<M> {
                 break StopReason::EventBudget {
                     budget: limits.max_events,
                 };
+            }
+            if self.core.events.is_multiple_of(MEMORY_CHECK_EVERY) && self.core.events > 0 {
+                let estimate = self.memory_estimate();
+                if estimate > limits.max_memory {
+                    break StopReason::MemoryBudget {
+                        budget: limits.max_memory,
+                        estimate,
+                    };
+                }
             }
             self.step();
         };

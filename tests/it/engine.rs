@@ -636,3 +636,77 @@ fn bad_calls_are_errors_not_panics() {
     let e = sim.add_node("b", z, Scripted::default()).unwrap_err();
     assert!(e.to_string().contains("already started"), "{e}");
 }
+
+/// A node that keeps everything it is sent: its footprint grows with every
+/// tick, as a history with no bound would.
+struct Hoarder {
+    kept: Vec<u64>,
+}
+
+impl Node<Msg> for Hoarder {
+    fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+        ctx.set_timer(SimDuration::from_micros(100), Msg::Tick(0));
+    }
+    fn on_message(&mut self, _: &mut Context<'_, Msg>, _: NodeId, _: Msg) {}
+    fn on_timer(&mut self, ctx: &mut Context<'_, Msg>, _: TimerId, payload: Msg) {
+        if let Msg::Tick(n) = payload {
+            self.kept.push(n);
+            ctx.set_timer(SimDuration::from_micros(100), Msg::Tick(n + 1));
+        }
+    }
+    fn footprint(&self) -> u64 {
+        self.kept.len() as u64 * 64
+    }
+}
+
+fn hoarding_run(slice: Option<u64>) -> (StopReason, u64, String) {
+    let mut sim = Simulation::<Msg>::new(5);
+    let zone = sim.zone("dc");
+    sim.add_node("hoarder", zone, Hoarder { kept: Vec::new() })
+        .unwrap();
+    let limits = RunLimits::for_duration(SimDuration::from_secs(10))
+        .with_max_events(u64::MAX / 2)
+        .with_max_memory(64 * 5_000);
+    let report = match slice {
+        None => sim.run(limits),
+        Some(n) => loop {
+            let r = sim.run(limits.with_max_events(n));
+            if !matches!(r.stop, StopReason::EventBudget { .. }) {
+                break r;
+            }
+        },
+    };
+    (
+        report.stop,
+        report.total_events,
+        report.fingerprint.to_string(),
+    )
+}
+
+/// A run whose state outgrows its memory budget stops with a reason that
+/// says so, at the same event however it is sliced.
+#[test]
+fn a_run_over_its_memory_budget_stops_at_the_same_event_however_sliced() {
+    let (stop, events, fingerprint) = hoarding_run(None);
+    let StopReason::MemoryBudget { budget, estimate } = stop else {
+        panic!("expected the memory budget to stop it, got {stop:?}");
+    };
+    assert_eq!(budget, 64 * 5_000);
+    assert!(estimate > budget, "{estimate}");
+    // It stops at the first check past the budget (one every 16384 events).
+    assert_eq!(events, sim_core::engine::MEMORY_CHECK_EVERY);
+    for n in [1, 999, 16_384] {
+        assert_eq!(
+            hoarding_run(Some(n)),
+            (stop.clone(), events, fingerprint.clone())
+        );
+    }
+    // Under a budget it can live with, the same run reaches its end.
+    let mut sim = Simulation::<Msg>::new(5);
+    let zone = sim.zone("dc");
+    sim.add_node("hoarder", zone, Hoarder { kept: Vec::new() })
+        .unwrap();
+    let report = sim.run(RunLimits::for_duration(SimDuration::from_secs(10)));
+    assert_eq!(report.stop, StopReason::ReachedEnd);
+    assert_eq!(report.total_events, 100_000);
+}

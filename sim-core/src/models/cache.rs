@@ -19,6 +19,7 @@
 //! `coalesced` (misses that joined a read already in flight),
 //! `invalidations`. Readers count `reads`; writers `writes`.
 
+use super::ENTRY_BYTES;
 use super::rpc::Rpc;
 use crate::checker::consistency::{KvOp, KvOpKind};
 use crate::data::keys::KeyDist;
@@ -128,6 +129,11 @@ impl Cache {
 }
 
 impl Node<Rpc> for Cache {
+    fn footprint(&self) -> u64 {
+        let waiting: u64 = self.waiting.len() as u64;
+        (self.entries.len() as u64 + waiting + self.filling.len() as u64) * ENTRY_BYTES
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
         let name = ctx.name().to_string();
         let m = ctx.metrics();
@@ -306,6 +312,10 @@ impl KvReader {
 }
 
 impl Node<Rpc> for KvReader {
+    fn footprint(&self) -> u64 {
+        (self.pending.len() + self.history.len()) as u64 * ENTRY_BYTES
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
         let name = ctx.name().to_string();
         self.reads = Some(ctx.metrics().counter(&format!("{name}.reads")));
@@ -398,6 +408,10 @@ impl KvWriter {
 }
 
 impl Node<Rpc> for KvWriter {
+    fn footprint(&self) -> u64 {
+        (self.versions.len() + self.pending.len() + self.history.len()) as u64 * ENTRY_BYTES
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
         let name = ctx.name().to_string();
         self.writes = Some(ctx.metrics().counter(&format!("{name}.writes")));

@@ -220,6 +220,12 @@ pub fn caller_of(call: u64) -> u8 {
 }
 
 impl Caller {
+    /// An estimate of what its calls in flight hold, for the run's memory
+    /// budget (see `Node::footprint`).
+    pub fn footprint(&self) -> u64 {
+        (self.calls.len() + self.attempts.len() + self.probes.len()) as u64 * super::ENTRY_BYTES
+    }
+
     pub fn new(index: u8, cfg: CallerConfig) -> Self {
         Caller {
             lb: LoadBalancer::new(cfg.targets.len(), cfg.balancer, cfg.outlier, cfg.health),

@@ -164,6 +164,10 @@ impl Client {
 }
 
 impl Node<Rpc> for Client {
+    fn footprint(&self) -> u64 {
+        self.caller.footprint()
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
         let name = ctx.name().to_string();
         self.caller.start(ctx, &name);

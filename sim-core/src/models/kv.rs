@@ -22,6 +22,7 @@
 //! `stale_reads`, and `stale_versions` (histogram: how many versions
 //! behind a stale read was).
 
+use super::ENTRY_BYTES;
 use super::rpc::Rpc;
 use crate::checker::linearizability::{Operation, RegisterOp};
 use crate::dist::Dist;
@@ -156,6 +157,10 @@ impl KvStore {
 }
 
 impl Node<Rpc> for KvStore {
+    fn footprint(&self) -> u64 {
+        (self.data.len() + self.queue.len() + self.in_service.len()) as u64 * ENTRY_BYTES
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
         let name = ctx.name().to_string();
         let now = ctx.now();

@@ -5,6 +5,7 @@
 //! Metrics, prefixed with the node's name: `charges`, `orders_charged`,
 //! `duplicate_charges` (charges beyond the first for an order).
 
+use super::ENTRY_BYTES;
 use super::rpc::{Outcome, Rpc};
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
@@ -45,6 +46,10 @@ impl Ledger {
 }
 
 impl Node<Rpc> for Ledger {
+    fn footprint(&self) -> u64 {
+        self.charges_by_order.len() as u64 * ENTRY_BYTES
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
         let name = ctx.name().to_string();
         let m = ctx.metrics();

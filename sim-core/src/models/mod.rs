@@ -24,3 +24,8 @@ pub mod replication;
 pub mod router;
 pub mod rpc;
 pub mod service;
+
+/// What one entry of a model's growing state (a call in flight, a queued
+/// job, a stored key, a history entry) counts for in a run's memory
+/// estimate: a fixed figure, so the estimate is the same on every platform.
+pub const ENTRY_BYTES: u64 = 64;

@@ -14,6 +14,7 @@
 //!   (histograms, time in the server and time in the queue); `in_system`
 //!   and `busy_workers` (time-weighted gauges).
 
+use super::ENTRY_BYTES;
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, Simulation, TimerId};
 use crate::metrics::{CounterId, GaugeId, HistogramId};
@@ -121,6 +122,10 @@ impl OpenLoopClient {
 }
 
 impl Node<QMsg> for OpenLoopClient {
+    fn footprint(&self) -> u64 {
+        self.outstanding.len() as u64 * ENTRY_BYTES
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, QMsg>) {
         let name = ctx.name().to_string();
         let metrics = ctx.metrics();
@@ -283,6 +288,10 @@ impl QueueServer {
 }
 
 impl Node<QMsg> for QueueServer {
+    fn footprint(&self) -> u64 {
+        self.queue.len() as u64 * ENTRY_BYTES
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, QMsg>) {
         let name = ctx.name().to_string();
         let now = ctx.now();

@@ -55,6 +55,7 @@
 //! `failed`, `reads`, `writes`, `conflicts` (reads that returned
 //! siblings) and the histogram `latency_ns`.
 
+use super::ENTRY_BYTES;
 use super::rpc::Rpc;
 use crate::checker::consistency::{self, ConsistencyReport, KvOp, KvOpKind};
 use crate::checker::linearizability::{Operation, RegisterOp, check_register_within};
@@ -786,6 +787,12 @@ impl Replica {
 }
 
 impl Node<Rpc> for Replica {
+    fn footprint(&self) -> u64 {
+        let items: usize = self.data.values().map(Vec::len).sum();
+        let parents: usize = self.parents.iter().map(|(_, p)| 1 + p.len()).sum();
+        (items + self.ops.len() + parents) as u64 * ENTRY_BYTES
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
         let g = self.cfg.group.clone();
         let name = ctx.name().to_string();
@@ -1184,6 +1191,10 @@ impl Session {
 }
 
 impl Node<Rpc> for Session {
+    fn footprint(&self) -> u64 {
+        (self.written.len() + self.pending.len() + self.history.len()) as u64 * ENTRY_BYTES
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
         let name = ctx.name().to_string();
         let g = self.cfg.group.clone();

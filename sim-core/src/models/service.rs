@@ -38,6 +38,7 @@
 //! `queue` (the queue's length at every change), and each dependency's
 //! caller metrics under `<name>.<dependency>.`.
 
+use super::ENTRY_BYTES;
 use super::caller::{Caller, CallerConfig, Done, caller_of};
 use super::rpc::{Control, Outcome, PROBE_ORDER, Rpc};
 use crate::dist::Dist;
@@ -553,6 +554,12 @@ impl Service {
 }
 
 impl Node<Rpc> for Service {
+    fn footprint(&self) -> u64 {
+        let callers: u64 = self.callers.iter().map(Caller::footprint).sum();
+        let store = self.store.as_ref().map_or(0, |s| s.len() as u64);
+        (self.queue.len() as u64 + self.active.len() as u64 + store) * ENTRY_BYTES + callers
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
         let name = ctx.name().to_string();
         let now = ctx.now();

@@ -806,7 +806,12 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
     sim.metrics_mut()
         .set_fault_windows(super::timeline::fault_windows(spec));
     let limits = RunLimits::for_duration(spec.run.duration.0)
-        .with_max_events(spec.run.event_budget.unwrap_or(DEFAULT_EVENT_BUDGET));
+        .with_max_events(spec.run.event_budget.unwrap_or(DEFAULT_EVENT_BUDGET))
+        .with_max_memory(
+            spec.run
+                .memory_budget
+                .map_or(crate::engine::DEFAULT_MEMORY_BUDGET, |b| b.0),
+        );
     Ok(Built { sim, limits })
 }
 

@@ -51,7 +51,9 @@ pub fn judged_variants(scenario: &Scenario) -> Vec<Option<&str>> {
 pub fn cut_short(report: &RunReport) -> Option<String> {
     match report.stop {
         StopReason::ReachedEnd | StopReason::Idle => None,
-        StopReason::EventBudget { .. } | StopReason::Stopped { .. } => Some(report.to_string()),
+        StopReason::EventBudget { .. }
+        | StopReason::MemoryBudget { .. }
+        | StopReason::Stopped { .. } => Some(report.to_string()),
     }
 }
 
@@ -102,6 +104,8 @@ duration = "1s"
 [[node]]
 name = "db"
 kind = "service"
+workers = 4
+service_time = "1ms"
 [[node]]
 name = "user"
 kind = "client"

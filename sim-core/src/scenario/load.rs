@@ -132,6 +132,7 @@ pub fn load(name: &str, file: &str, source: &str) -> Result<Scenario, Box<Diagno
         }
     }
     for e in &scenario.spec.expectations {
+        check_expectation(file, source, &scenario.spec, e).map_err(Box::new)?;
         if let Some(v) = &e.variant
             && !scenario.spec.variants.contains_key(v.get_ref())
         {
@@ -152,6 +153,69 @@ pub fn load(name: &str, file: &str, source: &str) -> Result<Scenario, Box<Diagno
         }
     }
     Ok(scenario)
+}
+
+/// An expectation's value is a finite number, and each metric it names
+/// belongs to a node of the scenario (or the network).
+fn check_expectation(
+    file: &str,
+    source: &str,
+    spec: &ScenarioSpec,
+    e: &super::spec::ExpectSpec,
+) -> Result<(), Diagnostic> {
+    match super::build::expectation_value(e.value.get_ref()) {
+        Ok(v) if v.is_finite() => {}
+        Ok(v) => {
+            return Err(at(
+                file,
+                source,
+                e.value.span(),
+                "expect.value",
+                format!("an expectation's value must be a finite number, got {v}"),
+            )
+            .with_expected("a number, a duration (\"300ms\") or a percentage (\"5%\")"));
+        }
+        Err(problem) => {
+            return Err(at(file, source, e.value.span(), "expect.value", problem));
+        }
+    }
+    let mut owners: Vec<String> = vec!["net".into()];
+    for n in &spec.nodes {
+        owners.push(n.name.get_ref().clone());
+        let count = n.replicas.as_ref().map_or(0, |r| *r.get_ref());
+        owners.extend((0..count).map(|i| super::spec::instance_name(n.name.get_ref(), i)));
+    }
+    for metric in e.metric.get_ref().split(" / ").map(str::trim) {
+        let owned = owners.iter().any(|o| {
+            metric
+                .strip_prefix(o.as_str())
+                .is_some_and(|r| r.starts_with('.'))
+        });
+        if owned {
+            continue;
+        }
+        let (head, rest) = metric.split_once('.').unwrap_or((metric, ""));
+        let suggestion = did_you_mean(head, owners.iter().map(String::as_str)).map(|o| {
+            if rest.is_empty() {
+                o.to_string()
+            } else {
+                format!("{o}.{rest}")
+            }
+        });
+        return Err(at(
+            file,
+            source,
+            e.metric.span(),
+            "expect.metric",
+            format!("no node of this scenario can produce `{metric}`: a metric's name starts with the node that records it"),
+        )
+        .with_expected(format!(
+            "a name that starts with one of: {}",
+            owners.iter().take(12).cloned().collect::<Vec<_>>().join(", ")
+        ))
+        .with_suggestion(suggestion.as_deref()));
+    }
+    Ok(())
 }
 
 /// The name of the table a byte offset sits in, for the `field` line of a
@@ -479,6 +543,8 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
                     bulkhead: c.bulkhead.as_ref(),
                     hedge: c.hedge.as_ref(),
                     pool: c.pool.as_ref(),
+                    health_check: c.health_check.as_ref(),
+                    at: c.to.span(),
                 },
             )?;
             if let Some(FanoutSpec::Quorum(q)) = c.fanout
@@ -508,6 +574,8 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
                 bulkhead: n.bulkhead.as_ref(),
                 hedge: n.hedge.as_ref(),
                 pool: n.pool.as_ref(),
+                health_check: n.health_check.as_ref(),
+                at: n.name.span(),
             },
         )?;
         if let Some(r) = &n.rate_limit {
@@ -625,6 +693,22 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
                     place_ref(member, "fault.partition")?;
                 }
             }
+            if let Some((node, first, second)) = super::graph::partition_overlap(spec, p.get_ref())
+            {
+                let how = if first == second {
+                    format!("`{first}` is named on two sides")
+                } else {
+                    format!("`{first}` and `{second}` both hold `{node}`")
+                };
+                return Err(at(
+                    file,
+                    source,
+                    locate(p.span()),
+                    "fault.partition",
+                    format!("the partition's sides overlap: {how}, so `{node}` would be on both sides of the cut"),
+                )
+                .with_help("name each node, group or zone on one side only"));
+            }
             partitions.insert(
                 f.name
                     .clone()
@@ -646,11 +730,26 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
             }
         }
     }
+    if spec.run.allow_call_cycles != Some(true)
+        && let Some(cycle) = super::graph::find(spec)
+    {
+        return Err(at(
+            file,
+            source,
+            locate(cycle.span.clone()),
+            "node",
+            format!(
+                "the calls form a cycle, {}: every request that enters it goes round until a timeout or the event budget stops it",
+                cycle.describe()
+            ),
+        )
+        .with_help("break the cycle, or set `allow_call_cycles = true` in `[run]` if it is meant"));
+    }
     Ok(())
 }
 
-use super::limits::MAX_ZIPF_KEYS;
 pub use super::limits::{MAX_REPLICA_GROUP, MAX_REPLICAS, MAX_WORKERS};
+use super::limits::{MAX_ZIPF_KEYS, MIN_PERIOD_NS};
 
 /// The zone of a node that names none.
 pub const DEFAULT_ZONE: &str = "default";
@@ -784,7 +883,27 @@ fn check_replica(
             );
         }
     }
+    for (what, d) in [
+        ("heartbeat", &n.heartbeat),
+        ("anti_entropy", &n.anti_entropy),
+        ("drift_check", &n.drift_check),
+    ] {
+        if let Some(problem) = d.and_then(|d| too_frequent(what, d.0)) {
+            return fail(n.name.span(), &format!(".{what}"), problem);
+        }
+    }
     Ok(())
+}
+
+/// Why a period of background work that repeats all run long is too
+/// short to be meant, if it is.
+fn too_frequent(what: &str, period: SimDuration) -> Option<String> {
+    (period.as_nanos() < MIN_PERIOD_NS).then(|| {
+        format!(
+            "`{what}` every {period} would swamp the run with timers; it may be at least {}",
+            SimDuration::from_nanos(MIN_PERIOD_NS)
+        )
+    })
 }
 
 fn check_node(
@@ -1097,6 +1216,9 @@ struct CallPolicies<'a> {
     bulkhead: Option<&'a Spanned<u32>>,
     hedge: Option<&'a Spanned<HedgeSpec>>,
     pool: Option<&'a Spanned<u32>>,
+    health_check: Option<&'a super::spec::HealthCheckSpec>,
+    /// Where to point when a policy has no span of its own.
+    at: std::ops::Range<usize>,
 }
 
 fn check_call_policies(
@@ -1106,6 +1228,17 @@ fn check_call_policies(
     field: &str,
     p: CallPolicies<'_>,
 ) -> Result<(), Diagnostic> {
+    if let Some(h) = p.health_check
+        && let Some(problem) = too_frequent("health_check.interval", h.interval.0)
+    {
+        return Err(at(
+            file,
+            source,
+            locate(p.at.clone()),
+            &format!("{field}.health_check"),
+            problem,
+        ));
+    }
     if let Some(r) = p.retry
         && let Err(e) = super::build::retry_config(r.get_ref()).validate()
     {

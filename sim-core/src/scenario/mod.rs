@@ -3,6 +3,8 @@
 //!
 //! The format (`spec`), loading and checking it (`load`), building a
 //! simulation from it and reading metrics back (`build`), which
+//! checks look at several nodes at once (`graph`: call cycles, partitions
+//! whose sides overlap), which
 //! expectations apply to a variant and their verdicts on a run (`judge`), its reference
 //! page (`reference`), the shipped stories (`library`), the faults as windows of time and recovery from
 //! them (`timeline`); under those, units (`units`), "did you mean"
@@ -11,6 +13,7 @@
 
 pub mod build;
 pub mod diagnostic;
+pub mod graph;
 pub mod judge;
 pub mod library;
 pub mod limits;

@@ -155,7 +155,19 @@ pub const FIELDS: &[FieldDoc] = &[
         "[run]",
         "event_budget",
         "integer",
-        "Stop after this many events even before `duration`, with a clear message (default 500 million).",
+        "Stop after this many events even before `duration`, with a clear message (default 500 million). A run stopped early is not a result.",
+    ),
+    f(
+        "[run]",
+        "memory_budget",
+        "size",
+        "Stop once the run holds more than this, with a clear message (default `\"1GiB\"`). What counts: events and timers pending, and what each node keeps (calls in flight, queues, stores, histories), estimated the same way on every platform. The CLI's `--memory-budget` overrides it.",
+    ),
+    f(
+        "[run]",
+        "allow_call_cycles",
+        "true or false",
+        "Allow a node to call itself, or calls to form a ring (A calls B, B calls A); refused by default, since every request that enters a ring goes round until something stops it.",
     ),
     f(
         "[network]",
@@ -1145,10 +1157,25 @@ fn limits_section() -> String {
         ),
         ("`workers` of a service", MAX_WORKERS.to_string()),
         ("keys of a `zipf` key space", MAX_ZIPF_KEYS.to_string()),
+        (
+            "a rate (arrivals, writes, a token bucket)",
+            format!("{MAX_RATE_PER_S:e}/s"),
+        ),
+        (
+            "how often background work repeats (`heartbeat`, `anti_entropy`, `drift_check`, `health_check.interval`)",
+            format!(
+                "at least every {}",
+                crate::time::SimDuration::from_nanos(MIN_PERIOD_NS)
+            ),
+        ),
+        (
+            "what a run holds (`memory_budget`, `--memory-budget`)",
+            "1GiB unless raised".to_string(),
+        ),
     ];
     let mut out = String::from(
         "\n## Limits\n\nCounts and sizes beyond these are refused with a message that names the limit, \
-         so that a typo cannot exhaust the machine.\n\n| what | at most |\n|---|---|\n",
+         so that a typo cannot exhaust the machine.\n\n| what | limit |\n|---|---|\n",
     );
     for (what, limit) in rows {
         out.push_str(&format!("| {what} | {limit} |\n"));

@@ -40,6 +40,11 @@ pub struct ScenarioSpec {
     pub expectations: Vec<ExpectSpec>,
 }
 
+/// The name of replica `i` of a replicated node `group`: `api-0`.
+pub fn instance_name(group: &str, i: u32) -> String {
+    format!("{group}-{i}")
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSpec {
@@ -47,6 +52,10 @@ pub struct RunSpec {
     #[serde(default)]
     pub seed: u64,
     pub event_budget: Option<u64>,
+    /// What a run may hold before it is stopped (default 1 GiB).
+    pub memory_budget: Option<Size>,
+    /// Allow a node to call itself, or calls to form a ring.
+    pub allow_call_cycles: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -679,6 +688,19 @@ impl<'de> Deserialize<'de> for Rate {
         let s = String::deserialize(d)?;
         super::units::parse_rate(&s)
             .map(Rate)
+            .map_err(de::Error::custom)
+    }
+}
+
+/// A size in bytes: `"512MiB"`, `"2GB"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        super::units::parse_size(&s)
+            .map(Size)
             .map_err(de::Error::custom)
     }
 }

@@ -5,6 +5,7 @@
 //! Sizes are converted exactly with integer arithmetic. Rates and
 //! probabilities are floating point, as every consumer uses them that way.
 
+use super::limits::MAX_RATE_PER_S;
 use crate::time::{
     NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_MICRO, NANOS_PER_MILLI, NANOS_PER_MINUTE,
     NANOS_PER_SECOND, decimal_times,
@@ -50,13 +51,26 @@ const PROBABILITY_EXPECTED: &str =
     "a percentage such as `5%` or `0.1%`, or a fraction from 0 to 1 such as `0.05`";
 const SIZE_EXPECTED: &str = "a number and a unit, e.g. `512B`, `10KB`, `1.5MiB`; units: B, KB, MB, GB, TB (powers of 1000), KiB, MiB, GiB, TiB (powers of 1024)";
 
+/// A plain decimal number (`12`, `1.5`, `1_000`), or one in scientific
+/// notation (`1e12`, `2.5E-3`), so that `1e12` and `1000000000000` read
+/// the same.
 fn number(s: &str) -> Option<f64> {
     let s = s.trim();
-    if s.is_empty()
-        || !s
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '.' || c == '_')
-    {
+    let (mantissa, exponent) = match s.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e)),
+        None => (s, None),
+    };
+    let plain = |t: &str| {
+        !t.is_empty()
+            && t.chars().any(|c| c.is_ascii_digit())
+            && t.chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '_')
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+    });
+    if !plain(mantissa) || !exponent_ok {
         return None;
     }
     s.replace('_', "")
@@ -95,7 +109,14 @@ pub fn parse_rate(input: &str) -> Result<f64, UnitError> {
         "d" => NANOS_PER_DAY,
         other => return Err(err(format!("unknown unit of time `{other}`"))),
     };
-    Ok(value * (NANOS_PER_SECOND as f64 / nanos_per as f64))
+    let per_second = value * (NANOS_PER_SECOND as f64 / nanos_per as f64);
+    if per_second > MAX_RATE_PER_S {
+        return Err(err(format!(
+            "that is {per_second:e} a second; a rate may be at most {MAX_RATE_PER_S:e}/s \
+             (a million events every simulated second already makes a long run)"
+        )));
+    }
+    Ok(per_second)
 }
 
 /// Reads a probability: `5%`, `0.1%`, or a fraction `0.05`. A bare number
@@ -183,6 +204,19 @@ mod tests {
         assert_eq!(parse_rate("0.5/ms"), Ok(500.0));
         let per_day = parse_rate(" 2M / d ").unwrap();
         assert!((per_day - 2e6 / 86_400.0).abs() < 1e-9, "{per_day}");
+        // Scientific notation reads as the same number written out.
+        assert_eq!(parse_rate("1e5/s"), parse_rate("100000/s"));
+        assert_eq!(parse_rate("2.5E-1/s"), Ok(0.25));
+        assert!(parse_rate("1e/s").is_err() && parse_rate("e5/s").is_err());
+    }
+
+    #[test]
+    fn rates_beyond_the_limit_are_refused_however_written() {
+        assert_eq!(parse_rate("1M/s"), Ok(1e6));
+        for input in ["1000000000000/s", "1e12/s", "2M/s", "1000001/s", "1.1k/ms"] {
+            let e = parse_rate(input).unwrap_err().to_string();
+            assert!(e.contains("a rate may be at most 1e6/s"), "{input}: {e}");
+        }
     }
 
     #[test]

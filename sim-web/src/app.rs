@@ -9,6 +9,7 @@ use crate::share::{self, Shared};
 use crate::topology;
 use egui::{Color32, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
+use serde_json::json;
 use sim_core::scenario::judge::AS_WRITTEN;
 use sim_core::scenario::library::STORIES;
 use sim_core::{SimDuration, SimTime};
@@ -612,6 +613,12 @@ fn sync(a: &Player, b: &mut Player) -> Result<(), String> {
 
 /// The expectations' verdicts, once the run has ended.
 fn verdicts(ui: &mut egui::Ui, p: &Player) {
+    if let Some(why) = p.cut_short() {
+        ui.colored_label(
+            Color32::from_rgb(210, 70, 60),
+            format!("This run stopped early, so it is not a result: {why}"),
+        );
+    }
     match p.outcomes() {
         None => {
             ui.label(format!(
@@ -838,76 +845,55 @@ pub fn lean_style(style: &mut egui::Style) {
     v.popup_shadow = egui::Shadow::NONE;
 }
 
-fn json_text(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// The app's state for tests and scripts, as JSON.
 pub fn state_json(a: &App) -> String {
-    let error = a.error.as_deref().map_or("null".to_string(), json_text);
     let Some(p) = &a.player else {
-        return format!(
-            "{{\"story\":null,\"frames\":{},\"error\":{error}}}",
-            a.frames
-        );
+        return json!({"story": null, "frames": a.frames, "error": a.error}).to_string();
     };
-    let compare = a.compare.as_ref().map_or("null".to_string(), |b| {
-        format!(
-            "{{\"variant\":{},\"finished\":{},\"fingerprint\":\"{}\",\"expectations\":[{}]}}",
-            b.variant.as_deref().map_or("null".to_string(), json_text),
-            b.is_finished(),
-            b.fingerprint(),
-            verdicts_json(b)
-        )
+    let compare = a.compare.as_ref().map(|b| {
+        json!({
+            "variant": b.variant,
+            "finished": b.is_finished(),
+            "fingerprint": b.fingerprint(),
+            "cut_short": b.cut_short(),
+            "expectations": verdicts_json(b),
+        })
     });
-    let parameters = a.player.as_ref().map_or(0, |p| p.overrides.len());
-    format!(
-        "{{\"frames\":{},\"story\":{},\"variant\":{},\"seed\":\"{}\",\"time_s\":{},\"end_s\":{},\"finished\":{},\"fingerprint\":\"{}\",\"error\":{error},\"expectations\":[{}],\"changed_parameters\":{parameters},\"requests\":{},\"marks\":{},\"compare\":{compare}}}",
-        a.frames,
-        json_text(&p.name),
-        p.variant.as_deref().map_or("null".to_string(), json_text),
-        p.seed,
-        secs(p.now()),
-        secs(p.end),
-        p.is_finished(),
-        p.fingerprint(),
-        verdicts_json(p),
-        p.observed.borrow().requests.len(),
-        p.observed.borrow().marks.len(),
-    )
+    let observed = p.observed.borrow();
+    json!({
+        "frames": a.frames,
+        "story": p.name,
+        "variant": p.variant,
+        "seed": p.seed.to_string(),
+        "time_s": secs(p.now()),
+        "end_s": secs(p.end),
+        "finished": p.is_finished(),
+        "cut_short": p.cut_short(),
+        "fingerprint": p.fingerprint(),
+        "error": a.error,
+        "expectations": verdicts_json(p),
+        "changed_parameters": p.overrides.len(),
+        "requests": observed.requests.len(),
+        "marks": observed.marks.len(),
+        "compare": compare,
+    })
+    .to_string()
 }
 
-/// The expectations' verdicts as a JSON list's items.
-fn verdicts_json(p: &Player) -> String {
-    let verdicts: Vec<String> = p
-        .outcomes()
+/// The expectations' verdicts as a JSON list.
+fn verdicts_json(p: &Player) -> Vec<serde_json::Value> {
+    p.outcomes()
         .unwrap_or_default()
         .iter()
         .map(|o| match &o.verdict {
-            Ok(v) => format!(
-                "{{\"metric\":{},\"holds\":{},\"actual\":{}}}",
-                json_text(&v.metric),
-                v.holds,
-                if v.actual.is_finite() {
-                    v.actual.to_string()
-                } else {
-                    "null".into()
-                }
-            ),
-            Err(e) => format!("{{\"error\":{}}}", json_text(e)),
+            Ok(v) => json!({
+                "metric": v.metric,
+                "holds": v.holds,
+                "actual": v.actual.is_finite().then_some(v.actual),
+            }),
+            Err(e) => json!({"error": e}),
         })
-        .collect();
-    verdicts.join(",")
+        .collect()
 }
 
 /// A story's text as paragraphs and list items, each one line: the file
@@ -1234,6 +1220,5 @@ mod tests {
             state.contains(&format!("\"fingerprint\":\"{fp}\"")),
             "{state}"
         );
-        assert_eq!(json_text("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
     }
 }

@@ -56,6 +56,9 @@ pub struct Player {
     /// Simulated seconds per real second.
     pub speed: f64,
     outcomes: Option<Vec<Outcome>>,
+    /// Why the run stopped before its end (its event or memory budget ran
+    /// out): then it is not a result, and no expectation is judged.
+    cut_short: Option<String>,
     pub user_faults: Vec<UserFault>,
     /// Parameters the user changed: `(path, value)` as `--set` takes them,
     /// applied after the variant.
@@ -94,6 +97,7 @@ impl Player {
             playing: false,
             speed: 1.0,
             outcomes: None,
+            cut_short: None,
             user_faults: Vec::new(),
             overrides: Vec::new(),
             observed,
@@ -121,6 +125,7 @@ impl Player {
         self.end = SimTime::ZERO + self.spec.run.duration.0;
         self.target = SimTime::ZERO;
         self.outcomes = None;
+        self.cut_short = None;
         let faults = std::mem::take(&mut self.user_faults);
         for f in faults {
             self.schedule(f)?;
@@ -153,6 +158,47 @@ impl Player {
     /// The expectations' verdicts, once the run has finished.
     pub fn outcomes(&self) -> Option<&[Outcome]> {
         self.outcomes.as_deref()
+    }
+
+    /// Why the run stopped early, if its event or memory budget ran out.
+    pub fn cut_short(&self) -> Option<&str> {
+        self.cut_short.as_deref()
+    }
+
+    /// Stops the run if a slice ended on a budget, or the run as a whole
+    /// has used its event budget: the same limits as the CLI's, so that no
+    /// scenario (a share link, a dropped file) can freeze the page.
+    fn check_budgets(&mut self, slice: &sim_core::RunReport) -> bool {
+        let limits = self.built.limits;
+        let stop = match slice.stop {
+            sim_core::StopReason::MemoryBudget { .. } => slice.stop.clone(),
+            sim_core::StopReason::EventBudget { .. }
+                if self.built.sim.events_processed() >= limits.max_events =>
+            {
+                sim_core::StopReason::EventBudget {
+                    budget: limits.max_events,
+                }
+            }
+            _ => return false,
+        };
+        let whole = sim_core::RunReport {
+            stop,
+            until: self.end,
+            ..slice.clone()
+        };
+        let why = sim_core::scenario::judge::cut_short(&whole).unwrap_or_default();
+        self.outcomes = Some(
+            expectations_for(&self.spec, self.variant.as_deref())
+                .map(|e| Outcome {
+                    because: e.because.clone(),
+                    verdict: Err("not judged: the run was cut short".into()),
+                })
+                .collect(),
+        );
+        self.cut_short = Some(why);
+        self.playing = false;
+        self.target = self.now();
+        true
     }
 
     /// Advances playback by `real_dt` seconds of wall time at the current
@@ -200,10 +246,19 @@ impl Player {
         let mut budget = budget.max(1);
         loop {
             let stop = target.min(self.samples.next);
-            let report = self
+            let left = self
                 .built
-                .sim
-                .run(RunLimits::until(stop).with_max_events(budget));
+                .limits
+                .max_events
+                .saturating_sub(self.built.sim.events_processed());
+            let report = self.built.sim.run(
+                RunLimits::until(stop)
+                    .with_max_events(budget.min(left.max(1)))
+                    .with_max_memory(self.built.limits.max_memory),
+            );
+            if self.check_budgets(&report) {
+                return true;
+            }
             if matches!(
                 report.stop,
                 sim_core::engine::StopReason::EventBudget { .. }
@@ -257,6 +312,10 @@ impl Player {
     /// frames.
     pub fn seek(&mut self, t: SimTime) {
         let t = t.min(self.end);
+        if self.cut_short.is_some() && t >= self.now() {
+            // A run cut short goes no further.
+            return;
+        }
         if t < self.now() {
             self.outcomes = None;
         }
@@ -280,9 +339,14 @@ impl Player {
         if let Some(t) = self.built.sim.next_event_time() {
             self.advance_before(t.min(self.end));
         }
-        self.built
-            .sim
-            .run(RunLimits::until(self.end).with_max_events(1));
+        let report = self.built.sim.run(
+            RunLimits::until(self.end)
+                .with_max_events(1)
+                .with_max_memory(self.built.limits.max_memory),
+        );
+        if self.check_budgets(&report) {
+            return;
+        }
         self.target = self.now();
         if self.now() >= self.end {
             self.finish();

@@ -197,3 +197,81 @@ fn a_share_link_reopens_the_same_run_and_a_bad_one_says_why() {
             .is_some()
     );
 }
+
+/// A scenario whose retries never give up: its calls pile up until the
+/// run's memory budget stops it.
+const STORM: &str = r#"
+title = "storm"
+summary = "unlimited retries against a slow service"
+[run]
+duration = "600s"
+memory_budget = "8MiB"
+[[node]]
+name = "user"
+kind = "client"
+target = "api"
+rate = "1000/s"
+timeout = "10ms"
+retry = { attempts = 1000000000, backoff = "immediate" }
+[[node]]
+name = "api"
+kind = "service"
+workers = 1
+service_time = "50ms"
+[[expect]]
+metric = "user.ok"
+op = ">="
+value = 0
+"#;
+
+fn link_to(text: &str) -> String {
+    sim_web::share::encode(&sim_web::share::Shared {
+        text: text.to_string(),
+        variant: None,
+        seed: 1,
+    })
+}
+
+/// A share link is untrusted input: the web app applies the CLI's limits.
+/// A rate no one can mean is refused with the loader's message; a run
+/// that outgrows its memory budget stops with the reason, judges nothing,
+/// and the app goes on working.
+#[test]
+fn hostile_share_links_get_a_message_and_the_app_keeps_working() {
+    let trillion = sim_core::scenario::library::STORIES
+        .iter()
+        .find(|(n, _)| *n == "double-charge")
+        .unwrap()
+        .1
+        .replacen("rate = \"50/s\"", "rate = \"1000000000000/s\"", 1);
+    let mut h = harness();
+    h.state_mut().open_link(&format!("#{}", link_to(&trillion)));
+    h.run();
+    assert!(
+        shows(&h, "a rate may be at most 1e6/s"),
+        "the loader's words"
+    );
+    assert!(h.state().player.is_none());
+
+    h.state_mut().open_link(&format!("#{}", link_to(STORM)));
+    // It plays as it opens (so `run` would never settle): one frame.
+    h.step();
+    assert!(h.state().error.is_none(), "{:?}", h.state().error);
+    h.get_by_label("Run to end").click();
+    h.run();
+    let p = h.state().player.as_ref().unwrap();
+    assert!(p.is_finished());
+    let why = p.cut_short().expect("the memory budget stopped it");
+    assert!(why.contains("over its memory budget of 8.0 MiB"), "{why}");
+    assert!(p.now().as_nanos() < 60_000_000_000, "stopped early");
+    assert!(shows(&h, "stopped early, so it is not a result"));
+    assert!(shows(&h, "not judged: the run was cut short"));
+    assert!(!shows(&h, "ok  "), "nothing is judged held");
+
+    // The app still works: a story opens and plays to its end.
+    h.get_by_label("double-charge").click();
+    h.run();
+    let app = h.state_mut();
+    app.player.as_mut().unwrap().run_to_end();
+    assert!(app.player.as_ref().unwrap().cut_short().is_none());
+}

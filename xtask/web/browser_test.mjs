@@ -9,6 +9,7 @@
 //
 // Prints `ok <story> ...` or `FAIL <story> ...` per check.
 import { readFileSync } from "node:fs";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { launch } from "./launch.mjs";
 
 const [url, expectedFile, shots, executablePath] = process.argv.slice(2);
@@ -154,6 +155,61 @@ try {
     console.log("ok a bad share link explains itself");
   } else {
     fail(`a bad share link: ${JSON.stringify(bad)}`);
+  }
+  // Share links are untrusted input: the app applies the CLI's limits.
+  // A link whose rate no one can mean is refused with the loader's words;
+  // one whose run outgrows its memory budget stops with the reason; and
+  // the page keeps working after both.
+  const linkTo = (text) => `v1/1/-/${deflateRawSync(Buffer.from(text)).toString("base64url")}`;
+  const openLink = async (fragment) => {
+    await page.goto("about:blank");
+    await page.goto(`${url}index.html#${fragment}`);
+    await page.waitForFunction(() => typeof window.faultline?.state === "function" && window.faultline.state() !== "null");
+    return JSON.parse(await page.evaluate(() => window.faultline.state()));
+  };
+  await page.evaluate(() => window.faultline.open_story("double-charge"));
+  const shared = await page.evaluate(() => window.faultline.share_fragment());
+  const story = inflateRawSync(Buffer.from(shared.split("/")[3], "base64url")).toString();
+  const trillion = await openLink(linkTo(story.replace('rate = "50/s"', 'rate = "1000000000000/s"')));
+  await page.screenshot({ path: `${shots}/hostile-rate.png` });
+  if (trillion.story === null && trillion.error && trillion.error.includes("a rate may be at most 1e6/s")) {
+    console.log("ok a link with a rate of a trillion a second is refused with a readable message");
+  } else {
+    fail(`a link with a trillion a second: ${JSON.stringify(trillion)}`);
+  }
+  const storm = [
+    'title = "storm"', 'summary = "unlimited retries against a slow service"',
+    "[run]", 'duration = "600s"', 'memory_budget = "16MiB"',
+    "[[node]]", 'name = "user"', 'kind = "client"', 'target = "api"', 'rate = "1000/s"', 'timeout = "10ms"',
+    'retry = { attempts = 1000000000, backoff = "immediate" }',
+    "[[node]]", 'name = "api"', 'kind = "service"', "workers = 1", 'service_time = "50ms"',
+  ].join("\n");
+  await openLink(linkTo(storm));
+  await page.evaluate(() => window.faultline.play(1000));
+  let stopped = null;
+  try {
+    await page.waitForFunction(() => JSON.parse(window.faultline.state()).finished, null, { timeout: 120000, polling: 200 });
+    stopped = JSON.parse(await page.evaluate(() => window.faultline.state()));
+  } catch (e) {
+    fail(`the retry-storm link never stopped: ${e}`);
+  }
+  await page.screenshot({ path: `${shots}/hostile-storm.png` });
+  if (stopped && stopped.cut_short && stopped.cut_short.includes("over its memory budget of 16.0 MiB") && stopped.time_s < 600) {
+    console.log(`ok a link whose run outgrows its memory budget stops at ${stopped.time_s.toFixed(1)}s with the reason`);
+  } else if (stopped) {
+    fail(`the retry-storm link: ${JSON.stringify(stopped)}`);
+  }
+  await page.evaluate(() => {
+    window.faultline.open_story("double-charge");
+    window.faultline.choose_variant("idempotency-keys");
+    window.faultline.play(1000);
+  });
+  await page.waitForFunction(() => JSON.parse(window.faultline.state()).finished, null, { timeout: 120000, polling: 200 });
+  const after = JSON.parse(await page.evaluate(() => window.faultline.state()));
+  if (after.cut_short === null && holds(after.expectations)) {
+    console.log("ok after hostile links the app still opens and plays a story");
+  } else {
+    fail(`after hostile links: ${JSON.stringify(after)}`);
   }
   if (errors.length > 0) fail(`page errors: ${errors.join("; ")}`);
   console.error("\nstory                 fps   browser ms  native ms  ratio");

@@ -209,10 +209,19 @@ pub struct Caller {
     /// Pool connections in use, and attempts waiting for one (in order).
     connections: u32,
     pool_queue: std::collections::VecDeque<u64>,
-    /// Latencies of successful attempts, for quantile hedging.
+    /// Latencies of successful attempts, for quantile hedging: every
+    /// attempt that answers, the slow originals a hedge beat included (they
+    /// are kept in `abandoned` until they answer), so the quantile is the
+    /// dependency's own and not only the winners'.
     attempt_latency: Histogram,
+    /// Attempts a faster one made unnecessary, by call id: when each was
+    /// sent. At most `MAX_ABANDONED`, the oldest forgotten first.
+    abandoned: BTreeMap<u64, SimTime>,
     m: Option<Metrics>,
 }
+
+/// The most abandoned attempts a caller waits to hear from.
+const MAX_ABANDONED: usize = 4096;
 
 /// The caller a call id belongs to.
 pub fn caller_of(call: u64) -> u8 {
@@ -223,7 +232,8 @@ impl Caller {
     /// An estimate of what its calls in flight hold, for the run's memory
     /// budget (see `Node::footprint`).
     pub fn footprint(&self) -> u64 {
-        (self.calls.len() + self.attempts.len() + self.probes.len()) as u64 * super::ENTRY_BYTES
+        (self.calls.len() + self.attempts.len() + self.probes.len() + self.abandoned.len()) as u64
+            * super::ENTRY_BYTES
     }
 
     pub fn new(index: u8, cfg: CallerConfig) -> Self {
@@ -243,6 +253,7 @@ impl Caller {
             attempts: BTreeMap::new(),
             probes: BTreeMap::new(),
             attempt_latency: Histogram::new(),
+            abandoned: BTreeMap::new(),
             m: None,
         }
     }
@@ -653,8 +664,19 @@ impl Caller {
 
     fn finish(&mut self, ctx: &mut Context<'_, Rpc>, id: u64, outcome: Outcome) -> Done {
         let l = self.calls.remove(&id).expect("a live call");
+        let observing = self.cfg.hedge.is_some_and(|h| {
+            matches!(h.after, crate::policy::hedge::HedgeAfter::Quantile { .. })
+        });
         for call in l.in_flight.all() {
-            self.drop_attempt(ctx, call, None);
+            if let Some(a) = self.drop_attempt(ctx, call, None)
+                && observing
+                && a.connected
+            {
+                self.abandoned.insert(call, a.sent);
+                if self.abandoned.len() > MAX_ABANDONED {
+                    self.abandoned.pop_first();
+                }
+            }
         }
         let now = ctx.now();
         let m = self.m.as_ref().expect("started");
@@ -703,6 +725,14 @@ impl Caller {
             t.accepted(ctx.now());
         }
         let Some(a) = self.drop_attempt(ctx, call, Some(failed)) else {
+            if let Some(sent) = self.abandoned.remove(&call)
+                && !failed
+            {
+                // A slow attempt that lost to a hedge: still what the
+                // dependency took.
+                self.attempt_latency
+                    .record(ctx.now().saturating_since(sent).as_nanos());
+            }
             let late = self.metrics().late;
             ctx.metrics().add(late, 1);
             return None;

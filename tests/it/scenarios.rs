@@ -460,3 +460,50 @@ fn replicated_stores_are_checked_for_their_mode_their_quorums_and_their_zones() 
     assert!(m.get_counter("u.ok").unwrap() > 0);
     assert_eq!(m.get_counter("db.lost_updates"), Some(0));
 }
+
+/// A second click while the first is still in progress meets `conflict`
+/// (its idempotency key is taken); retries cover it by default, as the
+/// format reference says, and the retry gets the stored answer. With
+/// retries on timeouts only, every second click fails.
+#[test]
+fn retries_cover_an_idempotency_conflict_by_default() {
+    const TEXT: &str = r#"
+title = "conflict"
+summary = "a second click while the first is in progress"
+[run]
+duration = "20s"
+seed = 1
+[[node]]
+name = "user"
+kind = "client"
+target = "api"
+rate = "5/s"
+timeout = "1s"
+retry = { attempts = 4, backoff = "fixed", delay = "60ms" }
+idempotency_keys = true
+double_submit = "100%"
+double_submit_delay = "10ms"
+[[node]]
+name = "api"
+kind = "service"
+workers = 8
+service_time = "100ms"
+idempotency = { ttl = "1h" }
+[variants.no-retry-on-conflict]
+description = "d"
+set = { "node.user.retry" = { attempts = 4, backoff = "fixed", delay = "60ms", on = ["timeout"] } }
+"#;
+    let scenario = load("conflict", "conflict.toml", TEXT).unwrap_or_else(|d| panic!("{d}"));
+    let counters = |variant: Option<&str>| {
+        let mut built = build(&scenario.resolve(variant, &[]).unwrap(), 1).unwrap();
+        built.run();
+        let c = |n: &str| built.sim.metrics().get_counter(n).unwrap_or(0);
+        (c("user.failed.conflict"), c("api.replayed"), c("user.requests"))
+    };
+    let (failed, replayed, requests) = counters(None);
+    assert_eq!(failed, 0);
+    assert!(replayed * 2 >= requests - 10, "{replayed} of {requests}");
+    let (failed, replayed, requests) = counters(Some("no-retry-on-conflict"));
+    assert!(failed * 2 >= requests - 10, "{failed} of {requests}");
+    assert_eq!(replayed, 0);
+}

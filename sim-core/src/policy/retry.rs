@@ -82,11 +82,19 @@ impl RetryConfig {
     /// overload. Not internal errors (often not transient) nor invalid
     /// requests (never transient), nor an open circuit (the breaker is
     /// there to stop calls).
+    /// Errors worth retrying unless a scenario says otherwise: the ones a
+    /// later attempt may well not meet. That includes `Conflict`, which
+    /// here means "a call with this idempotency key is still in progress":
+    /// retried after a backoff, the attempt finds the stored answer (as
+    /// Stripe's API asks its clients to do with a 409). A call that is
+    /// plainly wrong (`Invalid`), a failure inside the server (`Internal`)
+    /// and an open breaker are not retried by default.
     pub fn default_retry_on() -> Vec<ErrorKind> {
         vec![
             ErrorKind::Timeout,
             ErrorKind::Unavailable,
             ErrorKind::Overloaded,
+            ErrorKind::Conflict,
         ]
     }
 

@@ -1026,7 +1026,7 @@ pub const FIELDS: &[FieldDoc] = &[
         "retry",
         "on",
         "list of error kinds",
-        "Errors worth retrying: timeout, unavailable, overloaded, circuit_open, internal, invalid, conflict (default: timeout, unavailable, overloaded, conflict).",
+        "Errors worth retrying: timeout, unavailable, overloaded, circuit_open, internal, invalid, conflict (default: timeout, unavailable, overloaded, conflict; `conflict` is a call whose idempotency key is still in progress, which a later attempt finds answered).",
     ),
     f("retry", "budget", "table", "See `retry.budget`."),
     f(

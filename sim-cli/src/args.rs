@@ -210,3 +210,107 @@ pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
     s.parse()
         .map_err(|e: sim_core::time::ParseDurationError| e.to_string())
 }
+
+/// The command line fuzzed: random words from a list that reaches every
+/// command, flag and value parser (and nonsense). Parsing never panics,
+/// and what parses gets through the checks every command makes on its
+/// flags (overrides, parameters, seeds, sweep sizes) without a panic.
+/// `FAULTLINE_FUZZ_SECONDS=600 cargo test --release -p sim-cli fuzz_flags_for
+/// -- --ignored --nocapture` runs it for longer.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use sim_core::SimRng;
+
+    const WORDS: &[&str] = &[
+        "run", "check", "compare", "sweep", "merge", "explore", "trace", "replay", "demo",
+        "list", "explain", "double-charge", "cap", "x.toml", "--seed", "--seeds", "--variant",
+        "--set", "--param", "--shard", "--out", "--json", "--baseline", "--memory-budget",
+        "--event-budget", "--format", "--request", "--duration", "--arrival-rate", "0", "1",
+        "-1", "18446744073709551615", "18446744073709551616", "1/0", "0/1", "2/1",
+        "1/18446744073709551615", "node.user.rate=1e12/s", "node.user.rate=", "=5", "rate",
+        "node.api.workers=1..1000000", "node.api.workers=1..8:0", "node.api.workers=a,b,,",
+        "node.api.queue=10,100,unbounded", "run.duration=\"1ns\"", "1GiB", "lots", "1e999",
+        "nan", "chrome", "mermaid", "jsonl", "as-written", "idempotency-keys", "é", "",
+        "--", "-", "--help=", "p.csv", "p.json",
+    ];
+
+    fn argv(rng: &mut SimRng) -> Vec<String> {
+        let n = 1 + rng.below(7) as usize;
+        std::iter::once("faultline".to_string())
+            .chain((0..n).map(|_| WORDS[rng.below(WORDS.len() as u64) as usize].to_string()))
+            .collect()
+    }
+
+    /// The checks a command makes on its flags before it runs anything.
+    fn exercise(args: &[String]) {
+        let Ok(cli) = Cli::try_parse_from(args) else {
+            return;
+        };
+        match cli.command {
+            Command::Run { pick, .. } | Command::Trace { pick, .. } => {
+                let _ = crate::parse_sets(&pick.sets);
+            }
+            Command::Sweep {
+                params,
+                seeds,
+                sets,
+                ..
+            } => {
+                let _ = crate::parse_sets(&sets);
+                let _ = sim_core::scenario::limits::seed_range(0, seeds);
+                let parsed: Vec<_> = params
+                    .iter()
+                    .filter_map(|p| sweep::parse_param(p).ok())
+                    .collect();
+                let plan = sweep::SweepPlan {
+                    scenario: "x".into(),
+                    source_hash: String::new(),
+                    variant: None,
+                    sets,
+                    params: parsed,
+                    base_seed: 0,
+                    seeds,
+                };
+                let _ = plan.check_size();
+            }
+            Command::Check { seeds, .. } | Command::Compare { seeds, .. } => {
+                let _ = sim_core::scenario::limits::seed_range(0, seeds);
+            }
+            Command::Explore { seeds, sets, .. } => {
+                let _ = crate::parse_sets(&sets);
+                let _ = sim_core::scenario::limits::seed_range(0, seeds);
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn random_command_lines_never_panic() {
+        let mut rng = SimRng::for_component(1, "fuzz-flags");
+        for _ in 0..3000 {
+            exercise(&argv(&mut rng));
+        }
+    }
+
+    #[test]
+    #[ignore = "long: set FAULTLINE_FUZZ_SECONDS and run with --ignored"]
+    fn fuzz_flags_for_a_while() {
+        #![allow(clippy::disallowed_methods)]
+        let seconds: u64 = std::env::var("FAULTLINE_FUZZ_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60);
+        let start = std::time::Instant::now();
+        let mut rng = SimRng::for_component(std::process::id().into(), "long-fuzz-flags");
+        let mut cases = 0u64;
+        while start.elapsed().as_secs() < seconds {
+            let args = argv(&mut rng);
+            if std::panic::catch_unwind(|| exercise(&args)).is_err() {
+                panic!("the command line panicked after {cases} cases: {args:?}");
+            }
+            cases += 1;
+        }
+        println!("fuzz: {cases} command lines in {seconds}s, no panics");
+    }
+}

@@ -1,6 +1,9 @@
 //! The scenario loader never panics, whatever it is given: arbitrary text,
-//! and valid scenarios mutated byte- and line-wise. Inputs that still load
-//! are also built and run briefly, so the builder cannot panic either.
+//! valid scenarios mutated byte- and line-wise, and stories with `--set`
+//! overrides of random paths and values (the machinery behind `--set`,
+//! variants and the web app's sliders). Inputs that still load are also
+//! built and run briefly, so the builder cannot panic either. (The CLI's
+//! own flags are fuzzed in sim-cli, `args::fuzz`.)
 //!
 //! The quick version runs in every test run. The long one is ignored by
 //! default: `FAULTLINE_FUZZ_SECONDS=600 cargo test --release -p
@@ -209,12 +212,104 @@ fn exercise(text: &str) {
     }
 }
 
+/// Paths and values for `--set`, chosen to reach real fields, tables and
+/// arrays as well as nonsense.
+const SET_PATHS: &[&str] = &[
+    "run.duration",
+    "run.seed",
+    "run.event_budget",
+    "run.memory_budget",
+    "node.user.rate",
+    "node.user.retry",
+    "node.user.retry.attempts",
+    "node.user.timeout",
+    "node.api.workers",
+    "node.api.queue",
+    "node.api.service_time",
+    "node.api.idempotency",
+    "node.db.replicas",
+    "node.db.heartbeat",
+    "node.db.replication",
+    "node.reader.keys",
+    "node.root.call.leaf.hedge",
+    "node.user.keys.n",
+    "node",
+    "node.",
+    ".",
+    "",
+    "link",
+    "fault",
+    "variants.x.set",
+    "expect",
+    "node.user",
+    "node.nobody.rate",
+    "network.latency",
+];
+const SET_VALUES: &[&str] = &[
+    "0",
+    "1",
+    "-1",
+    "4294967296",
+    "18446744073709551616",
+    "1e999",
+    "nan",
+    "inf",
+    "true",
+    "\"\"",
+    "\"5ms\"",
+    "\"0s\"",
+    "\"1ns\"",
+    "\"1e12/s\"",
+    "\"150%\"",
+    "\"lots\"",
+    "{ n = 0 }",
+    "{ attempts = 0 }",
+    "{ dist = \"zipf\", n = 1000000000, s = 1.0 }",
+    "[1, 2]",
+    "[[\"east\"], [\"east\"]]",
+    "{",
+    "=",
+    "\"1GiB\"",
+    "é",
+    "\"\u{0}\"",
+];
+
+/// A story with one to three random `--set` overrides: resolving never
+/// panics, and what resolves builds and runs briefly.
+fn exercise_sets(rng: &mut SimRng) {
+    let text = story(rng);
+    let scenario = load("fuzz", "fuzz.toml", text).expect("a shipped story loads");
+    let mut sets: Vec<(String, toml::Value)> = (0..=rng.below(3))
+        .map(|_| {
+            let path = SET_PATHS[rng.below(SET_PATHS.len() as u64) as usize];
+            let value = SET_VALUES[rng.below(SET_VALUES.len() as u64) as usize];
+            (path.to_string(), parse_set_value(value))
+        })
+        .collect();
+    sets.push(("run.event_budget".to_string(), parse_set_value("5000")));
+    let variants: Vec<Option<&str>> = std::iter::once(None)
+        .chain(scenario.variants().map(Some))
+        .collect();
+    let variant = variants[rng.below(variants.len() as u64) as usize];
+    if let Ok(spec) = scenario.resolve(variant, &sets)
+        && let Ok(mut built) = build(&spec, 1)
+    {
+        built.run();
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_text_never_panics(text in ".{0,400}") {
         exercise(&text);
+    }
+
+    #[test]
+    fn random_overrides_never_panic(seed in any::<u64>()) {
+        let mut rng = SimRng::for_component(seed, "fuzz-set");
+        exercise_sets(&mut rng);
     }
 
     #[test]
@@ -242,6 +337,10 @@ fn fuzz_for_a_while() {
         let result = std::panic::catch_unwind(|| exercise(&text));
         if result.is_err() {
             panic!("the loader panicked on this input after {cases} cases:\n{text}");
+        }
+        let mut set_rng = SimRng::for_component(cases, "long-fuzz-set");
+        if std::panic::catch_unwind(move || exercise_sets(&mut set_rng)).is_err() {
+            panic!("--set overrides panicked after {cases} cases");
         }
         if load("fuzz", "fuzz.toml", &text).is_ok() {
             loaded += 1;

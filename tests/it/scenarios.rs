@@ -498,7 +498,11 @@ set = { "node.user.retry" = { attempts = 4, backoff = "fixed", delay = "60ms", o
         let mut built = build(&scenario.resolve(variant, &[]).unwrap(), 1).unwrap();
         built.run();
         let c = |n: &str| built.sim.metrics().get_counter(n).unwrap_or(0);
-        (c("user.failed.conflict"), c("api.replayed"), c("user.requests"))
+        (
+            c("user.failed.conflict"),
+            c("api.replayed"),
+            c("user.requests"),
+        )
     };
     let (failed, replayed, requests) = counters(None);
     assert_eq!(failed, 0);

@@ -664,9 +664,10 @@ impl Caller {
 
     fn finish(&mut self, ctx: &mut Context<'_, Rpc>, id: u64, outcome: Outcome) -> Done {
         let l = self.calls.remove(&id).expect("a live call");
-        let observing = self.cfg.hedge.is_some_and(|h| {
-            matches!(h.after, crate::policy::hedge::HedgeAfter::Quantile { .. })
-        });
+        let observing = self
+            .cfg
+            .hedge
+            .is_some_and(|h| matches!(h.after, crate::policy::hedge::HedgeAfter::Quantile { .. }));
         for call in l.in_flight.all() {
             if let Some(a) = self.drop_attempt(ctx, call, None)
                 && observing

@@ -235,15 +235,14 @@ fn replica_rows(m: &Metrics, g: &str) -> Vec<(String, String)> {
     let undecided = c("undecided_keys");
     rows.push((
         "linearizable".into(),
-        format!(
-            "{} keys are not{}",
-            c("nonlinearizable_keys"),
-            if undecided > 0 {
-                format!(" ({undecided} too tangled to decide)")
-            } else {
-                String::new()
-            }
-        ),
+        if undecided > 0 {
+            format!(
+                "unknown: {} keys are not, and {undecided} more could not be decided within the search's budget",
+                c("nonlinearizable_keys")
+            )
+        } else {
+            format!("{} keys are not", c("nonlinearizable_keys"))
+        },
     ));
     rows
 }

@@ -511,3 +511,22 @@ set = { "node.user.retry" = { attempts = 4, backoff = "fixed", delay = "60ms", o
     assert!(failed * 2 >= requests - 10, "{failed} of {requests}");
     assert_eq!(replayed, 0);
 }
+
+/// While any key is undecided, an expectation about linearizability has
+/// no verdict: `nonlinearizable_keys == 0` must not pass on keys nobody
+/// searched.
+#[test]
+fn an_undecided_key_leaves_linearizability_without_a_verdict() {
+    use sim_core::scenario::build::metric_value;
+    let mut m = sim_core::Metrics::new();
+    let not = m.counter("db.nonlinearizable_keys");
+    m.add(not, 0);
+    let undecided = m.counter("db.undecided_keys");
+    let end = sim_core::SimTime::ZERO;
+    assert_eq!(metric_value(&m, "db.nonlinearizable_keys", end), Ok(0.0));
+    m.add(undecided, 3);
+    let e = metric_value(&m, "db.nonlinearizable_keys", end).unwrap_err();
+    assert!(e.contains("could not decide 3 keys"), "{e}");
+    // The count of undecided keys itself is still a number.
+    assert_eq!(metric_value(&m, "db.undecided_keys", end), Ok(3.0));
+}

@@ -58,7 +58,7 @@
 use super::ENTRY_BYTES;
 use super::rpc::Rpc;
 use crate::checker::consistency::{self, ConsistencyReport, KvOp, KvOpKind};
-use crate::checker::linearizability::{Operation, RegisterOp, check_register_within};
+use crate::checker::linearizability::{Operation, RegisterOp, check_keys};
 use crate::data::keys::KeyDist;
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
@@ -1304,7 +1304,7 @@ pub struct GroupReport {
 
 /// Runs the checkers over a group's final state and its sessions'
 /// histories; the linearizability search may visit up to `budget` states
-/// in all (keys left when it runs out are undecided).
+/// for each key (a key it cannot decide within them is undecided).
 pub fn analyse(replicas: &[&Replica], sessions: &[&Session], budget: u64) -> GroupReport {
     let mut report = GroupReport::default();
     let acked: BTreeSet<u64> = sessions
@@ -1373,20 +1373,8 @@ pub fn analyse(replicas: &[&Replica], sessions: &[&Session], budget: u64) -> Gro
             ret: op.ret,
         });
     }
-    let mut left = budget;
-    for history in per_key.values() {
-        match check_register_within(history, 0, left) {
-            Some(v) => {
-                left -= v.steps.min(left);
-                if !v.linearizable {
-                    report.nonlinearizable_keys += 1;
-                }
-            }
-            None => {
-                left = 0;
-                report.undecided_keys += 1;
-            }
-        }
-    }
+    let v = check_keys(per_key.values().map(Vec::as_slice), 0, budget);
+    report.nonlinearizable_keys = v.not_linearizable;
+    report.undecided_keys = v.undecided;
     report
 }

@@ -304,9 +304,10 @@ impl Built {
     }
 }
 
-/// Search states the linearizability check may visit per replicated
-/// group in a run, so that a tangled history cannot stall a report.
-pub const LINEARIZABILITY_BUDGET: u64 = 5_000_000;
+/// Search states the linearizability check may visit for each key of a
+/// replicated group, so that a tangled history cannot stall a report; a
+/// key it cannot decide is counted in `<group>.undecided_keys`.
+pub const LINEARIZABILITY_BUDGET: u64 = 1_000_000;
 
 fn key_dist(k: Option<&KeysSpec>) -> KeyDist {
     match k {
@@ -831,6 +832,17 @@ pub fn metric_value(metrics: &Metrics, name: &str, end: SimTime) -> Result<f64, 
             metric_value(metrics, b.trim(), end)?,
         );
         return Ok(if b == 0.0 { 0.0 } else { a / b });
+    }
+    if let Some(base) = name.strip_suffix(".nonlinearizable_keys")
+        && let Some(undecided) = metrics
+            .get_counter(&format!("{base}.undecided_keys"))
+            .filter(|&u| u > 0)
+    {
+        return Err(format!(
+            "`{name}` has no verdict: the linearizability search could not decide \
+             {undecided} key{} within its budget, and any of them may not be linearizable",
+            if undecided == 1 { "" } else { "s" }
+        ));
     }
     if let Some(v) = metrics.get_counter(name) {
         return Ok(v as f64);

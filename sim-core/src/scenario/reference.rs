@@ -1126,9 +1126,19 @@ pub fn markdown() -> String {
             out.push_str(&format!("| `{}` | {} | {} |\n", d.field, d.value, d.about));
         }
     }
+    out.push_str(CHECKERS);
     out.push_str(&limits_section());
     out
 }
+
+/// How the checkers judge a replicated store's and a cache's histories.
+const CHECKERS: &str = "\n## What the checkers judge\n\n\
+After every run, the histories that sessions (of a replicated store) and readers and writers (of a cache) recorded are checked, and the findings become metrics that expectations can name.\n\n\
+- `<group>.nonlinearizable_keys`: keys whose history, read as one register, has no order consistent with real time in which every read returns the latest write (Wing and Gong's search with Lowe's memoisation). Each key has its own search budget of 1,000,000 states; a key the search cannot decide within it is counted in `<group>.undecided_keys`, and while any key is undecided an expectation on `nonlinearizable_keys` has no verdict and fails, saying why.\n\
+- A write that timed out (no reply reached the session) may or may not have taken effect: it is in the history with no return, so it may be ordered anywhere after its start. One whose value no read returned is left out of the search, which cannot change the verdict.\n\
+- A call refused before any replica applied it, and a read that failed or timed out, are not in the history.\n\
+- A read that returns siblings (with `conflicts = \"siblings\"`) counts as a read of the newest of them, by the replicas' stamps. So the checkers judge `ap` and `ap-siblings` alike: siblings keep both writes, which shows in `lost_updates`, not in linearizability.\n\
+- `<session>.stale_reads` (and `<reader>.stale_reads`): reads that returned an older version than one whose write had been acknowledged before the read began; `stale_age_ns` is how long before. Read-your-writes and monotonic-read violations are counted per session, in its own order.\n";
 
 /// The limits on counts a user supplies, from `limits`.
 fn limits_section() -> String {

@@ -6,6 +6,7 @@
 
 use faultline_tests::{exp_service, run_queue};
 use sim_core::theory::{erlang_c, mm1_mean_response, mmc_mean_wait};
+use sim_core::{Dist, RunLimits, SimTime, Simulation};
 
 fn assert_close(what: &str, got: f64, want: f64, rel_tol: f64) {
     let err = (got - want).abs() / want;
@@ -88,4 +89,43 @@ fn a_wrong_service_rate_is_detected() {
     let run = run_queue(1, 1, lambda, exp_service(mu * 1.05), 1_000_000);
     let want = mm1_mean_response(lambda, mu).unwrap();
     assert!((run.mean_response_s - want).abs() / want > 0.01);
+}
+
+/// The request path's service (not the bare queueing model) reports the
+/// share of calls that waited for a worker and how long, so M/M/c can be
+/// checked on it directly: 8 workers at offered load a = 6 (rho = 0.75),
+/// Poisson calls, exponential work, an unbounded FIFO queue.
+#[test]
+fn a_service_reports_waits_that_match_erlang_c() {
+    use sim_core::models::client::{Client, ClientConfig};
+    use sim_core::models::service::{Service, ServiceConfig};
+    let (c, lambda, mu) = (8u32, 600.0, 100.0);
+    let mut sim = Simulation::new(21);
+    let zone = sim.zone("dc");
+    let api = sim
+        .add_node(
+            "api",
+            zone,
+            Service::new(ServiceConfig::new(c, Dist::exponential(1e9 / mu).unwrap())),
+        )
+        .unwrap();
+    let mut user = ClientConfig::poisson(api, lambda);
+    user.max_orders = Some(400_000);
+    sim.add_node("user", zone, Client::new(user)).unwrap();
+    sim.run(RunLimits::until(SimTime::MAX));
+    let m = sim.metrics();
+    let started = m.get_counter("api.started").unwrap() as f64;
+    let waited = m.get_counter("api.waited").unwrap() as f64;
+    assert_eq!(started, 400_000.0);
+    let want = erlang_c(c, lambda / mu).unwrap();
+    assert!((want - 0.356_98).abs() < 1e-4, "Erlang C itself: {want}");
+    assert_close("P(wait) at the service", waited / started, want, 0.02);
+    let wait = m.get_histogram("api.wait_ns").unwrap();
+    assert_eq!(wait.count() as f64, started);
+    assert_close(
+        "Wq at the service",
+        wait.mean() / 1e9,
+        mmc_mean_wait(c, lambda, mu).unwrap(),
+        0.04,
+    );
 }

@@ -33,7 +33,11 @@
 //! `shed_priority`, `replayed`, `conflicts`,
 //! `completed`, `failed`, `degraded` (answered ok with a fallback inside),
 //! `late` (replies sent after the caller's deadline: work nobody was
-//! waiting for), `response_ns` (histogram, arrival to reply),
+//! waiting for), `response_ns` (histogram, arrival to reply), `started`
+//! (calls a worker took up), `waited` (of those, the ones that had to wait
+//! for a worker: `waited / started` is the share M/M/c's Erlang C
+//! formula gives) and `wait_ns` (histogram, arrival to a worker, zeros
+//! included),
 //! `queue_depth` and `busy_workers` (time-weighted gauges), the time series
 //! `queue` (the queue's length at every change), and each dependency's
 //! caller metrics under `<name>.<dependency>.`.
@@ -186,6 +190,9 @@ struct Metrics {
     completed: CounterId,
     failed: CounterId,
     degraded: CounterId,
+    started: CounterId,
+    waited: CounterId,
+    wait: HistogramId,
     response: HistogramId,
     queue_depth: GaugeId,
     busy: GaugeId,
@@ -278,6 +285,15 @@ impl Service {
     }
 
     fn start(&mut self, ctx: &mut Context<'_, Rpc>, worker: u32, job: Job) {
+        let m = self.metrics();
+        let (started, waited, wait) = (m.started, m.waited, m.wait);
+        let queued = ctx.now().saturating_since(job.arrived).as_nanos();
+        let metrics = ctx.metrics();
+        metrics.add(started, 1);
+        if queued > 0 {
+            metrics.add(waited, 1);
+        }
+        metrics.record(wait, queued);
         let mut work = self.cfg.service_time.sample_duration(ctx.rng());
         if let Some(p) = self.gray.slow_permille
             && self.gray_on()
@@ -580,6 +596,9 @@ impl Node<Rpc> for Service {
             completed: c(m, "completed"),
             failed: c(m, "failed"),
             degraded: c(m, "degraded"),
+            started: c(m, "started"),
+            waited: c(m, "waited"),
+            wait: m.histogram(&format!("{name}.wait_ns")),
             response: m.histogram(&format!("{name}.response_ns")),
             queue_depth: m.gauge(&format!("{name}.queue_depth"), now),
             busy: m.gauge(&format!("{name}.busy_workers"), now),

@@ -16,6 +16,9 @@
 use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};
 
+/// The most choices a power-of-d balancer draws.
+pub const MAX_CHOICES: usize = 16;
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Balancer {
     #[default]
@@ -23,8 +26,60 @@ pub enum Balancer {
     Random,
     /// The replica with the fewest calls in flight (ties: at random).
     LeastConnections,
-    /// Two replicas at random, the one with fewer calls in flight.
-    PowerOfTwo,
+    /// `d` different replicas at random (all of them if there are fewer),
+    /// the one with the fewest calls in flight (ties: the first drawn).
+    /// d = 2 is "the power of two choices" (Mitzenmacher; Azar et al.).
+    PowerOfChoices(u32),
+}
+
+/// A scenario names a balancer by its name, or power of d choices as
+/// `{ choices = d }` (`power_of_two` is `{ choices = 2 }`).
+impl<'de> serde::Deserialize<'de> for Balancer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, Visitor};
+        struct V;
+        const EXPECTED: &str = "`round_robin`, `random`, `least_connections`, `power_of_two`, or `{ choices = d }` (power of d choices, d from 1 to 16)";
+        impl<'de> Visitor<'de> for V {
+            type Value = Balancer;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Balancer, E> {
+                match v {
+                    "round_robin" => Ok(Balancer::RoundRobin),
+                    "random" => Ok(Balancer::Random),
+                    "least_connections" => Ok(Balancer::LeastConnections),
+                    "power_of_two" => Ok(Balancer::PowerOfChoices(2)),
+                    other => Err(E::custom(format!(
+                        "unknown balancer `{other}`; expected {EXPECTED}"
+                    ))),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Balancer, A::Error> {
+                let mut choices: Option<i64> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key != "choices" {
+                        return Err(de::Error::custom(format!(
+                            "unknown field `{key}` in `balance`; expected `choices`"
+                        )));
+                    }
+                    choices = Some(map.next_value()?);
+                }
+                match choices {
+                    Some(d) if (1..=MAX_CHOICES as i64).contains(&d) => {
+                        Ok(Balancer::PowerOfChoices(d as u32))
+                    }
+                    Some(d) => Err(de::Error::custom(format!(
+                        "`choices` is from 1 to {MAX_CHOICES}, got {d}"
+                    ))),
+                    None => Err(de::Error::custom(
+                        "`balance` as a table needs `choices = d`",
+                    )),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Envoy-style outlier ejection on consecutive errors.
@@ -168,21 +223,35 @@ impl LoadBalancer {
                     .nth(k)
                     .expect("k < tied")
             }
-            Balancer::PowerOfTwo => {
-                // Two different replicas (when there are two).
+            Balancer::PowerOfChoices(d) => {
+                // d different candidates: the first at random, each next
+                // one the j-th (at random) of those not yet drawn, counted
+                // on from the first.
                 let len = count as u64;
-                let ia = rng.below(len);
-                let ib = if len > 1 {
-                    (ia + 1 + rng.below(len - 1)) % len
-                } else {
-                    ia
-                };
-                let (a, b) = (nth(ia as usize), nth(ib as usize));
-                if self.replicas[b].in_flight < self.replicas[a].in_flight {
-                    b
-                } else {
-                    a
+                let d = u64::from(d).clamp(1, len);
+                let first = rng.below(len);
+                let mut drawn: [u64; MAX_CHOICES] = [first; MAX_CHOICES];
+                let mut best = nth(first as usize);
+                for k in 1..d as usize {
+                    let mut j = rng.below(len - k as u64);
+                    let mut pick = first;
+                    loop {
+                        pick = (pick + 1) % len;
+                        if drawn[..k].contains(&pick) {
+                            continue;
+                        }
+                        if j == 0 {
+                            break;
+                        }
+                        j -= 1;
+                    }
+                    drawn[k] = pick;
+                    let candidate = nth(pick as usize);
+                    if self.replicas[candidate].in_flight < self.replicas[best].in_flight {
+                        best = candidate;
+                    }
                 }
+                best
             }
         };
         self.replicas[chosen].in_flight += 1;
@@ -196,13 +265,21 @@ impl LoadBalancer {
     }
 
     /// An attempt to `replica` ended (or was abandoned: `failed` None).
+    /// O(1) unless the attempt failed with outlier ejection on (then the
+    /// replicas out now are counted, against `max_ejected`).
     pub fn finish(&mut self, replica: usize, now: SimTime, failed: Option<bool>) -> Standing {
-        let ejected_now = self
-            .replicas
-            .iter()
-            .filter(|r| r.ejected_until.is_some_and(|t| now < t))
-            .count();
         let n = self.replicas.len();
+        let ejected_now = || {
+            self.replicas
+                .iter()
+                .filter(|r| r.ejected_until.is_some_and(|t| now < t))
+                .count()
+        };
+        let ejected_now = if failed == Some(true) && self.outlier.is_some() {
+            ejected_now()
+        } else {
+            0
+        };
         let r = &mut self.replicas[replica];
         r.in_flight = r.in_flight.saturating_sub(1);
         match failed {
@@ -333,7 +410,7 @@ mod tests {
         lb.finish(1, now, Some(false));
         assert_eq!(lb.pick(now, None, &mut r), 1);
         // Two choices never picks the busiest of two replicas.
-        let mut p2 = LoadBalancer::new(2, Balancer::PowerOfTwo, None, None);
+        let mut p2 = LoadBalancer::new(2, Balancer::PowerOfChoices(2), None, None);
         let mut r = rng();
         for _ in 0..5 {
             p2.replicas[0].in_flight += 1;

@@ -3,9 +3,9 @@
 
 use super::load::{DEFAULT_PARTITION, DEFAULT_ZONE};
 use super::spec::{
-    BackoffKind, BalanceName, BreakerSpec, CodelSpec, CompareOp, ConflictsName, DisciplineName,
-    ExpectSpec, FanoutSpec, HealthCheckSpec, HedgeSpec, IdempotencySpec, JitterKind, KeysName,
-    KeysSpec, NodeKind, NodeSpec, OutlierSpec, QueueSpec, ReadFromName, ReplicationName, RetrySpec,
+    BackoffKind, BreakerSpec, CodelSpec, CompareOp, ConflictsName, DisciplineName, ExpectSpec,
+    FanoutSpec, HealthCheckSpec, HedgeSpec, IdempotencySpec, JitterKind, KeysName, KeysSpec,
+    NodeKind, NodeSpec, OutlierSpec, QueueSpec, ReadFromName, ReplicationName, RetrySpec,
     ScenarioSpec, SchemeName, ThrottleSpec, WindowSpec,
 };
 use crate::checker::consistency::{self, KvOp};
@@ -66,7 +66,7 @@ pub fn breaker_config(b: &BreakerSpec) -> BreakerConfig {
 struct Policies<'a> {
     breaker: Option<&'a BreakerSpec>,
     bulkhead: Option<u32>,
-    balance: Option<BalanceName>,
+    balance: Option<Balancer>,
     outlier: Option<&'a OutlierSpec>,
     health: Option<&'a HealthCheckSpec>,
     hedge: Option<&'a HedgeSpec>,
@@ -80,12 +80,7 @@ fn apply_policies(c: &mut CallerConfig, p: Policies<'_>) {
     c.bulkhead = p
         .bulkhead
         .map(|max_concurrent| BulkheadConfig { max_concurrent });
-    c.balancer = match p.balance {
-        None | Some(BalanceName::RoundRobin) => Balancer::RoundRobin,
-        Some(BalanceName::Random) => Balancer::Random,
-        Some(BalanceName::LeastConnections) => Balancer::LeastConnections,
-        Some(BalanceName::PowerOfTwo) => Balancer::PowerOfTwo,
-    };
+    c.balancer = p.balance.unwrap_or_default();
     c.outlier = p.outlier.map(|o| OutlierConfig {
         consecutive_errors: o.consecutive_errors,
         base_ejection: o.ejection.0,

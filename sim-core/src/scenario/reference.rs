@@ -275,8 +275,8 @@ pub const FIELDS: &[FieldDoc] = &[
     f(
         "[[node]]",
         "balance",
-        "`round_robin`, `random`, `least_connections` or `power_of_two`",
-        "Client: how calls spread over a replica group.",
+        "`round_robin`, `random`, `least_connections`, `power_of_two` or `{ choices = d }`",
+        "Client: how calls spread over a replica group. `{ choices = d }` draws d replicas at random and takes the one with the fewest calls in flight (the power of d choices; `power_of_two` is d = 2).",
     ),
     f(
         "[[node]]",
@@ -577,8 +577,8 @@ pub const FIELDS: &[FieldDoc] = &[
     f(
         "[[node.call]]",
         "balance",
-        "`round_robin`, `random`, `least_connections` or `power_of_two`",
-        "How calls spread over a replica group (default round robin).",
+        "`round_robin`, `random`, `least_connections`, `power_of_two` or `{ choices = d }`",
+        "How calls spread over a replica group (default round robin); see the node's `balance`.",
     ),
     f("[[node.call]]", "outlier", "table", "See `outlier`."),
     f(

@@ -111,7 +111,7 @@ pub struct NodeSpec {
     // Client: the policies on its calls (a service sets them per `call`).
     pub breaker: Option<Spanned<BreakerSpec>>,
     pub bulkhead: Option<Spanned<u32>>,
-    pub balance: Option<BalanceName>,
+    pub balance: Option<crate::policy::load_balance::Balancer>,
     pub outlier: Option<OutlierSpec>,
     pub health_check: Option<HealthCheckSpec>,
     pub hedge: Option<Spanned<HedgeSpec>>,
@@ -298,7 +298,7 @@ pub struct CallSpec {
     pub retry: Option<Spanned<RetrySpec>>,
     pub breaker: Option<Spanned<BreakerSpec>>,
     pub bulkhead: Option<Spanned<u32>>,
-    pub balance: Option<BalanceName>,
+    pub balance: Option<crate::policy::load_balance::Balancer>,
     pub outlier: Option<OutlierSpec>,
     pub health_check: Option<HealthCheckSpec>,
     pub hedge: Option<Spanned<HedgeSpec>>,
@@ -373,15 +373,6 @@ pub struct BreakerSpec {
 pub enum WindowSpec {
     Calls(u32),
     Time(Duration),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BalanceName {
-    RoundRobin,
-    Random,
-    LeastConnections,
-    PowerOfTwo,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -430,6 +430,8 @@ struct Core<M> {
     events: u64,
     started: bool,
     stop_request: Option<(NodeId, String)>,
+    /// The end of the warm-up, until the metrics have been reset there.
+    warmup: Option<SimTime>,
 }
 
 /// The message as it was dropped, for trace output.
@@ -687,6 +689,7 @@ impl<M: Message> Simulation<M> {
                 events: 0,
                 started: false,
                 stop_request: None,
+                warmup: None,
             },
         }
     }
@@ -858,6 +861,24 @@ impl<M: Message> Simulation<M> {
             .map(|t| SimTime::ZERO + SimDuration::from_nanos(t))
     }
 
+    /// Leaves out of the metrics everything recorded before `end`: when
+    /// the run reaches it (before the first event at or after it), the
+    /// metrics begin afresh (`Metrics::begin_after_warmup`). Events are
+    /// not affected, so the fingerprint is the same with or without one.
+    pub fn set_warmup(&mut self, end: SimTime) {
+        self.core.warmup = (end > SimTime::ZERO).then_some(end);
+    }
+
+    /// Resets the metrics if the run has reached the warm-up's end.
+    fn end_warmup_by(&mut self, t: u64) {
+        if let Some(w) = self.core.warmup
+            && t >= w.as_nanos()
+        {
+            self.core.metrics.begin_after_warmup(w);
+            self.core.warmup = None;
+        }
+    }
+
     pub fn pending_events(&self) -> usize {
         self.core.queue.len()
     }
@@ -910,12 +931,17 @@ impl<M: Message> Simulation<M> {
             let Some(next) = self.core.queue.peek_time() else {
                 if limits.until != SimTime::MAX {
                     self.core.now = self.core.now.max(limits.until);
+                    self.end_warmup_by(until);
                 }
                 break StopReason::Idle;
             };
             if next > until {
                 self.core.now = self.core.now.max(limits.until);
+                self.end_warmup_by(until);
                 break StopReason::ReachedEnd;
+            }
+            if self.core.warmup.is_some() {
+                self.end_warmup_by(next);
             }
             if self.core.events - first_event >= limits.max_events {
                 break StopReason::EventBudget {

@@ -328,6 +328,11 @@ impl TimeSeries {
         }
     }
 
+    /// Forgets every interval (the interval stays as coarse as it became).
+    pub fn clear(&mut self) {
+        self.buckets.clear();
+    }
+
     pub fn record(&mut self, now: SimTime, value: f64) {
         let mut i = (now.as_nanos() / self.interval_ns) as usize;
         while i >= self.max_buckets {
@@ -408,6 +413,8 @@ pub struct Metrics {
     series_interval_ns: u64,
     /// When the run's faults were in force, for charts and recovery.
     fault_windows: Vec<crate::scenario::timeline::FaultWindow>,
+    /// Where the results begin: the end of the warm-up (zero without one).
+    measured_from: SimTime,
 }
 
 /// Default bound on a time series' intervals before it coarsens.
@@ -471,6 +478,24 @@ impl Metrics {
 
     /// Records when the run's faults are in force (set by the scenario
     /// builder).
+    /// Leaves out everything recorded so far, at the end of a warm-up
+    /// period: counters back to zero, histograms and series emptied,
+    /// gauges keep their value but average and peak from `now` on.
+    pub fn begin_after_warmup(&mut self, now: SimTime) {
+        self.counters.iter_mut().for_each(|c| *c = 0);
+        self.histograms
+            .iter_mut()
+            .for_each(|h| *h = Histogram::new());
+        self.gauges.iter_mut().for_each(|g| g.reset_average(now));
+        self.series.iter_mut().for_each(TimeSeries::clear);
+        self.measured_from = now;
+    }
+
+    /// Where the results begin: the end of the warm-up, or time zero.
+    pub fn measured_from(&self) -> SimTime {
+        self.measured_from
+    }
+
     pub fn set_fault_windows(&mut self, windows: Vec<crate::scenario::timeline::FaultWindow>) {
         self.fault_windows = windows;
     }

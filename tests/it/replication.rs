@@ -114,7 +114,7 @@ fn report(
 ) -> GroupReport {
     let r: Vec<&Replica> = replicas.iter().map(|&id| sim.node(id).unwrap()).collect();
     let s: Vec<&Session> = sessions.iter().map(|&id| sim.node(id).unwrap()).collect();
-    analyse(&r, &s, 1_000_000)
+    analyse(&r, &s, 1_000_000, 0)
 }
 
 fn counter(sim: &Simulation<sim_core::models::rpc::Rpc>, name: &str) -> u64 {

@@ -530,3 +530,58 @@ fn an_undecided_key_leaves_linearizability_without_a_verdict() {
     // The count of undecided keys itself is still a number.
     assert_eq!(metric_value(&m, "db.undecided_keys", end), Ok(3.0));
 }
+
+/// A warm-up leaves out what was recorded before it: every counter is the
+/// whole run's minus its value at the warm-up's end, histograms hold only
+/// what came after, rates count from there, and events are untouched (the
+/// same fingerprint).
+#[test]
+fn a_warm_up_leaves_out_what_came_before_it() {
+    use sim_core::scenario::build::metric_value;
+    let scenario = story("double-charge");
+    let plain = scenario.resolve(Some("no-idempotency"), &[]).unwrap();
+    let warm = scenario
+        .resolve(
+            Some("no-idempotency"),
+            &[("run.warmup".to_string(), parse_set_value("\"10s\""))],
+        )
+        .unwrap();
+    // The plain run, read at 10s and at its end.
+    let mut a = build(&plain, 3).unwrap();
+    a.sim.run(a.limits);
+    let mut at_10s = build(&plain, 3).unwrap();
+    at_10s.sim.run(sim_core::RunLimits::until(
+        sim_core::SimTime::ZERO + SimDuration::from_secs(10),
+    ));
+    let mut b = build(&warm, 3).unwrap();
+    let report = b.run();
+    a.finish();
+    assert_eq!(report.fingerprint, a.sim.fingerprint());
+    let c = |built: &sim_core::scenario::build::Built, n: &str| {
+        built.sim.metrics().get_counter(n).unwrap_or(0)
+    };
+    for name in ["user.requests", "user.ok", "api.arrivals", "ledger.charges"] {
+        assert!(c(&at_10s, name) > 0, "{name} before the warm-up's end");
+        assert_eq!(c(&b, name), c(&a, name) - c(&at_10s, name), "{name}");
+    }
+    let count = |built: &sim_core::scenario::build::Built| {
+        built
+            .sim
+            .metrics()
+            .get_histogram("user.latency_ns")
+            .unwrap()
+            .count()
+    };
+    assert!(count(&b) < count(&a) && count(&b) > count(&a) * 3 / 4);
+    // 50 arrivals a second, counted over the 50 measured seconds.
+    let rate = metric_value(b.sim.metrics(), "user.requests.per_s", report.end_time).unwrap();
+    assert!((rate - 50.0).abs() < 3.0, "{rate}");
+    // A warm-up as long as the run is refused.
+    let e = scenario
+        .resolve(
+            None,
+            &[("run.warmup".to_string(), parse_set_value("\"60s\""))],
+        )
+        .unwrap_err();
+    assert!(e.contains("must end before the run does"), "{e}");
+}

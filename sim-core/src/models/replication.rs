@@ -1304,8 +1304,15 @@ pub struct GroupReport {
 
 /// Runs the checkers over a group's final state and its sessions'
 /// histories; the linearizability search may visit up to `budget` states
-/// for each key (a key it cannot decide within them is undecided).
-pub fn analyse(replicas: &[&Replica], sessions: &[&Session], budget: u64) -> GroupReport {
+/// for each key (a key it cannot decide within them is undecided). Reads
+/// begun before `reads_from` (a warm-up's end) are not judged for staleness
+/// or session guarantees; linearizability looks at the whole history.
+pub fn analyse(
+    replicas: &[&Replica],
+    sessions: &[&Session],
+    budget: u64,
+    reads_from: u64,
+) -> GroupReport {
     let mut report = GroupReport::default();
     let acked: BTreeSet<u64> = sessions
         .iter()
@@ -1351,7 +1358,7 @@ pub fn analyse(replicas: &[&Replica], sessions: &[&Session], budget: u64) -> Gro
         let mut ops: Vec<KvOp> = s
             .history()
             .iter()
-            .filter(|op| !op.write && !op.dropped)
+            .filter(|op| !op.write && !op.dropped && op.invoke >= reads_from)
             .map(|op| kv(c, op))
             .collect();
         ops.extend_from_slice(&writes);

@@ -207,7 +207,15 @@ impl Built {
             let Some(reader) = self.sim.node::<KvReader>(*id) else {
                 continue;
             };
-            let mut ops = reader.history().to_vec();
+            // Reads begun in the warm-up are not judged; every write is
+            // kept, as what those after it are judged against.
+            let from = self.sim.metrics().measured_from().as_nanos();
+            let mut ops: Vec<KvOp> = reader
+                .history()
+                .iter()
+                .filter(|op| op.invoke >= from)
+                .copied()
+                .collect();
             ops.extend_from_slice(&writes);
             let report = consistency::check(&ops);
             let m = self.sim.metrics_mut();
@@ -269,7 +277,8 @@ impl Built {
                         .map(|s| (name.as_str(), s))
                 })
                 .unzip();
-            let report = analyse(&replicas, &sessions, LINEARIZABILITY_BUDGET);
+            let from = self.sim.metrics().measured_from().as_nanos();
+            let report = analyse(&replicas, &sessions, LINEARIZABILITY_BUDGET, from);
             let names: Vec<String> = names.into_iter().map(String::from).collect();
             let m = self.sim.metrics_mut();
             for (what, v) in [
@@ -801,6 +810,9 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
     }
     sim.metrics_mut()
         .set_fault_windows(super::timeline::fault_windows(spec));
+    if let Some(w) = spec.run.warmup {
+        sim.set_warmup(SimTime::ZERO + w.0);
+    }
     let limits = RunLimits::for_duration(spec.run.duration.0)
         .with_max_events(spec.run.event_budget.unwrap_or(DEFAULT_EVENT_BUDGET))
         .with_max_memory(
@@ -860,7 +872,7 @@ pub fn metric_value(metrics: &Metrics, name: &str, end: SimTime) -> Result<f64, 
         if stat == "per_s"
             && let Some(v) = metrics.get_counter(base)
         {
-            let secs = end.saturating_since(SimTime::ZERO).as_nanos() as f64 / 1e9;
+            let secs = end.saturating_since(metrics.measured_from()).as_nanos() as f64 / 1e9;
             return Ok(if secs > 0.0 { v as f64 / secs } else { 0.0 });
         }
         if let Some(h) = metrics.get_histogram(base) {

@@ -296,6 +296,20 @@ fn at(
 /// merged document (a variant), whose spans do not point into the source.
 fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(), Diagnostic> {
     let locate = |s: std::ops::Range<usize>| if spans { s } else { 0..0 };
+    if let Some(w) = spec.run.warmup
+        && w.0 >= spec.run.duration.0
+    {
+        return Err(at(
+            file,
+            source,
+            0..0,
+            "run.warmup",
+            format!(
+                "the warm-up ({}) must end before the run does ({}), or nothing would be measured",
+                w.0, spec.run.duration.0
+            ),
+        ));
+    }
     let mut names = BTreeSet::new();
     for n in &spec.nodes {
         let name = n.name.get_ref();

@@ -159,6 +159,12 @@ pub const FIELDS: &[FieldDoc] = &[
     ),
     f(
         "[run]",
+        "warmup",
+        "duration",
+        "Leave out what is recorded before this, so results are the steady state: counters start from zero there, histograms and time series are emptied, gauges average and peak from then on, rates per second count from then, and the checkers judge only reads begun after it (linearizability still reads the whole history). Events are not affected: the fingerprint is the same with or without a warm-up. Must end before `duration`.",
+    ),
+    f(
+        "[run]",
         "memory_budget",
         "size",
         "Stop once the run holds more than this, with a clear message (default `\"1GiB\"`). What counts: events and timers pending, and what each node keeps (calls in flight, queues, stores, histories), estimated the same way on every platform. The CLI's `--memory-budget` overrides it.",

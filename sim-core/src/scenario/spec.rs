@@ -54,6 +54,8 @@ pub struct RunSpec {
     pub event_budget: Option<u64>,
     /// What a run may hold before it is stopped (default 1 GiB).
     pub memory_budget: Option<Size>,
+    /// What is recorded before this is left out of the results.
+    pub warmup: Option<Duration>,
     /// Allow a node to call itself, or calls to form a ring.
     pub allow_call_cycles: Option<bool>,
 }

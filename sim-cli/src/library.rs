@@ -17,7 +17,9 @@ pub struct Source {
 /// ending in `.toml`).
 pub fn resolve(name_or_path: &str) -> Result<Source, String> {
     if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
-        let text = std::fs::read_to_string(name_or_path)
+        let bytes = std::fs::read(name_or_path)
+            .map_err(|e| format!("cannot read scenario file `{name_or_path}`: {e}"))?;
+        let text = sim_core::scenario::words::text(bytes)
             .map_err(|e| format!("cannot read scenario file `{name_or_path}`: {e}"))?;
         let name = std::path::Path::new(name_or_path).file_stem().map_or_else(
             || name_or_path.to_string(),

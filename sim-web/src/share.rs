@@ -83,7 +83,8 @@ pub fn decode(fragment: &str) -> Result<Shared, String> {
     let raw = decompress_to_vec_with_limit(&bytes, MAX_TEXT).map_err(|_| {
         "the link's scenario is damaged: it does not inflate (was the link cut short?)".to_string()
     })?;
-    let text = String::from_utf8(raw).map_err(|_| "the link's scenario is not text".to_string())?;
+    let text = sim_core::scenario::words::text(raw)
+        .map_err(|e| format!("the link's scenario cannot be read: {e}"))?;
     let variant = (variant != "-").then(|| variant.to_string());
     Ok(Shared {
         text,

@@ -276,14 +276,18 @@ fn an_unknown_variant_and_bad_set_paths_are_explained() {
 }
 
 #[test]
-fn a_variant_that_breaks_the_scenario_is_reported_at_the_variant() {
+fn a_variant_that_breaks_the_scenario_is_reported_at_its_override() {
     let e = error_after(
         "\"node.api.workers\" = 8",
         "\"node.api.workers\" = \"many\"",
     );
     assert_has(
         &e,
-        &["variant `fast`", "small.toml:19:", "= field: variants.fast"],
+        &[
+            "variant `fast`: this field takes a whole number",
+            "small.toml:20:30",
+            "= field: variants.fast.set.\"node.api.workers\"",
+        ],
     );
 }
 

@@ -41,6 +41,7 @@ use crate::policy::throttle::ThrottleConfig;
 use crate::policy::timeout::TimeoutConfig;
 use crate::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
+use toml::Spanned;
 
 /// How long idempotency keys are kept when `idempotency = true`.
 pub const DEFAULT_KEY_TTL: SimDuration = SimDuration::from_secs(24 * 3600);
@@ -602,8 +603,8 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                     let mut cfg = ReplicaConfig::new(name, peers.clone(), i, mode);
                     cfg.siblings = rep.conflicts == Some(ConflictsName::Siblings);
                     cfg.skew_ns = n.clock_skew.as_ref().map_or(0, |c| c.get_ref()[i].0);
-                    if let Some(d) = n.heartbeat {
-                        cfg.heartbeat = d.0;
+                    if let Some(d) = &n.heartbeat {
+                        cfg.heartbeat = d.get_ref().0;
                     }
                     if let Some(d) = n.failover_after {
                         cfg.failover_after = d.0;
@@ -611,8 +612,8 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                     if let Some(d) = n.timeout {
                         cfg.request_timeout = d.0;
                     }
-                    cfg.anti_entropy = n.anti_entropy.map(|d| d.0);
-                    cfg.drift_check = n.drift_check.map(|d| d.0);
+                    cfg.anti_entropy = n.anti_entropy.as_ref().map(|d| d.get_ref().0);
+                    cfg.drift_check = n.drift_check.as_ref().map(|d| d.get_ref().0);
                     let zone = sim.zone(&zones[i]);
                     sim.add_node(&format!("{name}-{i}"), zone, Replica::new(cfg))
                         .map(|_| ())
@@ -638,7 +639,7 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                         .replication
                         .as_ref()
                         .is_some_and(|r| r.get_ref().mode == ReplicationName::Leader),
-                    keys: key_dist(n.keys.as_ref()),
+                    keys: key_dist(n.keys.as_ref().map(Spanned::get_ref)),
                     rate_per_s: n.rate.as_ref().expect("checked").get_ref().0,
                     read_share: n.read_share.map_or(0.5, |p| p.0),
                     read_from: match n.read_from {
@@ -655,7 +656,7 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
             NodeKind::Reader | NodeKind::Writer => {
                 let target = group(n.target.as_ref().expect("checked").get_ref())[0];
                 let rate = n.rate.as_ref().expect("checked").get_ref().0;
-                let keys = key_dist(n.keys.as_ref());
+                let keys = key_dist(n.keys.as_ref().map(Spanned::get_ref));
                 if *n.kind.get_ref() == NodeKind::Reader {
                     sim.add_node(name, zone, KvReader::new(target, keys, rate, None))
                         .map(|_| ())

@@ -85,6 +85,9 @@ impl Diagnostic {
     }
 }
 
+/// The most characters a caret line underlines.
+const MAX_UNDERLINE: usize = 60;
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while i > 0 && !s.is_char_boundary(i) {
         i -= 1;
@@ -99,15 +102,25 @@ impl fmt::Display for Diagnostic {
         writeln!(f, "error: {}", self.message)?;
         writeln!(f, "{pad}--> {}:{}:{}", self.file, self.line, self.column)?;
         writeln!(f, "{pad} |")?;
-        writeln!(f, "{} | {}", self.line, self.line_text)?;
+        // A very long line is shown from a little before the column, cut
+        // after a little past the span, so a huge value appears once.
+        let chars: Vec<char> = self.line_text.chars().collect();
+        let from = (self.column - 1).saturating_sub(40).min(chars.len());
+        let width = self.width.min(MAX_UNDERLINE);
+        let to = (self.column - 1 + width + 40).min(chars.len()).max(from);
+        let (open, close) = (
+            if from > 0 { "…" } else { "" },
+            if to < chars.len() { "…" } else { "" },
+        );
+        let shown: String = chars[from..to].iter().collect();
+        writeln!(f, "{} | {open}{shown}{close}", self.line)?;
         // Tabs before the column keep their width so the caret lines up.
-        let lead: String = self
-            .line_text
-            .chars()
-            .take(self.column - 1)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
+        let lead: String = chars[from..(self.column - 1).min(chars.len()).max(from)]
+            .iter()
+            .map(|&c| if c == '\t' { '\t' } else { ' ' })
             .collect();
-        write!(f, "{pad} | {lead}{}", "^".repeat(self.width))?;
+        let lead = if from > 0 { format!(" {lead}") } else { lead };
+        write!(f, "{pad} | {lead}{}", "^".repeat(width))?;
         for (label, value) in [
             ("field", &self.field),
             ("expected", &self.expected),

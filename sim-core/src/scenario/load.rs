@@ -66,6 +66,10 @@ impl Scenario {
         let spec: ScenarioSpec = toml::from_str(&text).map_err(|e| {
             let message = e.message().trim();
             let hint = unknown_name_hint(message).unwrap_or_default();
+            let message = message
+                .split_once(", expected one of")
+                .map_or(message, |(m, _)| m);
+            let (message, _) = super::words::humanise(message, None);
             format!("with {} applied: {message}{hint}", what())
         })?;
         check(&self.file, &self.source, &spec, false).map_err(|d| d.message)?;
@@ -122,12 +126,21 @@ pub fn load(name: &str, file: &str, source: &str) -> Result<Scenario, Box<Diagno
         spec,
         document,
     };
-    // Every variant must load too; report at the variant.
+    // Every variant must load too; report at the override that breaks it.
     for (variant, spec) in &scenario.spec.variants {
         if let Err(message) = scenario.resolve(Some(variant), &[]) {
+            let (span, path) = culprit(&scenario, spec.get_ref())
+                .map_or((spec.span(), None), |(span, path)| (span, Some(path)));
+            let field = match path {
+                Some(p) => format!("variants.{variant}.set.\"{p}\""),
+                None => format!("variants.{variant}"),
+            };
+            let message = message
+                .strip_prefix(&format!("with variant `{variant}` applied: "))
+                .map_or(message.clone(), |m| format!("variant `{variant}`: {m}"));
             return Err(Box::new(
-                Diagnostic::at(file, source, spec.span(), message)
-                    .with_field(format!("variants.{variant}")),
+                Diagnostic::at(file, source, span, super::words::shorten(&message))
+                    .with_field(field),
             ));
         }
     }
@@ -153,6 +166,25 @@ pub fn load(name: &str, file: &str, source: &str) -> Result<Scenario, Box<Diagno
         }
     }
     Ok(scenario)
+}
+
+/// The override of a variant that breaks it: applied one by one in file
+/// order, the first after which the scenario no longer resolves; with the
+/// span of its value and its path.
+fn culprit(
+    scenario: &Scenario,
+    variant: &super::spec::VariantSpec,
+) -> Option<(std::ops::Range<usize>, String)> {
+    let mut entries: Vec<(&String, &Spanned<toml::Value>)> = variant.set.iter().collect();
+    entries.sort_by_key(|(_, v)| v.span().start);
+    let mut applied: Vec<(String, toml::Value)> = Vec::new();
+    for (path, value) in entries {
+        applied.push((path.clone(), value.get_ref().clone()));
+        if scenario.resolve(None, &applied).is_err() {
+            return Some((value.span(), path.clone()));
+        }
+    }
+    None
 }
 
 /// An expectation's value is a finite number, and each metric it names
@@ -263,6 +295,12 @@ fn from_toml(file: &str, source: &str, e: &toml::de::Error) -> Diagnostic {
     let span = e.span().unwrap_or(source.len()..source.len());
     let message = e.message().trim().to_string();
     let mut d = Diagnostic::at(file, source, span.clone(), message.clone());
+    let key = super::words::key_at(&d.line_text, d.column);
+    let (words, accepts) = super::words::humanise(&message, key.as_deref());
+    d.message = words;
+    if let Some(a) = accepts {
+        d = d.with_expected(a);
+    }
     if let Some(table) = enclosing_table(source, span.start) {
         d = d.with_field(table);
     }
@@ -883,11 +921,8 @@ fn check_replica(
         );
     }
     for (what, d) in [
-        ("heartbeat", &n.heartbeat),
         ("failover_after", &n.failover_after),
         ("timeout", &n.timeout),
-        ("anti_entropy", &n.anti_entropy),
-        ("drift_check", &n.drift_check),
     ] {
         if d.is_some_and(|d| d.0 == SimDuration::ZERO) {
             return fail(
@@ -902,8 +937,10 @@ fn check_replica(
         ("anti_entropy", &n.anti_entropy),
         ("drift_check", &n.drift_check),
     ] {
-        if let Some(problem) = d.and_then(|d| too_frequent(what, d.0)) {
-            return fail(n.name.span(), &format!(".{what}"), problem);
+        if let Some(d) = d
+            && let Some(problem) = too_frequent(what, d.get_ref().0)
+        {
+            return fail(d.span(), &format!(".{what}"), problem);
         }
     }
     Ok(())
@@ -1122,7 +1159,8 @@ fn check_node(
     if kind == NodeKind::Replica {
         check_replica(file, source, n, locate)?;
     }
-    if let Some(k) = &n.keys {
+    if let Some(spanned) = &n.keys {
+        let k = spanned.get_ref();
         let problem = match k.dist {
             _ if k.n == 0 => Some("`keys` needs n of at least 1".to_string()),
             KeysName::Zipf if !k.s.is_some_and(|s| s.is_finite() && s >= 0.0) => {
@@ -1141,7 +1179,7 @@ fn check_node(
             return Err(at(
                 file,
                 source,
-                locate(n.name.span()),
+                locate(spanned.span()),
                 &format!("{field}.keys"),
                 problem,
             ));

@@ -8,8 +8,9 @@
 //! expectations apply to a variant and their verdicts on a run (`judge`), its reference
 //! page (`reference`), the shipped stories (`library`), the faults as windows of time and recovery from
 //! them (`timeline`); under those, units (`units`), "did you mean"
-//! suggestions (`suggest`), located diagnostics (`diagnostic`) and the
-//! limits on every count a user supplies (`limits`).
+//! suggestions (`suggest`), located diagnostics (`diagnostic`) the
+//! limits on every count a user supplies (`limits`) and errors in the
+//! format's own words (`words`).
 
 pub mod build;
 pub mod diagnostic;
@@ -23,3 +24,4 @@ pub mod spec;
 pub mod suggest;
 pub mod timeline;
 pub mod units;
+pub mod words;

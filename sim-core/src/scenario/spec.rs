@@ -154,7 +154,7 @@ pub struct NodeSpec {
     pub ttl_jitter: Option<Probability>,
     pub single_flight: Option<bool>,
     pub write_through: Option<bool>,
-    pub keys: Option<KeysSpec>,
+    pub keys: Option<Spanned<KeysSpec>>,
     /// A writer: the cache to invalidate after each write.
     pub invalidate: Option<Spanned<String>>,
     // Router.
@@ -168,10 +168,10 @@ pub struct NodeSpec {
     pub zones: Option<Spanned<Vec<String>>>,
     /// Each replica's clock error, in order (`"-2s"`: behind).
     pub clock_skew: Option<Spanned<Vec<SignedDuration>>>,
-    pub heartbeat: Option<Duration>,
+    pub heartbeat: Option<Spanned<Duration>>,
     pub failover_after: Option<Duration>,
-    pub anti_entropy: Option<Duration>,
-    pub drift_check: Option<Duration>,
+    pub anti_entropy: Option<Spanned<Duration>>,
+    pub drift_check: Option<Spanned<Duration>>,
     // Session: a user of a replicated store.
     pub read_share: Option<Probability>,
     pub read_from: Option<ReadFromName>,

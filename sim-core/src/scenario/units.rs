@@ -26,7 +26,7 @@ impl fmt::Display for UnitError {
             f,
             "invalid {} `{}`: {} (expected {})",
             self.kind(),
-            self.input,
+            super::words::cut(&self.input),
             self.problem,
             self.expected
         )
@@ -98,8 +98,7 @@ pub fn parse_rate(input: &str) -> Result<f64, UnitError> {
             None => (count, 1.0),
         },
     };
-    let value =
-        number(digits).ok_or_else(|| err(format!("`{count}` is not a number")))? * multiplier;
+    let value = number(digits).ok_or_else(|| err("its count is not a number".into()))? * multiplier;
     let nanos_per = match per.trim() {
         "us" | "µs" => NANOS_PER_MICRO,
         "ms" => NANOS_PER_MILLI,
@@ -130,7 +129,7 @@ pub fn parse_probability(input: &str) -> Result<f64, UnitError> {
     let s = input.trim();
     let (value, percent) = match s.strip_suffix('%') {
         Some(p) => (
-            number(p).ok_or_else(|| err(format!("`{}` is not a number", p.trim())))? / 100.0,
+            number(p).ok_or_else(|| err("what comes before `%` is not a number".into()))? / 100.0,
             true,
         ),
         None => (
@@ -223,9 +222,9 @@ mod tests {
     fn bad_rates_say_why_and_what_is_expected() {
         for (input, fragment) in [
             ("200", "needs a `/`"),
-            ("fast/s", "`fast` is not a number"),
+            ("fast/s", "invalid rate `fast/s`: its count is not a number"),
             ("200/fortnight", "unknown unit of time `fortnight`"),
-            ("-5/s", "`-5` is not a number"),
+            ("-5/s", "its count is not a number"),
         ] {
             let e = parse_rate(input).unwrap_err().to_string();
             assert!(e.contains(fragment), "{input}: {e}");

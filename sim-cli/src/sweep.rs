@@ -591,8 +591,9 @@ pub fn summary(plan: &SweepPlan, rows: &[Row], chosen: &[String]) -> String {
         .chain(metrics.iter().cloned())
         .collect();
     let mut out = format!(
-        "sweep {}: {} point{} x {} seed{} ({}..{}); mean ± 95% CI\n\n",
+        "sweep {} [{}]: {} point{} x {} seed{} ({}..{}); mean ± 95% CI\n\n",
         plan.scenario,
+        sim_core::scenario::judge::variant_label(plan.variant.as_deref()),
         points.len(),
         if points.len() == 1 { "" } else { "s" },
         plan.seeds,

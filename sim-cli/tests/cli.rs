@@ -630,7 +630,7 @@ fn sweep_shards_merge_into_exactly_the_single_machine_table() {
         let (ok, out, err) = faultline(&[&sweep[..], &["--out", &single]].concat());
         assert!(ok, "{err}");
         assert!(
-            out.contains("sweep queues: 6 points x 3 seeds (1..3)"),
+            out.contains("sweep queues [bounded]: 6 points x 3 seeds (1..3)"),
             "{out}"
         );
         assert!(out.contains("wrote") && out.contains("(18 rows)"), "{out}");

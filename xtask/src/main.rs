@@ -16,6 +16,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
+mod memory;
 mod web;
 
 pub(crate) const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -25,6 +26,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("bench") => bench(args.iter().any(|a| a == "--quick")),
+        Some("bench-memory") => memory::table().and_then(|t| {
+            print!("{t}");
+            write_memory_block(&t)
+        }),
         Some("web") => web::build_site().map(|_| ()),
         Some("serve") => {
             let port = args
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
                  commands:\n  \
                  test            formatting, clippy, the wasm32 build and every test (what CI runs)\n  \
                  bench [--quick] the engine benchmarks, written into BENCHMARKS.md\n  \
+                 bench-memory    every story's peak memory at 1x and 8x its duration, into BENCHMARKS.md\n  \
                  web             the web app, built into target/web/dist\n  \
                  serve [--port N] serve the web app on 127.0.0.1 (default port 8080)\n  \
                  browser-test    the web app in headless chromium: every story played, fingerprints compared"
@@ -256,6 +262,8 @@ const BENCH_START: &str = "<!-- engine-bench:start -->";
 const BENCH_END: &str = "<!-- engine-bench:end -->";
 const WEB_START: &str = "<!-- web-bench:start -->";
 const WEB_END: &str = "<!-- web-bench:end -->";
+const MEMORY_START: &str = "<!-- memory-bench:start -->";
+const MEMORY_END: &str = "<!-- memory-bench:end -->";
 
 /// Runs `cargo bench` for `package`'s `bench` and returns its Markdown
 /// table rows.
@@ -328,13 +336,37 @@ fn bench(quick: bool) -> Result<(), String> {
          its first run, and the median over 7 rounds after three runs to warm up (V8 compiles a function with \
          its optimising tier only once it has been hot; the native figures are of warm runs too).\n\n{browser}{WEB_END}"
     );
+    write_blocks(&[
+        (BENCH_START, BENCH_END, &engine_block),
+        (WEB_START, WEB_END, &web_block),
+    ])?;
+    let memory = memory::table()?;
+    print!("{memory}");
+    write_memory_block(&memory)
+}
+
+/// The memory table's block in BENCHMARKS.md.
+fn write_memory_block(table: &str) -> Result<(), String> {
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let block = format!(
+        "{MEMORY_START}\nProduced by `cargo xtask bench-memory` (also part of `cargo xtask bench`) with {rustc}: \
+         the whole process's peak resident set (GNU time's %M) for `faultline run STORY` in a release build, at \
+         the story's duration and at eight times it (`--set run.duration=...`, memory budget raised to 16GiB so \
+         no run is cut short).\n\n{table}{MEMORY_END}"
+    );
+    write_blocks(&[(MEMORY_START, MEMORY_END, &block)])
+}
+
+/// Replaces each marked block of BENCHMARKS.md.
+fn write_blocks(blocks: &[(&str, &str, &String)]) -> Result<(), String> {
     let path = root().join("BENCHMARKS.md");
     let mut text =
         std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    for (start, end, block) in [
-        (BENCH_START, BENCH_END, &engine_block),
-        (WEB_START, WEB_END, &web_block),
-    ] {
+    for &(start, end, block) in blocks {
         let (Some(a), Some(b)) = (text.find(start), text.find(end)) else {
             return Err(format!(
                 "{} lacks the {start} / {end} markers",

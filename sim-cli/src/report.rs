@@ -13,6 +13,7 @@ use sim_core::policy::ErrorKind;
 use sim_core::scenario::judge::AS_WRITTEN;
 use sim_core::scenario::judge::Judged;
 use sim_core::scenario::load::Scenario;
+use sim_core::scenario::spec::instance_name;
 use sim_core::scenario::spec::{NodeKind, NodeSpec, ScenarioSpec};
 use sim_core::{RunReport, Simulation};
 use sim_core::{SimDuration, SimTime};
@@ -29,19 +30,7 @@ pub struct RunSummary<'a> {
     pub verdicts: &'a [Judged<'a>],
 }
 
-/// A number without needless decimals: 42, 0.25, 1.5e9.
-pub fn number(v: f64) -> String {
-    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else if v.is_finite() && v.abs() >= 0.001 && v.abs() < 1e9 {
-        format!("{v:.3}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-    } else {
-        format!("{v:e}")
-    }
-}
+pub use sim_core::scenario::judge::number;
 
 fn ms(ns: Option<u64>) -> String {
     ns.map_or_else(|| "-".into(), |v| format!("{:.1}ms", v as f64 / 1e6))
@@ -133,7 +122,7 @@ pub fn instances(spec: &ScenarioSpec) -> Vec<(String, &NodeSpec)> {
             let name = n.name.get_ref();
             match n.replicas.as_ref().map(|r| *r.get_ref()) {
                 None => vec![(name.clone(), n)],
-                Some(count) => (0..count).map(|i| (format!("{name}-{i}"), n)).collect(),
+                Some(count) => (0..count).map(|i| (instance_name(name, i), n)).collect(),
             }
         })
         .collect()
@@ -317,7 +306,7 @@ impl RunSummary<'_> {
             .filter_map(|(name, n)| {
                 // A replicated store is one block, under the group's name.
                 let name = match n.kind.get_ref() {
-                    NodeKind::Replica if name != format!("{}-0", n.name.get_ref()) => {
+                    NodeKind::Replica if name != instance_name(n.name.get_ref(), 0) => {
                         return None;
                     }
                     NodeKind::Replica => n.name.get_ref().clone(),

@@ -220,6 +220,8 @@ fn three_tier(requests: u64) -> (f64, f64) {
     (requests as f64 / secs, report.total_events as f64 / secs)
 }
 
+// A program, not the engine: it reads its settings from outside.
+#[allow(clippy::disallowed_methods)]
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
     let quick = std::env::var_os("FAULTLINE_BENCH_QUICK").is_some();

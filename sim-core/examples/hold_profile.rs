@@ -3,6 +3,8 @@
 use sim_core::models::hold::HoldNode;
 use sim_core::{Dist, RunLimits, SimTime, Simulation};
 
+// A program, not the engine: it reads its settings from outside.
+#[allow(clippy::disallowed_methods)]
 fn main() {
     let mut args = std::env::args()
         .skip(1)

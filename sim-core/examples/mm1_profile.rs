@@ -3,6 +3,8 @@
 use sim_core::models::queueing::QueueingSystem;
 use sim_core::{Dist, RunLimits, SimTime};
 
+// A program, not the engine: it reads its settings from outside.
+#[allow(clippy::disallowed_methods)]
 fn main() {
     let customers: u64 = std::env::args()
         .nth(1)

@@ -10,7 +10,7 @@ use crate::topology;
 use egui::{Color32, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 use serde_json::json;
-use sim_core::scenario::judge::AS_WRITTEN;
+use sim_core::scenario::judge::{AS_WRITTEN, number};
 use sim_core::scenario::library::STORIES;
 use sim_core::{SimDuration, SimTime};
 
@@ -926,14 +926,6 @@ pub fn reflow(text: &str) -> Vec<String> {
         out.push(current);
     }
     out
-}
-
-fn number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.4}")
-    }
 }
 
 /// A chart's lines: a name and its points (seconds, value).

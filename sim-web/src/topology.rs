@@ -16,6 +16,7 @@ use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 use sim_core::NodeId;
 use sim_core::models::cache::Cache;
 use sim_core::models::replication::Replica;
+use sim_core::scenario::spec::instance_name;
 use sim_core::scenario::spec::{NodeKind, ScenarioSpec};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -151,7 +152,7 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
             && count as usize > MAX_ROWS
         {
             let name = n.name.get_ref();
-            in_big_group.extend((0..count).map(|i| format!("{name}-{i}")));
+            in_big_group.extend((0..count).map(|i| instance_name(name, i)));
         }
     }
     let mut pos: BTreeMap<String, Pos2> = BTreeMap::new();

@@ -12,16 +12,8 @@ thread_local! {
     /// egui's context, once the first frame ran: calls from JavaScript
     /// change the app outside a frame and must ask for one.
     static CTX: RefCell<Option<egui::Context>> = const { RefCell::new(None) };
-    /// Milliseconds the last frames spent in the app (build, not paint).
-    static FRAME_MS: RefCell<f64> = const { RefCell::new(0.0) };
     /// The panels' colour, which the canvas is cleared to.
     static PANEL_FILL: std::cell::Cell<Option<egui::Color32>> = const { std::cell::Cell::new(None) };
-}
-
-fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now())
 }
 
 fn with_app<T>(f: impl FnOnce(&mut App) -> T) -> Option<T> {
@@ -66,13 +58,7 @@ impl eframe::App for Shell {
                     .all_styles_mut(|s| s.visuals.panel_fill = egui::Color32::TRANSPARENT);
             }
         });
-        let started = now_ms();
         self.0.borrow_mut().ui(ui);
-        let took = now_ms() - started;
-        FRAME_MS.with(|f| {
-            let mut f = f.borrow_mut();
-            *f = 0.9 * *f + 0.1 * took;
-        });
     }
 }
 
@@ -193,13 +179,6 @@ pub fn state() -> String {
 pub fn story_fingerprint(name: &str, variant: &str, seed: f64) -> Result<String, JsValue> {
     let variant = (!variant.is_empty()).then_some(variant);
     crate::story_fingerprint(name, variant, seed as u64).map_err(|e| JsValue::from_str(&e))
-}
-
-/// Milliseconds a frame spends building the app (a moving average; the
-/// browser paints afterwards).
-#[wasm_bindgen]
-pub fn frame_ms() -> f64 {
-    FRAME_MS.with(|f| *f.borrow())
 }
 
 /// The share fragment of the open run.

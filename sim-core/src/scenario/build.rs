@@ -2,6 +2,7 @@
 //! metrics to expectation verdicts.
 
 use super::load::{DEFAULT_PARTITION, DEFAULT_ZONE};
+use super::spec::instance_name;
 use super::spec::{
     BackoffKind, BreakerSpec, CodelSpec, CompareOp, ConflictsName, DisciplineName, ExpectSpec,
     FanoutSpec, HealthCheckSpec, HedgeSpec, IdempotencySpec, JitterKind, KeysName, KeysSpec,
@@ -374,7 +375,7 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                     .map(NodeId::from_index)
                     .collect();
                 for (i, &r) in group.iter().enumerate() {
-                    ids.insert(format!("{name}-{i}"), vec![r]);
+                    ids.insert(instance_name(name, i), vec![r]);
                 }
                 ids.insert(name.clone(), group);
                 next += count as usize;
@@ -521,7 +522,7 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                 match n.replicas.as_ref().map(|r| *r.get_ref()) {
                     None => sim.add_node(name, zone, Service::new(s)).map(|_| ()),
                     Some(count) => (0..count).try_for_each(|i| {
-                        sim.add_node(&format!("{name}-{i}"), zone, Service::new(s.clone()))
+                        sim.add_node(&instance_name(name, i), zone, Service::new(s.clone()))
                             .map(|_| ())
                     }),
                 }
@@ -538,7 +539,7 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                 match n.replicas.as_ref().map(|r| *r.get_ref()) {
                     None => sim.add_node(name, zone, store()).map(|_| ()),
                     Some(count) => (0..count).try_for_each(|i| {
-                        sim.add_node(&format!("{name}-{i}"), zone, store())
+                        sim.add_node(&instance_name(name, i), zone, store())
                             .map(|_| ())
                     }),
                 }
@@ -615,7 +616,7 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                     cfg.anti_entropy = n.anti_entropy.as_ref().map(|d| d.get_ref().0);
                     cfg.drift_check = n.drift_check.as_ref().map(|d| d.get_ref().0);
                     let zone = sim.zone(&zones[i]);
-                    sim.add_node(&format!("{name}-{i}"), zone, Replica::new(cfg))
+                    sim.add_node(&instance_name(name, i), zone, Replica::new(cfg))
                         .map(|_| ())
                 })
             }

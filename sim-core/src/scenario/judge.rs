@@ -57,6 +57,21 @@ pub fn cut_short(report: &RunReport) -> Option<String> {
     }
 }
 
+/// A verdict's number as every front end shows it, without needless
+/// decimals: 42, 0.25, 1.5e9.
+pub fn number(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else if v.is_finite() && v.abs() >= 0.001 && v.abs() < 1e9 {
+        format!("{v:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    } else {
+        format!("{v:e}")
+    }
+}
+
 /// One expectation judged on one run.
 #[derive(Debug, Clone)]
 pub struct Judged<'a> {

@@ -377,7 +377,7 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
         .iter()
         .flat_map(|n| {
             let count = n.replicas.as_ref().map_or(0, |r| *r.get_ref());
-            (0..count).map(move |i| format!("{}-{i}", n.name.get_ref()))
+            (0..count).map(move |i| super::spec::instance_name(n.name.get_ref(), i))
         })
         .collect();
     for i in &instances {

@@ -41,7 +41,7 @@ pub struct ScenarioSpec {
 }
 
 /// The name of replica `i` of a replicated node `group`: `api-0`.
-pub fn instance_name(group: &str, i: u32) -> String {
+pub fn instance_name(group: &str, i: impl std::fmt::Display) -> String {
     format!("{group}-{i}")
 }
 

@@ -596,7 +596,6 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
                     hedge: c.hedge.as_ref(),
                     pool: c.pool.as_ref(),
                     health_check: c.health_check.as_ref(),
-                    at: c.to.span(),
                 },
             )?;
             if let Some(FanoutSpec::Quorum(q)) = c.fanout
@@ -627,7 +626,6 @@ fn check(file: &str, source: &str, spec: &ScenarioSpec, spans: bool) -> Result<(
                 hedge: n.hedge.as_ref(),
                 pool: n.pool.as_ref(),
                 health_check: n.health_check.as_ref(),
-                at: n.name.span(),
             },
         )?;
         if let Some(r) = &n.rate_limit {
@@ -1268,9 +1266,7 @@ struct CallPolicies<'a> {
     bulkhead: Option<&'a Spanned<u32>>,
     hedge: Option<&'a Spanned<HedgeSpec>>,
     pool: Option<&'a Spanned<u32>>,
-    health_check: Option<&'a super::spec::HealthCheckSpec>,
-    /// Where to point when a policy has no span of its own.
-    at: std::ops::Range<usize>,
+    health_check: Option<&'a Spanned<super::spec::HealthCheckSpec>>,
 }
 
 fn check_call_policies(
@@ -1281,12 +1277,12 @@ fn check_call_policies(
     p: CallPolicies<'_>,
 ) -> Result<(), Diagnostic> {
     if let Some(h) = p.health_check
-        && let Some(problem) = too_frequent("health_check.interval", h.interval.0)
+        && let Some(problem) = too_frequent("health_check.interval", h.get_ref().interval.0)
     {
         return Err(at(
             file,
             source,
-            locate(p.at.clone()),
+            locate(h.span()),
             &format!("{field}.health_check"),
             problem,
         ));

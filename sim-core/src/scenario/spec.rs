@@ -115,7 +115,7 @@ pub struct NodeSpec {
     pub bulkhead: Option<Spanned<u32>>,
     pub balance: Option<crate::policy::load_balance::Balancer>,
     pub outlier: Option<OutlierSpec>,
-    pub health_check: Option<HealthCheckSpec>,
+    pub health_check: Option<Spanned<HealthCheckSpec>>,
     pub hedge: Option<Spanned<HedgeSpec>>,
     /// Answer failed calls with a default value (a degraded success).
     pub fallback: Option<bool>,
@@ -302,7 +302,7 @@ pub struct CallSpec {
     pub bulkhead: Option<Spanned<u32>>,
     pub balance: Option<crate::policy::load_balance::Balancer>,
     pub outlier: Option<OutlierSpec>,
-    pub health_check: Option<HealthCheckSpec>,
+    pub health_check: Option<Spanned<HealthCheckSpec>>,
     pub hedge: Option<Spanned<HedgeSpec>>,
     /// Answer failed calls with a default value (a degraded success).
     pub fallback: Option<bool>,

@@ -393,7 +393,7 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                 let mut c = ClientConfig::poisson(targets[0], rate);
                 c.call.targets = targets;
                 c.call.timeout = TimeoutConfig {
-                    per_attempt: n.timeout.map(|d| d.0),
+                    per_attempt: n.timeout.as_ref().map(|d| d.get_ref().0),
                     overall: n.deadline.map(|d| d.0),
                 };
                 if let Some(r) = &n.retry {
@@ -607,10 +607,10 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                     if let Some(d) = &n.heartbeat {
                         cfg.heartbeat = d.get_ref().0;
                     }
-                    if let Some(d) = n.failover_after {
-                        cfg.failover_after = d.0;
+                    if let Some(d) = &n.failover_after {
+                        cfg.failover_after = d.get_ref().0;
                     }
-                    if let Some(d) = n.timeout {
+                    if let Some(d) = n.timeout.as_ref().map(Spanned::get_ref) {
                         cfg.request_timeout = d.0;
                     }
                     cfg.anti_entropy = n.anti_entropy.as_ref().map(|d| d.get_ref().0);
@@ -649,7 +649,10 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                         Some(ReadFromName::Local) | None => ReadFrom::Local,
                     },
                     read_your_writes: n.read_your_writes.unwrap_or(false),
-                    timeout: n.timeout.map_or(SimDuration::from_secs(1), |d| d.0),
+                    timeout: n
+                        .timeout
+                        .as_ref()
+                        .map_or(SimDuration::from_secs(1), |d| d.get_ref().0),
                     rate_changes: rate_changes(n),
                 });
                 sim.add_node(name, zone, session).map(|_| ())

@@ -922,9 +922,11 @@ fn check_replica(
         ("failover_after", &n.failover_after),
         ("timeout", &n.timeout),
     ] {
-        if d.is_some_and(|d| d.0 == SimDuration::ZERO) {
+        if let Some(d) = d
+            && d.get_ref().0 == SimDuration::ZERO
+        {
             return fail(
-                n.name.span(),
+                d.span(),
                 &format!(".{what}"),
                 format!("`{what}` must be longer than zero"),
             );

@@ -101,7 +101,7 @@ pub struct NodeSpec {
     // Client.
     pub target: Option<Spanned<String>>,
     pub rate: Option<Spanned<Rate>>,
-    pub timeout: Option<Duration>,
+    pub timeout: Option<Spanned<Duration>>,
     pub deadline: Option<Duration>,
     pub retry: Option<Spanned<RetrySpec>>,
     pub idempotency_keys: Option<bool>,
@@ -169,7 +169,7 @@ pub struct NodeSpec {
     /// Each replica's clock error, in order (`"-2s"`: behind).
     pub clock_skew: Option<Spanned<Vec<SignedDuration>>>,
     pub heartbeat: Option<Spanned<Duration>>,
-    pub failover_after: Option<Duration>,
+    pub failover_after: Option<Spanned<Duration>>,
     pub anti_entropy: Option<Spanned<Duration>>,
     pub drift_check: Option<Spanned<Duration>>,
     // Session: a user of a replicated store.

@@ -432,6 +432,11 @@ struct Core<M> {
     stop_request: Option<(NodeId, String)>,
     /// The end of the warm-up, until the metrics have been reset there.
     warmup: Option<SimTime>,
+    /// The event count at which memory was last estimated: void timers
+    /// do not count as events, so the loop can stand at one count for
+    /// several iterations, and the estimate (a pass over every node) is
+    /// taken once per count.
+    memory_checked_at: u64,
 }
 
 /// The message as it was dropped, for trace output.
@@ -690,6 +695,7 @@ impl<M: Message> Simulation<M> {
                 started: false,
                 stop_request: None,
                 warmup: None,
+                memory_checked_at: 0,
             },
         }
     }
@@ -948,9 +954,15 @@ impl<M: Message> Simulation<M> {
                     budget: limits.max_events,
                 };
             }
-            if self.core.events.is_multiple_of(MEMORY_CHECK_EVERY) && self.core.events > 0 {
+            if self.core.events.is_multiple_of(MEMORY_CHECK_EVERY)
+                && self.core.events != self.core.memory_checked_at
+            {
                 let estimate = self.memory_estimate();
-                if estimate > limits.max_memory {
+                // Under budget, this count is done; over it, a run that is
+                // asked to go on stops here again.
+                if estimate <= limits.max_memory {
+                    self.core.memory_checked_at = self.core.events;
+                } else {
                     break StopReason::MemoryBudget {
                         budget: limits.max_memory,
                         estimate,

@@ -3,149 +3,19 @@
 
 use super::load::{DEFAULT_PARTITION, DEFAULT_ZONE};
 use super::spec::instance_name;
-use super::spec::{
-    BackoffKind, BreakerSpec, CodelSpec, CompareOp, ConflictsName, DisciplineName, ExpectSpec,
-    FanoutSpec, HealthCheckSpec, HedgeSpec, IdempotencySpec, JitterKind, KeysName, KeysSpec,
-    NodeKind, NodeSpec, OutlierSpec, QueueSpec, ReadFromName, ReplicationName, RetrySpec,
-    ScenarioSpec, SchemeName, ThrottleSpec, WindowSpec,
-};
+use super::spec::{CompareOp, ExpectSpec, ScenarioSpec};
 use crate::checker::consistency::{self, KvOp};
-use crate::data::keys::KeyDist;
-use crate::data::sharding::Partitioner;
 use crate::dist::Dist;
 use crate::engine::{DEFAULT_EVENT_BUDGET, Fault, NodeId, RunLimits, Simulation};
 use crate::metrics::Metrics;
-use crate::models::cache::{Cache, CacheConfig, KvReader, KvWriter};
-use crate::models::caller::CallerConfig;
-use crate::models::client::{Client, ClientConfig};
-use crate::models::kv::KvStore;
-use crate::models::ledger::Ledger;
-use crate::models::replication::{
-    Mode, ReadFrom, Replica, ReplicaConfig, Session, SessionConfig, analyse,
-};
-use crate::models::router::{Router, RouterConfig};
+use crate::models::cache::{KvReader, KvWriter};
+use crate::models::replication::{Replica, Session, analyse};
+use crate::models::router::Router;
 use crate::models::rpc::Control;
 use crate::models::rpc::Rpc;
-use crate::models::service::{
-    Dependency, Discipline, Fanout, PriorityShedding, Service, ServiceConfig,
-};
 use crate::network::{LinkSpec, NodeSet, Partition};
-use crate::policy::bulkhead::BulkheadConfig;
-use crate::policy::circuit_breaker::{BreakerConfig, BreakerWindow};
-use crate::policy::codel::CodelConfig;
-use crate::policy::hedge::{HedgeAfter, HedgeConfig};
-use crate::policy::idempotency::IdempotencyConfig;
-use crate::policy::load_balance::{Balancer, HealthCheckConfig, OutlierConfig};
-use crate::policy::rate_limit::{Limit, RateLimitConfig};
-use crate::policy::retry::{Backoff, BudgetConfig, Jitter, RetryConfig};
-use crate::policy::throttle::ThrottleConfig;
-use crate::policy::timeout::TimeoutConfig;
 use crate::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
-use toml::Spanned;
-
-/// How long idempotency keys are kept when `idempotency = true`.
-pub const DEFAULT_KEY_TTL: SimDuration = SimDuration::from_secs(24 * 3600);
-
-pub fn breaker_config(b: &BreakerSpec) -> BreakerConfig {
-    let d = BreakerConfig::default();
-    BreakerConfig {
-        window: match b.window {
-            None => BreakerWindow::Count(20),
-            Some(WindowSpec::Calls(n)) => BreakerWindow::Count(n),
-            Some(WindowSpec::Time(t)) => BreakerWindow::Time(t.0),
-        },
-        failure_rate: b.failure_rate.map_or(d.failure_rate, |p| p.0),
-        slow_call_rate: b.slow_call_rate.map_or(2.0, |p| p.0),
-        slow_call: b.slow_call.map_or(d.slow_call, |t| t.0),
-        minimum_calls: b.minimum_calls.unwrap_or(d.minimum_calls),
-        open_for: b.open_for.map_or(d.open_for, |t| t.0),
-        half_open_calls: b.half_open_calls.unwrap_or(d.half_open_calls),
-    }
-}
-
-/// The policies a client or a service's `call` may put on its calls.
-struct Policies<'a> {
-    breaker: Option<&'a BreakerSpec>,
-    bulkhead: Option<u32>,
-    balance: Option<Balancer>,
-    outlier: Option<&'a OutlierSpec>,
-    health: Option<&'a HealthCheckSpec>,
-    hedge: Option<&'a HedgeSpec>,
-    fallback: Option<bool>,
-    pool: Option<u32>,
-    throttle: Option<ThrottleSpec>,
-}
-
-fn apply_policies(c: &mut CallerConfig, p: Policies<'_>) {
-    c.breaker = p.breaker.map(breaker_config);
-    c.bulkhead = p
-        .bulkhead
-        .map(|max_concurrent| BulkheadConfig { max_concurrent });
-    c.balancer = p.balance.unwrap_or_default();
-    c.outlier = p.outlier.map(|o| OutlierConfig {
-        consecutive_errors: o.consecutive_errors,
-        base_ejection: o.ejection.0,
-        max_ejected: o.max_ejected.map_or(0.5, |m| m.0),
-    });
-    c.health = p.health.map(|h| HealthCheckConfig {
-        interval: h.interval.0,
-        timeout: h.timeout.0,
-        unhealthy_threshold: h.unhealthy.unwrap_or(2),
-        healthy_threshold: h.healthy.unwrap_or(2),
-    });
-    c.hedge = p.hedge.map(|h| HedgeConfig {
-        after: match (h.after, h.quantile) {
-            (Some(d), _) => HedgeAfter::Fixed(d.0),
-            (None, q) => HedgeAfter::Quantile {
-                q: q.map_or(0.95, |q| q.0),
-                initial: SimDuration::from_millis(10),
-                warmup: 100,
-            },
-        },
-        max_hedges: h.max.unwrap_or(1),
-    });
-    c.fallback = p.fallback.unwrap_or(false).then_some(0);
-    c.pool = p.pool;
-    c.throttle = match p.throttle {
-        None | Some(ThrottleSpec::Enabled(false)) => None,
-        Some(ThrottleSpec::Enabled(true)) => Some(ThrottleConfig::default()),
-        Some(ThrottleSpec::Tuned(t)) => Some(ThrottleConfig {
-            k: t.k,
-            window: t.window.0,
-        }),
-    };
-}
-
-pub fn retry_config(r: &RetrySpec) -> RetryConfig {
-    let delay = r.delay.map_or(SimDuration::ZERO, |d| d.0);
-    RetryConfig {
-        max_attempts: r.attempts,
-        backoff: match r.backoff {
-            BackoffKind::Immediate => Backoff::Immediate,
-            BackoffKind::Fixed => Backoff::Fixed(delay),
-            BackoffKind::Exponential => Backoff::Exponential {
-                base: delay,
-                multiplier: r.multiplier.unwrap_or(2.0),
-                max: r.max_delay.map_or(SimDuration::MAX, |d| d.0),
-            },
-        },
-        jitter: match r.jitter {
-            JitterKind::None => Jitter::None,
-            JitterKind::Full => Jitter::Full,
-            JitterKind::Equal => Jitter::Equal,
-            JitterKind::Decorrelated => Jitter::Decorrelated,
-        },
-        retry_on: match &r.on {
-            None => RetryConfig::default_retry_on(),
-            Some(kinds) => kinds.clone(),
-        },
-        budget: r.budget.map(|b| BudgetConfig {
-            max_tokens: b.max_tokens,
-            token_ratio: b.token_ratio,
-        }),
-    }
-}
 
 /// A simulation built from a scenario, with what is needed to run it.
 pub struct Built {
@@ -233,27 +103,6 @@ impl Built {
     }
 }
 
-/// A client's or session's rate changes, in time order.
-fn rate_changes(n: &NodeSpec) -> Vec<(SimTime, f64)> {
-    let mut changes: Vec<(SimTime, f64)> = n
-        .rate_changes
-        .iter()
-        .flatten()
-        .map(|r| (SimTime::ZERO + r.at.0, r.rate.0))
-        .collect();
-    changes.sort_by_key(|&(at, _)| at);
-    changes
-}
-
-/// The zone of each replica of a group, in order.
-fn replica_zones(n: &NodeSpec) -> Vec<String> {
-    let count = n.replicas.as_ref().map_or(1, |r| *r.get_ref()) as usize;
-    match &n.zones {
-        Some(z) => z.get_ref().clone(),
-        None => vec![n.zone.clone().unwrap_or_else(|| DEFAULT_ZONE.to_string()); count],
-    }
-}
-
 impl Built {
     /// Per replicated group: lost updates, divergent keys and keys whose
     /// history is not linearizable; per session, its stale reads (with
@@ -315,17 +164,6 @@ impl Built {
 /// key it cannot decide is counted in `<group>.undecided_keys`.
 pub const LINEARIZABILITY_BUDGET: u64 = 1_000_000;
 
-fn key_dist(k: Option<&KeysSpec>) -> KeyDist {
-    match k {
-        None => KeyDist::uniform(1),
-        Some(k) => match k.dist {
-            KeysName::Uniform => KeyDist::uniform(k.n),
-            KeysName::Zipf => KeyDist::zipf(k.n, k.s.unwrap_or(1.0)),
-            KeysName::Hot => KeyDist::hot_key(k.n, k.share.map_or(0.0, |p| p.0)),
-        },
-    }
-}
-
 /// About this many intervals per run in the models' time series.
 pub const SERIES_POINTS: u64 = 120;
 
@@ -382,301 +220,17 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
             }
         }
     }
-    let group = |name: &str| ids[name].clone();
     for n in &spec.nodes {
         let zone = sim.zone(n.zone.as_deref().unwrap_or(DEFAULT_ZONE));
-        let name = n.name.get_ref();
-        let added = match n.kind.get_ref() {
-            NodeKind::Client => {
-                let targets = group(n.target.as_ref().expect("checked").get_ref());
-                let rate = n.rate.as_ref().expect("checked").get_ref().0;
-                let mut c = ClientConfig::poisson(targets[0], rate);
-                c.call.targets = targets;
-                c.call.timeout = TimeoutConfig {
-                    per_attempt: n.timeout.as_ref().map(|d| d.get_ref().0),
-                    overall: n.deadline.map(|d| d.0),
-                };
-                if let Some(r) = &n.retry {
-                    c.call.retry = retry_config(r.get_ref());
-                }
-                apply_policies(
-                    &mut c.call,
-                    Policies {
-                        breaker: n.breaker.as_ref().map(|b| b.get_ref()),
-                        bulkhead: n.bulkhead.as_ref().map(|b| *b.get_ref()),
-                        balance: n.balance,
-                        outlier: n.outlier.as_ref(),
-                        health: n.health_check.as_ref().map(Spanned::get_ref),
-                        hedge: n.hedge.as_ref().map(|h| h.get_ref()),
-                        fallback: n.fallback,
-                        pool: n.pool.as_ref().map(|p| *p.get_ref()),
-                        throttle: n.throttle,
-                    },
-                );
-                c.call.priority = n.priority.unwrap_or(0);
-                c.idempotency_keys = n.idempotency_keys.unwrap_or(false);
-                c.double_submit = n.double_submit.map_or(0.0, |p| p.0);
-                if let Some(d) = &n.double_submit_delay {
-                    c.double_submit_delay = d.0.clone();
-                }
-                c.max_orders = n.orders;
-                c.rate_changes = rate_changes(n);
-                c.max_in_flight = n
-                    .max_in_flight
-                    .as_ref()
-                    .map(|m| usize::try_from(*m.get_ref()).unwrap_or(usize::MAX));
-                sim.add_node(name, zone, Client::new(c)).map(|_| ())
-            }
-            NodeKind::Service => {
-                let workers = *n.workers.as_ref().expect("checked").get_ref();
-                let service_time = n.service_time.as_ref().expect("checked").0.clone();
-                let mut s = ServiceConfig::new(workers, service_time);
-                s.queue_capacity = match n.queue.as_ref().map(|q| *q.get_ref()) {
-                    Some(QueueSpec::Bounded(cap)) => {
-                        Some(usize::try_from(cap).unwrap_or(usize::MAX))
-                    }
-                    _ => None,
-                };
-                if let Some(c) = &n.calls {
-                    let targets = group(c.get_ref());
-                    let mut dep = Dependency::to(c.get_ref(), targets[0]);
-                    dep.call.targets = targets;
-                    dep.call.timeout.per_attempt = n.call_timeout.map(|d| d.0);
-                    s.dependencies.push(dep);
-                }
-                for c in n.call_specs.iter().flatten() {
-                    let to = c.to.get_ref();
-                    let targets = group(to);
-                    let mut dep = Dependency::to(c.name.as_deref().unwrap_or(to), targets[0]);
-                    dep.call.targets = targets;
-                    dep.call.timeout = TimeoutConfig {
-                        per_attempt: c.timeout.map(|d| d.0),
-                        overall: c.deadline.map(|d| d.0),
-                    };
-                    if let Some(r) = &c.retry {
-                        dep.call.retry = retry_config(r.get_ref());
-                    }
-                    apply_policies(
-                        &mut dep.call,
-                        Policies {
-                            breaker: c.breaker.as_ref().map(|b| b.get_ref()),
-                            bulkhead: c.bulkhead.as_ref().map(|b| *b.get_ref()),
-                            balance: c.balance,
-                            outlier: c.outlier.as_ref(),
-                            health: c.health_check.as_ref().map(Spanned::get_ref),
-                            hedge: c.hedge.as_ref().map(|h| h.get_ref()),
-                            fallback: c.fallback,
-                            pool: c.pool.as_ref().map(|p| *p.get_ref()),
-                            throttle: c.throttle,
-                        },
-                    );
-                    dep.fanout = c.fanout.map(|f| match f {
-                        FanoutSpec::Named(_) => Fanout::All,
-                        FanoutSpec::Quorum(q) => Fanout::Quorum(q.quorum),
-                    });
-                    dep.flag = c.flag.clone();
-                    s.dependencies.push(dep);
-                }
-                s.parallel = n.parallel.unwrap_or(false);
-                s.flags = n.flags.clone().unwrap_or_default();
-                s.gate = n.gate.as_ref().map(|g| g.get_ref().clone());
-                s.rate_limit = n.rate_limit.as_ref().map(|r| {
-                    let r = r.get_ref();
-                    RateLimitConfig {
-                        limit: match (r.rate, r.limit, r.window) {
-                            (Some(rate), _, _) => Limit::TokenBucket {
-                                rate: rate.0,
-                                burst: r.burst.unwrap_or(rate.0.max(1.0)),
-                            },
-                            (None, limit, window) => Limit::SlidingWindow {
-                                limit: limit.unwrap_or(0),
-                                window: window.map_or(SimDuration::from_secs(1), |w| w.0),
-                            },
-                        },
-                        per_client: r.per_client.unwrap_or(false),
-                    }
-                });
-                s.priority_shedding = n.shed.map(|sh| PriorityShedding {
-                    below: sh.below,
-                    queue: usize::try_from(sh.queue).unwrap_or(usize::MAX),
-                });
-                s.idempotency = match n.idempotency {
-                    None | Some(IdempotencySpec::Enabled(false)) => None,
-                    Some(IdempotencySpec::Enabled(true)) => Some(IdempotencyConfig {
-                        ttl: DEFAULT_KEY_TTL,
-                    }),
-                    Some(IdempotencySpec::Ttl(t)) => Some(IdempotencyConfig { ttl: t.ttl.0 }),
-                };
-                s.discipline = match n.discipline {
-                    None | Some(DisciplineName::Fifo) => Discipline::Fifo,
-                    Some(DisciplineName::Lifo) => Discipline::Lifo,
-                };
-                s.codel = match n.codel {
-                    None | Some(CodelSpec::Enabled(false)) => None,
-                    Some(CodelSpec::Enabled(true)) => Some(CodelConfig::default()),
-                    Some(CodelSpec::Tuned(t)) => Some(CodelConfig {
-                        target: t.target.0,
-                        interval: t.interval.0,
-                    }),
-                };
-                match n.replicas.as_ref().map(|r| *r.get_ref()) {
-                    None => sim.add_node(name, zone, Service::new(s)).map(|_| ()),
-                    Some(count) => (0..count).try_for_each(|i| {
-                        sim.add_node(&instance_name(name, i), zone, Service::new(s.clone()))
-                            .map(|_| ())
-                    }),
-                }
-            }
-            NodeKind::Ledger => {
-                let time = n.processing_time.as_ref().expect("checked").0.clone();
-                sim.add_node(name, zone, Ledger::new(time)).map(|_| ())
-            }
-            NodeKind::Kv => {
-                let store = || match (&n.workers, &n.service_time) {
-                    (Some(w), Some(t)) => KvStore::with_capacity(*w.get_ref(), t.0.clone()),
-                    _ => KvStore::new(),
-                };
-                match n.replicas.as_ref().map(|r| *r.get_ref()) {
-                    None => sim.add_node(name, zone, store()).map(|_| ()),
-                    Some(count) => (0..count).try_for_each(|i| {
-                        sim.add_node(&instance_name(name, i), zone, store())
-                            .map(|_| ())
-                    }),
-                }
-            }
-            NodeKind::Router => {
-                let shards = group(n.target.as_ref().expect("checked").get_ref());
-                let sharding = n.sharding.expect("checked");
-                let make = |count: usize| match sharding.scheme {
-                    SchemeName::Mod => Partitioner::mod_n(count),
-                    SchemeName::Consistent => {
-                        Partitioner::consistent(count, sharding.vnodes.unwrap_or(100) as usize, 0)
-                    }
-                    SchemeName::Range => {
-                        let space = sharding.key_space.unwrap_or(1_000_000);
-                        Partitioner::Range {
-                            bounds: (1..count as u64)
-                                .map(|i| space / count as u64 * i)
-                                .collect(),
-                        }
-                    }
-                };
-                let initial = n
-                    .shards
-                    .as_ref()
-                    .map_or(shards.len(), |s| *s.get_ref() as usize);
-                let router = Router::new(RouterConfig {
-                    partitioner: make(initial),
-                    reshard: n.reshard.as_ref().map(|r| {
-                        let r = r.get_ref();
-                        (SimTime::ZERO + r.at.0, make(r.shards as usize))
-                    }),
-                    shards,
-                });
-                sim.add_node(name, zone, router).map(|_| ())
-            }
-            NodeKind::Cache => {
-                let db = group(n.target.as_ref().expect("checked").get_ref())[0];
-                let cache = Cache::new(CacheConfig {
-                    db,
-                    ttl: n.ttl.expect("checked").0,
-                    ttl_jitter: n.ttl_jitter.map_or(0.0, |p| p.0),
-                    single_flight: n.single_flight.unwrap_or(false),
-                    write_through: n.write_through.unwrap_or(false),
-                });
-                sim.add_node(name, zone, cache).map(|_| ())
-            }
-            NodeKind::Replica => {
-                let peers = group(name);
-                let rep = *n.replication.as_ref().expect("checked").get_ref();
-                let mode = match rep.mode {
-                    ReplicationName::Leader => Mode::Leader {
-                        sync: rep.sync.unwrap_or(0) as usize,
-                    },
-                    ReplicationName::Quorum => Mode::Quorum {
-                        r: rep.r.expect("checked") as usize,
-                        w: rep.w.expect("checked") as usize,
-                        read_repair: rep.read_repair.unwrap_or(false),
-                    },
-                };
-                let zones = replica_zones(n);
-                (0..peers.len()).try_for_each(|i| {
-                    let mut cfg = ReplicaConfig::new(name, peers.clone(), i, mode);
-                    cfg.siblings = rep.conflicts == Some(ConflictsName::Siblings);
-                    cfg.skew_ns = n.clock_skew.as_ref().map_or(0, |c| c.get_ref()[i].0);
-                    if let Some(d) = &n.heartbeat {
-                        cfg.heartbeat = d.get_ref().0;
-                    }
-                    if let Some(d) = &n.failover_after {
-                        cfg.failover_after = d.get_ref().0;
-                    }
-                    if let Some(d) = n.timeout.as_ref().map(Spanned::get_ref) {
-                        cfg.request_timeout = d.0;
-                    }
-                    cfg.anti_entropy = n.anti_entropy.as_ref().map(|d| d.get_ref().0);
-                    cfg.drift_check = n.drift_check.as_ref().map(|d| d.get_ref().0);
-                    let zone = sim.zone(&zones[i]);
-                    sim.add_node(&instance_name(name, i), zone, Replica::new(cfg))
-                        .map(|_| ())
-                })
-            }
-            NodeKind::Session => {
-                let target = n.target.as_ref().expect("checked").get_ref();
-                let t = spec
-                    .nodes
-                    .iter()
-                    .find(|m| m.name.get_ref() == target)
-                    .expect("checked");
-                let my_zone = n.zone.as_deref().unwrap_or(DEFAULT_ZONE);
-                let local = replica_zones(t)
-                    .iter()
-                    .position(|z| z == my_zone)
-                    .unwrap_or(0);
-                let session = Session::new(SessionConfig {
-                    group: target.clone(),
-                    replicas: group(target),
-                    local,
-                    leader_mode: t
-                        .replication
-                        .as_ref()
-                        .is_some_and(|r| r.get_ref().mode == ReplicationName::Leader),
-                    keys: key_dist(n.keys.as_ref().map(Spanned::get_ref)),
-                    rate_per_s: n.rate.as_ref().expect("checked").get_ref().0,
-                    read_share: n.read_share.map_or(0.5, |p| p.0),
-                    read_from: match n.read_from {
-                        Some(ReadFromName::Leader) => ReadFrom::Leader,
-                        Some(ReadFromName::Random) => ReadFrom::Random,
-                        Some(ReadFromName::Local) | None => ReadFrom::Local,
-                    },
-                    read_your_writes: n.read_your_writes.unwrap_or(false),
-                    timeout: n
-                        .timeout
-                        .as_ref()
-                        .map_or(SimDuration::from_secs(1), |d| d.get_ref().0),
-                    rate_changes: rate_changes(n),
-                });
-                sim.add_node(name, zone, session).map(|_| ())
-            }
-            NodeKind::Reader | NodeKind::Writer => {
-                let target = group(n.target.as_ref().expect("checked").get_ref())[0];
-                let rate = n.rate.as_ref().expect("checked").get_ref().0;
-                let keys = key_dist(n.keys.as_ref().map(Spanned::get_ref));
-                if *n.kind.get_ref() == NodeKind::Reader {
-                    sim.add_node(name, zone, KvReader::new(target, keys, rate, None))
-                        .map(|_| ())
-                } else {
-                    let invalidate = n.invalidate.as_ref().map(|c| group(c.get_ref())[0]);
-                    sim.add_node(
-                        name,
-                        zone,
-                        KvWriter::new(target, invalidate, keys, rate, None),
-                    )
-                    .map(|_| ())
-                }
-            }
+        let mut b = super::kinds::Build {
+            sim: &mut sim,
+            spec,
+            ids: &ids,
+            zone,
         };
-        added.map_err(|e| e.to_string())?;
+        (super::kinds::of(*n.kind.get_ref()).build)(n, &mut b)?;
     }
+    let group = |name: &str| ids[name].clone();
     // Members of a place: a node, or every node of a zone.
     let members = |sim: &Simulation<Rpc>, place: &str| -> Vec<NodeId> {
         match ids.get(place) {

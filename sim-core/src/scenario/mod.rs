@@ -16,6 +16,7 @@ pub mod build;
 pub mod diagnostic;
 pub mod graph;
 pub mod judge;
+pub mod kinds;
 pub mod library;
 pub mod limits;
 pub mod load;

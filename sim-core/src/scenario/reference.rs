@@ -1,4 +1,5 @@
-//! The scenario format's reference page, generated from this table.
+//! The scenario format's reference page, generated from this table and,
+//! for nodes, from the node kinds' declarations (`kinds`).
 //! `docs/scenario-format.md` is its output; a test fails when the file is
 //! stale (`UPDATE_DOCS=1 cargo test` rewrites it) and another fails when a
 //! field of the serde types has no entry here (it asks serde itself which
@@ -39,7 +40,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("[network]", "Default latencies. Links override them."),
     (
         "[[node]]",
-        "One node. `kind` decides which fields apply: client, service, ledger, kv (a key-value store), cache, reader, writer, router (to shards), replica (a replicated store) or session (a user of one).",
+        "One node. Every node has the fields below; `kind` decides which others apply (each kind's section follows).",
     ),
     (
         "[[link]]",
@@ -186,355 +187,6 @@ pub const FIELDS: &[FieldDoc] = &[
         "zone_latency",
         "distribution",
         "Latency between zones (default 1ms).",
-    ),
-    f(
-        "[[node]]",
-        "name",
-        "text",
-        "Unique; other fields and `--set node.NAME.FIELD` refer to it.",
-    ),
-    f(
-        "[[node]]",
-        "kind",
-        "`client`, `service`, `ledger`, `kv`, `cache`, `reader`, `writer`, `router`, `replica` or `session`",
-        "What the node is.",
-    ),
-    f("[[node]]", "zone", "text", "Its zone (default `default`)."),
-    f(
-        "[[node]]",
-        "target",
-        "node name",
-        "Client: the service it calls. Cache: its store. Reader: the cache, store or router it reads. Writer: the store, router or write-through cache it writes. Router: its shard group (a kv node with replicas). Session: its replicated store. Required.",
-    ),
-    f(
-        "[[node]]",
-        "rate",
-        "rate",
-        "Client: new orders per unit of time, Poisson, e.g. `\"50/s\"`; reader, writer, session: operations per unit of time. Required.",
-    ),
-    f(
-        "[[node]]",
-        "timeout",
-        "duration",
-        "Client: each attempt gives up after this long. Replica: a coordinator fails a request it could not complete in this long (default 1s). Session: a request with no answer in this long has failed (default 1s).",
-    ),
-    f(
-        "[[node]]",
-        "deadline",
-        "duration",
-        "Client: the whole request, retries included, gives up after this long; the deadline travels downstream.",
-    ),
-    f(
-        "[[node]]",
-        "retry",
-        "table",
-        "Client: see `retry` (default: no retries).",
-    ),
-    f(
-        "[[node]]",
-        "idempotency_keys",
-        "true or false",
-        "Client: send the order's id as an idempotency key with every attempt.",
-    ),
-    f(
-        "[[node]]",
-        "double_submit",
-        "probability",
-        "Client: chance that a user submits an order twice.",
-    ),
-    f(
-        "[[node]]",
-        "double_submit_delay",
-        "distribution",
-        "Client: how long after the first the second submission comes.",
-    ),
-    f(
-        "[[node]]",
-        "orders",
-        "integer",
-        "Client: stop after this many orders.",
-    ),
-    f(
-        "[[node]]",
-        "rate_changes",
-        "list of `{ at = duration, rate = rate }`",
-        "Client, session: from each time on, orders (operations) arrive at the new rate (`\"0/s\"` pauses them): a surge, or a ramp in steps.",
-    ),
-    f(
-        "[[node]]",
-        "max_in_flight",
-        "integer >= 1",
-        "Client: backpressure; while this many requests are outstanding, new ones are refused at once (`throttled`).",
-    ),
-    f(
-        "[[node]]",
-        "breaker",
-        "table",
-        "Client: a circuit breaker on its calls; see `breaker`.",
-    ),
-    f(
-        "[[node]]",
-        "bulkhead",
-        "integer >= 1",
-        "Client: at most this many calls in flight.",
-    ),
-    f(
-        "[[node]]",
-        "balance",
-        "`round_robin`, `random`, `least_connections`, `power_of_two` or `{ choices = d }`",
-        "Client: how calls spread over a replica group. `{ choices = d }` draws d replicas at random and takes the one with the fewest calls in flight (the power of d choices; `power_of_two` is d = 2).",
-    ),
-    f(
-        "[[node]]",
-        "outlier",
-        "table",
-        "Client: outlier ejection; see `outlier`.",
-    ),
-    f(
-        "[[node]]",
-        "health_check",
-        "table",
-        "Client: active health checks; see `health_check`.",
-    ),
-    f(
-        "[[node]]",
-        "hedge",
-        "table",
-        "Client: hedged requests; see `hedge`.",
-    ),
-    f(
-        "[[node]]",
-        "fallback",
-        "true or false",
-        "Client: count a failed request as a degraded success with a default value.",
-    ),
-    f(
-        "[[node]]",
-        "pool",
-        "integer >= 1",
-        "Client: connections to its target; an attempt waits for a free one, its timeout running.",
-    ),
-    f(
-        "[[node]]",
-        "throttle",
-        "true, false or `{ k = number, window = duration }`",
-        "Client: adaptive throttling (Google SRE): refuse requests locally in proportion to how many the backend refuses (true: k = 2 over 2 minutes).",
-    ),
-    f(
-        "[[node]]",
-        "priority",
-        "integer 0 to 255",
-        "Client: the priority of its calls; higher is more important (default 0).",
-    ),
-    f(
-        "[[node]]",
-        "replicas",
-        "integer >= 1",
-        "Service: run this many copies, named `<name>-0`, `<name>-1`...; callers of `<name>` balance over them.",
-    ),
-    f(
-        "[[node]]",
-        "workers",
-        "integer >= 1",
-        "Service: how many calls it works on at once. Required. Kv: its workers, if it has a capacity (with `service_time`).",
-    ),
-    f(
-        "[[node]]",
-        "queue",
-        "integer or `\"unbounded\"`",
-        "Service: calls that may wait for a worker; beyond it they are rejected as overloaded (default unbounded).",
-    ),
-    f(
-        "[[node]]",
-        "service_time",
-        "distribution",
-        "Service: a worker's own work per call. Required. Kv: the time per request.",
-    ),
-    f(
-        "[[node]]",
-        "calls",
-        "node name",
-        "Service: a dependency called after its own work, holding the worker until it answers.",
-    ),
-    f(
-        "[[node]]",
-        "call_timeout",
-        "duration",
-        "Service: how long a worker waits for the dependency.",
-    ),
-    f(
-        "[[node]]",
-        "idempotency",
-        "true, false or `{ ttl = duration }`",
-        "Service: keep results by idempotency key and replay them (true keeps keys for 24h).",
-    ),
-    f(
-        "[[node]]",
-        "discipline",
-        "`fifo` or `lifo`",
-        "Service: which waiting call a free worker takes, the oldest or the newest (default fifo).",
-    ),
-    f(
-        "[[node]]",
-        "codel",
-        "true, false or `{ target = duration, interval = duration }`",
-        "Service: shed calls that waited longer than `target` once the queue has not been empty for `interval` (true: 5ms and 100ms).",
-    ),
-    f(
-        "[[node]]",
-        "call",
-        "list of tables",
-        "Service: dependencies with policies, as `[[node.call]]` tables; see `[[node.call]]`.",
-    ),
-    f(
-        "[[node]]",
-        "rate_limit",
-        "table",
-        "Service: refuse calls over a rate; see `rate_limit`.",
-    ),
-    f(
-        "[[node]]",
-        "shed",
-        "`{ below = priority, queue = integer }`",
-        "Service: while `queue` or more calls wait, refuse those with a priority below `below`.",
-    ),
-    f(
-        "[[node]]",
-        "parallel",
-        "true or false",
-        "Service: call every dependency at once instead of in order.",
-    ),
-    f(
-        "[[node]]",
-        "flags",
-        "table of true or false",
-        "Service: feature flags and their starting values, e.g. `{ recommendations = true }`.",
-    ),
-    f(
-        "[[node]]",
-        "gate",
-        "flag name",
-        "Service: its gray failures (slow, errors, hang) apply only while this flag is on: a release behind a flag.",
-    ),
-    f(
-        "[[node]]",
-        "processing_time",
-        "distribution",
-        "Ledger: time to apply a charge. Required.",
-    ),
-    f(
-        "[[node]]",
-        "ttl",
-        "duration",
-        "Cache: how long an entry is served before it is read again from the store. Required.",
-    ),
-    f(
-        "[[node]]",
-        "ttl_jitter",
-        "probability",
-        "Cache: each entry lives between ttl x (1 - jitter) and ttl, so entries filled together do not expire together.",
-    ),
-    f(
-        "[[node]]",
-        "single_flight",
-        "true or false",
-        "Cache: concurrent misses on one key wait for one store read.",
-    ),
-    f(
-        "[[node]]",
-        "write_through",
-        "true or false",
-        "Cache: writes sent to the cache go to the store and update the entry.",
-    ),
-    f(
-        "[[node]]",
-        "keys",
-        "table",
-        "Reader, writer, session: which keys; see `keys` (default: one key).",
-    ),
-    f(
-        "[[node]]",
-        "invalidate",
-        "node name",
-        "Writer: the cache to send an invalidation to after each write (over the network: it can be delayed or lost).",
-    ),
-    f(
-        "[[node]]",
-        "sharding",
-        "table",
-        "Router: how keys map to shards; see `sharding`. Required.",
-    ),
-    f(
-        "[[node]]",
-        "shards",
-        "integer >= 1",
-        "Router: shards in use at the start (default: every replica of its target).",
-    ),
-    f(
-        "[[node]]",
-        "reshard",
-        "`{ at = duration, shards = integer }`",
-        "Router: switch to this many shards at this time, counting the keys seen so far that move.",
-    ),
-    f(
-        "[[node]]",
-        "replication",
-        "table",
-        "Replica: how the group copies writes; see `replication`. Required (and so is `replicas`).",
-    ),
-    f(
-        "[[node]]",
-        "zones",
-        "list of zone names",
-        "Replica: each replica's zone, in order (instead of one `zone` for all).",
-    ),
-    f(
-        "[[node]]",
-        "clock_skew",
-        "list of signed durations",
-        "Replica: how far each replica's clock is ahead (`\"-2s\"`: behind), in order. Last-writer-wins compares these clocks' stamps.",
-    ),
-    f(
-        "[[node]]",
-        "heartbeat",
-        "duration",
-        "Replica: how often each replica tells the others it is alive (default 100ms).",
-    ),
-    f(
-        "[[node]]",
-        "failover_after",
-        "duration",
-        "Replica: a replica not heard from for this long counts as gone (default 1s): a leader without a majority steps down, a silent leader is replaced, a quorum coordinator refuses when too few replicas are left.",
-    ),
-    f(
-        "[[node]]",
-        "anti_entropy",
-        "duration",
-        "Replica: every this long, each replica sends everything it holds to another at random, which keeps what is newer (default: never).",
-    ),
-    f(
-        "[[node]]",
-        "drift_check",
-        "duration",
-        "Replica: every this long, the leader sends a digest of its keys and the followers count the keys they are behind on by more than this; any raises a drift alert (default: never).",
-    ),
-    f(
-        "[[node]]",
-        "read_share",
-        "probability",
-        "Session: the share of operations that are reads (default 50%); the rest write a fresh value.",
-    ),
-    f(
-        "[[node]]",
-        "read_from",
-        "`leader`, `local` or `random`",
-        "Session: where reads go: the leader only (which refuses if it is not), the replica in the session's zone (the default), or any replica.",
-    ),
-    f(
-        "[[node]]",
-        "read_your_writes",
-        "bool",
-        "Session: read the keys this session wrote from the leader (under quorums, from the local replica it wrote through).",
     ),
     f(
         "[[link]]",
@@ -1131,10 +783,70 @@ pub fn markdown() -> String {
         for d in FIELDS.iter().filter(|d| d.table == *table) {
             out.push_str(&format!("| `{}` | {} | {} |\n", d.field, d.value, d.about));
         }
+        if *table == "[[node]]" {
+            out.push_str(&node_sections());
+        }
     }
     out.push_str(CHECKERS);
     out.push_str(&limits_section());
     out
+}
+
+/// The `[[node]]` table's common fields, then a section per kind, from
+/// the kinds' declarations.
+fn node_sections() -> String {
+    use super::kinds::{COMMON, KINDS};
+    let row = |f: &super::kinds::Field| {
+        let need = if f.required { " Required." } else { "" };
+        format!("| `{}` | {} | {}{need} |\n", f.name, f.value, f.about)
+    };
+    let mut out: String = COMMON.iter().map(row).collect();
+    for k in KINDS {
+        out.push_str(&format!(
+            "\n### kind = \"{}\"\n\n{}\n\n| field | value | meaning |\n|---|---|---|\n",
+            k.name, k.about
+        ));
+        out.extend(k.all_fields().map(row));
+    }
+    out
+}
+
+/// The fields the reference documents for `table`: the node kinds'
+/// declared fields for `[[node]]`, the table of fields for the others.
+pub fn documented_fields(table: &str) -> Vec<String> {
+    use super::kinds::{COMMON, KINDS};
+    let mut out: Vec<String> = if table == "[[node]]" {
+        COMMON
+            .iter()
+            .chain(KINDS.iter().flat_map(|k| k.all_fields()))
+            .map(|f| f.name.to_string())
+            .collect()
+    } else {
+        FIELDS
+            .iter()
+            .filter(|d| d.table == table)
+            .map(|d| d.field.to_string())
+            .collect()
+    };
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// What the reference says `key` accepts, if it documents such a field.
+pub fn accepts(key: &str) -> Option<&'static str> {
+    use super::kinds::{COMMON, KINDS};
+    FIELDS
+        .iter()
+        .find(|f| f.field == key)
+        .map(|f| f.value)
+        .or_else(|| {
+            COMMON
+                .iter()
+                .chain(KINDS.iter().flat_map(|k| k.all_fields()))
+                .find(|f| f.name == key)
+                .map(|f| f.value)
+        })
 }
 
 /// How the checkers judge a replicated store's and a cache's histories.

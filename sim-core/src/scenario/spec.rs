@@ -873,3 +873,21 @@ impl<'de> Deserialize<'de> for DistSpec {
         d.deserialize_any(V)
     }
 }
+
+/// The names serde accepts for the enum in field `field` of `T`, read from
+/// the error it gives for a name that cannot exist.
+pub fn serde_variants<T: serde::de::DeserializeOwned>(field: &str) -> Vec<String> {
+    match toml::from_str::<T>(&format!("{field} = \"__probe__\"")) {
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            let message = e.message().to_string();
+            let expected = message.split("expected").nth(1).unwrap_or("").to_string();
+            expected
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect()
+        }
+    }
+}

@@ -4,8 +4,6 @@
 //! writing a scenario should read what the field accepts and what it got
 //! instead. Values are shown once and shortened, however long they are.
 
-use super::reference::FIELDS;
-
 /// The longest value shown in a message before it is cut.
 pub const MAX_SHOWN: usize = 60;
 
@@ -80,10 +78,7 @@ fn value_words(got: &str) -> String {
     }
 }
 
-/// What the reference says `key` accepts, if it documents such a field.
-pub fn accepts(key: &str) -> Option<&'static str> {
-    FIELDS.iter().find(|f| f.field == key).map(|f| f.value)
-}
+use super::reference::accepts;
 
 /// A parser's or serde's message in the format's words, with what the
 /// field (`key`, when known) accepts.

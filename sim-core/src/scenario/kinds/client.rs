@@ -1,0 +1,233 @@
+//! `kind = "client"`: users sending orders (requests) to a service or a
+//! ledger at a Poisson rate, with the resilience patterns on their calls.
+
+use super::caller::{POLICY_FIELDS, Policies};
+use super::rows::{ms, percent};
+use super::{Build, Check, Field, Kind, Report, optional, required};
+use crate::models::client::{Client, ClientConfig};
+use crate::policy::ErrorKind;
+use crate::policy::timeout::TimeoutConfig;
+use crate::scenario::diagnostic::Diagnostic;
+use crate::scenario::spec::{NodeKind, NodeSpec};
+use crate::time::{SimDuration, SimTime};
+
+pub const KIND: Kind = Kind {
+    kind: NodeKind::Client,
+    name: "client",
+    about: "Users who send orders (requests) to a service or a ledger, at a Poisson rate, with the resilience patterns on their calls.",
+    fields: &[FIELDS, POLICY_FIELDS],
+    targets: &[NodeKind::Service, NodeKind::Ledger],
+    check,
+    build,
+    report,
+    reports_as_group: false,
+};
+
+const FIELDS: &[Field] = &[
+    required("target", "node name", "The service (or ledger) it calls."),
+    required(
+        "rate",
+        "rate",
+        "New orders per unit of time, Poisson, e.g. `\"50/s\"`.",
+    ),
+    optional(
+        "timeout",
+        "duration",
+        "Each attempt gives up after this long.",
+    ),
+    optional(
+        "deadline",
+        "duration",
+        "The whole request, retries included, gives up after this long; the deadline travels downstream.",
+    ),
+    optional("retry", "table", "See `retry` (default: no retries)."),
+    optional(
+        "idempotency_keys",
+        "true or false",
+        "Send the order's id as an idempotency key with every attempt.",
+    ),
+    optional(
+        "double_submit",
+        "probability",
+        "Chance that a user submits an order twice.",
+    ),
+    optional(
+        "double_submit_delay",
+        "distribution",
+        "How long after the first the second submission comes.",
+    ),
+    optional("orders", "integer", "Stop after this many orders."),
+    optional(
+        "rate_changes",
+        "list of `{ at = duration, rate = rate }`",
+        "From each time on, orders arrive at the new rate (`\"0/s\"` pauses them): a surge, or a ramp in steps.",
+    ),
+    optional(
+        "max_in_flight",
+        "integer >= 1",
+        "Backpressure; while this many requests are outstanding, new ones are refused at once (`throttled`).",
+    ),
+    optional(
+        "priority",
+        "integer 0 to 255",
+        "The priority of its calls; higher is more important (default 0).",
+    ),
+];
+
+/// The policies on a client's calls, from its own fields.
+pub(super) fn policies(n: &NodeSpec) -> Policies<'_> {
+    Policies {
+        retry: n.retry.as_ref(),
+        breaker: n.breaker.as_ref(),
+        bulkhead: n.bulkhead.as_ref(),
+        balance: n.balance,
+        outlier: n.outlier.as_ref(),
+        health: n.health_check.as_ref(),
+        hedge: n.hedge.as_ref(),
+        fallback: n.fallback,
+        pool: n.pool.as_ref(),
+        throttle: n.throttle,
+    }
+}
+
+fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
+    if let Some(m) = &n.max_in_flight
+        && *m.get_ref() == 0
+    {
+        return Err(ctx.field(
+            n,
+            "max_in_flight",
+            m.span(),
+            "a client with max_in_flight = 0 could send nothing; use 1 or more",
+        ));
+    }
+    policies(n).check(ctx, &format!("node `{}`", n.name.get_ref()))
+}
+
+fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
+    let targets = b.target(n.target.as_ref());
+    let rate = n.rate.as_ref().expect("checked").get_ref().0;
+    let mut c = ClientConfig::poisson(targets[0], rate);
+    c.call.targets = targets;
+    c.call.timeout = TimeoutConfig {
+        per_attempt: n.timeout.as_ref().map(|d| d.get_ref().0),
+        overall: n.deadline.map(|d| d.0),
+    };
+    policies(n).apply(&mut c.call);
+    c.call.priority = n.priority.unwrap_or(0);
+    c.idempotency_keys = n.idempotency_keys.unwrap_or(false);
+    c.double_submit = n.double_submit.map_or(0.0, |p| p.0);
+    if let Some(d) = &n.double_submit_delay {
+        c.double_submit_delay = d.0.clone();
+    }
+    c.max_orders = n.orders;
+    c.rate_changes = rate_changes(n);
+    c.max_in_flight = n
+        .max_in_flight
+        .as_ref()
+        .map(|m| usize::try_from(*m.get_ref()).unwrap_or(usize::MAX));
+    b.add(n.name.get_ref(), Client::new(c))
+}
+
+/// A client's or session's rate changes, in time order.
+pub(super) fn rate_changes(n: &NodeSpec) -> Vec<(SimTime, f64)> {
+    let mut changes: Vec<(SimTime, f64)> = n
+        .rate_changes
+        .iter()
+        .flatten()
+        .map(|r| (SimTime::ZERO + r.at.0, r.rate.0))
+        .collect();
+    changes.sort_by_key(|&(at, _)| at);
+    changes
+}
+
+fn report(r: &Report<'_>, _: &NodeSpec, name: &str) -> Vec<(String, String)> {
+    let c = |what: &str| r.count(name, what);
+    let (requests, ok, failed) = (c("requests"), c("ok"), c("failed"));
+    let reasons: Vec<String> = ErrorKind::ALL
+        .iter()
+        .filter_map(|k| {
+            let v = c(&format!("failed.{}", k.as_str()));
+            (v > 0).then(|| format!("{} {v}", k.as_str()))
+        })
+        .collect();
+    let latency = r.metrics.get_histogram(&format!("{name}.latency_ns"));
+    let q = |p: f64| ms(latency.and_then(|h| h.quantile(p)));
+    let attempts = c("attempts");
+    let refused = match c("throttled") {
+        0 => String::new(),
+        t => format!("; {t} refused by max_in_flight"),
+    };
+    let per_request = if requests == 0 {
+        "-".into()
+    } else {
+        format!("{:.2}", attempts as f64 / requests as f64)
+    };
+    let rows = vec![
+        (
+            "requests".into(),
+            format!(
+                "{requests} ({} still in flight at the end)",
+                requests.saturating_sub(ok + failed)
+            ),
+        ),
+        (
+            "succeeded".into(),
+            format!("{ok} ({})", percent(ok, requests)),
+        ),
+        (
+            "failed".into(),
+            if reasons.is_empty() {
+                failed.to_string()
+            } else {
+                format!("{failed} ({})", reasons.join(", "))
+            },
+        ),
+        (
+            "goodput".into(),
+            format!(
+                "{} (answered in time), of {} offered{refused}",
+                r.per_second(ok),
+                r.per_second(requests),
+            ),
+        ),
+        (
+            "attempts".into(),
+            format!(
+                "{attempts} ({per_request} per request), {} retries",
+                c("retries")
+            ),
+        ),
+        (
+            "latency".into(),
+            format!(
+                "p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+                q(0.5),
+                q(0.9),
+                q(0.99),
+                q(0.999),
+                q(1.0)
+            ),
+        ),
+    ];
+    rows.into_iter()
+        .chain(super::caller::pattern_summary(r, name).map(|p| ("patterns".to_string(), p)))
+        .chain(recovery_row(r, name))
+        .collect()
+}
+
+/// A client's detection and recovery after the scheduled faults.
+fn recovery_row(r: &Report<'_>, client: &str) -> Option<(String, String)> {
+    let rec = crate::scenario::timeline::recovery(r.metrics, client, r.end)?;
+    let detect = rec.detected_after.map_or_else(
+        || "no alert fired".to_string(),
+        |d| format!("alert (over 5% failing) after {d}"),
+    );
+    let recover = match rec.recovered_after {
+        Some(d) if d == SimDuration::ZERO => "healthy as soon as the fault ended".to_string(),
+        Some(d) => format!("healthy again {d} after the fault ended"),
+        None => "never recovered by the end of the run (metastable, or the fault never ended)"
+            .to_string(),
+    };
+    Some(("recovery".into(), format!("{detect}; {recover}")))
+}

@@ -1,0 +1,76 @@
+//! `kind = "kv"`: a key-value store (a database), answering at once or
+//! with workers and a service time; a group of them is a router's shards.
+
+use super::rows::ms;
+use super::{Build, Check, Field, Kind, Report, optional};
+use crate::models::kv::KvStore;
+use crate::scenario::diagnostic::Diagnostic;
+use crate::scenario::spec::{NodeKind, NodeSpec};
+
+pub const KIND: Kind = Kind {
+    kind: NodeKind::Kv,
+    name: "kv",
+    about: "A key-value store (a database). Without `workers` it answers at once; with `workers` and `service_time` it has a capacity and a queue. A group of them (`replicas`) is a router's shards.",
+    fields: &[FIELDS],
+    targets: &[],
+    check,
+    build,
+    report,
+    reports_as_group: false,
+};
+
+const FIELDS: &[Field] = &[
+    optional(
+        "workers",
+        "integer >= 1",
+        "Its workers, if it has a capacity (with `service_time`).",
+    ),
+    optional(
+        "service_time",
+        "distribution",
+        "The time per request, if it has a capacity (with `workers`).",
+    ),
+    optional(
+        "replicas",
+        "integer >= 1",
+        "Run this many stores, named `<name>-0`, `<name>-1`...: a router's shards.",
+    ),
+];
+
+fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
+    if n.workers.is_some() != n.service_time.is_some() {
+        return Err(ctx.at(
+            n.name.span(),
+            &format!("node `{}`", n.name.get_ref()),
+            "a kv store with capacity needs both `workers` and `service_time` (or neither, to answer at once)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
+    let store = || match (&n.workers, &n.service_time) {
+        (Some(w), Some(t)) => KvStore::with_capacity(*w.get_ref(), t.0.clone()),
+        _ => KvStore::new(),
+    };
+    b.add_replicated(n, store)
+}
+
+fn report(r: &Report<'_>, _: &NodeSpec, name: &str) -> Vec<(String, String)> {
+    let c = |what: &str| r.count(name, what);
+    let response = r.metrics.get_histogram(&format!("{name}.response_ns"));
+    let q = |p: f64| ms(response.and_then(|h| h.quantile(p)));
+    vec![
+        ("reads".into(), c("reads").to_string()),
+        ("writes".into(), c("writes").to_string()),
+        (
+            "response".into(),
+            format!("p50 {}  p99 {}  max {}", q(0.5), q(0.99), q(1.0)),
+        ),
+        (
+            "queue depth".into(),
+            r.gauge_mean_max(&format!("{name}.queue_depth")),
+        ),
+    ]
+}

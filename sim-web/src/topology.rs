@@ -14,10 +14,9 @@ use crate::app::Selection;
 use crate::player::Player;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 use sim_core::NodeId;
-use sim_core::models::cache::Cache;
-use sim_core::models::replication::Replica;
+use sim_core::scenario::kinds::{self, Kind};
+use sim_core::scenario::spec::ScenarioSpec;
 use sim_core::scenario::spec::instance_name;
-use sim_core::scenario::spec::{NodeKind, ScenarioSpec};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A fault the user asked for.
@@ -43,6 +42,14 @@ pub fn split_by_line(positions: &BTreeMap<String, Pos2>, a: Pos2, b: Pos2) -> [V
     sides
 }
 
+/// The kind of the node called `name` (a replica by its own name).
+pub fn kind_of(spec: &ScenarioSpec, name: &str) -> Option<&'static Kind> {
+    kinds::instances(spec)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, n)| kinds::of(*n.kind.get_ref()))
+}
+
 /// Instance names of a node or replica group, as built.
 fn instances(names: &[String], group: &str) -> Vec<String> {
     if names.iter().any(|n| n == group) {
@@ -65,24 +72,14 @@ pub fn links(spec: &ScenarioSpec, names: &[String]) -> BTreeSet<(String, String)
     let mut out = BTreeSet::new();
     for n in &spec.nodes {
         let from = instances(names, n.name.get_ref());
-        let mut to: Vec<&str> = Vec::new();
-        to.extend(n.target.as_ref().map(|t| t.get_ref().as_str()));
-        to.extend(n.calls.as_ref().map(|t| t.get_ref().as_str()));
-        to.extend(n.invalidate.as_ref().map(|t| t.get_ref().as_str()));
-        to.extend(
-            n.call_specs
-                .iter()
-                .flatten()
-                .map(|c| c.to.get_ref().as_str()),
-        );
-        for t in to {
+        for (t, _) in kinds::callees(n) {
             for a in &from {
                 for b in instances(names, t) {
                     out.insert((a.clone(), b));
                 }
             }
         }
-        if *n.kind.get_ref() == NodeKind::Replica {
+        if kinds::of(*n.kind.get_ref()).mesh {
             for a in &from {
                 for b in &from {
                     if a < b {
@@ -307,6 +304,10 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
     // Nodes. The small ones of a grid are squares, in one mesh of quads
     // under the labels.
     let m = sim.metrics();
+    let kind_by_name: BTreeMap<String, &Kind> = kinds::instances(&p.spec)
+        .into_iter()
+        .map(|(name, n)| (name, kinds::of(*n.kind.get_ref())))
+        .collect();
     let grid_slot = painter.add(egui::Shape::Noop);
     let mut grid_mesh = egui::Mesh::default();
     let mut clicked: Option<String> = None;
@@ -314,13 +315,14 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
     for (id, name) in &nodes {
         let Some(&at) = pos.get(name) else { continue };
         let up = sim.is_up(*id);
-        let leader = sim.node::<Replica>(*id).is_some_and(Replica::is_leader);
+        let kind = kind_by_name.get(name.as_str()).copied();
+        let badge = kind.and_then(|k| (k.badge)(sim, *id));
         let open = breaker_open(m, name);
         let fill = if !up {
             DOWN
         } else if open {
             OPEN
-        } else if leader {
+        } else if badge.as_ref().is_some_and(|b| b.highlight) {
             LEADER
         } else {
             UP
@@ -343,7 +345,7 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
             .hover_pos()
             .is_some_and(|pt| pt.distance(at) <= r + 4.0);
         if labelled || hovered || sel.node.as_deref() == Some(name.as_str()) {
-            let label = node_label(sim, *id, name, &edges);
+            let label = node_label(sim, *id, name, kind, &edges);
             painter.text(
                 at + Vec2::new(0.0, r + 8.0),
                 Align2::CENTER_CENTER,
@@ -458,20 +460,26 @@ pub fn node_label(
     sim: &sim_core::Simulation<sim_core::models::rpc::Rpc>,
     id: NodeId,
     name: &str,
+    kind: Option<&Kind>,
     edges: &BTreeSet<(String, String)>,
 ) -> String {
     let m = sim.metrics();
     let net = sim.network();
     let up = sim.is_up(id);
-    let leader = sim.node::<Replica>(id).is_some_and(Replica::is_leader);
+    let badge = kind.and_then(|k| (k.badge)(sim, id));
+    let (first, later) = match badge {
+        Some(b) if b.highlight => (Some(b.text), None),
+        Some(b) => (None, Some(b.text)),
+        None => (None, None),
+    };
     let open = breaker_open(m, name);
     let mut label = name.to_string();
     if !up {
         label.push_str(" (down)");
     } else if open {
         label.push_str(" (breaker open)");
-    } else if leader {
-        label.push_str(" (leader)");
+    } else if let Some(text) = &first {
+        label.push_str(&format!(" {text}"));
     }
     let peers: Vec<NodeId> = edges
         .iter()
@@ -493,11 +501,8 @@ pub fn node_label(
     {
         label.push_str(" (cut off)");
     }
-    if let Some(cache) = sim.node::<Cache>(id) {
-        match cache.entries() {
-            0 => label.push_str(" (cold)"),
-            n => label.push_str(&format!(" {n} keys")),
-        }
+    if let Some(text) = later {
+        label.push_str(&format!(" {text}"));
     }
     if let Some(busy) = m.get_gauge(&format!("{name}.busy_workers"))
         && busy.value() > 0.0

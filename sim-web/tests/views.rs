@@ -459,15 +459,18 @@ fn a_drawn_partition_splits_the_system_and_replays() {
 /// keys once warm, a node cut off by a partition, busy workers.
 #[test]
 fn node_labels_show_cold_caches_cut_off_nodes_and_load() {
-    use sim_web::topology::{links, node_label};
+    use sim_web::topology::{kind_of, links, node_label};
     let mut p = Player::new("stale-cache", story("stale-cache"), Some("short-ttl"), None).unwrap();
     let names: Vec<String> = p.sim().nodes().map(|(_, n)| n.to_string()).collect();
     let edges = links(&p.spec, &names);
     let cache = p.sim().node_id("cache").unwrap();
-    assert_eq!(node_label(p.sim(), cache, "cache", &edges), "cache (cold)");
+    assert_eq!(
+        node_label(p.sim(), cache, "cache", kind_of(&p.spec, "cache"), &edges),
+        "cache (cold)"
+    );
     p.seek(SimTime::ZERO + SimDuration::from_secs(60));
     while !p.work(u64::MAX / 2) {}
-    let warm = node_label(p.sim(), cache, "cache", &edges);
+    let warm = node_label(p.sim(), cache, "cache", kind_of(&p.spec, "cache"), &edges);
     assert!(
         warm.starts_with("cache ") && warm.ends_with(" keys"),
         "{warm}"
@@ -477,7 +480,10 @@ fn node_labels_show_cold_caches_cut_off_nodes_and_load() {
     p.act("restart", "cache", None).unwrap();
     p.seek(p.now() + SimDuration::from_nanos(10));
     while !p.work(u64::MAX / 2) {}
-    assert_eq!(node_label(p.sim(), cache, "cache", &edges), "cache (cold)");
+    assert_eq!(
+        node_label(p.sim(), cache, "cache", kind_of(&p.spec, "cache"), &edges),
+        "cache (cold)"
+    );
 
     // Cut the link between the API and the ledger: the ledger, whose only
     // link that is, is cut off; the API still hears the shop.
@@ -487,22 +493,37 @@ fn node_labels_show_cold_caches_cut_off_nodes_and_load() {
     let ledger = p.sim().node_id("ledger").unwrap();
     p.seek(SimTime::ZERO + SimDuration::from_secs(1));
     while !p.work(u64::MAX / 2) {}
-    assert!(!node_label(p.sim(), ledger, "ledger", &edges).contains("cut off"));
+    assert!(
+        !node_label(
+            p.sim(),
+            ledger,
+            "ledger",
+            kind_of(&p.spec, "ledger"),
+            &edges
+        )
+        .contains("cut off")
+    );
     p.act("partition", "api", Some("ledger")).unwrap();
     p.seek(p.now() + SimDuration::from_millis(1));
     while !p.work(u64::MAX / 2) {}
     assert_eq!(
-        node_label(p.sim(), ledger, "ledger", &edges),
+        node_label(
+            p.sim(),
+            ledger,
+            "ledger",
+            kind_of(&p.spec, "ledger"),
+            &edges
+        ),
         "ledger (cut off)"
     );
     let api = p.sim().node_id("api").unwrap();
-    let label = node_label(p.sim(), api, "api", &edges);
+    let label = node_label(p.sim(), api, "api", kind_of(&p.spec, "api"), &edges);
     assert!(!label.contains("cut off"), "{label}");
     // Requests keep arriving at the API, so its workers are busy (they
     // wait on the ledger, which cannot answer).
     p.seek(p.now() + SimDuration::from_millis(500));
     while !p.work(u64::MAX / 2) {}
-    let label = node_label(p.sim(), api, "api", &edges);
+    let label = node_label(p.sim(), api, "api", kind_of(&p.spec, "api"), &edges);
     assert!(label.contains("busy="), "{label}");
 }
 
@@ -543,4 +564,30 @@ fn the_story_panel_hides_and_comes_back() {
     h.get_by_label("Show the story").click();
     h.run();
     assert!(h.query_by_label("What to look for").is_some());
+}
+
+/// A replica group's leader is labelled as such, by its kind's badge,
+/// and its followers are not.
+#[test]
+fn the_leader_of_a_replica_group_is_labelled() {
+    use sim_web::topology::{kind_of, links, node_label};
+    let mut p = Player::new("cap", story("cap"), None, None).unwrap();
+    p.seek(SimTime::ZERO + SimDuration::from_millis(500));
+    while !p.work(u64::MAX / 2) {}
+    let names: Vec<String> = p.sim().nodes().map(|(_, n)| n.to_string()).collect();
+    let edges = links(&p.spec, &names);
+    let labels: Vec<String> = names
+        .iter()
+        .filter(|n| kind_of(&p.spec, n).is_some_and(|k| k.name == "replica"))
+        .map(|n| {
+            let id = p.sim().node_id(n).unwrap();
+            node_label(p.sim(), id, n, kind_of(&p.spec, n), &edges)
+        })
+        .collect();
+    assert_eq!(
+        labels.iter().filter(|l| l.ends_with(" (leader)")).count(),
+        1,
+        "{labels:?}"
+    );
+    assert!(labels.len() >= 3, "{labels:?}");
 }

@@ -17,6 +17,8 @@ pub const KIND: Kind = Kind {
     build,
     report,
     reports_as_group: false,
+    mesh: false,
+    badge,
 };
 
 const FIELDS: &[Field] = &[
@@ -78,4 +80,19 @@ fn report(r: &Report<'_>, _: &NodeSpec, name: &str) -> Vec<(String, String)> {
         ),
         ("invalidations".into(), c("invalidations").to_string()),
     ]
+}
+
+/// How many keys the cache holds (cold: none).
+fn badge(
+    sim: &crate::engine::Simulation<crate::models::rpc::Rpc>,
+    id: crate::engine::NodeId,
+) -> Option<super::Badge> {
+    let text = match sim.node::<Cache>(id)?.entries() {
+        0 => "(cold)".to_string(),
+        n => format!("{n} keys"),
+    };
+    Some(super::Badge {
+        text,
+        highlight: false,
+    })
 }

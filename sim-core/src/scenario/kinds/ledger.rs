@@ -16,6 +16,8 @@ pub const KIND: Kind = Kind {
     build,
     report,
     reports_as_group: false,
+    mesh: false,
+    badge: super::no_badge,
 };
 
 const FIELDS: &[Field] = &[required(

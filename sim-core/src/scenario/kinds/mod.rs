@@ -92,6 +92,41 @@ pub struct Kind {
     pub report: fn(&Report<'_>, &NodeSpec, &str) -> Vec<(String, String)>,
     /// The group reports once as a whole rather than per instance.
     pub reports_as_group: bool,
+    /// Its instances talk to one another (the web app draws the links).
+    pub mesh: bool,
+    /// What the web app writes beside a live node of the kind, if
+    /// anything (a replica that leads, a cache's keys).
+    pub badge: fn(&Simulation<Rpc>, NodeId) -> Option<Badge>,
+}
+
+/// A word on a live node in the web app.
+pub struct Badge {
+    pub text: String,
+    /// Drawn in the highlight colour, and written before other states.
+    pub highlight: bool,
+}
+
+/// For kinds with nothing to say beside a node.
+pub fn no_badge(_: &Simulation<Rpc>, _: NodeId) -> Option<Badge> {
+    None
+}
+
+/// Every simulated node of a spec with its declaration: a replica
+/// group's copies by their own names (`api-0`, `api-1`...), in the order
+/// they are built.
+pub fn instances(spec: &ScenarioSpec) -> Vec<(String, &NodeSpec)> {
+    spec.nodes
+        .iter()
+        .flat_map(|n| {
+            let name = n.name.get_ref();
+            match n.replicas.as_ref().map(|r| *r.get_ref()) {
+                None => vec![(name.clone(), n)],
+                Some(count) => (0..count)
+                    .map(|i| (super::spec::instance_name(name, i), n))
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 impl Kind {

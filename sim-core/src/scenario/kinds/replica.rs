@@ -24,6 +24,8 @@ pub const KIND: Kind = Kind {
     build,
     report,
     reports_as_group: true,
+    mesh: true,
+    badge,
 };
 
 const FIELDS: &[Field] = &[
@@ -302,4 +304,17 @@ fn report(r: &Report<'_>, _: &NodeSpec, g: &str) -> Vec<(String, String)> {
         },
     ));
     rows
+}
+
+/// A replica that believes it leads.
+fn badge(
+    sim: &crate::engine::Simulation<crate::models::rpc::Rpc>,
+    id: crate::engine::NodeId,
+) -> Option<super::Badge> {
+    sim.node::<Replica>(id)
+        .is_some_and(Replica::is_leader)
+        .then(|| super::Badge {
+            text: "(leader)".into(),
+            highlight: true,
+        })
 }

@@ -11,6 +11,7 @@ use super::output::write_atomically;
 use super::{Failure, bad_input, error, resolve_pick};
 use serde_json::{Value, json};
 use sim_core::models::rpc::{Outcome, Rpc};
+use sim_core::models::ties::Tie;
 use sim_core::{TraceKind, TraceSink, trace::TraceRecord};
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -24,6 +25,30 @@ fn outcome_text(o: &Outcome) -> String {
         Outcome::Ok(v) => format!("ok {v}"),
         Outcome::Err(k) => k.as_str().to_string(),
     }
+}
+
+/// How the record's message is tied to requests, with the message.
+fn tied<'a>(r: &TraceRecord<'a>) -> Option<(Tie, &'a Rpc)> {
+    rpc(r).and_then(|m| m.tie().map(|t| (t, m)))
+}
+
+/// What an answer says: a reply's outcome, or what the message is.
+fn answer_text(m: &Rpc) -> String {
+    match m {
+        Rpc::Reply { outcome, .. } => outcome_text(outcome),
+        other => other.describe(),
+    }
+}
+
+/// Whether an answer reports a failure.
+fn failed(m: &Rpc) -> bool {
+    matches!(
+        m,
+        Rpc::Reply {
+            outcome: Outcome::Err(_),
+            ..
+        } | Rpc::Refused { .. }
+    )
 }
 
 /// Collects Chrome trace events.
@@ -75,17 +100,26 @@ impl ChromeTrace {
 impl TraceSink for ChromeTrace {
     fn record(&mut self, r: &TraceRecord<'_>) {
         let ts = r.time.as_nanos() as f64 / 1e3;
-        match (r.kind, rpc(r)) {
-            (TraceKind::Send, Some(Rpc::Call { call, order, .. })) => {
+        match (r.kind, tied(r)) {
+            (
+                TraceKind::Send,
+                Some((
+                    Tie::Call {
+                        call,
+                        order: Some(order),
+                    },
+                    _,
+                )),
+            ) => {
                 let callee = r.peer.unwrap_or("?").to_string();
                 self.open
-                    .insert((r.node.to_string(), *call), (ts, *order, callee));
+                    .insert((r.node.to_string(), call), (ts, order, callee));
             }
-            (TraceKind::Deliver, Some(Rpc::Reply { call, outcome })) => {
-                self.close(r.node, *call, ts, outcome_text(outcome));
+            (TraceKind::Deliver, Some((Tie::Answer { call }, m))) => {
+                self.close(r.node, call, ts, answer_text(m));
             }
-            (TraceKind::Timer, Some(Rpc::AttemptTimeout { call, .. })) => {
-                self.close(r.node, *call, ts, "timeout".into());
+            (TraceKind::Timer, Some((Tie::Timeout { call }, _))) => {
+                self.close(r.node, call, ts, "timeout".into());
             }
             (TraceKind::Drop, _) => {
                 let what = r.detail.map(|d| format!("{d:?}")).unwrap_or_default();
@@ -202,24 +236,31 @@ fn ms(r: &TraceRecord<'_>) -> String {
 impl TraceSink for MermaidTrace {
     fn record(&mut self, r: &TraceRecord<'_>) {
         let peer = r.peer.unwrap_or("?");
-        match (r.kind, rpc(r)) {
+        match (r.kind, tied(r)) {
             (
                 TraceKind::Send,
-                Some(Rpc::Call {
-                    call, order, key, ..
-                }),
+                Some((
+                    Tie::Call {
+                        call,
+                        order: Some(order),
+                    },
+                    m,
+                )),
             ) => {
-                self.calls.insert((r.node.to_string(), *call), *order);
+                self.calls.insert((r.node.to_string(), call), order);
                 if self
                     .participants
-                    .get(order)
+                    .get(&order)
                     .is_none_or(|p| p.first().is_some_and(|f| f == r.node))
                 {
-                    *self.client_calls.entry(*order).or_default() += 1;
+                    *self.client_calls.entry(order).or_default() += 1;
                 }
-                let key = key.map(|k| format!(", key {k}")).unwrap_or_default();
+                let key = match m {
+                    Rpc::Call { key: Some(k), .. } => format!(", key {k}"),
+                    _ => String::new(),
+                };
                 self.add(
-                    *order,
+                    order,
                     r.node,
                     peer,
                     format!(
@@ -229,9 +270,9 @@ impl TraceSink for MermaidTrace {
                     ),
                 );
             }
-            (TraceKind::Deliver, Some(Rpc::Reply { call, outcome })) => {
-                if let Some(&order) = self.calls.get(&(r.node.to_string(), *call)) {
-                    if matches!(outcome, Outcome::Err(_)) {
+            (TraceKind::Deliver, Some((Tie::Answer { call }, m))) => {
+                if let Some(&order) = self.calls.get(&(r.node.to_string(), call)) {
+                    if failed(m) {
                         self.troubled.insert(order);
                     }
                     self.add(
@@ -241,14 +282,14 @@ impl TraceSink for MermaidTrace {
                         format!(
                             "{peer}-->>{}: {} for call {call} at {}",
                             r.node,
-                            outcome_text(outcome),
+                            answer_text(m),
                             ms(r)
                         ),
                     );
                 }
             }
-            (TraceKind::Drop, Some(Rpc::Reply { call, outcome })) => {
-                if let Some(&order) = self.calls.get(&(peer.to_string(), *call)) {
+            (TraceKind::Drop, Some((Tie::Answer { call }, m))) => {
+                if let Some(&order) = self.calls.get(&(peer.to_string(), call)) {
                     self.troubled.insert(order);
                     self.add(
                         order,
@@ -257,23 +298,32 @@ impl TraceSink for MermaidTrace {
                         format!(
                             "{}-x{peer}: LOST {} for call {call} at {}",
                             r.node,
-                            outcome_text(outcome),
+                            answer_text(m),
                             ms(r)
                         ),
                     );
                 }
             }
-            (TraceKind::Drop, Some(Rpc::Call { call, order, .. })) => {
-                self.troubled.insert(*order);
+            (
+                TraceKind::Drop,
+                Some((
+                    Tie::Call {
+                        call,
+                        order: Some(order),
+                    },
+                    _,
+                )),
+            ) => {
+                self.troubled.insert(order);
                 self.add(
-                    *order,
+                    order,
                     r.node,
                     peer,
                     format!("{}-x{peer}: LOST call {call} at {}", r.node, ms(r)),
                 );
             }
-            (TraceKind::Timer, Some(Rpc::AttemptTimeout { call, .. })) => {
-                if let Some(&order) = self.calls.get(&(r.node.to_string(), *call)) {
+            (TraceKind::Timer, Some((Tie::Timeout { call }, _))) => {
+                if let Some(&order) = self.calls.get(&(r.node.to_string(), call)) {
                     self.troubled.insert(order);
                     self.add(
                         order,

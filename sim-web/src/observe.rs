@@ -18,7 +18,8 @@
 //! or without it.
 
 use sim_core::models::client::ORDER_BITS;
-use sim_core::models::rpc::{Outcome, PROBE_ORDER, Rpc};
+use sim_core::models::rpc::Rpc;
+use sim_core::models::ties::Tie;
 use sim_core::trace::{TraceKind, TraceRecord, TraceSink};
 use sim_core::{SimDuration, SimTime};
 use std::cell::RefCell;
@@ -258,81 +259,6 @@ impl Tracker {
     }
 }
 
-/// How a message relates to requests.
-enum Tie {
-    /// It starts an attempt of call `call` by the sender: the request is
-    /// the one its order names, or the handler's, or a new one.
-    Call { call: u64, order: Option<u64> },
-    /// It answers the receiver's call `call`.
-    Answer { call: u64 },
-    /// It starts op `op` of the sender (a coordinator's replication).
-    Op { op: u64 },
-    /// It answers the receiver's op `op`.
-    OpAnswer { op: u64 },
-    /// It belongs to whatever the sender's handler serves.
-    Handler,
-}
-
-/// How a message is tied to requests (None: it is not part of one).
-fn tie(m: &Rpc) -> Option<Tie> {
-    use Rpc::*;
-    Some(match m {
-        Call { call, order, .. } if *order != PROBE_ORDER => Tie::Call {
-            call: *call,
-            order: Some(*order),
-        },
-        KvRead { call, .. } | KvWrite { call, .. } | Put { call, .. } | Get { call, .. } => {
-            Tie::Call {
-                call: *call,
-                order: None,
-            }
-        }
-        Reply { call, .. }
-        | KvValue { call, .. }
-        | KvAck { call }
-        | PutOk { call, .. }
-        | GetOk { call, .. }
-        | Refused { call, .. } => Tie::Answer { call: *call },
-        Replicate { op: Some(op), .. } | Fetch { op, .. } => Tie::Op { op: *op },
-        Replicated { op } | Fetched { op, .. } => Tie::OpAnswer { op: *op },
-        Invalidate { .. } | Replicate { op: None, .. } => Tie::Handler,
-        _ => return None,
-    })
-}
-
-/// What a message is, for the inspector (only asked of messages of the
-/// requests being kept).
-fn what(m: &Rpc) -> String {
-    use Rpc::*;
-    match m {
-        Call { .. } => "call".into(),
-        Reply { outcome, .. } => match outcome {
-            Outcome::Ok(_) => "reply ok".into(),
-            Outcome::Err(e) => format!("reply {}", e.as_str()),
-        },
-        KvRead { key, .. } => format!("read key {key}"),
-        KvWrite { key, version, .. } => format!("write key {key} v{version}"),
-        KvValue { version, .. } => format!("value v{version}"),
-        KvAck { .. } => "ack".into(),
-        Invalidate { key } => format!("invalidate key {key}"),
-        Put { key, .. } => format!("put key {key}"),
-        Get { key, .. } => format!("get key {key}"),
-        PutOk { .. } => "put ok".into(),
-        GetOk { items, .. } => match items.len() {
-            0 => "got nothing".into(),
-            1 => format!("got value {}", items[0].id),
-            n => format!("got {n} siblings"),
-        },
-        Refused { .. } => "refused".into(),
-        Replicate { op: Some(_), .. } => "replicate".into(),
-        Replicate { op: None, .. } => "replicate (async)".into(),
-        Replicated { .. } => "replicated".into(),
-        Fetch { .. } => "fetch".into(),
-        Fetched { items, .. } => format!("fetched {} item(s)", items.len()),
-        other => format!("{other:?}"),
-    }
-}
-
 /// The trace sink that fills `Observed`.
 #[derive(Debug, Default)]
 pub struct ObserveSink {
@@ -341,7 +267,7 @@ pub struct ObserveSink {
 
 impl ObserveSink {
     fn on_send(&self, o: &mut Observed, r: &TraceRecord<'_>, to: &str, to_id: u32, m: &Rpc) {
-        let Some(tie) = tie(m) else {
+        let Some(tie) = m.tie() else {
             return;
         };
         let t = &mut o.tracker;
@@ -359,7 +285,7 @@ impl ObserveSink {
                     None => {
                         let label = match order {
                             Some(order) => format!("order {}", order & ((1 << ORDER_BITS) - 1)),
-                            None => what(m),
+                            None => m.describe(),
                         };
                         let number = o.started;
                         o.started += 1;
@@ -398,6 +324,8 @@ impl ObserveSink {
             }
             Tie::OpAnswer { op } => t.ops.get(&(to_id, op)).copied(),
             Tie::Handler => t.context(from_id),
+            // Timers are not sent.
+            Tie::Timeout { .. } => None,
         };
         let Some(number) = found else { return };
         let Some(req) = o.request_mut(number) else {
@@ -411,7 +339,7 @@ impl ObserveSink {
                 arrived: None,
                 from: r.node.to_string(),
                 to: to.to_string(),
-                what: what(m),
+                what: m.describe(),
                 dropped: None,
             });
         }
@@ -434,7 +362,7 @@ impl ObserveSink {
         } else {
             ((peer, peer_id), (r.node, here))
         };
-        let Some(tie) = tie(m) else {
+        let Some(tie) = m.tie() else {
             if drop.is_none() {
                 o.tracker.handler = None;
             }
@@ -446,7 +374,7 @@ impl ObserveSink {
             Tie::Answer { call } => t.calls.get(&(receiver_id, call)).copied(),
             Tie::Op { op } => t.ops.get(&(sender_id, op)).copied(),
             Tie::OpAnswer { op } => t.ops.get(&(receiver_id, op)).copied(),
-            Tie::Handler => None,
+            Tie::Handler | Tie::Timeout { .. } => None,
         };
         if drop.is_none() {
             t.handler = found.map(|req| (receiver_id, req));
@@ -454,7 +382,7 @@ impl ObserveSink {
         if found.is_none() && (o.requests.is_empty() || !matches!(tie, Tie::Handler)) {
             return;
         }
-        let what = what(m);
+        let what = m.describe();
         let open = |h: &Hop| {
             h.arrived.is_none()
                 && h.dropped.is_none()
@@ -549,9 +477,9 @@ impl TraceSink for ObserveSink {
                 // Timers carry no request ids the tracker follows, except
                 // a caller's attempt timeout, which names its call.
                 let node = r.node_id.index() as u32;
-                o.tracker.handler = match rpc().filter(|_| follow) {
-                    Some(Rpc::AttemptTimeout { call, .. }) => {
-                        o.tracker.calls.get(&(node, *call)).map(|&q| (node, q))
+                o.tracker.handler = match rpc().filter(|_| follow).and_then(Rpc::tie) {
+                    Some(Tie::Timeout { call }) => {
+                        o.tracker.calls.get(&(node, call)).map(|&q| (node, q))
                     }
                     _ => None,
                 };

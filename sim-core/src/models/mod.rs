@@ -24,6 +24,7 @@ pub mod replication;
 pub mod router;
 pub mod rpc;
 pub mod service;
+pub mod ties;
 
 /// What one entry of a model's growing state (a call in flight, a queued
 /// job, a stored key, a history entry) counts for in a run's memory

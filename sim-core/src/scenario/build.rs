@@ -1,7 +1,8 @@
 //! From a checked scenario spec to a ready-to-run simulation, and from its
 //! metrics to expectation verdicts.
 
-use super::load::{DEFAULT_PARTITION, DEFAULT_ZONE};
+use super::faults::FaultAction;
+use super::load::DEFAULT_ZONE;
 use super::spec::instance_name;
 use super::spec::{CompareOp, ExpectSpec, ScenarioSpec};
 use crate::checker::consistency::{self, KvOp};
@@ -280,7 +281,8 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
         }
     }
     for f in &spec.faults {
-        let at = SimTime::ZERO + f.at.0;
+        let at = SimTime::ZERO + f.at.get_ref().0;
+        let action = f.action().map_err(|p| p.message)?;
         let control = |c: Control, names: &toml::Spanned<String>, sim: &mut Simulation<Rpc>| {
             for &n in &ids[names.get_ref().as_str()] {
                 sim.inject(at, n, n, Rpc::Control(c.clone()))
@@ -288,80 +290,70 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
             }
             Ok::<(), String>(())
         };
-        if let Some(n) = &f.slow {
-            let permille = (f.factor.unwrap_or(1.0) * 1000.0)
-                .round()
-                .clamp(1.0, u32::MAX as f64);
-            control(
-                Control::Slow {
-                    permille: permille as u32,
-                },
-                n,
-                &mut sim,
-            )?;
-            continue;
-        }
-        if let Some(n) = &f.errors {
-            let ppm = (f.rate.map_or(0.0, |p| p.0) * 1e6).round() as u32;
-            control(Control::Errors { ppm }, n, &mut sim)?;
-            continue;
-        }
-        if let Some(n) = &f.hang {
-            control(Control::Hang, n, &mut sim)?;
-            continue;
-        }
-        if let Some(n) = &f.recover {
-            control(Control::Recover, n, &mut sim)?;
-            continue;
-        }
-        if let Some(flag) = &f.flag {
-            // Every service (every replica) that has the flag.
-            for n in &spec.nodes {
-                if n.flags
-                    .as_ref()
-                    .is_some_and(|fl| fl.contains_key(flag.get_ref()))
-                {
-                    for &id in &ids[n.name.get_ref().as_str()] {
-                        let c = Control::Flag {
-                            name: flag.get_ref().clone(),
-                            on: f.on.unwrap_or(false),
-                        };
-                        sim.inject(at, id, id, Rpc::Control(c))
-                            .map_err(|e| e.to_string())?;
+        let faults: Vec<Fault> = match action {
+            FaultAction::Slow { node, factor } => {
+                let permille = (factor * 1000.0).round().clamp(1.0, u32::MAX as f64);
+                let permille = permille as u32;
+                control(Control::Slow { permille }, node, &mut sim)?;
+                continue;
+            }
+            FaultAction::Errors { node, rate } => {
+                let ppm = (rate * 1e6).round() as u32;
+                control(Control::Errors { ppm }, node, &mut sim)?;
+                continue;
+            }
+            FaultAction::Hang(node) => {
+                control(Control::Hang, node, &mut sim)?;
+                continue;
+            }
+            FaultAction::Recover(node) => {
+                control(Control::Recover, node, &mut sim)?;
+                continue;
+            }
+            FaultAction::Flag { flag, on } => {
+                // Every service (every replica) that has the flag.
+                for n in &spec.nodes {
+                    if n.flags
+                        .as_ref()
+                        .is_some_and(|fl| fl.contains_key(flag.get_ref()))
+                    {
+                        for &id in &ids[n.name.get_ref().as_str()] {
+                            let c = Control::Flag {
+                                name: flag.get_ref().clone(),
+                                on,
+                            };
+                            sim.inject(at, id, id, Rpc::Control(c))
+                                .map_err(|e| e.to_string())?;
+                        }
                     }
                 }
+                continue;
             }
-            continue;
-        }
-        let faults: Vec<Fault> = if let Some(n) = &f.crash {
-            group(n.get_ref()).into_iter().map(Fault::Crash).collect()
-        } else if let Some(n) = &f.restart {
-            group(n.get_ref()).into_iter().map(Fault::Restart).collect()
-        } else if let Some(p) = &f.partition {
-            let [a, b] = p.get_ref();
-            let side = |names: &Vec<toml::Spanned<String>>| -> NodeSet {
-                names
-                    .iter()
-                    .flat_map(|n| members(&sim, n.get_ref()))
-                    .collect()
-            };
-            let name = f
-                .name
-                .clone()
-                .unwrap_or_else(|| DEFAULT_PARTITION.to_string());
-            let (a, b) = (side(a), side(b));
-            vec![Fault::Partition(if f.one_way {
-                Partition::one_way(&name, a, b)
-            } else {
-                Partition::between(&name, a, b)
-            })]
-        } else if let Some(h) = &f.heal {
-            vec![match h.get_ref().as_str() {
+            FaultAction::Crash(n) => group(n.get_ref()).into_iter().map(Fault::Crash).collect(),
+            FaultAction::Restart(n) => group(n.get_ref()).into_iter().map(Fault::Restart).collect(),
+            FaultAction::Partition {
+                sides,
+                one_way,
+                name,
+            } => {
+                let [a, b] = sides.get_ref();
+                let side = |names: &Vec<toml::Spanned<String>>| -> NodeSet {
+                    names
+                        .iter()
+                        .flat_map(|n| members(&sim, n.get_ref()))
+                        .collect()
+                };
+                let (a, b) = (side(a), side(b));
+                vec![Fault::Partition(if one_way {
+                    Partition::one_way(name, a, b)
+                } else {
+                    Partition::between(name, a, b)
+                })]
+            }
+            FaultAction::Heal(h) => vec![match h.get_ref().as_str() {
                 "all" => Fault::HealAll,
                 name => Fault::Heal(name.to_string()),
-            }]
-        } else {
-            return Err("a fault does nothing".into());
+            }],
         };
         for fault in faults {
             sim.schedule(at, fault).map_err(|e| e.to_string())?;

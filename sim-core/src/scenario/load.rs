@@ -12,6 +12,7 @@
 #![allow(clippy::result_large_err)]
 
 use super::diagnostic::Diagnostic;
+use super::faults::FaultAction;
 use super::spec::ScenarioSpec;
 use super::suggest::did_you_mean;
 use std::collections::BTreeSet;
@@ -460,116 +461,70 @@ fn check(
     }
     let mut partitions = BTreeSet::new();
     for f in &spec.faults {
-        let actions = [
-            f.crash.is_some(),
-            f.restart.is_some(),
-            f.partition.is_some(),
-            f.heal.is_some(),
-            f.slow.is_some(),
-            f.errors.is_some(),
-            f.hang.is_some(),
-            f.recover.is_some(),
-            f.flag.is_some(),
-        ];
-        let count = actions.iter().filter(|&&a| a).count();
-        if count != 1 {
-            return Err(Diagnostic::at(
-                file,
-                source,
-                0..0,
-                format!(
-                    "the fault at {} must do exactly one thing, but it does {count}",
-                    f.at.0
-                ),
-            )
-            .with_field("fault")
-            .with_expected(
-                "one of `crash`, `restart`, `partition`, `heal`, `slow`, `errors`, `hang`, `recover`, `flag`",
-            ));
-        }
-        for r in [
-            &f.crash, &f.restart, &f.slow, &f.errors, &f.hang, &f.recover,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            instance_ref(r, "fault")?;
-        }
-        let needs = |what: &str, with: &str, ok: bool| -> Result<(), Diagnostic> {
-            if ok {
-                return Ok(());
+        let action = f.action().map_err(|p| {
+            let d = at(file, source, locate(p.span), "fault", p.message);
+            match p.expected {
+                Some(e) => d.with_expected(e),
+                None => d,
             }
-            Err(Diagnostic::at(
-                file,
-                source,
-                0..0,
-                format!("the `{what}` fault at {} needs `{with}`", f.at.0),
-            )
-            .with_field("fault"))
-        };
-        if f.slow.is_some() {
-            needs(
-                "slow",
-                "factor = 10 (how many times slower)",
-                f.factor.is_some_and(|x| x.is_finite() && x > 0.0),
-            )?;
-        }
-        if f.errors.is_some() {
-            needs("errors", "rate = \"20%\"", f.rate.is_some())?;
-        }
-        if let Some(flag) = &f.flag {
-            needs("flag", "on = true or false", f.on.is_some())?;
-            if !all_flags.contains(flag.get_ref().as_str()) {
-                return Err(at(
-                    file,
-                    source,
-                    locate(flag.span()),
-                    "fault.flag",
-                    format!("no service has a flag called `{}`", flag.get_ref()),
-                )
-                .with_suggestion(did_you_mean(flag.get_ref(), all_flags.iter().copied())));
-            }
-        }
-        if let Some(p) = &f.partition {
-            for side in p.get_ref() {
-                for member in side {
-                    place_ref(member, "fault.partition")?;
+        })?;
+        match action {
+            FaultAction::Crash(r)
+            | FaultAction::Restart(r)
+            | FaultAction::Slow { node: r, .. }
+            | FaultAction::Errors { node: r, .. }
+            | FaultAction::Hang(r)
+            | FaultAction::Recover(r) => instance_ref(r, "fault")?,
+            FaultAction::Flag { flag, .. } => {
+                if !all_flags.contains(flag.get_ref().as_str()) {
+                    return Err(at(
+                        file,
+                        source,
+                        locate(flag.span()),
+                        "fault.flag",
+                        format!("no service has a flag called `{}`", flag.get_ref()),
+                    )
+                    .with_suggestion(did_you_mean(flag.get_ref(), all_flags.iter().copied())));
                 }
             }
-            if let Some((node, first, second)) = super::graph::partition_overlap(spec, p.get_ref())
-            {
-                let how = if first == second {
-                    format!("`{first}` is named on two sides")
-                } else {
-                    format!("`{first}` and `{second}` both hold `{node}`")
-                };
-                return Err(at(
-                    file,
-                    source,
-                    locate(p.span()),
-                    "fault.partition",
-                    format!("the partition's sides overlap: {how}, so `{node}` would be on both sides of the cut"),
-                )
-                .with_help("name each node, group or zone on one side only"));
+            FaultAction::Partition { sides, name, .. } => {
+                for side in sides.get_ref() {
+                    for member in side {
+                        place_ref(member, "fault.partition")?;
+                    }
+                }
+                if let Some((node, first, second)) =
+                    super::graph::partition_overlap(spec, sides.get_ref())
+                {
+                    let how = if first == second {
+                        format!("`{first}` is named on two sides")
+                    } else {
+                        format!("`{first}` and `{second}` both hold `{node}`")
+                    };
+                    return Err(at(
+                        file,
+                        source,
+                        locate(sides.span()),
+                        "fault.partition",
+                        format!("the partition's sides overlap: {how}, so `{node}` would be on both sides of the cut"),
+                    )
+                    .with_help("name each node, group or zone on one side only"));
+                }
+                partitions.insert(name.to_string());
             }
-            partitions.insert(
-                f.name
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_PARTITION.to_string()),
-            );
-        }
-        if let Some(h) = &f.heal {
-            let name = h.get_ref();
-            if name != "all" && !partitions.contains(name.as_str()) {
-                return Err(at(
-                    file,
-                    source,
-                    locate(h.span()),
-                    "fault.heal",
-                    format!("no partition called `{name}` was started before this heal"),
-                )
-                .with_expected("the `name` of an earlier partition, or \"all\"")
-                .with_suggestion(did_you_mean(name, partitions.iter().map(String::as_str))));
+            FaultAction::Heal(h) => {
+                let name = h.get_ref();
+                if name != "all" && !partitions.contains(name.as_str()) {
+                    return Err(at(
+                        file,
+                        source,
+                        locate(h.span()),
+                        "fault.heal",
+                        format!("no partition called `{name}` was started before this heal"),
+                    )
+                    .with_expected("the `name` of an earlier partition, or \"all\"")
+                    .with_suggestion(did_you_mean(name, partitions.iter().map(String::as_str))));
+                }
             }
         }
     }
@@ -605,8 +560,7 @@ fn node_keys(doc: &toml::Table, i: usize) -> Vec<&str> {
 
 /// The zone of a node that names none.
 pub const DEFAULT_ZONE: &str = "default";
-/// The name of a partition that names none.
-pub const DEFAULT_PARTITION: &str = "partition";
+pub use super::faults::DEFAULT_PARTITION;
 
 /// Sets `path` (dot-separated; `node.<name>` picks a node by name,
 /// `link.<n>` and `fault.<n>` by position) in `doc` to `value`.

@@ -14,6 +14,7 @@
 
 pub mod build;
 pub mod diagnostic;
+pub mod faults;
 pub mod graph;
 pub mod judge;
 pub mod kinds;

@@ -48,7 +48,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ),
     (
         "[[fault]]",
-        "Something that happens at a time: exactly one of `crash`, `restart`, `partition`, `heal`, `slow`, `errors`, `hang`, `recover`, `flag`.",
+        "Something that happens at a time: `at` and exactly one action, with the companion fields of that action only (`factor` with `slow`, `rate` with `errors`, `on` with `flag`, `one_way` and `name` with `partition`).",
     ),
     (
         "[variants.NAME]",
@@ -785,6 +785,13 @@ pub fn markdown() -> String {
         }
         if *table == "[[node]]" {
             out.push_str(&node_sections());
+        }
+        if *table == "[[fault]]" {
+            let actions: Vec<String> = super::faults::ACTIONS
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect();
+            out.push_str(&format!("\nThe actions: {}.\n", actions.join(", ")));
         }
     }
     out.push_str(CHECKERS);

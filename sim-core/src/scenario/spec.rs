@@ -549,17 +549,17 @@ pub struct LinkSpecToml {
     pub reorder_delay: Option<DistSpec>,
 }
 
-/// A scheduled fault: `at` and exactly one action.
+/// A scheduled fault: `at` and exactly one action (see `faults`, which
+/// reads it as a `FaultAction`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
-    pub at: Duration,
+    pub at: Spanned<Duration>,
     pub crash: Option<Spanned<String>>,
     pub restart: Option<Spanned<String>>,
     /// Two groups of node or zone names to cut apart.
     pub partition: Option<Spanned<[Vec<Spanned<String>>; 2]>>,
-    #[serde(default)]
-    pub one_way: bool,
+    pub one_way: Option<bool>,
     /// The partition's name, for `heal`.
     pub name: Option<String>,
     /// Heal the partition with this name, or `"all"`.

@@ -9,6 +9,7 @@
 //! Recovery is the start of the first interval after the fault from which
 //! no interval breaks that rule until the end of the run.
 
+use super::faults::FaultAction;
 use super::spec::ScenarioSpec;
 use crate::metrics::{Metrics, SeriesBucket};
 use crate::time::{SimDuration, SimTime};
@@ -28,7 +29,7 @@ pub struct FaultWindow {
 /// The fault windows of a scenario's schedule, by start time.
 pub fn fault_windows(spec: &ScenarioSpec) -> Vec<FaultWindow> {
     let mut faults: Vec<_> = spec.faults.iter().collect();
-    faults.sort_by_key(|f| f.at.0);
+    faults.sort_by_key(|f| f.at.get_ref().0);
     // (key, start, label) of windows still open.
     let mut open: Vec<(String, SimTime, String)> = Vec::new();
     let mut out = Vec::new();
@@ -50,59 +51,57 @@ pub fn fault_windows(spec: &ScenarioSpec) -> Vec<FaultWindow> {
         });
     };
     for f in faults {
-        let at = SimTime::ZERO + f.at.0;
+        let at = SimTime::ZERO + f.at.get_ref().0;
+        let Ok(action) = f.action() else { continue };
         let node = |n: &toml::Spanned<String>| format!("node:{}", n.get_ref());
-        if let Some(n) = &f.crash {
-            open.push((node(n), at, format!("{} down", n.get_ref())));
-        } else if let Some(n) = &f.restart {
-            let key = node(n);
-            close(&|k| k == key, at, &mut open, &mut out);
-        } else if let Some(n) = &f.slow {
-            let factor = f.factor.unwrap_or(1.0);
-            open.push((
-                format!("gray:{}", n.get_ref()),
-                at,
-                format!("{} {factor}x slower", n.get_ref()),
-            ));
-        } else if let Some(n) = &f.errors {
-            let rate = f.rate.map_or(0.0, |r| r.0 * 100.0);
-            open.push((
-                format!("gray:{}", n.get_ref()),
-                at,
-                format!("{} failing {rate}%", n.get_ref()),
-            ));
-        } else if let Some(n) = &f.hang {
-            open.push((
-                format!("gray:{}", n.get_ref()),
-                at,
-                format!("{} hangs", n.get_ref()),
-            ));
-        } else if let Some(n) = &f.recover {
-            let key = format!("gray:{}", n.get_ref());
-            close(&|k| k == key, at, &mut open, &mut out);
-        } else if let Some(p) = &f.partition {
-            let name = f.name.clone().unwrap_or_else(|| "partition".into());
-            let [a, b] = p.get_ref();
-            let side = |s: &Vec<toml::Spanned<String>>| {
-                s.iter()
-                    .map(|n| n.get_ref().as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            };
-            let arrow = if f.one_way { "-/->" } else { "|" };
-            open.push((
-                format!("partition:{name}"),
-                at,
-                format!("{} {arrow} {}", side(a), side(b)),
-            ));
-        } else if let Some(h) = &f.heal {
-            let h = h.get_ref().clone();
-            if h == "all" {
-                close(&|k| k.starts_with("partition:"), at, &mut open, &mut out);
-            } else {
-                let key = format!("partition:{h}");
+        let gray = |n: &toml::Spanned<String>| format!("gray:{}", n.get_ref());
+        match action {
+            FaultAction::Crash(n) => open.push((node(n), at, format!("{} down", n.get_ref()))),
+            FaultAction::Restart(n) => {
+                let key = node(n);
                 close(&|k| k == key, at, &mut open, &mut out);
             }
+            FaultAction::Slow { node: n, factor } => {
+                open.push((gray(n), at, format!("{} {factor}x slower", n.get_ref())));
+            }
+            FaultAction::Errors { node: n, rate } => {
+                let rate = rate * 100.0;
+                open.push((gray(n), at, format!("{} failing {rate}%", n.get_ref())));
+            }
+            FaultAction::Hang(n) => open.push((gray(n), at, format!("{} hangs", n.get_ref()))),
+            FaultAction::Recover(n) => {
+                let key = gray(n);
+                close(&|k| k == key, at, &mut open, &mut out);
+            }
+            FaultAction::Partition {
+                sides,
+                one_way,
+                name,
+            } => {
+                let [a, b] = sides.get_ref();
+                let side = |s: &Vec<toml::Spanned<String>>| {
+                    s.iter()
+                        .map(|n| n.get_ref().as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                let arrow = if one_way { "-/->" } else { "|" };
+                open.push((
+                    format!("partition:{name}"),
+                    at,
+                    format!("{} {arrow} {}", side(a), side(b)),
+                ));
+            }
+            FaultAction::Heal(h) => {
+                let h = h.get_ref().clone();
+                if h == "all" {
+                    close(&|k| k.starts_with("partition:"), at, &mut open, &mut out);
+                } else {
+                    let key = format!("partition:{h}");
+                    close(&|k| k == key, at, &mut open, &mut out);
+                }
+            }
+            FaultAction::Flag { .. } => {}
         }
     }
     for (_, start, label) in open {

@@ -118,8 +118,10 @@ pub struct ServiceConfig {
     pub priority_shedding: Option<PriorityShedding>,
 }
 
-/// The order in which waiting calls are served.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The order in which waiting calls are served (`discipline = "lifo"`
+/// in a scenario file).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Discipline {
     /// First in, first out.
     #[default]

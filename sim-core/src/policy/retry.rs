@@ -30,10 +30,13 @@ pub enum Backoff {
     },
 }
 
-/// How randomness spreads retries out (Brooker's names).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How randomness spreads retries out (Brooker's names; `jitter =
+/// "full"` in a scenario file).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Jitter {
     /// Exactly the backoff: clients that failed together retry together.
+    #[default]
     None,
     /// Uniform in [0, backoff].
     Full,

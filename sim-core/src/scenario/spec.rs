@@ -133,7 +133,7 @@ pub struct NodeSpec {
     pub calls: Option<Spanned<String>>,
     pub call_timeout: Option<Duration>,
     pub idempotency: Option<IdempotencySpec>,
-    pub discipline: Option<DisciplineName>,
+    pub discipline: Option<crate::models::service::Discipline>,
     pub codel: Option<CodelSpec>,
     /// Dependencies with their policies, called in order after the work.
     #[serde(rename = "call")]
@@ -174,7 +174,7 @@ pub struct NodeSpec {
     pub drift_check: Option<Spanned<Duration>>,
     // Session: a user of a replicated store.
     pub read_share: Option<Probability>,
-    pub read_from: Option<ReadFromName>,
+    pub read_from: Option<crate::models::replication::ReadFrom>,
     pub read_your_writes: Option<bool>,
 }
 
@@ -212,15 +212,6 @@ pub enum ConflictsName {
     Lww,
     /// Version vectors: both stay, as siblings, until a write supersedes them.
     Siblings,
-}
-
-/// Where a session reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReadFromName {
-    Leader,
-    Local,
-    Random,
 }
 
 /// How a router maps keys to shards.
@@ -452,14 +443,6 @@ impl<'de> Deserialize<'de> for ZeroOrRate {
     }
 }
 
-/// The order in which a service serves waiting calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DisciplineName {
-    Fifo,
-    Lifo,
-}
-
 /// `codel = true` (target 5ms, interval 100ms) or `{ target, interval }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
@@ -501,7 +484,7 @@ pub struct RetrySpec {
     pub multiplier: Option<f64>,
     pub max_delay: Option<Duration>,
     #[serde(default)]
-    pub jitter: JitterKind,
+    pub jitter: crate::policy::retry::Jitter,
     /// Error kinds worth retrying (default: timeout, unavailable,
     /// overloaded, conflict).
     pub on: Option<Vec<crate::policy::ErrorKind>>,
@@ -515,16 +498,6 @@ pub enum BackoffKind {
     Immediate,
     Fixed,
     Exponential,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JitterKind {
-    #[default]
-    None,
-    Full,
-    Equal,
-    Decorrelated,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -11,12 +11,15 @@ use crate::metrics::{CounterId, HistogramId, SeriesId};
 use crate::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Where a session sends its reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a session sends its reads (`read_from = "leader"` in a scenario
+/// file).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ReadFrom {
     /// The leader only (leader/follower), which refuses if it is not.
     Leader,
     /// The replica in the session's zone.
+    #[default]
     Local,
     /// Any replica, at random.
     Random,

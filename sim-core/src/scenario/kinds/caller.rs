@@ -9,12 +9,12 @@ use crate::policy::bulkhead::BulkheadConfig;
 use crate::policy::circuit_breaker::{BreakerConfig, BreakerWindow};
 use crate::policy::hedge::{HedgeAfter, HedgeConfig};
 use crate::policy::load_balance::{Balancer, HealthCheckConfig, OutlierConfig};
-use crate::policy::retry::{Backoff, BudgetConfig, Jitter, RetryConfig};
+use crate::policy::retry::{Backoff, BudgetConfig, RetryConfig};
 use crate::policy::throttle::ThrottleConfig;
 use crate::scenario::diagnostic::Diagnostic;
 use crate::scenario::spec::{
-    BackoffKind, BreakerSpec, HealthCheckSpec, HedgeSpec, JitterKind, OutlierSpec, RetrySpec,
-    ThrottleSpec, WindowSpec,
+    BackoffKind, BreakerSpec, HealthCheckSpec, HedgeSpec, OutlierSpec, RetrySpec, ThrottleSpec,
+    WindowSpec,
 };
 use crate::time::SimDuration;
 use toml::Spanned;
@@ -91,12 +91,7 @@ pub fn retry_config(r: &RetrySpec) -> RetryConfig {
                 max: r.max_delay.map_or(SimDuration::MAX, |d| d.0),
             },
         },
-        jitter: match r.jitter {
-            JitterKind::None => Jitter::None,
-            JitterKind::Full => Jitter::Full,
-            JitterKind::Equal => Jitter::Equal,
-            JitterKind::Decorrelated => Jitter::Decorrelated,
-        },
+        jitter: r.jitter,
         retry_on: match &r.on {
             None => RetryConfig::default_retry_on(),
             Some(kinds) => kinds.clone(),

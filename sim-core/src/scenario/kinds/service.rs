@@ -4,17 +4,14 @@
 
 use super::caller::Policies;
 use super::{Build, Check, Field, Kind, Report, optional, required};
-use crate::models::service::{
-    Dependency, Discipline, Fanout, PriorityShedding, Service, ServiceConfig,
-};
+use crate::models::service::{Dependency, Fanout, PriorityShedding, Service, ServiceConfig};
 use crate::policy::codel::CodelConfig;
 use crate::policy::idempotency::IdempotencyConfig;
 use crate::policy::rate_limit::{Limit, RateLimitConfig};
 use crate::policy::timeout::TimeoutConfig;
 use crate::scenario::diagnostic::Diagnostic;
 use crate::scenario::spec::{
-    CallSpec, CodelSpec, DisciplineName, FanoutSpec, IdempotencySpec, NodeKind, NodeSpec,
-    QueueSpec, RateLimitSpec,
+    CallSpec, CodelSpec, FanoutSpec, IdempotencySpec, NodeKind, NodeSpec, QueueSpec, RateLimitSpec,
 };
 use crate::time::SimDuration;
 
@@ -245,10 +242,7 @@ fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
         }),
         Some(IdempotencySpec::Ttl(t)) => Some(IdempotencyConfig { ttl: t.ttl.0 }),
     };
-    s.discipline = match n.discipline {
-        None | Some(DisciplineName::Fifo) => Discipline::Fifo,
-        Some(DisciplineName::Lifo) => Discipline::Lifo,
-    };
+    s.discipline = n.discipline.unwrap_or_default();
     s.codel = match n.codel {
         None | Some(CodelSpec::Enabled(false)) => None,
         Some(CodelSpec::Enabled(true)) => Some(CodelConfig::default()),

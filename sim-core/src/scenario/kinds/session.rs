@@ -4,10 +4,10 @@
 use super::reader::{KEYS, key_dist};
 use super::rows::percent;
 use super::{Build, Check, Field, Kind, Report, optional, required};
-use crate::models::replication::{ReadFrom, Session, SessionConfig};
+use crate::models::replication::{Session, SessionConfig};
 use crate::scenario::diagnostic::Diagnostic;
 use crate::scenario::load::DEFAULT_ZONE;
-use crate::scenario::spec::{NodeKind, NodeSpec, ReadFromName, ReplicationName};
+use crate::scenario::spec::{NodeKind, NodeSpec, ReplicationName};
 use crate::time::SimDuration;
 
 pub const KIND: Kind = Kind {
@@ -83,11 +83,7 @@ fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
         keys: key_dist(n.keys.as_ref().map(|k| k.get_ref())),
         rate_per_s: n.rate.as_ref().expect("checked").get_ref().0,
         read_share: n.read_share.map_or(0.5, |p| p.0),
-        read_from: match n.read_from {
-            Some(ReadFromName::Leader) => ReadFrom::Leader,
-            Some(ReadFromName::Random) => ReadFrom::Random,
-            Some(ReadFromName::Local) | None => ReadFrom::Local,
-        },
+        read_from: n.read_from.unwrap_or_default(),
         read_your_writes: n.read_your_writes.unwrap_or(false),
         timeout: n
             .timeout

@@ -307,14 +307,58 @@ fn from_toml(file: &str, source: &str, e: &toml::de::Error) -> Diagnostic {
         {
             let expected = tail.trim_start_matches(',').trim();
             let expected = expected.strip_prefix("expected ").unwrap_or(expected);
-            let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            let mut candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            let mut expected = expected.to_string();
+            // A node's field: its kind's fields, not every kind's.
+            if prefix == "unknown field `"
+                && let Some(kind) = node_kind_at(source, span.start)
+            {
+                candidates = super::kinds::COMMON
+                    .iter()
+                    .chain(kind.all_fields())
+                    .map(|f| f.name)
+                    .collect();
+                expected = format!("fields of a {}: {}", kind.name, candidates.join(", "));
+            }
             d.message = format!("{}`{name}`", &prefix[..prefix.len() - 1]);
             d = d
-                .with_expected(expected.to_string())
+                .with_expected(expected)
                 .with_suggestion(did_you_mean(name, candidates));
         }
     }
     d
+}
+
+/// The kind of the `[[node]]` table a byte offset sits in (directly, not
+/// in a table under it), read from the document: the n-th `[[node]]`
+/// header above the offset is the n-th node.
+fn node_kind_at(source: &str, offset: usize) -> Option<&'static super::kinds::Kind> {
+    let before = &source[..offset.min(source.len())];
+    let mut index = None;
+    for line in before.lines().rev() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            if t.trim_matches(|c| c == '[' || c == ']').trim() != "node" {
+                return None;
+            }
+            break;
+        }
+    }
+    for line in before.lines() {
+        if line.trim().trim_matches(|c| c == '[' || c == ']').trim() == "node"
+            && line.trim().starts_with("[[")
+        {
+            index = Some(index.map_or(0, |i| i + 1));
+        }
+    }
+    let doc: toml::Table = toml::from_str(source).ok()?;
+    let kind = doc
+        .get("node")?
+        .as_array()?
+        .get(index?)?
+        .get("kind")?
+        .as_str()?;
+    super::kinds::KINDS.iter().copied().find(|k| k.name == kind)
 }
 
 fn at(

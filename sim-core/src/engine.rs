@@ -32,29 +32,7 @@ use std::collections::BTreeMap;
 pub trait Message: Clone + Hash + fmt::Debug + 'static {}
 impl<T: Clone + Hash + fmt::Debug + 'static> Message for T {}
 
-/// A node's index in its simulation; stable for the run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NodeId(u32);
-
-impl NodeId {
-    pub fn from_index(i: usize) -> Self {
-        NodeId(u32::try_from(i).expect("more than 2^32 nodes"))
-    }
-    #[inline]
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-}
-
-/// A timer set by a node; cancel it with [`Context::cancel_timer`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TimerId {
-    slot: u32,
-    generation: u32,
-    /// Carried here rather than in the slab, so the slab stays at 8 bytes
-    /// a timer; a node cannot cancel another node's timer.
-    owner: NodeId,
-}
+pub use crate::ids::{NodeId, TimerId};
 
 /// A participant in the simulation: a client, a server, a cache, a load
 /// balancer, a user's own component.

@@ -29,6 +29,7 @@ pub mod checker;
 pub mod data;
 pub mod dist;
 pub mod engine;
+pub mod ids;
 pub mod metrics;
 pub mod models;
 pub mod network;

@@ -12,12 +12,9 @@
 //! the failed switch.
 
 use crate::dist::Dist;
-use crate::engine::NodeId;
+use crate::ids::NodeId;
+pub use crate::ids::ZoneId;
 use petgraph::graph::{DiGraph, NodeIndex};
-
-/// A zone: a data centre, region or rack. Nodes in one zone share defaults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ZoneId(pub u32);
 
 /// How messages travel over one (directed) link.
 #[derive(Clone, Debug, PartialEq)]

@@ -73,8 +73,8 @@ pub struct TraceRecord<'a> {
     /// The other end of a message, if any.
     pub peer: Option<&'a str>,
     /// `node` and `peer` as ids, for sinks that index by node.
-    pub node_id: crate::engine::NodeId,
-    pub peer_id: Option<crate::engine::NodeId>,
+    pub node_id: crate::ids::NodeId,
+    pub peer_id: Option<crate::ids::NodeId>,
     /// The message, the drop reason or the note.
     pub detail: Option<&'a dyn fmt::Debug>,
     /// The message itself for sends, deliveries, drops and timers, so a
@@ -508,7 +508,7 @@ mod tests {
             kind: TraceKind::Note,
             node: "a\\b",
             peer: None,
-            node_id: crate::engine::NodeId::from_index(0),
+            node_id: crate::ids::NodeId::from_index(0),
             peer_id: None,
             detail: Some(&detail),
             message: None,
@@ -529,7 +529,7 @@ mod tests {
                 kind: TraceKind::Note,
                 node: "n",
                 peer: None,
-                node_id: crate::engine::NodeId::from_index(0),
+                node_id: crate::ids::NodeId::from_index(0),
                 peer_id: None,
                 detail: None,
                 message: None,

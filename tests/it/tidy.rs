@@ -60,6 +60,49 @@ fn every_source_file_opens_with_a_module_doc() {
     );
 }
 
+/// Every source file of every crate is named in its crate's part of the
+/// map, by its path from the crate (`src/observe.rs`), from its folder
+/// (`observe.rs`) or from the repository (`sim-web/src/observe.rs`).
+#[test]
+fn the_codemap_names_every_module_of_every_crate() {
+    let architecture = std::fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+    let mut unmapped = Vec::new();
+    for (krate, dir) in [
+        ("sim-cli", "sim-cli/src"),
+        ("sim-cli", "sim-cli/tests"),
+        ("sim-web", "sim-web/src"),
+        ("sim-web", "sim-web/tests"),
+        ("xtask", "xtask/src"),
+        ("tests", "tests/it"),
+        ("tests", "tests/src"),
+        ("tests", "tests/wasm-probe/src"),
+        ("sim-core", "sim-core/benches"),
+        ("sim-core", "sim-core/examples"),
+    ] {
+        let mut files = Vec::new();
+        rust_files(&root().join(dir), &mut files);
+        for path in files {
+            let from = |base: &str| {
+                path.strip_prefix(root().join(base))
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            let names = [from(krate), from(dir), from("")];
+            if !names
+                .iter()
+                .any(|n| architecture.contains(&format!("`{n}`")))
+            {
+                unmapped.push(names[2].clone());
+            }
+        }
+    }
+    assert!(
+        unmapped.is_empty(),
+        "ARCHITECTURE.md's codemap does not mention: {unmapped:?}"
+    );
+}
+
 #[test]
 fn the_codemap_names_every_engine_source_file() {
     let architecture = std::fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();

@@ -10,20 +10,13 @@
 
 use super::replication::Item;
 use crate::engine::NodeId;
-use crate::policy::ErrorKind;
 use crate::time::SimTime;
 
 /// The order of a health probe: a service answers it like any call but
 /// calls no dependency for it.
 pub const PROBE_ORDER: u64 = u64::MAX;
 
-/// What an attempt came to.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub enum Outcome {
-    /// Success, with a value (the ledger's charge id, say).
-    Ok(u64),
-    Err(ErrorKind),
-}
+pub use crate::policy::Outcome;
 
 /// A scheduled change to a service's behaviour: gray failures and flags.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]

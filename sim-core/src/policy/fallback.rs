@@ -11,7 +11,7 @@
 //! Decision: the outcome the caller reports. State: none. Metrics (kept by
 //! the caller): degraded successes.
 
-use crate::models::rpc::Outcome;
+use super::Outcome;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FallbackConfig {

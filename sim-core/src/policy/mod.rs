@@ -66,3 +66,13 @@ impl ErrorKind {
         }
     }
 }
+
+/// What an attempt came to. It sits with the error kinds, below the
+/// policies, because they judge outcomes (a fallback turns a failure into
+/// a degraded success); the request-path messages carry it.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Outcome {
+    /// Success, with a value (the ledger's charge id, say).
+    Ok(u64),
+    Err(ErrorKind),
+}

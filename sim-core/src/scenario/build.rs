@@ -3,6 +3,7 @@
 
 use super::faults::FaultAction;
 use super::load::DEFAULT_ZONE;
+use super::spec::FaultSpec;
 use super::spec::instance_name;
 use super::spec::{CompareOp, ExpectSpec, ScenarioSpec};
 use crate::checker::consistency::{self, KvOp};
@@ -197,9 +198,41 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
     if let Some(l) = &spec.network.zone_latency {
         sim.network_mut().default_remote = LinkSpec::fixed(0.0).with_latency(l.0.clone());
     }
-    // Ids are assigned in file order (a replica group's copies in a row),
-    // so references can be resolved first. A group's name stands for all
-    // its replicas; each replica also has its own name.
+    let ids = node_ids(spec);
+    for n in &spec.nodes {
+        let zone = sim.zone(n.zone.as_deref().unwrap_or(DEFAULT_ZONE));
+        let mut b = super::kinds::Build {
+            sim: &mut sim,
+            spec,
+            ids: &ids,
+            zone,
+        };
+        (super::kinds::of(*n.kind.get_ref()).build)(n, &mut b)?;
+    }
+    add_links(&mut sim, spec, &ids);
+    for f in &spec.faults {
+        schedule_fault(&mut sim, spec, &ids, f)?;
+    }
+    sim.metrics_mut()
+        .set_fault_windows(super::timeline::fault_windows(spec));
+    if let Some(w) = spec.run.warmup {
+        sim.set_warmup(SimTime::ZERO + w.0);
+    }
+    let limits = RunLimits::for_duration(spec.run.duration.0)
+        .with_max_events(spec.run.event_budget.unwrap_or(DEFAULT_EVENT_BUDGET))
+        .with_max_memory(
+            spec.run
+                .memory_budget
+                .map_or(crate::engine::DEFAULT_MEMORY_BUDGET, |b| b.0),
+        );
+    Ok(Built { sim, limits })
+}
+
+/// The ids each name stands for. Ids are assigned in file order (a
+/// replica group's copies in a row), so references can be resolved
+/// before any node is built. A group's name stands for all its replicas;
+/// each replica also has its own name.
+fn node_ids(spec: &ScenarioSpec) -> BTreeMap<String, Vec<NodeId>> {
     let mut ids: BTreeMap<String, Vec<NodeId>> = BTreeMap::new();
     let mut next = 0;
     for n in &spec.nodes {
@@ -221,31 +254,26 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
             }
         }
     }
-    for n in &spec.nodes {
-        let zone = sim.zone(n.zone.as_deref().unwrap_or(DEFAULT_ZONE));
-        let mut b = super::kinds::Build {
-            sim: &mut sim,
-            spec,
-            ids: &ids,
-            zone,
-        };
-        (super::kinds::of(*n.kind.get_ref()).build)(n, &mut b)?;
-    }
-    let group = |name: &str| ids[name].clone();
-    // Members of a place: a node, or every node of a zone.
-    let members = |sim: &Simulation<Rpc>, place: &str| -> Vec<NodeId> {
-        match ids.get(place) {
-            Some(n) => n.clone(),
-            None => {
-                let zone = sim
-                    .network()
-                    .zone_ids()
-                    .find(|&z| sim.network().zone_name(z) == place);
-                zone.map(|z| sim.network().nodes_in_zone(z).iter().collect())
-                    .unwrap_or_default()
-            }
+    ids
+}
+
+/// The nodes of a place: a node, a group, or every node of a zone.
+fn members(sim: &Simulation<Rpc>, ids: &BTreeMap<String, Vec<NodeId>>, place: &str) -> Vec<NodeId> {
+    match ids.get(place) {
+        Some(n) => n.clone(),
+        None => {
+            let zone = sim
+                .network()
+                .zone_ids()
+                .find(|&z| sim.network().zone_name(z) == place);
+            zone.map(|z| sim.network().nodes_in_zone(z).iter().collect())
+                .unwrap_or_default()
         }
-    };
+    }
+}
+
+/// The scenario's links, between nodes or between zones.
+fn add_links(sim: &mut Simulation<Rpc>, spec: &ScenarioSpec, ids: &BTreeMap<String, Vec<NodeId>>) {
     for l in &spec.links {
         let mut link = LinkSpec::fixed(0.0);
         link.latency = l.latency.as_ref().map_or_else(
@@ -272,106 +300,110 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                 let (za, zb) = (net.zone(a), net.zone(b));
                 net.set_zone_link(za, zb, link.clone());
             } else {
-                for x in members(&sim, a) {
-                    for y in members(&sim, b) {
+                for x in members(sim, ids, a) {
+                    for y in members(sim, ids, b) {
                         sim.network_mut().set_node_link(x, y, link.clone());
                     }
                 }
             }
         }
     }
-    for f in &spec.faults {
-        let at = SimTime::ZERO + f.at.get_ref().0;
-        let action = f.action().map_err(|p| p.message)?;
-        let control = |c: Control, names: &toml::Spanned<String>, sim: &mut Simulation<Rpc>| {
-            for &n in &ids[names.get_ref().as_str()] {
-                sim.inject(at, n, n, Rpc::Control(c.clone()))
-                    .map_err(|e| e.to_string())?;
-            }
-            Ok::<(), String>(())
-        };
-        let faults: Vec<Fault> = match action {
-            FaultAction::Slow { node, factor } => {
-                let permille = (factor * 1000.0).round().clamp(1.0, u32::MAX as f64);
-                let permille = permille as u32;
-                control(Control::Slow { permille }, node, &mut sim)?;
-                continue;
-            }
-            FaultAction::Errors { node, rate } => {
-                let ppm = (rate * 1e6).round() as u32;
-                control(Control::Errors { ppm }, node, &mut sim)?;
-                continue;
-            }
-            FaultAction::Hang(node) => {
-                control(Control::Hang, node, &mut sim)?;
-                continue;
-            }
-            FaultAction::Recover(node) => {
-                control(Control::Recover, node, &mut sim)?;
-                continue;
-            }
-            FaultAction::Flag { flag, on } => {
-                // Every service (every replica) that has the flag.
-                for n in &spec.nodes {
-                    if n.flags
-                        .as_ref()
-                        .is_some_and(|fl| fl.contains_key(flag.get_ref()))
-                    {
-                        for &id in &ids[n.name.get_ref().as_str()] {
-                            let c = Control::Flag {
-                                name: flag.get_ref().clone(),
-                                on,
-                            };
-                            sim.inject(at, id, id, Rpc::Control(c))
-                                .map_err(|e| e.to_string())?;
-                        }
+}
+
+/// Schedules one fault: a control message to each node it acts on, or an
+/// engine fault.
+fn schedule_fault(
+    sim: &mut Simulation<Rpc>,
+    spec: &ScenarioSpec,
+    ids: &BTreeMap<String, Vec<NodeId>>,
+    f: &FaultSpec,
+) -> Result<(), String> {
+    let at = SimTime::ZERO + f.at.get_ref().0;
+    let action = f.action().map_err(|p| p.message)?;
+    let control = |c: Control, names: &toml::Spanned<String>, sim: &mut Simulation<Rpc>| {
+        for &n in &ids[names.get_ref().as_str()] {
+            sim.inject(at, n, n, Rpc::Control(c.clone()))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok::<(), String>(())
+    };
+    let faults: Vec<Fault> = match action {
+        FaultAction::Slow { node, factor } => {
+            let permille = (factor * 1000.0).round().clamp(1.0, u32::MAX as f64);
+            let permille = permille as u32;
+            control(Control::Slow { permille }, node, sim)?;
+            return Ok(());
+        }
+        FaultAction::Errors { node, rate } => {
+            let ppm = (rate * 1e6).round() as u32;
+            control(Control::Errors { ppm }, node, sim)?;
+            return Ok(());
+        }
+        FaultAction::Hang(node) => {
+            control(Control::Hang, node, sim)?;
+            return Ok(());
+        }
+        FaultAction::Recover(node) => {
+            control(Control::Recover, node, sim)?;
+            return Ok(());
+        }
+        FaultAction::Flag { flag, on } => {
+            // Every service (every replica) that has the flag.
+            for n in &spec.nodes {
+                if n.flags
+                    .as_ref()
+                    .is_some_and(|fl| fl.contains_key(flag.get_ref()))
+                {
+                    for &id in &ids[n.name.get_ref().as_str()] {
+                        let c = Control::Flag {
+                            name: flag.get_ref().clone(),
+                            on,
+                        };
+                        sim.inject(at, id, id, Rpc::Control(c))
+                            .map_err(|e| e.to_string())?;
                     }
                 }
-                continue;
             }
-            FaultAction::Crash(n) => group(n.get_ref()).into_iter().map(Fault::Crash).collect(),
-            FaultAction::Restart(n) => group(n.get_ref()).into_iter().map(Fault::Restart).collect(),
-            FaultAction::Partition {
-                sides,
-                one_way,
-                name,
-            } => {
-                let [a, b] = sides.get_ref();
-                let side = |names: &Vec<toml::Spanned<String>>| -> NodeSet {
-                    names
-                        .iter()
-                        .flat_map(|n| members(&sim, n.get_ref()))
-                        .collect()
-                };
-                let (a, b) = (side(a), side(b));
-                vec![Fault::Partition(if one_way {
-                    Partition::one_way(name, a, b)
-                } else {
-                    Partition::between(name, a, b)
-                })]
-            }
-            FaultAction::Heal(h) => vec![match h.get_ref().as_str() {
-                "all" => Fault::HealAll,
-                name => Fault::Heal(name.to_string()),
-            }],
-        };
-        for fault in faults {
-            sim.schedule(at, fault).map_err(|e| e.to_string())?;
+            return Ok(());
         }
+        FaultAction::Crash(n) => ids[n.get_ref().as_str()]
+            .clone()
+            .into_iter()
+            .map(Fault::Crash)
+            .collect(),
+        FaultAction::Restart(n) => ids[n.get_ref().as_str()]
+            .clone()
+            .into_iter()
+            .map(Fault::Restart)
+            .collect(),
+        FaultAction::Partition {
+            sides,
+            one_way,
+            name,
+        } => {
+            let [a, b] = sides.get_ref();
+            let side = |names: &Vec<toml::Spanned<String>>| -> NodeSet {
+                names
+                    .iter()
+                    .flat_map(|n| members(sim, ids, n.get_ref()))
+                    .collect()
+            };
+            let (a, b) = (side(a), side(b));
+            vec![Fault::Partition(if one_way {
+                Partition::one_way(name, a, b)
+            } else {
+                Partition::between(name, a, b)
+            })]
+        }
+        FaultAction::Heal(h) => vec![match h.get_ref().as_str() {
+            "all" => Fault::HealAll,
+            name => Fault::Heal(name.to_string()),
+        }],
+    };
+    for fault in faults {
+        sim.schedule(at, fault).map_err(|e| e.to_string())?;
     }
-    sim.metrics_mut()
-        .set_fault_windows(super::timeline::fault_windows(spec));
-    if let Some(w) = spec.run.warmup {
-        sim.set_warmup(SimTime::ZERO + w.0);
-    }
-    let limits = RunLimits::for_duration(spec.run.duration.0)
-        .with_max_events(spec.run.event_budget.unwrap_or(DEFAULT_EVENT_BUDGET))
-        .with_max_memory(
-            spec.run
-                .memory_budget
-                .map_or(crate::engine::DEFAULT_MEMORY_BUDGET, |b| b.0),
-        );
-    Ok(Built { sim, limits })
+    Ok(())
 }
 
 /// The value of a metric by name: a client's `time_to_detect_s` and

@@ -124,3 +124,127 @@ fn the_codemap_names_every_engine_source_file() {
         "ARCHITECTURE.md's codemap does not mention: {unmapped:?}"
     );
 }
+
+/// The longest a function may be, in lines (signature to closing brace).
+const MAX_FUNCTION_LINES: usize = 100;
+
+/// Functions that were longer than that when the limit came in, with the
+/// length each may not grow past; each is to be split, and then leaves
+/// this list.
+const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
+    ("sim-web/src/topology.rs", "show", 347),
+    ("sim-cli/src/compare.rs", "compare", 184),
+    ("sim-cli/src/charts.rs", "new", 143),
+    ("sim-web/src/app.rs", "controls", 142),
+    (
+        "sim-core/src/checker/linearizability.rs",
+        "check_register_within",
+        126,
+    ),
+    ("sim-core/src/models/cache.rs", "on_message", 119),
+    ("sim-cli/src/charts.rs", "svg", 119),
+    ("sim-core/src/models/caller.rs", "send_attempt", 112),
+    ("sim-cli/src/run.rs", "run", 110),
+    ("sim-core/src/models/service.rs", "on_message", 103),
+    ("sim-cli/src/trace.rs", "record", 102),
+];
+
+/// Every function with a body in `text` (formatted by rustfmt, so a body
+/// ends at the first line that is its indentation and `}`): its name and
+/// its length in lines.
+fn function_lengths(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let mut rest = trimmed;
+        for prefix in [
+            "pub(crate) ",
+            "pub(super) ",
+            "pub ",
+            "const ",
+            "async ",
+            "unsafe ",
+        ] {
+            rest = rest.strip_prefix(prefix).unwrap_or(rest);
+        }
+        let Some(rest) = rest.strip_prefix("fn ") else {
+            continue;
+        };
+        if line.trim_end().ends_with(';') {
+            continue;
+        }
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let close = format!("{indent}}}");
+        if let Some(end) = lines[i + 1..].iter().position(|l| *l == close) {
+            out.push((name, end + 2));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_length_finder_measures_a_function() {
+    let text = "fn a() {\n    if x {\n    }\n}\n\n    pub fn b(\n        y: u8,\n    ) -> u8 {\n        y\n    }\n";
+    assert_eq!(
+        function_lengths(text),
+        vec![("a".to_string(), 4), ("b".to_string(), 5)]
+    );
+}
+
+/// No function is over `MAX_FUNCTION_LINES` lines, except those listed in
+/// `LONG_FUNCTIONS`, which may not grow (and must leave the list once
+/// they are short).
+#[test]
+fn no_function_is_longer_than_the_limit() {
+    let mut files = Vec::new();
+    for dir in [
+        "sim-core/src",
+        "sim-cli/src",
+        "sim-web/src",
+        "xtask/src",
+        "tests/src",
+        "tests/it",
+    ] {
+        rust_files(&root().join(dir), &mut files);
+    }
+    let mut problems = Vec::new();
+    for path in files {
+        let rel = path
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (name, len) in function_lengths(&text) {
+            let allowed = LONG_FUNCTIONS
+                .iter()
+                .find(|(f, n, _)| *f == rel && *n == name)
+                .map_or(MAX_FUNCTION_LINES, |&(_, _, max)| max);
+            if len > allowed {
+                problems.push(format!(
+                    "{rel}: `{name}` is {len} lines (at most {allowed})"
+                ));
+            }
+        }
+    }
+    for &(file, name, max) in LONG_FUNCTIONS {
+        let text = std::fs::read_to_string(root().join(file)).unwrap_or_default();
+        let len = function_lengths(&text)
+            .into_iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, l)| l)
+            .max()
+            .unwrap_or(0);
+        if len <= MAX_FUNCTION_LINES {
+            problems.push(format!(
+                "{file}: `{name}` is {len} lines now: take it off LONG_FUNCTIONS (it was {max})"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

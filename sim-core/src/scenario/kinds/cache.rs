@@ -2,24 +2,20 @@
 //! jitter, single-flight and write-through.
 
 use super::rows::percent;
-use super::{Build, Check, Field, Kind, Report, optional, required};
+use super::{Build, Field, Kind, Report, optional, required};
 use crate::models::cache::{Cache, CacheConfig};
-use crate::scenario::diagnostic::Diagnostic;
 use crate::scenario::spec::{NodeKind, NodeSpec};
 
-pub const KIND: Kind = Kind {
-    kind: NodeKind::Cache,
-    name: "cache",
-    about: "A cache in front of a key-value store: it serves an entry until its TTL runs out, then reads the key again from the store.",
-    fields: &[FIELDS],
-    targets: &[NodeKind::Kv],
-    check,
+pub const KIND: Kind = Kind::new(
+    NodeKind::Cache,
+    "cache",
+    "A cache in front of a key-value store: it serves an entry until its TTL runs out, then reads the key again from the store.",
+    &[FIELDS],
     build,
     report,
-    reports_as_group: false,
-    mesh: false,
-    badge,
-};
+)
+.targets(&[NodeKind::Kv])
+.badge(badge);
 
 const FIELDS: &[Field] = &[
     required("target", "node name", "Its store."),
@@ -44,10 +40,6 @@ const FIELDS: &[Field] = &[
         "Writes sent to the cache go to the store and update the entry.",
     ),
 ];
-
-fn check(_: &Check<'_>, _: &NodeSpec) -> Result<(), Diagnostic> {
-    Ok(())
-}
 
 fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
     let db = b.target(n.target.as_ref())[0];

@@ -11,19 +11,16 @@ use crate::scenario::diagnostic::Diagnostic;
 use crate::scenario::spec::{NodeKind, NodeSpec};
 use crate::time::{SimDuration, SimTime};
 
-pub const KIND: Kind = Kind {
-    kind: NodeKind::Client,
-    name: "client",
-    about: "Users who send orders (requests) to a service or a ledger, at a Poisson rate, with the resilience patterns on their calls.",
-    fields: &[FIELDS, POLICY_FIELDS],
-    targets: &[NodeKind::Service, NodeKind::Ledger],
-    check,
+pub const KIND: Kind = Kind::new(
+    NodeKind::Client,
+    "client",
+    "Users who send orders (requests) to a service or a ledger, at a Poisson rate, with the resilience patterns on their calls.",
+    &[FIELDS, POLICY_FIELDS],
     build,
     report,
-    reports_as_group: false,
-    mesh: false,
-    badge: super::no_badge,
-};
+)
+.targets(&[NodeKind::Service, NodeKind::Ledger])
+.checked_by(check);
 
 const FIELDS: &[Field] = &[
     required("target", "node name", "The service (or ledger) it calls."),

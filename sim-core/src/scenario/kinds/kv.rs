@@ -7,19 +7,15 @@ use crate::models::kv::KvStore;
 use crate::scenario::diagnostic::Diagnostic;
 use crate::scenario::spec::{NodeKind, NodeSpec};
 
-pub const KIND: Kind = Kind {
-    kind: NodeKind::Kv,
-    name: "kv",
-    about: "A key-value store (a database). Without `workers` it answers at once; with `workers` and `service_time` it has a capacity and a queue. A group of them (`replicas`) is a router's shards.",
-    fields: &[FIELDS],
-    targets: &[],
-    check,
+pub const KIND: Kind = Kind::new(
+    NodeKind::Kv,
+    "kv",
+    "A key-value store (a database). Without `workers` it answers at once; with `workers` and `service_time` it has a capacity and a queue. A group of them (`replicas`) is a router's shards.",
+    &[FIELDS],
     build,
     report,
-    reports_as_group: false,
-    mesh: false,
-    badge: super::no_badge,
-};
+)
+.checked_by(check);
 
 const FIELDS: &[Field] = &[
     optional(

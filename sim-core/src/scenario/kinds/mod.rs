@@ -106,8 +106,13 @@ pub struct Badge {
     pub highlight: bool,
 }
 
+/// For kinds with no checks beyond their fields'.
+fn no_checks(_: &Check<'_>, _: &NodeSpec) -> Result<(), Diagnostic> {
+    Ok(())
+}
+
 /// For kinds with nothing to say beside a node.
-pub fn no_badge(_: &Simulation<Rpc>, _: NodeId) -> Option<Badge> {
+fn no_badge(_: &Simulation<Rpc>, _: NodeId) -> Option<Badge> {
     None
 }
 
@@ -130,6 +135,58 @@ pub fn instances(spec: &ScenarioSpec) -> Vec<(String, &NodeSpec)> {
 }
 
 impl Kind {
+    /// A kind with these fields, built and reported so; it has no checks
+    /// of its own, no target and no badge until the methods below say.
+    pub const fn new(
+        kind: NodeKind,
+        name: &'static str,
+        about: &'static str,
+        fields: &'static [&'static [Field]],
+        build: fn(&NodeSpec, &mut Build<'_>) -> Result<(), String>,
+        report: fn(&Report<'_>, &NodeSpec, &str) -> Vec<(String, String)>,
+    ) -> Kind {
+        Kind {
+            kind,
+            name,
+            about,
+            fields,
+            targets: &[],
+            check: no_checks,
+            build,
+            report,
+            reports_as_group: false,
+            mesh: false,
+            badge: no_badge,
+        }
+    }
+
+    /// Its `target` may name nodes of these kinds.
+    pub const fn targets(self, targets: &'static [NodeKind]) -> Kind {
+        Kind { targets, ..self }
+    }
+
+    /// Its own checks.
+    pub const fn checked_by(
+        self,
+        check: fn(&Check<'_>, &NodeSpec) -> Result<(), Diagnostic>,
+    ) -> Kind {
+        Kind { check, ..self }
+    }
+
+    /// What the web app writes beside a live node.
+    pub const fn badge(self, badge: fn(&Simulation<Rpc>, NodeId) -> Option<Badge>) -> Kind {
+        Kind { badge, ..self }
+    }
+
+    /// A group of instances that talk to one another and report as one.
+    pub const fn group(self) -> Kind {
+        Kind {
+            reports_as_group: true,
+            mesh: true,
+            ..self
+        }
+    }
+
     /// Every field of the kind, in order.
     pub fn all_fields(&self) -> impl Iterator<Item = &'static Field> + '_ {
         self.fields.iter().flat_map(|g| g.iter())

@@ -2,25 +2,20 @@
 //! a router; the checkers judge how stale its reads were.
 
 use super::rows::percent;
-use super::{Build, Check, Field, Kind, Report, optional, required};
+use super::{Build, Field, Kind, Report, optional, required};
 use crate::data::keys::KeyDist;
 use crate::models::cache::KvReader;
-use crate::scenario::diagnostic::Diagnostic;
 use crate::scenario::spec::{KeysName, KeysSpec, NodeKind, NodeSpec};
 
-pub const KIND: Kind = Kind {
-    kind: NodeKind::Reader,
-    name: "reader",
-    about: "Reads keys at a Poisson rate through a cache, from a store or through a router. After the run, its reads are judged against every writer's writes (stale and monotonic reads).",
-    fields: &[FIELDS],
-    targets: &[NodeKind::Cache, NodeKind::Kv, NodeKind::Router],
-    check,
+pub const KIND: Kind = Kind::new(
+    NodeKind::Reader,
+    "reader",
+    "Reads keys at a Poisson rate through a cache, from a store or through a router. After the run, its reads are judged against every writer's writes (stale and monotonic reads).",
+    &[FIELDS],
     build,
     report,
-    reports_as_group: false,
-    mesh: false,
-    badge: super::no_badge,
-};
+)
+.targets(&[NodeKind::Cache, NodeKind::Kv, NodeKind::Router]);
 
 const FIELDS: &[Field] = &[
     required(
@@ -49,10 +44,6 @@ pub(super) fn key_dist(k: Option<&KeysSpec>) -> KeyDist {
             KeysName::Hot => KeyDist::hot_key(k.n, k.share.map_or(0.0, |p| p.0)),
         },
     }
-}
-
-fn check(_: &Check<'_>, _: &NodeSpec) -> Result<(), Diagnostic> {
-    Ok(())
 }
 
 fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {

@@ -14,19 +14,17 @@ use crate::time::SimDuration;
 use std::ops::Range;
 use toml::Spanned;
 
-pub const KIND: Kind = Kind {
-    kind: NodeKind::Replica,
-    name: "replica",
-    about: "A replicated store of `replicas` copies (`<name>-0`, `<name>-1`...), by a leader and followers or by quorums. Sessions read and write it; after the run the checkers judge its histories.",
-    fields: &[FIELDS],
-    targets: &[],
-    check,
+pub const KIND: Kind = Kind::new(
+    NodeKind::Replica,
+    "replica",
+    "A replicated store of `replicas` copies (`<name>-0`, `<name>-1`...), by a leader and followers or by quorums. Sessions read and write it; after the run the checkers judge its histories.",
+    &[FIELDS],
     build,
     report,
-    reports_as_group: true,
-    mesh: true,
-    badge,
-};
+)
+.checked_by(check)
+.badge(badge)
+.group();
 
 const FIELDS: &[Field] = &[
     required("replicas", "integer >= 1", "How many copies the group has."),

@@ -9,19 +9,16 @@ use crate::scenario::diagnostic::Diagnostic;
 use crate::scenario::spec::{NodeKind, NodeSpec, SchemeName, ShardingSpec};
 use crate::time::SimTime;
 
-pub const KIND: Kind = Kind {
-    kind: NodeKind::Router,
-    name: "router",
-    about: "Routes each read and write to the shard that holds its key: its target is a group of kv stores (`replicas`), one per shard.",
-    fields: &[FIELDS],
-    targets: &[NodeKind::Kv],
-    check,
+pub const KIND: Kind = Kind::new(
+    NodeKind::Router,
+    "router",
+    "Routes each read and write to the shard that holds its key: its target is a group of kv stores (`replicas`), one per shard.",
+    &[FIELDS],
     build,
     report,
-    reports_as_group: false,
-    mesh: false,
-    badge: super::no_badge,
-};
+)
+.targets(&[NodeKind::Kv])
+.checked_by(check);
 
 const FIELDS: &[Field] = &[
     required(

@@ -18,19 +18,15 @@ use crate::time::SimDuration;
 /// How long idempotency keys are kept when `idempotency = true`.
 pub const DEFAULT_KEY_TTL: SimDuration = SimDuration::from_secs(24 * 3600);
 
-pub const KIND: Kind = Kind {
-    kind: NodeKind::Service,
-    name: "service",
-    about: "A pool of workers with a queue: each call takes a worker for its service time, then the service calls its dependencies, if any, holding the worker until they answer.",
-    fields: &[FIELDS],
-    targets: &[],
-    check,
+pub const KIND: Kind = Kind::new(
+    NodeKind::Service,
+    "service",
+    "A pool of workers with a queue: each call takes a worker for its service time, then the service calls its dependencies, if any, holding the worker until they answer.",
+    &[FIELDS],
     build,
     report,
-    reports_as_group: false,
-    mesh: false,
-    badge: super::no_badge,
-};
+)
+.checked_by(check);
 
 const FIELDS: &[Field] = &[
     optional(

@@ -3,26 +3,21 @@
 
 use super::reader::{KEYS, key_dist};
 use super::rows::percent;
-use super::{Build, Check, Field, Kind, Report, optional, required};
+use super::{Build, Field, Kind, Report, optional, required};
 use crate::models::replication::{Session, SessionConfig};
-use crate::scenario::diagnostic::Diagnostic;
 use crate::scenario::load::DEFAULT_ZONE;
 use crate::scenario::spec::{NodeKind, NodeSpec, ReplicationName};
 use crate::time::SimDuration;
 
-pub const KIND: Kind = Kind {
-    kind: NodeKind::Session,
-    name: "session",
-    about: "A user of a replicated store: reads and writes keys at a Poisson rate from its zone. After the run its history is judged: stale reads, read-your-writes and monotonic reads, and with every session of the group, linearizability.",
-    fields: &[FIELDS],
-    targets: &[NodeKind::Replica],
-    check,
+pub const KIND: Kind = Kind::new(
+    NodeKind::Session,
+    "session",
+    "A user of a replicated store: reads and writes keys at a Poisson rate from its zone. After the run its history is judged: stale reads, read-your-writes and monotonic reads, and with every session of the group, linearizability.",
+    &[FIELDS],
     build,
     report,
-    reports_as_group: false,
-    mesh: false,
-    badge: super::no_badge,
-};
+)
+.targets(&[NodeKind::Replica]);
 
 const FIELDS: &[Field] = &[
     required("target", "node name", "Its replicated store."),
@@ -54,10 +49,6 @@ const FIELDS: &[Field] = &[
         "From each time on, operations arrive at the new rate (`\"0/s\"` pauses them).",
     ),
 ];
-
-fn check(_: &Check<'_>, _: &NodeSpec) -> Result<(), Diagnostic> {
-    Ok(())
-}
 
 fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
     let target = n.target.as_ref().expect("checked").get_ref();

@@ -3,24 +3,19 @@
 //! write.
 
 use super::reader::{KEYS, key_dist};
-use super::{Build, Check, Field, Kind, Report, optional, required};
+use super::{Build, Field, Kind, Report, optional, required};
 use crate::models::cache::KvWriter;
-use crate::scenario::diagnostic::Diagnostic;
 use crate::scenario::spec::{NodeKind, NodeSpec};
 
-pub const KIND: Kind = Kind {
-    kind: NodeKind::Writer,
-    name: "writer",
-    about: "Writes keys at a Poisson rate to a store, through a router or through a write-through cache; its writes are what readers' reads are judged against.",
-    fields: &[FIELDS],
-    targets: &[NodeKind::Kv, NodeKind::Cache, NodeKind::Router],
-    check,
+pub const KIND: Kind = Kind::new(
+    NodeKind::Writer,
+    "writer",
+    "Writes keys at a Poisson rate to a store, through a router or through a write-through cache; its writes are what readers' reads are judged against.",
+    &[FIELDS],
     build,
     report,
-    reports_as_group: false,
-    mesh: false,
-    badge: super::no_badge,
-};
+)
+.targets(&[NodeKind::Kv, NodeKind::Cache, NodeKind::Router]);
 
 const FIELDS: &[Field] = &[
     required(
@@ -36,10 +31,6 @@ const FIELDS: &[Field] = &[
         "The cache to send an invalidation to after each write (over the network: it can be delayed or lost).",
     ),
 ];
-
-fn check(_: &Check<'_>, _: &NodeSpec) -> Result<(), Diagnostic> {
-    Ok(())
-}
 
 fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
     let target = b.target(n.target.as_ref())[0];

@@ -752,7 +752,13 @@ enum DistName {
 /// unknown-field error it gives for a field that cannot exist (for the
 /// reference page's completeness test).
 pub fn serde_fields<T: serde::de::DeserializeOwned>() -> Vec<String> {
-    match toml::from_str::<T>("__probe__ = 1") {
+    expected_names::<T>("__probe__ = 1")
+}
+
+/// The names serde's error for `probe` says it expected ("expected one
+/// of `a`, `b`").
+fn expected_names<T: serde::de::DeserializeOwned>(probe: &str) -> Vec<String> {
+    match toml::from_str::<T>(probe) {
         Ok(_) => Vec::new(),
         Err(e) => {
             let message = e.message().to_string();
@@ -850,17 +856,5 @@ impl<'de> Deserialize<'de> for DistSpec {
 /// The names serde accepts for the enum in field `field` of `T`, read from
 /// the error it gives for a name that cannot exist.
 pub fn serde_variants<T: serde::de::DeserializeOwned>(field: &str) -> Vec<String> {
-    match toml::from_str::<T>(&format!("{field} = \"__probe__\"")) {
-        Ok(_) => Vec::new(),
-        Err(e) => {
-            let message = e.message().to_string();
-            let expected = message.split("expected").nth(1).unwrap_or("").to_string();
-            expected
-                .split('`')
-                .skip(1)
-                .step_by(2)
-                .map(str::to_string)
-                .collect()
-        }
-    }
+    expected_names::<T>(&format!("{field} = \"__probe__\""))
 }

@@ -1,204 +1,11 @@
-//! A run over time: the models' time series turned into panels (latency,
-//! goodput, failures, queue length), the scenario's fault windows, and three
-//! ways to draw them: sparklines for the terminal, an SVG for `run --plot`,
+//! A run over time, drawn three ways: sparklines for the terminal, an SVG for `run --plot`,
 //! and Mermaid `xychart-beta` blocks for the Markdown report.
 //!
-//! Series come from the metrics registry by name: a client's
-//! `ok_latency_ns` (one value per success) and `failures`, a service's
-//! `queue` (its length at every change). Each bucket is one interval of
-//! simulated time (`Metrics::series_interval`).
+//! What the panels show is sim-core's chart model
+//! (`sim_core::scenario::charts`), which the web app draws too.
 
-use sim_core::metrics::{Metrics, TimeSeries};
-use sim_core::scenario::spec::{NodeKind, ScenarioSpec};
-use sim_core::{SimDuration, SimTime};
+pub use sim_core::scenario::charts::Charts;
 use std::fmt::Write as _;
-
-/// One line on a chart: a value per interval (NaN where there is none).
-pub struct Line {
-    pub label: String,
-    pub values: Vec<f64>,
-}
-
-/// One chart: lines over the run's intervals sharing a y axis.
-pub struct Panel {
-    pub title: String,
-    pub unit: String,
-    pub lines: Vec<Line>,
-}
-
-/// A stretch of time when a fault was active, for shading.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Window {
-    pub start_s: f64,
-    pub end_s: f64,
-    pub label: String,
-}
-
-/// The run's panels and where they sit in time.
-pub struct Charts {
-    pub interval_s: f64,
-    pub end_s: f64,
-    pub panels: Vec<Panel>,
-    pub windows: Vec<Window>,
-}
-
-fn seconds(t: SimDuration) -> f64 {
-    t.as_nanos() as f64 / 1e9
-}
-
-/// The buckets of `s` padded to `n` intervals (a series only grows as far
-/// as its last value).
-fn padded(s: &TimeSeries, n: usize) -> Vec<sim_core::metrics::SeriesBucket> {
-    let mut b = s.buckets().to_vec();
-    b.resize(n.max(b.len()), Default::default());
-    b
-}
-
-impl Charts {
-    pub fn new(spec: &ScenarioSpec, metrics: &Metrics, end: SimTime) -> Charts {
-        let end_s = seconds(end.saturating_since(SimTime::ZERO));
-        // All series share one interval unless one coarsened; use the widest.
-        let interval_ns = metrics
-            .all_series()
-            .map(|(_, s)| s.interval_ns())
-            .max()
-            .unwrap_or(metrics.series_interval());
-        let interval_s = interval_ns as f64 / 1e9;
-        let n = ((end.as_nanos().div_ceil(interval_ns)) as usize).max(1);
-        // A series recorded at a finer interval is folded to the widest.
-        let series = |name: &str| -> Option<Vec<sim_core::metrics::SeriesBucket>> {
-            let s = metrics.get_series(name)?;
-            let factor = (interval_ns / s.interval_ns()).max(1) as usize;
-            let fine = padded(s, n * factor);
-            Some(
-                fine.chunks(factor)
-                    .map(|c| {
-                        let mut m = sim_core::metrics::SeriesBucket::default();
-                        for b in c {
-                            if b.count > 0 {
-                                m.max = if m.count == 0 {
-                                    b.max
-                                } else {
-                                    m.max.max(b.max)
-                                };
-                            }
-                            m.sum += b.sum;
-                            m.count += b.count;
-                        }
-                        m
-                    })
-                    .take(n)
-                    .collect(),
-            )
-        };
-        let (mut latency, mut goodput, mut failures, mut queues, mut load) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (name, node) in super::report::instances(spec) {
-            let name = &name;
-            match node.kind.get_ref() {
-                NodeKind::Client | NodeKind::Session => {
-                    if let Some(ok) = series(&format!("{name}.ok_latency_ns")) {
-                        latency.push(Line {
-                            label: format!("{name} mean"),
-                            values: ok
-                                .iter()
-                                .map(|b| {
-                                    if b.count == 0 {
-                                        f64::NAN
-                                    } else {
-                                        b.sum / b.count as f64 / 1e6
-                                    }
-                                })
-                                .collect(),
-                        });
-                        latency.push(Line {
-                            label: format!("{name} max"),
-                            values: ok
-                                .iter()
-                                .map(|b| if b.count == 0 { f64::NAN } else { b.max / 1e6 })
-                                .collect(),
-                        });
-                        goodput.push(Line {
-                            label: name.clone(),
-                            values: ok.iter().map(|b| b.count as f64 / interval_s).collect(),
-                        });
-                    }
-                    if let Some(f) = series(&format!("{name}.failures")) {
-                        failures.push(Line {
-                            label: name.clone(),
-                            values: f.iter().map(|b| b.count as f64 / interval_s).collect(),
-                        });
-                    }
-                }
-                NodeKind::Service => {
-                    if let Some(q) = series(&format!("{name}.queue")) {
-                        // No change in an interval: the length stayed put.
-                        let mut last = 0.0;
-                        queues.push(Line {
-                            label: name.clone(),
-                            values: q
-                                .iter()
-                                .map(|b| {
-                                    if b.count > 0 {
-                                        last = b.sum / b.count as f64;
-                                        b.max
-                                    } else {
-                                        last
-                                    }
-                                })
-                                .collect(),
-                        });
-                    }
-                }
-                NodeKind::Kv => {
-                    if let Some(l) = series(&format!("{name}.load")) {
-                        load.push(Line {
-                            label: name.clone(),
-                            values: l.iter().map(|b| b.count as f64 / interval_s).collect(),
-                        });
-                    }
-                }
-                NodeKind::Ledger
-                | NodeKind::Cache
-                | NodeKind::Reader
-                | NodeKind::Writer
-                | NodeKind::Router
-                | NodeKind::Replica => {}
-            }
-        }
-        let panels = [
-            ("latency of successes", "ms", latency),
-            ("goodput: successes per second", "/s", goodput),
-            ("failures per second", "/s", failures),
-            ("queue length (peak per interval)", "calls", queues),
-            ("database load: requests per second", "/s", load),
-        ]
-        .into_iter()
-        .filter(|(_, _, lines)| !lines.is_empty())
-        .map(|(title, unit, lines)| Panel {
-            title: title.into(),
-            unit: unit.into(),
-            lines,
-        })
-        .collect();
-        Charts {
-            interval_s,
-            end_s,
-            panels,
-            windows: metrics
-                .fault_windows()
-                .iter()
-                .map(|w| Window {
-                    start_s: seconds(w.start.saturating_since(SimTime::ZERO)).min(end_s),
-                    end_s: w.end.map_or(end_s, |e| {
-                        seconds(e.saturating_since(SimTime::ZERO)).min(end_s)
-                    }),
-                    label: w.label.clone(),
-                })
-                .collect(),
-        }
-    }
-}
 
 /// Values as a line of block characters `width` wide at most (groups of
 /// intervals are averaged); blank where there is no value.
@@ -277,10 +84,17 @@ const PALETTE: [&str; 6] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
 ];
 
-impl Charts {
+/// The CLI's two pictures of a run's charts.
+pub trait Draw {
     /// The panels stacked on one time axis, fault windows shaded across
     /// all of them.
-    pub fn svg(&self, title: &str) -> String {
+    fn svg(&self, title: &str) -> String;
+    /// One Mermaid `xychart-beta` block per panel.
+    fn mermaid(&self) -> String;
+}
+
+impl Draw for Charts {
+    fn svg(&self, title: &str) -> String {
         let (width, left, right, top) = (960.0, 70.0, 20.0, 50.0);
         let (panel_h, gap) = (150.0, 45.0);
         let plot_w = width - left - right;
@@ -402,7 +216,7 @@ impl Charts {
 
     /// One Mermaid `xychart-beta` block per panel (GitHub and GitLab render
     /// them in Markdown).
-    pub fn mermaid(&self) -> String {
+    fn mermaid(&self) -> String {
         let mut out = String::new();
         for panel in &self.panels {
             let y_max = nice_ceiling(

@@ -5,7 +5,7 @@
 //! postmortem (`--report`), a Markdown report with charts and a sequence
 //! diagram of one failed request.
 
-use crate::charts::{Charts, sparkline};
+use crate::charts::{Charts, Draw, sparkline};
 use serde_json::{Value, json};
 use sim_core::SimDuration;
 use sim_core::models::rpc::Rpc;

@@ -7,6 +7,7 @@
 
 use super::args::Pick;
 use super::build;
+use super::charts::Draw;
 use super::output::Outputs as Files;
 use super::{Failure, error, replay, report, resolve_pick, trace};
 use sim_core::scenario::judge::{Judged, expectations_for, judge, variant_label};

@@ -931,52 +931,68 @@ pub fn reflow(text: &str) -> Vec<String> {
 /// A chart's lines: a name and its points (seconds, value).
 pub type Lines = Vec<(String, Vec<[f64; 2]>)>;
 /// A chart: its id, its title and its lines.
-pub type Chart = (&'static str, &'static str, Lines);
+pub type Chart = (&'static str, String, Lines);
 
-/// What the charts show, up to now: latency percentiles per interval,
-/// successes per second, failures by reason, queue lengths, stale reads
-/// and duplicate charges so far. A chart with nothing to show is left out.
+/// What the charts show, up to now: the panels of sim-core's chart model
+/// (latency, goodput, queues, store load), with failures split by reason
+/// (the model's failures per second, from the counters the player
+/// samples), and stale reads and duplicate charges so far. A chart with
+/// nothing to show is left out.
 pub fn chart_data(p: &Player) -> Vec<Chart> {
-    let m = p.metrics();
-    let now = p.now().as_nanos();
-    let mut goodput = Vec::new();
-    let mut queues = Vec::new();
-    for (name, series) in m.all_series() {
-        let interval = series.interval_ns() as f64;
-        let points = |f: &dyn Fn(&sim_core::metrics::SeriesBucket) -> f64| -> Vec<[f64; 2]> {
-            series
-                .buckets()
-                .iter()
-                .enumerate()
-                .take_while(|(i, _)| (*i as f64) * interval <= now as f64)
-                .map(|(i, b)| [(i as f64 + 0.5) * interval / 1e9, f(b)])
-                .collect()
-        };
-        if let Some(who) = name.strip_suffix(".ok_latency_ns") {
-            goodput.push((
-                who.to_string(),
-                points(&|b| b.count as f64 / (interval / 1e9)),
-            ));
-        } else if let Some(who) = name.strip_suffix(".queue") {
-            queues.push((who.to_string(), points(&|b| b.max)));
-        }
-    }
+    let model = sim_core::scenario::charts::Charts::new(&p.spec, p.metrics(), p.now());
+    let interval = model.interval_s;
+    let mut all: Vec<Chart> = model
+        .panels
+        .into_iter()
+        .filter(|panel| panel.id != "failures")
+        .map(|panel| {
+            let lines = panel
+                .lines
+                .into_iter()
+                .map(|l| {
+                    let pts = l
+                        .values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &v)| [(i as f64 + 0.5) * interval, v])
+                        .collect();
+                    (l.label, pts)
+                })
+                .collect();
+            // Counts per second say their unit in the title already.
+            let title = match panel.unit.as_str() {
+                "ms" => format!("{} (ms)", panel.title),
+                _ => panel.title,
+            };
+            (panel.id, title, lines)
+        })
+        .collect();
+    all.extend(sampled_charts(p));
+    // egui_plot cannot order NaN: an interval without a value is left out.
+    all.into_iter()
+        .map(|(id, title, lines)| {
+            let lines: Lines = lines
+                .into_iter()
+                .map(|(name, pts)| {
+                    let finite: Vec<[f64; 2]> =
+                        pts.into_iter().filter(|p| p[1].is_finite()).collect();
+                    (name, finite)
+                })
+                .collect();
+            (id, title, lines)
+        })
+        .filter(|(_, _, lines)| lines.iter().any(|(_, pts)| !pts.is_empty()))
+        .collect()
+}
+
+/// The charts of counts the models only total, from the player's
+/// samples: failures per second by reason, stale reads and duplicate
+/// charges so far.
+fn sampled_charts(p: &Player) -> Vec<Chart> {
     let s = &p.samples;
     let at = |values: &[f64]| -> Vec<[f64; 2]> {
         s.times.iter().zip(values).map(|(&t, &v)| [t, v]).collect()
     };
-    let mut latency = Vec::new();
-    for (who, values) in &s.latency {
-        for (i, q) in ["p50", "p99"].iter().enumerate() {
-            let pts = s
-                .times
-                .iter()
-                .zip(values)
-                .map(|(&t, v)| [t, v[i] / 1e6])
-                .collect();
-            latency.push((format!("{who} {q}"), pts));
-        }
-    }
     let interval = s.interval.as_nanos() as f64 / 1e9;
     let mut errors = Vec::new();
     let mut duplicates = Vec::new();
@@ -1007,29 +1023,11 @@ pub fn chart_data(p: &Player) -> Vec<Chart> {
             stale.push((who.to_string(), at(values)));
         }
     }
-    let all = [
-        ("latency", "latency p50 / p99 per interval (ms)", latency),
-        ("goodput", "successes per second", goodput),
-        ("errors", "failures per second, by reason", errors),
-        ("queues", "queue length (max per interval)", queues),
-        ("stale", "stale reads so far", stale),
-        ("duplicates", "duplicate charges so far", duplicates),
-    ];
-    // egui_plot cannot order NaN: an interval without a value is left out.
-    all.into_iter()
-        .map(|(id, title, lines)| {
-            let lines: Lines = lines
-                .into_iter()
-                .map(|(name, pts)| {
-                    let finite: Vec<[f64; 2]> =
-                        pts.into_iter().filter(|p| p[1].is_finite()).collect();
-                    (name, finite)
-                })
-                .collect();
-            (id, title, lines)
-        })
-        .filter(|(_, _, lines)| lines.iter().any(|(_, pts)| !pts.is_empty()))
-        .collect()
+    vec![
+        ("errors", "failures per second, by reason".into(), errors),
+        ("stale", "stale reads so far".into(), stale),
+        ("duplicates", "duplicate charges so far".into(), duplicates),
+    ]
 }
 
 /// Points a chart line keeps: about one per four pixels of a chart's

@@ -9,7 +9,7 @@
 //! end the chart's total equals the run's `stale_reads`.
 
 use sim_core::checker::consistency::{KvOp, StaleTracker};
-use sim_core::metrics::{CounterId, Histogram, HistogramId};
+use sim_core::metrics::CounterId;
 use sim_core::models::cache::{KvReader, KvWriter};
 use sim_core::models::replication::Session;
 use sim_core::models::rpc::Rpc;
@@ -51,19 +51,13 @@ pub struct Samples {
     /// Per reader or session (writes judge every reader), stale reads so
     /// far at each sample.
     pub stale: BTreeMap<String, Vec<f64>>,
-    /// Per client or session, the p50 and p99 latency (ns) of the requests
-    /// that ended in each interval (NaN: none did).
-    pub latency: BTreeMap<String, Vec<[f64; 2]>>,
-    /// How many metrics the run had when the two lists below were made
-    /// (metrics are only ever added: the lists are current while this
-    /// number is), so a sample reads its counters by id instead of
-    /// scanning every metric's name.
+    /// How many metrics the run had when the list below was made (metrics
+    /// are only ever added: the list is current while this number is), so
+    /// a sample reads its counters by id instead of scanning every
+    /// metric's name.
     known_metrics: usize,
     /// The counters charted over time.
     watched_counters: Vec<(CounterId, String)>,
-    /// The clients' latency histograms, each with its copy from the last
-    /// sample.
-    watched_latency: Vec<(HistogramId, String, Histogram)>,
     sources: Vec<Source>,
     /// Per group (a replica group's sessions, or every reader and writer
     /// of the key-value models): its sources and its tracker, since writes
@@ -112,10 +106,8 @@ impl Samples {
             times: Vec::new(),
             counters: BTreeMap::new(),
             stale: BTreeMap::new(),
-            latency: BTreeMap::new(),
             known_metrics: 0,
             watched_counters: Vec::new(),
-            watched_latency: Vec::new(),
             sources,
             groups,
         }
@@ -134,16 +126,6 @@ impl Samples {
             values.resize(n, 0.0);
             values.push(metrics.counter_value(*id) as f64);
         }
-        for (id, who, before) in &mut self.watched_latency {
-            let h = metrics.histogram_ref(*id);
-            let point = h
-                .quantiles_since(before, [0.5, 0.99])
-                .map(|v| v.map_or(f64::NAN, |v| v as f64));
-            before.clone_from(h);
-            let values = self.latency.get_mut(who).expect("made by `watch`");
-            values.resize(n, [f64::NAN; 2]);
-            values.push(point);
-        }
         self.judge(sim);
         self.next += self.interval;
     }
@@ -160,23 +142,6 @@ impl Samples {
             .collect();
         for (_, name) in &self.watched_counters {
             self.counters.entry(name.clone()).or_default();
-        }
-        let mut old = std::mem::take(&mut self.watched_latency);
-        for (name, id) in metrics.histogram_ids() {
-            // A client's or session's own latency, not its callers' (those
-            // are named `<node>.<dependency>.latency_ns`).
-            let Some(who) = name.strip_suffix(".latency_ns") else {
-                continue;
-            };
-            if who.contains('.') {
-                continue;
-            }
-            let before = match old.iter().position(|(i, ..)| *i == id) {
-                Some(at) => old.swap_remove(at).2,
-                None => Histogram::default(),
-            };
-            self.latency.entry(who.to_string()).or_default();
-            self.watched_latency.push((id, who.to_string(), before));
         }
     }
 

@@ -193,10 +193,32 @@ fn charts_over_time_agree_with_the_run_s_totals() {
         dup[0].1.windows(2).all(|w| w[0][1] <= w[1][1]),
         "a count so far never falls"
     );
+    // The latency chart is sim-core's chart model, as the CLI draws it:
+    // the same lines with the same values.
     let latency = chart(&data, "latency");
-    assert!(latency.iter().any(|(n, _)| n == "user p99"));
-    let (p50, p99) = (&latency[0].1, &latency[1].1);
-    assert!(p50.iter().zip(p99).all(|(a, b)| a[1] <= b[1]));
+    let model = sim_core::scenario::charts::Charts::new(&p.spec, p.metrics(), p.now());
+    let shared = &model
+        .panels
+        .iter()
+        .find(|m| m.id == "latency")
+        .unwrap()
+        .lines;
+    assert_eq!(
+        latency.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        shared.iter().map(|l| l.label.as_str()).collect::<Vec<_>>()
+    );
+    for ((_, pts), line) in latency.iter().zip(shared) {
+        let finite: Vec<f64> = line
+            .values
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        assert_eq!(pts.iter().map(|p| p[1]).collect::<Vec<_>>(), finite);
+    }
+    assert!(latency.iter().any(|(n, _)| n == "user max"));
+    let (mean, max) = (&latency[0].1, &latency[1].1);
+    assert!(mean.iter().zip(max).all(|(a, b)| a[1] <= b[1]));
 
     // Failures by reason: the rates add up to the counters.
     let mut p = Player::new("retry-storm", story("retry-storm"), None, None).unwrap();

@@ -13,6 +13,7 @@
 //! format's own words (`words`).
 
 pub mod build;
+pub mod charts;
 mod checks;
 pub mod diagnostic;
 pub mod faults;

@@ -217,11 +217,7 @@ impl RunSummary<'_> {
             let _ = writeln!(
                 out,
                 "\n{}",
-                paint(
-                    &format!("{} {name}", format!("{kind:?}").to_lowercase()),
-                    "36",
-                    colour
-                )
+                paint(&format!("{} {name}", kinds::of(kind).name), "36", colour)
             );
             let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
             for (k, v) in rows {
@@ -305,7 +301,7 @@ impl RunSummary<'_> {
             let _ = writeln!(
                 out,
                 "**{} `{name}`**\n\n| | |\n|---|---|",
-                format!("{kind:?}").to_lowercase()
+                kinds::of(kind).name
             );
             for (k, v) in rows {
                 let _ = writeln!(out, "| {k} | {} |", v.replace('|', "\\|"));

@@ -344,3 +344,57 @@ mod caches {
         assert!(counter(&kept.sim, "cache.invalidations") > 250.0);
     }
 }
+
+/// The quorum client as a node kind in a scenario file: built from its
+/// declaration, it misses the latest write as often as the combinatorics
+/// says (N = 5, R = W = 2: C(3, 2) / C(5, 2) = 30%), and its report block
+/// says so.
+#[test]
+fn a_quorum_client_from_a_scenario_file_misses_as_combinatorics_says() {
+    use sim_core::scenario::kinds;
+    let text = r#"
+title = "Quorums by the client"
+summary = "R = W = 2 of 5"
+[run]
+duration = "20s"
+seed = 3
+[network]
+latency = "1ms"
+[[node]]
+name = "kv"
+kind = "kv"
+replicas = 5
+[[node]]
+name = "client"
+kind = "quorum_client"
+target = "kv"
+quorum = { r = 2, w = 2 }
+reads_per_write = 4
+writes = 800
+"#;
+    let scenario = sim_core::scenario::load::load("quorums", "quorums.toml", text).unwrap();
+    let mut built = sim_core::scenario::build::build(&scenario.spec, 3).unwrap();
+    built.run();
+    let m = built.sim.metrics();
+    let reads = m.get_counter("client.reads").unwrap() as f64;
+    let stale = m.get_counter("client.stale_reads").unwrap() as f64;
+    assert_eq!(reads, 3200.0);
+    let expected = binomial(3, 2) / binomial(5, 2);
+    let sd = (expected * (1.0 - expected) / reads).sqrt();
+    assert!(
+        (stale / reads - expected).abs() <= 4.0 * sd,
+        "{:.4} stale, expected {expected:.4}",
+        stale / reads
+    );
+    let report = kinds::Report {
+        metrics: m,
+        end: built.sim.now(),
+    };
+    let client = &scenario.spec.nodes[1];
+    let rows = (kinds::of(*client.kind.get_ref()).report)(&report, client, "client");
+    assert_eq!(rows[0], ("writes".to_string(), "800".to_string()));
+    assert!(
+        rows[2].1.starts_with(&format!("{} (", stale as u64)),
+        "{rows:?}"
+    );
+}

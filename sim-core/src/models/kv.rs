@@ -368,6 +368,10 @@ impl QuorumClient {
 }
 
 impl Node<Rpc> for QuorumClient {
+    fn footprint(&self) -> u64 {
+        self.history.len() as u64 * super::ENTRY_BYTES
+    }
+
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
         let name = ctx.name().to_string();
         let m = ctx.metrics();

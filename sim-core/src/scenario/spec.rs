@@ -89,6 +89,8 @@ pub enum NodeKind {
     Replica,
     /// A user reading and writing a replicated store.
     Session,
+    /// A client doing quorum reads and writes on a group of stores.
+    QuorumClient,
 }
 
 /// One node; which fields apply depends on `kind`.
@@ -176,6 +178,19 @@ pub struct NodeSpec {
     pub read_share: Option<Probability>,
     pub read_from: Option<crate::models::replication::ReadFrom>,
     pub read_your_writes: Option<bool>,
+    // Quorum client.
+    pub quorum: Option<Spanned<QuorumRw>>,
+    pub reads_per_write: Option<u32>,
+    pub think: Option<Duration>,
+    pub writes: Option<u64>,
+}
+
+/// A quorum client's read and write quorums: `{ r = 2, w = 2 }`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuorumRw {
+    pub r: u32,
+    pub w: u32,
 }
 
 /// How a replicated store copies writes: `{ mode = "leader", sync = 1 }`

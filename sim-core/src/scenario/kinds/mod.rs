@@ -22,6 +22,7 @@ mod caller;
 mod client;
 mod kv;
 mod ledger;
+mod quorum_client;
 mod reader;
 mod replica;
 mod router;
@@ -225,6 +226,7 @@ pub const KINDS: &[&Kind] = &[
     &router::KIND,
     &replica::KIND,
     &session::KIND,
+    &quorum_client::KIND,
 ];
 
 /// The declaration of `kind`.

@@ -186,7 +186,50 @@ pub fn compare(
         .map_err(error)?;
     let range =
         sim_core::scenario::limits::seed_range(scenario.spec.run.seed, seeds).map_err(error)?;
-    let base_seed = *range.start();
+    let samples = run_all(&specs, &range)?;
+    let names: Vec<String> = variants
+        .iter()
+        .map(|v| variant_label(v.as_deref()).to_string())
+        .collect();
+    let rows = metric_rows(&samples, base);
+    if json_out {
+        let doc = json!({
+            "scenario": scenario.name,
+            "seeds": range.clone().collect::<Vec<_>>(),
+            "variants": names,
+            "baseline": names[base],
+            "metrics": rows.iter().map(|r| json!({
+                "metric": r.metric,
+                "mean": r.stats.iter().map(|s| s.0).collect::<Vec<_>>(),
+                "ci95": r.stats.iter().map(|s| if s.1.is_nan() { None } else { Some(s.1) }).collect::<Vec<_>>(),
+                "best": r.best.map(|b| &names[b]),
+                "diff_mean": r.diffs.iter().map(|s| s.0).collect::<Vec<_>>(),
+                "diff_ci95": r.diffs.iter().map(|s| if s.1.is_nan() { None } else { Some(s.1) }).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        });
+        return Ok(serde_json::to_string_pretty(&doc).expect("plain values"));
+    }
+    let mut out = format!(
+        "compare {}: as written and {} variant{} x {seeds} seed{} ({}..{}), paired by seed; mean ± 95% CI, * best\n\n",
+        scenario.name,
+        names.len() - 1,
+        if names.len() == 2 { "" } else { "s" },
+        if seeds == 1 { "" } else { "s" },
+        range.start(),
+        range.end()
+    );
+    out.push_str(&means_table(&rows, &names));
+    if names.len() >= 2 && seeds >= 2 {
+        out.push_str(&paired_table(&rows, &names, base));
+    }
+    Ok(out)
+}
+
+/// Every variant's run on every seed, in parallel: `[variant][seed]`.
+fn run_all(
+    specs: &[ScenarioSpec],
+    range: &std::ops::RangeInclusive<u64>,
+) -> Result<Vec<Vec<Sample>>, Failure> {
     let jobs: Vec<(usize, u64)> = (0..specs.len())
         .flat_map(|v| range.clone().map(move |s| (v, s)))
         .collect();
@@ -200,42 +243,42 @@ pub fn compare(
         })
         .collect();
     bar.finish_and_clear();
-    // samples[variant][seed index]
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); specs.len()];
     for ((v, _), r) in jobs.iter().zip(results) {
         samples[*v].push(r?);
     }
+    Ok(samples)
+}
+
+/// One metric across the variants: each one's mean and interval, the
+/// best (when the metric has a direction and not everyone ties), and
+/// each one's paired difference from the baseline.
+struct Row {
+    metric: String,
+    stats: Vec<(f64, f64)>,
+    best: Option<usize>,
+    diffs: Vec<(f64, f64)>,
+}
+
+/// A row per metric that is not zero everywhere.
+fn metric_rows(samples: &[Vec<Sample>], base: usize) -> Vec<Row> {
     let metrics: std::collections::BTreeSet<String> = samples
         .iter()
         .flatten()
         .flat_map(|s| s.keys().cloned())
         .collect();
-    let names: Vec<String> = variants
-        .iter()
-        .map(|v| variant_label(v.as_deref()).to_string())
-        .collect();
+    let value = |s: &Sample, metric: &str| s.get(metric).copied().unwrap_or(0.0);
     let mut rows = Vec::new();
-    for metric in &metrics {
+    for metric in metrics {
         // A metric that is zero everywhere tells nothing.
-        if samples
-            .iter()
-            .flatten()
-            .all(|s| s.get(metric).copied().unwrap_or(0.0) == 0.0)
-        {
+        if samples.iter().flatten().all(|s| value(s, &metric) == 0.0) {
             continue;
         }
         let stats: Vec<(f64, f64)> = samples
             .iter()
-            .map(|runs| {
-                mean_ci(
-                    &runs
-                        .iter()
-                        .map(|s| s.get(metric).copied().unwrap_or(0.0))
-                        .collect::<Vec<_>>(),
-                )
-            })
+            .map(|runs| mean_ci(&runs.iter().map(|s| value(s, &metric)).collect::<Vec<_>>()))
             .collect();
-        let best = direction(metric).and_then(|lower| {
+        let best = direction(&metric).and_then(|lower| {
             let means: Vec<f64> = stats.iter().map(|s| s.0).collect();
             let pick = if lower {
                 means.iter().cloned().fold(f64::INFINITY, f64::min)
@@ -254,41 +297,32 @@ pub fn compare(
                 let d: Vec<f64> = runs
                     .iter()
                     .zip(&samples[base])
-                    .map(|(s, b)| {
-                        s.get(metric).copied().unwrap_or(0.0)
-                            - b.get(metric).copied().unwrap_or(0.0)
-                    })
+                    .map(|(s, b)| value(s, &metric) - value(b, &metric))
                     .collect();
                 mean_ci(&d)
             })
             .collect();
-        rows.push((metric.clone(), stats, best, diffs));
-    }
-    if json_out {
-        let doc = json!({
-            "scenario": scenario.name,
-            "seeds": range.clone().collect::<Vec<_>>(),
-            "variants": names,
-            "baseline": names[base],
-            "metrics": rows.iter().map(|(m, stats, best, diffs)| json!({
-                "metric": m,
-                "mean": stats.iter().map(|s| s.0).collect::<Vec<_>>(),
-                "ci95": stats.iter().map(|s| if s.1.is_nan() { None } else { Some(s.1) }).collect::<Vec<_>>(),
-                "best": best.map(|b| &names[b]),
-                "diff_mean": diffs.iter().map(|s| s.0).collect::<Vec<_>>(),
-                "diff_ci95": diffs.iter().map(|s| if s.1.is_nan() { None } else { Some(s.1) }).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
+        rows.push(Row {
+            metric,
+            stats,
+            best,
+            diffs,
         });
-        return Ok(serde_json::to_string_pretty(&doc).expect("plain values"));
     }
-    // Nanosecond metrics read better as durations.
-    let show = |metric: &str, v: f64| {
-        if metric.contains("_ns") && v.is_finite() {
-            format!("{:.2}ms", v / 1e6)
-        } else {
-            super::report::number(v)
-        }
-    };
+    rows
+}
+
+/// A value of `metric` for people: nanoseconds read better as durations.
+fn show(metric: &str, v: f64) -> String {
+    if metric.contains("_ns") && v.is_finite() {
+        format!("{:.2}ms", v / 1e6)
+    } else {
+        super::report::number(v)
+    }
+}
+
+/// Each variant's mean ± 95% interval per metric, the best starred.
+fn means_table(rows: &[Row], names: &[String]) -> String {
     let cell = |metric: &str, (m, ci): (f64, f64), best: bool| {
         let ci = if ci.is_nan() {
             String::new()
@@ -299,13 +333,13 @@ pub fn compare(
     };
     let table: Vec<Vec<String>> = rows
         .iter()
-        .map(|(m, stats, best, _)| {
-            std::iter::once(m.clone())
+        .map(|r| {
+            std::iter::once(r.metric.clone())
                 .chain(
-                    stats
+                    r.stats
                         .iter()
                         .enumerate()
-                        .map(|(i, s)| cell(m, *s, *best == Some(i))),
+                        .map(|(i, s)| cell(&r.metric, *s, r.best == Some(i))),
                 )
                 .collect()
         })
@@ -313,20 +347,11 @@ pub fn compare(
     let header: Vec<String> = std::iter::once("metric".to_string())
         .chain(names.iter().cloned())
         .collect();
-    let mut out = format!(
-        "compare {}: as written and {} variant{} x {seeds} seed{} ({}..{}), paired by seed; mean ± 95% CI, * best\n\n",
-        scenario.name,
-        names.len() - 1,
-        if names.len() == 2 { "" } else { "s" },
-        if seeds == 1 { "" } else { "s" },
-        base_seed,
-        range.end()
-    );
-    out.push_str(&super::report::aligned(&header, &table, true));
-    if names.len() < 2 || seeds < 2 {
-        return Ok(out);
-    }
-    // The paired table: each variant minus the baseline, seed by seed.
+    super::report::aligned(&header, &table, true)
+}
+
+/// Each variant minus the baseline, seed by seed.
+fn paired_table(rows: &[Row], names: &[String], base: usize) -> String {
     let others: Vec<usize> = (0..names.len()).filter(|&v| v != base).collect();
     let diff_cell = |metric: &str, (m, ci): (f64, f64)| {
         let sign = if m > 0.0 { "+" } else { "" };
@@ -340,21 +365,21 @@ pub fn compare(
     };
     let dtable: Vec<Vec<String>> = rows
         .iter()
-        .map(|(m, _, _, diffs)| {
-            std::iter::once(m.clone())
-                .chain(others.iter().map(|&v| diff_cell(m, diffs[v])))
+        .map(|r| {
+            std::iter::once(r.metric.clone())
+                .chain(others.iter().map(|&v| diff_cell(&r.metric, r.diffs[v])))
                 .collect()
         })
         .collect();
     let dheader: Vec<String> = std::iter::once("metric".to_string())
         .chain(others.iter().map(|&v| names[v].clone()))
         .collect();
-    out.push_str(&format!(
+    let mut out = format!(
         "\nminus {} on the same seed: mean difference ± 95% CI, ! the interval excludes zero\n\n",
         names[base]
-    ));
+    );
     out.push_str(&super::report::aligned(&dheader, &dtable, true));
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

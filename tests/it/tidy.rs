@@ -133,7 +133,6 @@ const MAX_FUNCTION_LINES: usize = 100;
 /// this list.
 const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("sim-web/src/topology.rs", "show", 347),
-    ("sim-cli/src/compare.rs", "compare", 184),
     ("sim-web/src/app.rs", "controls", 142),
     (
         "sim-core/src/checker/linearizability.rs",

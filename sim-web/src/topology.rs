@@ -121,16 +121,6 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
             edges.insert((a, b));
         }
     }
-    // Columns by zone, in order of first appearance.
-    let net = sim.network();
-    let mut columns: Vec<(String, Vec<(NodeId, String)>)> = Vec::new();
-    for (id, name) in &nodes {
-        let zone = net.zone_name(net.zone_of(*id)).to_string();
-        match columns.iter_mut().find(|(z, _)| *z == zone) {
-            Some((_, c)) => c.push((*id, name.clone())),
-            None => columns.push((zone, vec![(*id, name.clone())])),
-        }
-    }
     let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
     let rect = response.rect;
     // An outline, not a fill: filling the area would shade every pixel of
@@ -141,99 +131,179 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
         Stroke::new(1.0, ui.visuals().widgets.noninteractive.bg_stroke.color),
         egui::StrokeKind::Inside,
     );
-    let col_w = rect.width() / columns.len().max(1) as f32;
-    // The replicas of groups too big to label one by one.
-    let mut in_big_group: BTreeSet<String> = BTreeSet::new();
-    for n in &p.spec.nodes {
-        if let Some(count) = n.replicas.as_ref().map(|r| *r.get_ref())
-            && count as usize > MAX_ROWS
-        {
-            let name = n.name.get_ref();
-            in_big_group.extend((0..count).map(|i| instance_name(name, i)));
-        }
-    }
-    let mut pos: BTreeMap<String, Pos2> = BTreeMap::new();
-    // Per node: its radius.
-    let mut size: BTreeMap<String, f32> = BTreeMap::new();
-    // The grids' areas, and which grid each of their nodes is in (these
-    // are labelled only on hover or when selected).
-    let mut grids: Vec<Rect> = Vec::new();
-    let mut grid_of: BTreeMap<&str, usize> = BTreeMap::new();
-    for (c, (zone, members)) in columns.iter().enumerate() {
-        let x = rect.left() + col_w * (c as f32 + 0.5);
-        if columns.len() > 1 || zone != "default" {
-            painter.text(
-                Pos2::new(x, rect.top() + 10.0),
-                Align2::CENTER_CENTER,
-                zone,
-                FontId::proportional(12.0),
-                ui.visuals().weak_text_color(),
-            );
-        }
-        // A long column (a group of a hundred replicas) becomes a grid of
-        // small, unlabelled nodes: hover or select one for its label. The
-        // column's other nodes keep their labels, in a narrower column
-        // beside the grid.
-        let (grouped, singles): (Vec<Member>, Vec<Member>) = members
-            .iter()
-            .partition(|(_, n)| in_big_group.contains(n.as_str()));
-        let left = x - col_w / 2.0;
-        let parts: Vec<(Vec<Member>, f32, f32)> = if grouped.is_empty() || singles.is_empty() {
-            vec![(members.iter().collect(), left, col_w)]
-        } else {
-            vec![
-                (singles, left, col_w * 0.3),
-                (grouped, left + col_w * 0.3, col_w * 0.7),
-            ]
-        };
-        for (part, left, width) in parts {
-            let n = part.len().max(1);
-            let across = n.div_ceil(MAX_ROWS);
-            let rows = n.div_ceil(across);
-            let row_h = (rect.height() - 24.0) / rows as f32;
-            let sub_w = width / across as f32;
-            let radius = if across == 1 && n <= MAX_ROWS {
-                14.0f32.min(row_h * 0.3).max(4.0)
-            } else {
-                (row_h * 0.35).min(sub_w * 0.35).clamp(2.0, 10.0)
-            };
-            let mut area = Rect::NOTHING;
-            for (i, (_, name)) in part.iter().enumerate() {
-                let (r, k) = (i % rows, i / rows);
-                let at = Pos2::new(
-                    left + sub_w * (k as f32 + 0.5),
-                    rect.top() + 24.0 + row_h * (r as f32 + 0.5),
-                );
-                pos.insert(name.clone(), at);
-                size.insert(name.clone(), radius);
-                area = area.union(Rect::from_center_size(at, Vec2::splat(2.0 * radius)));
-                if n > MAX_ROWS {
-                    grid_of.insert(name, grids.len());
-                }
-            }
-            if n > MAX_ROWS {
-                grids.push(area);
-            }
-        }
-    }
-    // Links, then traffic on them.
-    let time = ui.input(|i| i.time) as f32;
+    let layout = Layout::new(ui, &painter, rect, &p.spec, &zone_columns(sim, &nodes));
     let ids: BTreeMap<&str, NodeId> = nodes.iter().map(|(id, n)| (n.as_str(), *id)).collect();
+    draw_links(ui, &painter, &layout, &edges, sim, &ids);
+    draw_traffic(ui, &painter, &layout, &flows);
+    let view = NodesView {
+        sim,
+        spec: &p.spec,
+        edges: &edges,
+    };
+    let clicked = view.draw(ui, &painter, &response, &layout, &nodes, sel);
+    let mut action = None;
+    let clicked = if sel.drawing {
+        action = partition_line(&painter, &response, &layout, sel);
+        None
+    } else {
+        clicked
+    };
+    if let Some(name) = clicked {
+        if let Some(from) = sel.cut_from.take()
+            && from != name
+        {
+            action = Some(Action {
+                action: "partition",
+                node: String::new(),
+                groups: vec![vec![from], vec![name.clone()]],
+            });
+        }
+        sel.node = Some(name);
+    }
+    corner_controls(ui, rect, sel, sim, &ids, &mut action);
+    action
+}
+
+/// The nodes by zone, the zones in order of first appearance.
+fn zone_columns(
+    sim: &sim_core::Simulation<sim_core::models::rpc::Rpc>,
+    nodes: &[(NodeId, String)],
+) -> Vec<(String, Vec<(NodeId, String)>)> {
+    let net = sim.network();
+    let mut columns: Vec<(String, Vec<(NodeId, String)>)> = Vec::new();
+    for (id, name) in nodes {
+        let zone = net.zone_name(net.zone_of(*id)).to_string();
+        match columns.iter_mut().find(|(z, _)| *z == zone) {
+            Some((_, c)) => c.push((*id, name.clone())),
+            None => columns.push((zone, vec![(*id, name.clone())])),
+        }
+    }
+    columns
+}
+
+/// Where each node is drawn, and how big.
+struct Layout {
+    rect: Rect,
+    pos: BTreeMap<String, Pos2>,
+    /// Per node: its radius.
+    size: BTreeMap<String, f32>,
+    /// The grids' areas, and which grid each of their nodes is in (these
+    /// are labelled only on hover or when selected).
+    grids: Vec<Rect>,
+    grid_of: BTreeMap<String, usize>,
+}
+
+impl Layout {
+    /// A column per zone (its name on top); a long column (a group of a
+    /// hundred replicas) becomes a grid of small, unlabelled nodes, beside
+    /// the column's other nodes, which keep their labels.
+    fn new(
+        ui: &egui::Ui,
+        painter: &egui::Painter,
+        rect: Rect,
+        spec: &ScenarioSpec,
+        columns: &[(String, Vec<(NodeId, String)>)],
+    ) -> Layout {
+        let col_w = rect.width() / columns.len().max(1) as f32;
+        // The replicas of groups too big to label one by one.
+        let mut in_big_group: BTreeSet<String> = BTreeSet::new();
+        for n in &spec.nodes {
+            if let Some(count) = n.replicas.as_ref().map(|r| *r.get_ref())
+                && count as usize > MAX_ROWS
+            {
+                let name = n.name.get_ref();
+                in_big_group.extend((0..count).map(|i| instance_name(name, i)));
+            }
+        }
+        let mut layout = Layout {
+            rect,
+            pos: BTreeMap::new(),
+            size: BTreeMap::new(),
+            grids: Vec::new(),
+            grid_of: BTreeMap::new(),
+        };
+        for (c, (zone, members)) in columns.iter().enumerate() {
+            let x = rect.left() + col_w * (c as f32 + 0.5);
+            if columns.len() > 1 || zone != "default" {
+                painter.text(
+                    Pos2::new(x, rect.top() + 10.0),
+                    Align2::CENTER_CENTER,
+                    zone,
+                    FontId::proportional(12.0),
+                    ui.visuals().weak_text_color(),
+                );
+            }
+            let (grouped, singles): (Vec<Member>, Vec<Member>) = members
+                .iter()
+                .partition(|(_, n)| in_big_group.contains(n.as_str()));
+            let left = x - col_w / 2.0;
+            if grouped.is_empty() || singles.is_empty() {
+                layout.place(&members.iter().collect::<Vec<_>>(), left, col_w);
+            } else {
+                layout.place(&singles, left, col_w * 0.3);
+                layout.place(&grouped, left + col_w * 0.3, col_w * 0.7);
+            }
+        }
+        layout
+    }
+
+    /// Places `part` in rows (and, when long, columns) of a strip
+    /// `width` wide from `left`.
+    fn place(&mut self, part: &[Member], left: f32, width: f32) {
+        let n = part.len().max(1);
+        let across = n.div_ceil(MAX_ROWS);
+        let rows = n.div_ceil(across);
+        let row_h = (self.rect.height() - 24.0) / rows as f32;
+        let sub_w = width / across as f32;
+        let radius = if across == 1 && n <= MAX_ROWS {
+            14.0f32.min(row_h * 0.3).max(4.0)
+        } else {
+            (row_h * 0.35).min(sub_w * 0.35).clamp(2.0, 10.0)
+        };
+        let mut area = Rect::NOTHING;
+        for (i, (_, name)) in part.iter().enumerate() {
+            let (r, k) = (i % rows, i / rows);
+            let at = Pos2::new(
+                left + sub_w * (k as f32 + 0.5),
+                self.rect.top() + 24.0 + row_h * (r as f32 + 0.5),
+            );
+            self.pos.insert(name.clone(), at);
+            self.size.insert(name.clone(), radius);
+            area = area.union(Rect::from_center_size(at, Vec2::splat(2.0 * radius)));
+            if n > MAX_ROWS {
+                self.grid_of.insert(name.clone(), self.grids.len());
+            }
+        }
+        if n > MAX_ROWS {
+            self.grids.push(area);
+        }
+    }
+}
+
+/// The links, a cut one in red. Links into a grid are one line to the
+/// grid's edge per node outside it (a hundred lines fanning out say no
+/// more than one, and a software GPU pays for every row each long thin
+/// triangle crosses); a cut one is still drawn to its own node.
+fn draw_links(
+    ui: &egui::Ui,
+    painter: &egui::Painter,
+    layout: &Layout,
+    edges: &BTreeSet<(String, String)>,
+    sim: &sim_core::Simulation<sim_core::models::rpc::Rpc>,
+    ids: &BTreeMap<&str, NodeId>,
+) {
+    let net = sim.network();
     let id_of = |name: &str| ids.get(name).copied();
-    // Links into a grid are one line to the grid's edge per node outside
-    // it (a hundred lines fanning out say no more than one, and a software
-    // GPU pays for every row each long thin triangle crosses); a cut one
-    // is still drawn to its own node.
     let mut buses: BTreeSet<(&str, usize)> = BTreeSet::new();
-    for (a, b) in &edges {
-        let (Some(&pa), Some(&pb)) = (pos.get(a), pos.get(b)) else {
+    for (a, b) in edges {
+        let (Some(&pa), Some(&pb)) = (layout.pos.get(a), layout.pos.get(b)) else {
             continue;
         };
         let cut = match (id_of(a), id_of(b)) {
             (Some(x), Some(y)) => net.is_blocked(x, y) || net.is_blocked(y, x),
             _ => false,
         };
-        let (ga, gb) = (grid_of.get(a.as_str()), grid_of.get(b.as_str()));
+        let (ga, gb) = (layout.grid_of.get(a), layout.grid_of.get(b));
         if !cut && ga != gb {
             match (ga, gb) {
                 (None, Some(&g)) => {
@@ -265,21 +335,30 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
         }
     }
     for (outside, g) in buses {
-        let from = pos[outside];
+        let from = layout.pos[outside];
         painter.line_segment(
-            [from, grids[g].clamp(from)],
+            [from, layout.grids[g].clamp(from)],
             Stroke::new(1.0, ui.visuals().weak_text_color()),
         );
     }
-    // Dots are small squares (a circle costs several times the vertices),
-    // at most one per link when many links are busy.
-    // They share one mesh of plain quads: two triangles each, where an
-    // anti-aliased shape costs ten (a software GPU pays per triangle).
+}
+
+/// Traffic on the links. Dots are small squares (a circle costs several
+/// times the vertices), at most one per link when many links are busy;
+/// they share one mesh of plain quads: two triangles each, where an
+/// anti-aliased shape costs ten (a software GPU pays per triangle).
+fn draw_traffic(
+    ui: &egui::Ui,
+    painter: &egui::Painter,
+    layout: &Layout,
+    flows: &[crate::observe::LinkFlow],
+) {
+    let time = ui.input(|i| i.time) as f32;
     let busy_links = flows.iter().filter(|f| f.sent > 0).count();
     let most = if busy_links > 20 { 1 } else { 7 };
     let mut dots_mesh = egui::Mesh::default();
-    for f in &flows {
-        let (Some(&pa), Some(&pb)) = (pos.get(&f.from), pos.get(&f.to)) else {
+    for f in flows {
+        let (Some(&pa), Some(&pb)) = (layout.pos.get(&f.from), layout.pos.get(&f.to)) else {
             continue;
         };
         let dots =
@@ -301,106 +380,130 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
         }
     }
     painter.add(dots_mesh);
-    // Nodes. The small ones of a grid are squares, in one mesh of quads
-    // under the labels.
-    let m = sim.metrics();
-    let kind_by_name: BTreeMap<String, &Kind> = kinds::instances(&p.spec)
-        .into_iter()
-        .map(|(name, n)| (name, kinds::of(*n.kind.get_ref())))
-        .collect();
-    let grid_slot = painter.add(egui::Shape::Noop);
-    let mut grid_mesh = egui::Mesh::default();
-    let mut clicked: Option<String> = None;
-    let pointer = response.interact_pointer_pos();
-    for (id, name) in &nodes {
-        let Some(&at) = pos.get(name) else { continue };
-        let up = sim.is_up(*id);
-        let kind = kind_by_name.get(name.as_str()).copied();
-        let badge = kind.and_then(|k| (k.badge)(sim, *id));
-        let open = breaker_open(m, name);
-        let fill = if !up {
-            DOWN
-        } else if open {
-            OPEN
-        } else if badge.as_ref().is_some_and(|b| b.highlight) {
-            LEADER
-        } else {
-            UP
-        };
-        let r = size.get(name).copied().unwrap_or(14.0);
-        let labelled = !grid_of.contains_key(name.as_str());
-        if labelled {
-            painter.circle_filled(at, r, fill);
-        } else {
-            grid_mesh.add_colored_rect(Rect::from_center_size(at, Vec2::splat(2.0 * r)), fill);
+}
+
+/// What drawing the nodes reads.
+struct NodesView<'a> {
+    sim: &'a sim_core::Simulation<sim_core::models::rpc::Rpc>,
+    spec: &'a ScenarioSpec,
+    edges: &'a BTreeSet<(String, String)>,
+}
+
+impl NodesView<'_> {
+    /// The nodes, coloured by state, labelled (a grid's only on hover or
+    /// when selected); returns the one clicked, if any. The small ones of
+    /// a grid are squares, in one mesh of quads under the labels.
+    fn draw(
+        &self,
+        ui: &egui::Ui,
+        painter: &egui::Painter,
+        response: &egui::Response,
+        layout: &Layout,
+        nodes: &[(NodeId, String)],
+        sel: &Selection,
+    ) -> Option<String> {
+        let (sim, m) = (self.sim, self.sim.metrics());
+        let kind_by_name: BTreeMap<String, &Kind> = kinds::instances(self.spec)
+            .into_iter()
+            .map(|(name, n)| (name, kinds::of(*n.kind.get_ref())))
+            .collect();
+        let grid_slot = painter.add(egui::Shape::Noop);
+        let mut grid_mesh = egui::Mesh::default();
+        let mut clicked: Option<String> = None;
+        let pointer = response.interact_pointer_pos();
+        for (id, name) in nodes {
+            let Some(&at) = layout.pos.get(name) else {
+                continue;
+            };
+            let kind = kind_by_name.get(name.as_str()).copied();
+            let badge = kind.and_then(|k| (k.badge)(sim, *id));
+            let fill = if !sim.is_up(*id) {
+                DOWN
+            } else if breaker_open(m, name) {
+                OPEN
+            } else if badge.as_ref().is_some_and(|b| b.highlight) {
+                LEADER
+            } else {
+                UP
+            };
+            let r = layout.size.get(name).copied().unwrap_or(14.0);
+            let labelled = !layout.grid_of.contains_key(name);
+            if labelled {
+                painter.circle_filled(at, r, fill);
+            } else {
+                grid_mesh.add_colored_rect(Rect::from_center_size(at, Vec2::splat(2.0 * r)), fill);
+            }
+            let selected = sel.node.as_deref() == Some(name.as_str());
+            if selected {
+                let stroke = Stroke::new(2.0, ui.visuals().strong_text_color());
+                painter.circle_stroke(at, r + 3.0, stroke);
+            }
+            let hovered = response
+                .hover_pos()
+                .is_some_and(|pt| pt.distance(at) <= r + 4.0);
+            if labelled || hovered || selected {
+                painter.text(
+                    at + Vec2::new(0.0, r + 8.0),
+                    Align2::CENTER_CENTER,
+                    node_label(sim, *id, name, kind, self.edges),
+                    FontId::proportional(12.0),
+                    ui.visuals().text_color(),
+                );
+            }
+            if response.clicked() && pointer.is_some_and(|pt| pt.distance(at) <= r + 4.0) {
+                clicked = Some(name.clone());
+            }
         }
-        if sel.node.as_deref() == Some(name.as_str()) {
-            painter.circle_stroke(
-                at,
-                r + 3.0,
-                Stroke::new(2.0, ui.visuals().strong_text_color()),
-            );
-        }
-        let hovered = response
-            .hover_pos()
-            .is_some_and(|pt| pt.distance(at) <= r + 4.0);
-        if labelled || hovered || sel.node.as_deref() == Some(name.as_str()) {
-            let label = node_label(sim, *id, name, kind, &edges);
-            painter.text(
-                at + Vec2::new(0.0, r + 8.0),
-                Align2::CENTER_CENTER,
-                label,
-                FontId::proportional(12.0),
-                ui.visuals().text_color(),
-            );
-        }
-        if response.clicked() && pointer.is_some_and(|pt| pt.distance(at) <= r + 4.0) {
-            clicked = Some(name.clone());
-        }
+        painter.set(grid_slot, grid_mesh);
+        clicked
     }
-    painter.set(grid_slot, grid_mesh);
-    let mut action = None;
-    // Drawing a partition: drag a line across the system.
-    if sel.drawing {
-        painter.text(
-            rect.center_top() + Vec2::new(0.0, 24.0),
-            Align2::CENTER_CENTER,
-            "Drag a line across the system: the two sides lose touch.",
-            FontId::proportional(13.0),
-            DOWN,
-        );
-        if response.drag_started() {
-            sel.line_from = response.interact_pointer_pos();
-        }
-        if let (Some(a), Some(b)) = (sel.line_from, response.interact_pointer_pos()) {
-            painter.line_segment([a, b], Stroke::new(2.0, DOWN));
-        }
-        if response.drag_stopped()
-            && let (Some(a), Some(b)) = (sel.line_from.take(), response.interact_pointer_pos())
-        {
-            sel.drawing = false;
-            let [one, two] = split_by_line(&pos, a, b);
-            action = Some(Action {
-                action: "partition",
-                node: String::new(),
-                groups: vec![one, two],
-            });
-        }
-        clicked = None;
+}
+
+/// Drawing a partition: drag a line across the system; the partition
+/// between its two sides once the drag ends.
+fn partition_line(
+    painter: &egui::Painter,
+    response: &egui::Response,
+    layout: &Layout,
+    sel: &mut Selection,
+) -> Option<Action> {
+    painter.text(
+        layout.rect.center_top() + Vec2::new(0.0, 24.0),
+        Align2::CENTER_CENTER,
+        "Drag a line across the system: the two sides lose touch.",
+        FontId::proportional(13.0),
+        DOWN,
+    );
+    if response.drag_started() {
+        sel.line_from = response.interact_pointer_pos();
     }
-    if let Some(name) = clicked {
-        if let Some(from) = sel.cut_from.take()
-            && from != name
-        {
-            action = Some(Action {
-                action: "partition",
-                node: String::new(),
-                groups: vec![vec![from], vec![name.clone()]],
-            });
-        }
-        sel.node = Some(name);
+    if let (Some(a), Some(b)) = (sel.line_from, response.interact_pointer_pos()) {
+        painter.line_segment([a, b], Stroke::new(2.0, DOWN));
     }
-    // Drawing a partition, in the top right corner.
+    if response.drag_stopped()
+        && let (Some(a), Some(b)) = (sel.line_from.take(), response.interact_pointer_pos())
+    {
+        sel.drawing = false;
+        let [one, two] = split_by_line(&layout.pos, a, b);
+        return Some(Action {
+            action: "partition",
+            node: String::new(),
+            groups: vec![one, two],
+        });
+    }
+    None
+}
+
+/// The partition button in the top right corner, and the selected node's
+/// actions in the top left.
+fn corner_controls(
+    ui: &mut egui::Ui,
+    rect: Rect,
+    sel: &mut Selection,
+    sim: &sim_core::Simulation<sim_core::models::rpc::Rpc>,
+    ids: &BTreeMap<&str, NodeId>,
+    action: &mut Option<Action>,
+) {
     let corner = Rect::from_min_size(
         rect.right_top() + Vec2::new(-150.0, 6.0),
         Vec2::new(144.0, 24.0),
@@ -416,41 +519,38 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
             sel.line_from = None;
         }
     });
-    // The selected node's actions, in the corner.
-    if let Some(name) = sel.node.clone() {
-        let id = id_of(&name);
-        let up = id.is_some_and(|id| sim.is_up(id));
-        let area = Rect::from_min_size(
-            rect.left_top() + Vec2::new(6.0, 6.0),
-            Vec2::new(220.0, 30.0),
-        );
-        ui.scope_builder(egui::UiBuilder::new().max_rect(area), |ui| {
-            ui.horizontal(|ui| {
-                ui.label(&name);
-                if up && ui.button("Crash").clicked() {
-                    action = Some(Action {
-                        action: "crash",
-                        node: name.clone(),
-                        groups: Vec::new(),
-                    });
-                }
-                if !up && ui.button("Restart").clicked() {
-                    action = Some(Action {
-                        action: "restart",
-                        node: name.clone(),
-                        groups: Vec::new(),
-                    });
-                }
-                if ui.button("Cut a link").clicked() {
-                    sel.cut_from = Some(name.clone());
-                }
-            });
-            if sel.cut_from.is_some() {
-                ui.label("Now click the node at the other end.");
+    let Some(name) = sel.node.clone() else {
+        return;
+    };
+    let up = ids.get(name.as_str()).is_some_and(|&id| sim.is_up(id));
+    let area = Rect::from_min_size(
+        rect.left_top() + Vec2::new(6.0, 6.0),
+        Vec2::new(220.0, 30.0),
+    );
+    ui.scope_builder(egui::UiBuilder::new().max_rect(area), |ui| {
+        ui.horizontal(|ui| {
+            ui.label(&name);
+            let mut act = |what: &'static str| {
+                *action = Some(Action {
+                    action: what,
+                    node: name.clone(),
+                    groups: Vec::new(),
+                });
+            };
+            if up && ui.button("Crash").clicked() {
+                act("crash");
+            }
+            if !up && ui.button("Restart").clicked() {
+                act("restart");
+            }
+            if ui.button("Cut a link").clicked() {
+                sel.cut_from = Some(name.clone());
             }
         });
-    }
-    action
+        if sel.cut_from.is_some() {
+            ui.label("Now click the node at the other end.");
+        }
+    });
 }
 
 /// What a node's label says besides its name: down, breaker open or

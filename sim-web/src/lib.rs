@@ -8,12 +8,15 @@
 //! a few functions for browser tests.
 
 pub mod app;
+pub mod chart_view;
+pub mod inspector;
 pub mod observe;
 pub mod params;
 pub mod player;
 pub mod sample;
 pub mod share;
 pub mod textcache;
+pub mod timeline;
 pub mod topology;
 #[cfg(target_arch = "wasm32")]
 mod web;

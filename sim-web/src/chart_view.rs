@@ -1,0 +1,264 @@
+//! The charts under the topology: what they show (`chart_data`, sim-core's
+//! chart model plus the counts only the player samples) and how they are
+//! drawn (two to a row, the busiest lines, each thinned for a software
+//! GPU).
+
+use crate::player::Player;
+use egui::Color32;
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+/// A chart's lines: a name and its points (seconds, value).
+pub type Lines = Vec<(String, Vec<[f64; 2]>)>;
+/// A chart: its id, its title and its lines.
+pub type Chart = (&'static str, String, Lines);
+
+/// What the charts show, up to now: the panels of sim-core's chart model
+/// (latency, goodput, queues, store load), with failures split by reason
+/// (the model's failures per second, from the counters the player
+/// samples), and stale reads and duplicate charges so far. A chart with
+/// nothing to show is left out.
+pub fn chart_data(p: &Player) -> Vec<Chart> {
+    let model = sim_core::scenario::charts::Charts::new(&p.spec, p.metrics(), p.now());
+    let interval = model.interval_s;
+    let mut all: Vec<Chart> = model
+        .panels
+        .into_iter()
+        .filter(|panel| panel.id != "failures")
+        .map(|panel| {
+            let lines = panel
+                .lines
+                .into_iter()
+                .map(|l| {
+                    let pts = l
+                        .values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &v)| [(i as f64 + 0.5) * interval, v])
+                        .collect();
+                    (l.label, pts)
+                })
+                .collect();
+            // Counts per second say their unit in the title already.
+            let title = match panel.unit.as_str() {
+                "ms" => format!("{} (ms)", panel.title),
+                _ => panel.title,
+            };
+            (panel.id, title, lines)
+        })
+        .collect();
+    all.extend(sampled_charts(p));
+    // egui_plot cannot order NaN: an interval without a value is left out.
+    all.into_iter()
+        .map(|(id, title, lines)| {
+            let lines: Lines = lines
+                .into_iter()
+                .map(|(name, pts)| {
+                    let finite: Vec<[f64; 2]> =
+                        pts.into_iter().filter(|p| p[1].is_finite()).collect();
+                    (name, finite)
+                })
+                .collect();
+            (id, title, lines)
+        })
+        .filter(|(_, _, lines)| lines.iter().any(|(_, pts)| !pts.is_empty()))
+        .collect()
+}
+
+/// The charts of counts the models only total, from the player's
+/// samples: failures per second by reason, stale reads and duplicate
+/// charges so far.
+fn sampled_charts(p: &Player) -> Vec<Chart> {
+    let s = &p.samples;
+    let at = |values: &[f64]| -> Vec<[f64; 2]> {
+        s.times.iter().zip(values).map(|(&t, &v)| [t, v]).collect()
+    };
+    let interval = s.interval.as_nanos() as f64 / 1e9;
+    let mut errors = Vec::new();
+    let mut duplicates = Vec::new();
+    let mut stale: Lines = s
+        .stale
+        .iter()
+        .map(|(who, v)| (who.clone(), at(v)))
+        .collect();
+    for (name, values) in &s.counters {
+        if let Some((who, reason)) = name.split_once(".failed.") {
+            let rates: Vec<f64> = values
+                .iter()
+                .scan(0.0, |last, &v| {
+                    let d = v - *last;
+                    *last = v;
+                    Some(d / interval)
+                })
+                .collect();
+            // Reasons that never happened are left out.
+            if values.last().is_some_and(|&v| v > 0.0) {
+                errors.push((format!("{who} {reason}"), at(&rates)));
+            }
+        } else if let Some(who) = name.strip_suffix(".duplicate_charges") {
+            duplicates.push((who.to_string(), at(values)));
+        } else if let Some(who) = name.strip_suffix(".stale_reads")
+            && !s.stale.contains_key(who)
+        {
+            stale.push((who.to_string(), at(values)));
+        }
+    }
+    vec![
+        ("errors", "failures per second, by reason".into(), errors),
+        ("stale", "stale reads so far".into(), stale),
+        ("duplicates", "duplicate charges so far".into(), duplicates),
+    ]
+}
+
+/// Points a chart line keeps: about one per four pixels of a chart's
+/// width. Every point costs triangles, and a software GPU pays for each.
+pub const CHART_POINTS: usize = 100;
+
+/// A line cut down to at most `CHART_POINTS` points: each run of points
+/// becomes the one furthest from the run's mean, so spikes survive; the
+/// last point is kept as it is.
+fn thin(points: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
+    if points.len() <= CHART_POINTS {
+        return points;
+    }
+    let run = points.len().div_ceil(CHART_POINTS);
+    let last = *points.last().expect("more than CHART_POINTS points");
+    let mut thinned: Vec<[f64; 2]> = points
+        .chunks(run)
+        .map(|c| {
+            let mean = c.iter().map(|p| p[1]).sum::<f64>() / c.len() as f64;
+            let far = c
+                .iter()
+                .max_by(|a, b| (a[1] - mean).abs().total_cmp(&(b[1] - mean).abs()))
+                .expect("a chunk is never empty");
+            [c[c.len() / 2][0], far[1]]
+        })
+        .collect();
+    // The line ends where the data does (a count so far shows its total).
+    if let Some(end) = thinned.last_mut() {
+        *end = last;
+    }
+    thinned
+}
+
+/// Lines a chart draws at most (a hundred replicas' queues would bury
+/// each other and fill the legend).
+pub const CHART_LINES: usize = 8;
+
+/// The `CHART_LINES` lines with the highest peaks (ties by name), in their
+/// original order, and how many there were.
+fn busiest(lines: Lines) -> (Lines, usize) {
+    let all = lines.len();
+    if all <= CHART_LINES {
+        return (lines, all);
+    }
+    let peak = |pts: &[[f64; 2]]| pts.iter().map(|p| p[1]).fold(f64::MIN, f64::max);
+    let mut ranked: Vec<usize> = (0..all).collect();
+    ranked.sort_by(|&a, &b| {
+        peak(&lines[b].1)
+            .total_cmp(&peak(&lines[a].1))
+            .then_with(|| lines[a].0.cmp(&lines[b].0))
+    });
+    ranked.truncate(CHART_LINES);
+    ranked.sort_unstable();
+    let keep: Vec<_> = lines
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| ranked.binary_search(i).is_ok())
+        .map(|(_, l)| l)
+        .collect();
+    (keep, all)
+}
+
+/// The charts, two to a row, with the faults' start times marked.
+pub fn charts(ui: &mut egui::Ui, p: &Player, side: &str) {
+    let data = chart_data(p);
+    let rows = data.len().div_ceil(2).max(1);
+    let height = (ui.available_height() / rows as f32 - 24.0).max(60.0);
+    let width = ui.available_width() / 2.0 - 8.0;
+    let faults: Vec<f64> = p
+        .metrics()
+        .fault_windows()
+        .iter()
+        .map(|w| w.start.as_nanos() as f64 / 1e9)
+        .collect();
+    let mut data = data.into_iter();
+    for _ in 0..rows {
+        ui.horizontal(|ui| {
+            for (id, title, lines) in data.by_ref().take(2) {
+                let (lines, all) = busiest(lines);
+                ui.vertical(|ui| {
+                    if lines.len() < all {
+                        ui.label(format!("{title} ({} highest of {all})", lines.len()));
+                    } else {
+                        ui.label(title);
+                    }
+                    Plot::new(format!("{side}-{id}"))
+                        .height(height)
+                        .width(width)
+                        .legend(Legend::default())
+                        .show_background(false)
+                        // A sparse grid: egui_plot's default fades in three
+                        // levels of lines, and every one is shaded.
+                        .grid_spacing(egui::Rangef::new(60.0, 120.0))
+                        .allow_scroll(false)
+                        .show(ui, |plot| {
+                            for (name, pts) in lines {
+                                plot.line(Line::new(name, PlotPoints::from(thin(pts))));
+                            }
+                            for &t in &faults {
+                                plot.vline(
+                                    egui_plot::VLine::new("", t)
+                                        .color(Color32::from_rgb(200, 60, 60).gamma_multiply(0.6)),
+                                );
+                            }
+                        });
+                });
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinned_lines_keep_their_spikes() {
+        let mut line: Vec<[f64; 2]> = (0..1000).map(|i| [i as f64, 1.0]).collect();
+        line[437][1] = 50.0;
+        let thinned = thin(line.clone());
+        assert!(thinned.len() <= CHART_POINTS);
+        assert!(thinned.iter().any(|p| p[1] == 50.0), "the spike survives");
+        assert!(
+            thinned.windows(2).all(|w| w[0][0] < w[1][0]),
+            "in time order"
+        );
+        line[999][1] = 7.0;
+        assert_eq!(*thin(line.clone()).last().unwrap(), [999.0, 7.0]);
+        let short = line[..50].to_vec();
+        assert_eq!(thin(short.clone()), short);
+    }
+
+    #[test]
+    fn a_crowded_chart_keeps_its_highest_lines() {
+        let lines: Lines = (0..20)
+            .map(|i| {
+                (
+                    format!("leaf-{i:02}"),
+                    vec![[0.0, 0.0], [1.0, f64::from(i % 7)]],
+                )
+            })
+            .collect();
+        let (kept, all) = busiest(lines);
+        assert_eq!(all, 20);
+        let names: Vec<&str> = kept.iter().map(|(n, _)| n.as_str()).collect();
+        // Peaks of 6 (leaf 6, 13), 5 (5, 12, 19), 4 (4, 11, 18): eight.
+        assert_eq!(
+            names,
+            [
+                "leaf-04", "leaf-05", "leaf-06", "leaf-11", "leaf-12", "leaf-13", "leaf-18",
+                "leaf-19"
+            ]
+        );
+    }
+}

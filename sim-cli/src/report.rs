@@ -90,8 +90,10 @@ pub use sim_core::scenario::kinds::instances;
 
 impl RunSummary<'_> {
     fn node_blocks(&self) -> Vec<NodeBlock> {
+        let faults = sim_core::scenario::timeline::fault_windows(self.spec);
         let r = kinds::Report {
             metrics: self.sim.metrics(),
+            faults: &faults,
             end: self.outcome.end_time,
         };
         instances(self.spec)

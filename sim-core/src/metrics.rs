@@ -411,8 +411,6 @@ pub struct Metrics {
     series: Vec<TimeSeries>,
     /// The interval models use for their time series (0: one second).
     series_interval_ns: u64,
-    /// When the run's faults were in force, for charts and recovery.
-    fault_windows: Vec<crate::scenario::timeline::FaultWindow>,
     /// Where the results begin: the end of the warm-up (zero without one).
     measured_from: SimTime,
 }
@@ -494,14 +492,6 @@ impl Metrics {
     /// Where the results begin: the end of the warm-up, or time zero.
     pub fn measured_from(&self) -> SimTime {
         self.measured_from
-    }
-
-    pub fn set_fault_windows(&mut self, windows: Vec<crate::scenario::timeline::FaultWindow>) {
-        self.fault_windows = windows;
-    }
-
-    pub fn fault_windows(&self) -> &[crate::scenario::timeline::FaultWindow] {
-        &self.fault_windows
     }
 
     /// The interval for new time series: as set, or one second.

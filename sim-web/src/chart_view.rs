@@ -176,8 +176,7 @@ pub fn charts(ui: &mut egui::Ui, p: &Player, side: &str) {
     let height = (ui.available_height() / rows as f32 - 24.0).max(60.0);
     let width = ui.available_width() / 2.0 - 8.0;
     let faults: Vec<f64> = p
-        .metrics()
-        .fault_windows()
+        .faults()
         .iter()
         .map(|w| w.start.as_nanos() as f64 / 1e9)
         .collect();

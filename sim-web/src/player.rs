@@ -137,6 +137,11 @@ impl Player {
         self.built.sim.now()
     }
 
+    /// When the scheduled faults are in force.
+    pub fn faults(&self) -> &[sim_core::scenario::timeline::FaultWindow] {
+        &self.built.faults
+    }
+
     pub fn metrics(&self) -> &Metrics {
         self.built.sim.metrics()
     }
@@ -361,7 +366,7 @@ impl Player {
             expectations_for(&self.spec, self.variant.as_deref())
                 .map(|e| Outcome {
                     because: e.because.clone(),
-                    verdict: evaluate(e, metrics, end),
+                    verdict: evaluate(e, metrics, &self.built.faults, end),
                 })
                 .collect(),
         );

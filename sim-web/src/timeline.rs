@@ -18,8 +18,7 @@ pub fn timeline(ui: &mut egui::Ui, p: &Player) -> Option<SimTime> {
     // Fault windows as bands, overlapping ones merged (each band shades
     // every pixel under it, and a software GPU pays per pixel).
     let mut bands: Vec<(f32, f32)> = p
-        .metrics()
-        .fault_windows()
+        .faults()
         .iter()
         .map(|w| (x(w.start), x(w.end.unwrap_or(p.end)).max(x(w.start) + 2.0)))
         .collect();
@@ -66,8 +65,7 @@ pub fn timeline(ui: &mut egui::Ui, p: &Player) -> Option<SimTime> {
             .take(12)
             .map(|m| format!("{}  {}", SimDuration::from_nanos(m.at.as_nanos()), m.text))
             .chain(
-                p.metrics()
-                    .fault_windows()
+                p.faults()
                     .iter()
                     .filter(|w| {
                         x(w.start) - 4.0 <= pos.x && pos.x <= x(w.end.unwrap_or(p.end)) + 4.0

@@ -260,7 +260,7 @@ fn charts_over_time_agree_with_the_run_s_totals() {
 fn the_timeline_marks_faults_and_pattern_events() {
     let mut p = Player::new("cap", story("cap"), Some("cp"), None).unwrap();
     p.run_to_end();
-    let windows = p.metrics().fault_windows().to_vec();
+    let windows = p.faults().to_vec();
     assert!(!windows.is_empty());
     let marks = p.observed.borrow().marks.clone();
     for w in &windows {

@@ -388,6 +388,7 @@ writes = 800
     );
     let report = kinds::Report {
         metrics: m,
+        faults: &built.faults,
         end: built.sim.now(),
     };
     let client = &scenario.spec.nodes[1];

@@ -84,7 +84,8 @@ fn every_story_tells_its_lesson_on_five_seeds() {
                     .iter()
                     .filter(|e| e.variant.as_ref().map(|v| v.get_ref().as_str()) == variant)
                 {
-                    let verdict = evaluate(e, built.sim.metrics(), report.end_time).unwrap();
+                    let verdict =
+                        evaluate(e, built.sim.metrics(), &built.faults, report.end_time).unwrap();
                     assert!(
                         verdict.holds,
                         "{name} [{}] seed {seed}: {} {} {} but was {} ({})",
@@ -522,12 +523,15 @@ fn an_undecided_key_leaves_linearizability_without_a_verdict() {
     m.add(not, 0);
     let undecided = m.counter("db.undecided_keys");
     let end = sim_core::SimTime::ZERO;
-    assert_eq!(metric_value(&m, "db.nonlinearizable_keys", end), Ok(0.0));
+    assert_eq!(
+        metric_value(&m, &[], "db.nonlinearizable_keys", end),
+        Ok(0.0)
+    );
     m.add(undecided, 3);
-    let e = metric_value(&m, "db.nonlinearizable_keys", end).unwrap_err();
+    let e = metric_value(&m, &[], "db.nonlinearizable_keys", end).unwrap_err();
     assert!(e.contains("could not decide 3 keys"), "{e}");
     // The count of undecided keys itself is still a number.
-    assert_eq!(metric_value(&m, "db.undecided_keys", end), Ok(3.0));
+    assert_eq!(metric_value(&m, &[], "db.undecided_keys", end), Ok(3.0));
 }
 
 /// A warm-up leaves out what was recorded before it: every counter is the
@@ -573,7 +577,13 @@ fn a_warm_up_leaves_out_what_came_before_it() {
     };
     assert!(count(&b) < count(&a) && count(&b) > count(&a) * 3 / 4);
     // 50 arrivals a second, counted over the 50 measured seconds.
-    let rate = metric_value(b.sim.metrics(), "user.requests.per_s", report.end_time).unwrap();
+    let rate = metric_value(
+        b.sim.metrics(),
+        &b.faults,
+        "user.requests.per_s",
+        report.end_time,
+    )
+    .unwrap();
     assert!((rate - 50.0).abs() < 3.0, "{rate}");
     // A warm-up as long as the run is refused.
     let e = scenario

@@ -6,6 +6,7 @@ use super::load::DEFAULT_ZONE;
 use super::spec::FaultSpec;
 use super::spec::instance_name;
 use super::spec::{CompareOp, ExpectSpec, ScenarioSpec};
+use super::timeline::FaultWindow;
 use crate::checker::consistency::{self, KvOp};
 use crate::dist::Dist;
 use crate::engine::{DEFAULT_EVENT_BUDGET, Fault, NodeId, RunLimits, Simulation};
@@ -23,6 +24,9 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Built {
     pub sim: Simulation<Rpc>,
     pub limits: RunLimits,
+    /// When the scheduled faults were in force: what charts shade and
+    /// what detection and recovery are measured from.
+    pub faults: Vec<FaultWindow>,
 }
 
 impl Built {
@@ -213,8 +217,6 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
     for f in &spec.faults {
         schedule_fault(&mut sim, spec, &ids, f)?;
     }
-    sim.metrics_mut()
-        .set_fault_windows(super::timeline::fault_windows(spec));
     if let Some(w) = spec.run.warmup {
         sim.set_warmup(SimTime::ZERO + w.0);
     }
@@ -225,7 +227,11 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                 .memory_budget
                 .map_or(crate::engine::DEFAULT_MEMORY_BUDGET, |b| b.0),
         );
-    Ok(Built { sim, limits })
+    Ok(Built {
+        sim,
+        limits,
+        faults: super::timeline::fault_windows(spec),
+    })
 }
 
 /// The ids each name stands for. Ids are assigned in file order (a
@@ -415,11 +421,16 @@ fn schedule_fault(
 /// `.max`, `.mean`, `.count`, or `.over_500ms`: the share of values above
 /// a duration), or a gauge's time average or maximum
 /// (`api.queue_depth.avg`, `.max`).
-pub fn metric_value(metrics: &Metrics, name: &str, end: SimTime) -> Result<f64, String> {
+pub fn metric_value(
+    metrics: &Metrics,
+    faults: &[FaultWindow],
+    name: &str,
+    end: SimTime,
+) -> Result<f64, String> {
     if let Some((a, b)) = name.split_once(" / ") {
         let (a, b) = (
-            metric_value(metrics, a.trim(), end)?,
-            metric_value(metrics, b.trim(), end)?,
+            metric_value(metrics, faults, a.trim(), end)?,
+            metric_value(metrics, faults, b.trim(), end)?,
         );
         return Ok(if b == 0.0 { 0.0 } else { a / b });
     }
@@ -439,7 +450,7 @@ pub fn metric_value(metrics: &Metrics, name: &str, end: SimTime) -> Result<f64, 
     }
     if let Some((base, stat)) = name.rsplit_once('.') {
         if matches!(stat, "time_to_detect_s" | "time_to_recover_s") {
-            let r = super::timeline::recovery(metrics, base, end).ok_or_else(|| {
+            let r = super::timeline::recovery(metrics, faults, base, end).ok_or_else(|| {
                 format!(
                     "`{name}` needs a client called `{base}` and a fault in the scenario's schedule"
                 )
@@ -533,8 +544,13 @@ pub struct Verdict {
     pub holds: bool,
 }
 
-pub fn evaluate(e: &ExpectSpec, metrics: &Metrics, end: SimTime) -> Result<Verdict, String> {
-    let actual = metric_value(metrics, e.metric.get_ref(), end)?;
+pub fn evaluate(
+    e: &ExpectSpec,
+    metrics: &Metrics,
+    faults: &[FaultWindow],
+    end: SimTime,
+) -> Result<Verdict, String> {
+    let actual = metric_value(metrics, faults, e.metric.get_ref(), end)?;
     let expected = expectation_value(e.value.get_ref())?;
     let op = *e.op.get_ref();
     Ok(Verdict {

@@ -222,16 +222,15 @@ impl Charts {
             interval_s,
             end_s,
             panels,
-            windows: windows(metrics, end_s),
+            windows: windows(&super::timeline::fault_windows(spec), end_s),
         }
     }
 }
 
 /// The fault windows, cut at the run's end.
-fn windows(metrics: &Metrics, end_s: f64) -> Vec<Window> {
+fn windows(faults: &[super::timeline::FaultWindow], end_s: f64) -> Vec<Window> {
     let at = |t: SimTime| seconds(t.saturating_since(SimTime::ZERO)).min(end_s);
-    metrics
-        .fault_windows()
+    faults
         .iter()
         .map(|w| Window {
             start_s: at(w.start),

@@ -97,10 +97,11 @@ pub fn judge<'a>(
     if let Some(why) = cut_short(report) {
         return Err(why);
     }
+    let faults = super::timeline::fault_windows(spec);
     Ok(expectations_for(spec, variant)
         .map(|e| Judged {
             expectation: e,
-            verdict: evaluate(e, metrics, report.end_time),
+            verdict: evaluate(e, metrics, &faults, report.end_time),
         })
         .collect())
 }

@@ -139,8 +139,12 @@ fn share(ok: &SeriesBucket, failed: &SeriesBucket) -> f64 {
 /// Detection and recovery for the client whose metrics are prefixed
 /// `client`, given the run's fault windows; None if there was no fault or
 /// the client has no time series.
-pub fn recovery(metrics: &Metrics, client: &str, end: SimTime) -> Option<Recovery> {
-    let windows = metrics.fault_windows();
+pub fn recovery(
+    metrics: &Metrics,
+    windows: &[FaultWindow],
+    client: &str,
+    end: SimTime,
+) -> Option<Recovery> {
     let first = windows.iter().map(|w| w.start).min()?;
     let last_end = windows
         .iter()
@@ -198,7 +202,10 @@ mod tests {
     }
 
     /// 100 requests a second; `failing(s)` says how many of second s fail.
-    fn metrics(failing: impl Fn(u64) -> u64, fault: (u64, Option<u64>)) -> Metrics {
+    fn metrics(
+        failing: impl Fn(u64) -> u64,
+        fault: (u64, Option<u64>),
+    ) -> (Metrics, Vec<FaultWindow>) {
         let mut m = Metrics::new();
         let ok = m.series("c.ok_latency_ns", 1_000_000_000);
         let failed = m.series("c.failures", 1_000_000_000);
@@ -213,43 +220,45 @@ mod tests {
                 }
             }
         }
-        m.set_fault_windows(vec![FaultWindow {
+        let windows = vec![FaultWindow {
             start: secs(fault.0),
             end: fault.1.map(secs),
             label: "x".into(),
-        }]);
-        m
+        }];
+        (m, windows)
     }
 
     #[test]
     fn detection_and_recovery_are_read_off_the_failure_share() {
         // Failing 50% from 10s to 24s; the fault lasts from 10s to 20s.
-        let m = metrics(
+        let (m, w) = metrics(
             |s| if (10..25).contains(&s) { 50 } else { 0 },
             (10, Some(20)),
         );
-        let r = recovery(&m, "c", secs(60)).unwrap();
+        let r = recovery(&m, &w, "c", secs(60)).unwrap();
         assert_eq!(r.detected_after, Some(SimDuration::from_secs(1)));
         assert_eq!(r.recovered_after, Some(SimDuration::from_secs(5)));
         // 5% exactly does not alert; a little more does.
-        let m = metrics(|s| if s >= 10 { 5 } else { 0 }, (10, Some(20)));
-        let r = recovery(&m, "c", secs(60)).unwrap();
+        let (m, w) = metrics(|s| if s >= 10 { 5 } else { 0 }, (10, Some(20)));
+        let r = recovery(&m, &w, "c", secs(60)).unwrap();
         assert_eq!(r.detected_after, None);
         assert_eq!(r.recovered_after, Some(SimDuration::ZERO));
     }
 
     #[test]
     fn still_failing_at_the_end_is_never_recovered() {
-        let m = metrics(|s| if s >= 10 { 60 } else { 0 }, (10, Some(20)));
-        let r = recovery(&m, "c", secs(60)).unwrap();
+        let (m, w) = metrics(|s| if s >= 10 { 60 } else { 0 }, (10, Some(20)));
+        let r = recovery(&m, &w, "c", secs(60)).unwrap();
         assert_eq!(r.recovered_after, None, "metastable");
         // A fault that never ends cannot be recovered from either.
-        let m = metrics(|_| 0, (10, None));
-        assert_eq!(recovery(&m, "c", secs(60)).unwrap().recovered_after, None);
+        let (m, w) = metrics(|_| 0, (10, None));
+        assert_eq!(
+            recovery(&m, &w, "c", secs(60)).unwrap().recovered_after,
+            None
+        );
         // No such client, or no fault: nothing to say.
-        assert!(recovery(&m, "nobody", secs(60)).is_none());
-        let mut quiet = metrics(|_| 0, (10, Some(20)));
-        quiet.set_fault_windows(Vec::new());
-        assert!(recovery(&quiet, "c", secs(60)).is_none());
+        assert!(recovery(&m, &w, "nobody", secs(60)).is_none());
+        let (quiet, _) = metrics(|_| 0, (10, Some(20)));
+        assert!(recovery(&quiet, &[], "c", secs(60)).is_none());
     }
 }

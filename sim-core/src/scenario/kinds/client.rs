@@ -217,7 +217,7 @@ fn report(r: &Report<'_>, _: &NodeSpec, name: &str) -> Vec<(String, String)> {
 
 /// A client's detection and recovery after the scheduled faults.
 fn recovery_row(r: &Report<'_>, client: &str) -> Option<(String, String)> {
-    let rec = crate::scenario::timeline::recovery(r.metrics, client, r.end)?;
+    let rec = crate::scenario::timeline::recovery(r.metrics, r.faults, client, r.end)?;
     let detect = rec.detected_after.map_or_else(
         || "no alert fired".to_string(),
         |d| format!("alert (over 5% failing) after {d}"),

@@ -331,6 +331,8 @@ impl Build<'_> {
 /// What a report can read about a finished run.
 pub struct Report<'a> {
     pub metrics: &'a Metrics,
+    /// When the scheduled faults were in force.
+    pub faults: &'a [super::timeline::FaultWindow],
     pub end: SimTime,
 }
 

@@ -56,19 +56,7 @@ pub fn run(name: &str, pick: &Pick, json: bool, outputs: Outputs<'_>) -> Result<
         let order = mermaid.pick_failed()?;
         Some((order, mermaid.diagram(order)?))
     });
-    let (verdicts, cut_short): (Vec<Judged>, _) =
-        match judge(&spec, variant, built.sim.metrics(), &outcome) {
-            Ok(verdicts) => (verdicts, None),
-            Err(why) => (
-                expectations_for(&spec, variant)
-                    .map(|e| Judged {
-                        expectation: e,
-                        verdict: Err("not judged: the run was cut short".into()),
-                    })
-                    .collect(),
-                Some(why),
-            ),
-        };
+    let (verdicts, cut_short) = verdicts(&spec, variant, &built, &outcome);
     let run = report::RunSummary {
         scenario: &scenario,
         spec: &spec,
@@ -89,20 +77,7 @@ pub fn run(name: &str, pick: &Pick, json: bool, outputs: Outputs<'_>) -> Result<
         );
     }
     if let Some(why) = cut_short {
-        let unwritten = [outputs.save, outputs.plot, outputs.report]
-            .into_iter()
-            .flatten()
-            .map(|p| format!("`{}`", p.display()))
-            .collect::<Vec<_>>();
-        let note = if unwritten.is_empty() {
-            String::new()
-        } else {
-            format!("\nnot written: {}", unwritten.join(", "))
-        };
-        return Err(Failure(
-            1,
-            format!("error: the run is not a result: {why}{note}"),
-        ));
+        return Err(not_a_result(&why, &outputs));
     }
     if let Some(path) = outputs.plot {
         let title = format!("{} [{}], seed {}", spec.title, variant_label(variant), seed);
@@ -128,4 +103,41 @@ pub fn run(name: &str, pick: &Pick, json: bool, outputs: Outputs<'_>) -> Result<
         return Err(Failure(1, "some expectations do not hold".into()));
     }
     Ok(())
+}
+
+/// The run's verdicts on the expectations about `variant`, or, for a run
+/// cut short, each marked not judged and the reason.
+fn verdicts<'a>(
+    spec: &'a sim_core::scenario::spec::ScenarioSpec,
+    variant: Option<&'a str>,
+    built: &sim_core::scenario::build::Built,
+    outcome: &sim_core::RunReport,
+) -> (Vec<Judged<'a>>, Option<String>) {
+    match judge(spec, variant, built.sim.metrics(), outcome) {
+        Ok(verdicts) => (verdicts, None),
+        Err(why) => (
+            expectations_for(spec, variant)
+                .map(|e| Judged {
+                    expectation: e,
+                    verdict: Err("not judged: the run was cut short".into()),
+                })
+                .collect(),
+            Some(why),
+        ),
+    }
+}
+
+/// The failure of a run cut short, naming the files it did not write.
+fn not_a_result(why: &str, outputs: &Outputs<'_>) -> Failure {
+    let unwritten = [outputs.save, outputs.plot, outputs.report]
+        .into_iter()
+        .flatten()
+        .map(|p| format!("`{}`", p.display()))
+        .collect::<Vec<_>>();
+    let note = if unwritten.is_empty() {
+        String::new()
+    } else {
+        format!("\nnot written: {}", unwritten.join(", "))
+    };
+    Failure(1, format!("error: the run is not a result: {why}{note}"))
 }

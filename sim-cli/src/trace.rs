@@ -233,6 +233,56 @@ fn ms(r: &TraceRecord<'_>) -> String {
     format!("{:.1}ms", r.time.as_nanos() as f64 / 1e6)
 }
 
+impl MermaidTrace {
+    /// A request-path call sent: a line of its order's diagram.
+    fn on_call(&mut self, r: &TraceRecord<'_>, call: u64, order: u64, m: &Rpc) {
+        let peer = r.peer.unwrap_or("?");
+        self.calls.insert((r.node.to_string(), call), order);
+        if self
+            .participants
+            .get(&order)
+            .is_none_or(|p| p.first().is_some_and(|f| f == r.node))
+        {
+            *self.client_calls.entry(order).or_default() += 1;
+        }
+        let key = match m {
+            Rpc::Call { key: Some(k), .. } => format!(", key {k}"),
+            _ => String::new(),
+        };
+        self.add(
+            order,
+            r.node,
+            peer,
+            format!(
+                "{}->>{peer}: call {call} (order {order}{key}) at {}",
+                r.node,
+                ms(r)
+            ),
+        );
+    }
+
+    /// An answer to one of those calls delivered.
+    fn on_answer(&mut self, r: &TraceRecord<'_>, call: u64, m: &Rpc) {
+        let peer = r.peer.unwrap_or("?");
+        if let Some(&order) = self.calls.get(&(r.node.to_string(), call)) {
+            if failed(m) {
+                self.troubled.insert(order);
+            }
+            self.add(
+                order,
+                peer,
+                r.node,
+                format!(
+                    "{peer}-->>{}: {} for call {call} at {}",
+                    r.node,
+                    answer_text(m),
+                    ms(r)
+                ),
+            );
+        }
+    }
+}
+
 impl TraceSink for MermaidTrace {
     fn record(&mut self, r: &TraceRecord<'_>) {
         let peer = r.peer.unwrap_or("?");
@@ -246,48 +296,8 @@ impl TraceSink for MermaidTrace {
                     },
                     m,
                 )),
-            ) => {
-                self.calls.insert((r.node.to_string(), call), order);
-                if self
-                    .participants
-                    .get(&order)
-                    .is_none_or(|p| p.first().is_some_and(|f| f == r.node))
-                {
-                    *self.client_calls.entry(order).or_default() += 1;
-                }
-                let key = match m {
-                    Rpc::Call { key: Some(k), .. } => format!(", key {k}"),
-                    _ => String::new(),
-                };
-                self.add(
-                    order,
-                    r.node,
-                    peer,
-                    format!(
-                        "{}->>{peer}: call {call} (order {order}{key}) at {}",
-                        r.node,
-                        ms(r)
-                    ),
-                );
-            }
-            (TraceKind::Deliver, Some((Tie::Answer { call }, m))) => {
-                if let Some(&order) = self.calls.get(&(r.node.to_string(), call)) {
-                    if failed(m) {
-                        self.troubled.insert(order);
-                    }
-                    self.add(
-                        order,
-                        peer,
-                        r.node,
-                        format!(
-                            "{peer}-->>{}: {} for call {call} at {}",
-                            r.node,
-                            answer_text(m),
-                            ms(r)
-                        ),
-                    );
-                }
-            }
+            ) => self.on_call(r, call, order, m),
+            (TraceKind::Deliver, Some((Tie::Answer { call }, m))) => self.on_answer(r, call, m),
             (TraceKind::Drop, Some((Tie::Answer { call }, m))) => {
                 if let Some(&order) = self.calls.get(&(peer.to_string(), call)) {
                     self.troubled.insert(order);

@@ -367,137 +367,36 @@ impl App {
     }
 
     fn controls(&mut self, ui: &mut egui::Ui) {
-        let mut variant_change: Option<Option<String>> = None;
-        let mut compare_change: Option<Option<String>> = None;
-        let mut to_end = false;
-        let mut share = false;
-        let mut export = false;
+        let mut asked = Asked::default();
         let comparing = self
             .compare
             .as_ref()
             .map(|b| b.variant.clone().unwrap_or_else(|| AS_WRITTEN.into()));
         let show_story = &mut self.show_story;
         if let Some(p) = &mut self.player {
-            ui.horizontal_wrapped(|ui| {
-                ui.label("Variant:");
-                let variants: Vec<String> = p.scenario.variants().map(str::to_string).collect();
-                if ui
-                    .selectable_label(p.variant.is_none(), AS_WRITTEN)
-                    .clicked()
-                {
-                    variant_change = Some(None);
-                }
-                for v in variants {
-                    let on = p.variant.as_deref() == Some(v.as_str());
-                    let description = p
-                        .spec
-                        .variants
-                        .get(&v)
-                        .map(|s| s.get_ref().description.clone())
-                        .unwrap_or_default();
-                    if ui
-                        .selectable_label(on, &v)
-                        .on_hover_text(description)
-                        .clicked()
-                    {
-                        variant_change = Some(Some(v));
-                    }
-                }
-                ui.separator();
-                let shown = comparing.clone().unwrap_or_else(|| "off".into());
-                egui::ComboBox::from_label("side by side")
-                    .selected_text(shown)
-                    .show_ui(ui, |ui| {
-                        let mut options = vec!["off".to_string(), AS_WRITTEN.to_string()];
-                        options.extend(p.scenario.variants().map(str::to_string));
-                        for o in options {
-                            let on = comparing.as_deref().unwrap_or("off") == o;
-                            if ui.selectable_label(on, &o).clicked() {
-                                compare_change = Some((o != "off").then_some(o));
-                            }
-                        }
-                    });
-                ui.separator();
-                let label = ui.label("Seed:");
-                let mut seed = p.seed;
-                if ui
-                    .add(egui::DragValue::new(&mut seed))
-                    .labelled_by(label.id)
-                    .changed()
-                {
-                    let variant = p.variant.clone();
-                    let _ = p.rebuild(variant.as_deref(), seed);
-                }
-            });
-            ui.horizontal_wrapped(|ui| {
-                let label = if p.playing { "Pause" } else { "Play" };
-                if ui.button(label).clicked() {
-                    if p.is_finished() {
-                        p.seek(SimTime::ZERO);
-                    }
-                    p.playing = !p.playing;
-                }
-                if ui.button("Step").clicked() {
-                    p.step();
-                }
-                if ui.button("Run to end").clicked() {
-                    p.run_to_end();
-                    to_end = true;
-                }
-                ui.add(
-                    egui::Slider::new(&mut p.speed, 0.1..=1000.0)
-                        .logarithmic(true)
-                        .suffix("×")
-                        .text("speed"),
-                );
-                let mut t = secs(p.target);
-                let end = secs(p.end);
-                let slider = egui::Slider::new(&mut t, 0.0..=end)
-                    .text("time (s)")
-                    .fixed_decimals(1);
-                if ui.add(slider).changed() {
-                    p.seek(SimTime::ZERO + SimDuration::from_nanos((t * 1e9) as u64));
-                }
-                ui.label(format!(
-                    "now {}",
-                    SimDuration::from_nanos(p.now().as_nanos())
-                ));
-                ui.separator();
-                ui.monospace(format!("fingerprint {}", p.fingerprint()));
-                if ui.button("Share link").clicked() {
-                    share = true;
-                }
-                if ui.button("Export scenario").clicked() {
-                    export = true;
-                }
-                let label = if *show_story {
-                    "Hide the story"
-                } else {
-                    "Show the story"
-                };
-                if ui.button(label).clicked() {
-                    *show_story = !*show_story;
-                }
-            });
+            variant_row(ui, p, comparing.as_deref(), &mut asked);
+            playback_row(ui, p, show_story, &mut asked);
             if let Some(t) = timeline(ui, p) {
                 p.seek(t);
             }
         }
-        if let Some(v) = compare_change {
+        if let Some(v) = asked.compare {
             self.compare_with(v.as_deref());
         }
-        if to_end && let Some(b) = &mut self.compare {
+        if asked.to_end
+            && let Some(b) = &mut self.compare
+        {
             b.run_to_end();
         }
-        if let Some(v) = variant_change {
+        if let Some(v) = asked.variant {
             self.choose_variant(v.as_deref());
         }
-        if share {
+        if asked.share {
             self.share_link = self
                 .share_fragment()
                 .map(|f| format!("{}#{f}", self.base_url));
         }
-        if export {
+        if asked.export {
             self.exported = self.player.as_ref().map(Player::export);
         }
         if let Some(link) = &self.share_link {
@@ -597,6 +496,126 @@ impl App {
             }
         });
     }
+}
+
+/// What the user asked for in the controls this frame, done once the
+/// player is no longer borrowed.
+#[derive(Default)]
+struct Asked {
+    variant: Option<Option<String>>,
+    compare: Option<Option<String>>,
+    to_end: bool,
+    share: bool,
+    export: bool,
+}
+
+/// The variants, the side-by-side choice and the seed.
+fn variant_row(ui: &mut egui::Ui, p: &mut Player, comparing: Option<&str>, asked: &mut Asked) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Variant:");
+        let variants: Vec<String> = p.scenario.variants().map(str::to_string).collect();
+        if ui
+            .selectable_label(p.variant.is_none(), AS_WRITTEN)
+            .clicked()
+        {
+            asked.variant = Some(None);
+        }
+        for v in variants {
+            let on = p.variant.as_deref() == Some(v.as_str());
+            let description = p
+                .spec
+                .variants
+                .get(&v)
+                .map(|s| s.get_ref().description.clone())
+                .unwrap_or_default();
+            if ui
+                .selectable_label(on, &v)
+                .on_hover_text(description)
+                .clicked()
+            {
+                asked.variant = Some(Some(v));
+            }
+        }
+        ui.separator();
+        let shown = comparing.unwrap_or("off").to_string();
+        egui::ComboBox::from_label("side by side")
+            .selected_text(shown)
+            .show_ui(ui, |ui| {
+                let mut options = vec!["off".to_string(), AS_WRITTEN.to_string()];
+                options.extend(p.scenario.variants().map(str::to_string));
+                for o in options {
+                    let on = comparing.unwrap_or("off") == o;
+                    if ui.selectable_label(on, &o).clicked() {
+                        asked.compare = Some((o != "off").then_some(o));
+                    }
+                }
+            });
+        ui.separator();
+        let label = ui.label("Seed:");
+        let mut seed = p.seed;
+        if ui
+            .add(egui::DragValue::new(&mut seed))
+            .labelled_by(label.id)
+            .changed()
+        {
+            let variant = p.variant.clone();
+            let _ = p.rebuild(variant.as_deref(), seed);
+        }
+    });
+}
+
+/// Playback, speed, time, the fingerprint, sharing and the story panel.
+fn playback_row(ui: &mut egui::Ui, p: &mut Player, show_story: &mut bool, asked: &mut Asked) {
+    ui.horizontal_wrapped(|ui| {
+        let label = if p.playing { "Pause" } else { "Play" };
+        if ui.button(label).clicked() {
+            if p.is_finished() {
+                p.seek(SimTime::ZERO);
+            }
+            p.playing = !p.playing;
+        }
+        if ui.button("Step").clicked() {
+            p.step();
+        }
+        if ui.button("Run to end").clicked() {
+            p.run_to_end();
+            asked.to_end = true;
+        }
+        ui.add(
+            egui::Slider::new(&mut p.speed, 0.1..=1000.0)
+                .logarithmic(true)
+                .suffix("×")
+                .text("speed"),
+        );
+        let mut t = secs(p.target);
+        let end = secs(p.end);
+        let slider = egui::Slider::new(&mut t, 0.0..=end)
+            .text("time (s)")
+            .fixed_decimals(1);
+        if ui.add(slider).changed() {
+            p.seek(SimTime::ZERO + SimDuration::from_nanos((t * 1e9) as u64));
+        }
+        ui.label(format!(
+            "now {}",
+            SimDuration::from_nanos(p.now().as_nanos())
+        ));
+        ui.separator();
+        ui.monospace(format!("fingerprint {}", p.fingerprint()));
+        if ui.button("Share link").clicked() {
+            asked.share = true;
+        }
+        if ui.button("Export scenario").clicked() {
+            asked.export = true;
+        }
+        let label = if *show_story {
+            "Hide the story"
+        } else {
+            "Show the story"
+        };
+        if ui.button(label).clicked() {
+            *show_story = !*show_story;
+        }
+    });
 }
 
 /// Gives `b` the seed, changed parameters and faults of `a` (rebuilding it

@@ -140,7 +140,6 @@ const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
     ("sim-core/src/models/cache.rs", "on_message", 119),
     ("sim-cli/src/charts.rs", "svg", 119),
     ("sim-core/src/models/caller.rs", "send_attempt", 112),
-    ("sim-core/src/models/service.rs", "on_message", 103),
 ];
 
 /// Every function with a body in `text` (formatted by rustfmt, so a body

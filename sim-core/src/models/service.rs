@@ -234,6 +234,88 @@ pub struct Service {
 }
 
 impl Service {
+    /// A call arrived: refused at admission, answered from the
+    /// idempotency store, or given a worker or a place in the queue.
+    fn on_call(&mut self, ctx: &mut Context<'_, Rpc>, job: Job, priority: u8) {
+        let arrivals = self.metrics().arrivals;
+        ctx.metrics().add(arrivals, 1);
+        if let Some(refusal) = self.refusal(ctx, &job, priority) {
+            self.reply(ctx, job, Outcome::Err(refusal), false);
+            return;
+        }
+        if let (Some(store), Some(k)) = (&mut self.store, job.key) {
+            let (from, call) = (job.from, job.call);
+            match store.begin(k, ctx.now()) {
+                KeyDecision::Process => {}
+                KeyDecision::Replay(outcome) => {
+                    let replayed = self.metrics().replayed;
+                    ctx.metrics().add(replayed, 1);
+                    ctx.send(from, Rpc::Reply { call, outcome });
+                    return;
+                }
+                KeyDecision::InProgress => {
+                    let conflicts = self.metrics().conflicts;
+                    ctx.metrics().add(conflicts, 1);
+                    let outcome = Outcome::Err(ErrorKind::Conflict);
+                    ctx.send(from, Rpc::Reply { call, outcome });
+                    return;
+                }
+            }
+        }
+        match self.idle.pop() {
+            Some(worker) => self.start(ctx, worker, job),
+            None if self
+                .cfg
+                .queue_capacity
+                .is_some_and(|cap| self.queue.len() >= cap) =>
+            {
+                let rejected = self.metrics().rejected;
+                ctx.metrics().add(rejected, 1);
+                self.reply(ctx, job, Outcome::Err(ErrorKind::Overloaded), false);
+            }
+            None => {
+                if self.queue.is_empty()
+                    && let Some(c) = &mut self.codel
+                {
+                    c.empty_at(ctx.now());
+                }
+                self.queue.push_back(job)
+            }
+        }
+    }
+
+    /// Why a call is refused before any work, if it is: the rate limit,
+    /// then shedding by priority, then an erroring service failing fast.
+    fn refusal(
+        &mut self,
+        ctx: &mut Context<'_, Rpc>,
+        job: &Job,
+        priority: u8,
+    ) -> Option<ErrorKind> {
+        if let Some(limiter) = &mut self.limiter
+            && job.order != PROBE_ORDER
+            && !limiter.admit(job.from.index() as u32, job.arrived)
+        {
+            let r = self.metrics().rate_limited;
+            ctx.metrics().add(r, 1);
+            return Some(ErrorKind::Overloaded);
+        }
+        if let Some(shed) = self.cfg.priority_shedding
+            && !shed.admits(priority, self.queue.len())
+        {
+            let r = self.metrics().shed_priority;
+            ctx.metrics().add(r, 1);
+            return Some(ErrorKind::Overloaded);
+        }
+        if self.gray.error_ppm > 0
+            && self.gray_on()
+            && ctx.rng().chance(f64::from(self.gray.error_ppm) / 1e6)
+        {
+            return Some(ErrorKind::Internal);
+        }
+        None
+    }
+
     pub fn new(cfg: ServiceConfig) -> Self {
         assert!(cfg.workers > 0, "a service needs at least one worker");
         assert!(cfg.dependencies.len() < 256, "at most 255 dependencies");
@@ -617,8 +699,6 @@ impl Node<Rpc> for Service {
                 deadline,
                 priority,
             } => {
-                let arrivals = self.metrics().arrivals;
-                ctx.metrics().add(arrivals, 1);
                 let job = Job {
                     from,
                     call,
@@ -627,70 +707,7 @@ impl Node<Rpc> for Service {
                     deadline,
                     arrived: ctx.now(),
                 };
-                // Admission: the rate limit, then shedding by priority.
-                if let Some(limiter) = &mut self.limiter
-                    && order != PROBE_ORDER
-                    && !limiter.admit(from.index() as u32, job.arrived)
-                {
-                    let r = self.metrics().rate_limited;
-                    ctx.metrics().add(r, 1);
-                    self.reply(ctx, job, Outcome::Err(ErrorKind::Overloaded), false);
-                    return;
-                }
-                if let Some(shed) = self.cfg.priority_shedding
-                    && !shed.admits(priority, self.queue.len())
-                {
-                    let r = self.metrics().shed_priority;
-                    ctx.metrics().add(r, 1);
-                    self.reply(ctx, job, Outcome::Err(ErrorKind::Overloaded), false);
-                    return;
-                }
-                // An erroring service fails fast, before any work.
-                if self.gray.error_ppm > 0
-                    && self.gray_on()
-                    && ctx.rng().chance(f64::from(self.gray.error_ppm) / 1e6)
-                {
-                    self.reply(ctx, job, Outcome::Err(ErrorKind::Internal), false);
-                    return;
-                }
-                if let (Some(store), Some(k)) = (&mut self.store, key) {
-                    match store.begin(k, ctx.now()) {
-                        KeyDecision::Process => {}
-                        KeyDecision::Replay(outcome) => {
-                            let replayed = self.metrics().replayed;
-                            ctx.metrics().add(replayed, 1);
-                            ctx.send(from, Rpc::Reply { call, outcome });
-                            return;
-                        }
-                        KeyDecision::InProgress => {
-                            let conflicts = self.metrics().conflicts;
-                            ctx.metrics().add(conflicts, 1);
-                            let outcome = Outcome::Err(ErrorKind::Conflict);
-                            ctx.send(from, Rpc::Reply { call, outcome });
-                            return;
-                        }
-                    }
-                }
-                match self.idle.pop() {
-                    Some(worker) => self.start(ctx, worker, job),
-                    None if self
-                        .cfg
-                        .queue_capacity
-                        .is_some_and(|cap| self.queue.len() >= cap) =>
-                    {
-                        let rejected = self.metrics().rejected;
-                        ctx.metrics().add(rejected, 1);
-                        self.reply(ctx, job, Outcome::Err(ErrorKind::Overloaded), false);
-                    }
-                    None => {
-                        if self.queue.is_empty()
-                            && let Some(c) = &mut self.codel
-                        {
-                            c.empty_at(ctx.now());
-                        }
-                        self.queue.push_back(job)
-                    }
-                }
+                self.on_call(ctx, job, priority);
                 self.update_gauges(ctx);
             }
             Rpc::Reply { call, outcome } => {

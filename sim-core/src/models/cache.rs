@@ -81,6 +81,52 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// A read: a hit answered at once; a miss joins a fill in flight (with
+    /// single flight) or starts one from the store.
+    fn on_read(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, call: u64, key: u64) {
+        let now = ctx.now();
+        if let Some(e) = self.entries.get(&key)
+            && now < e.expires
+        {
+            let (version, value) = (e.version, e.value);
+            let hits = self.metrics().hits;
+            ctx.metrics().add(hits, 1);
+            ctx.send(
+                from,
+                Rpc::KvValue {
+                    call,
+                    version,
+                    value,
+                },
+            );
+            return;
+        }
+        let misses = self.metrics().misses;
+        ctx.metrics().add(misses, 1);
+        if self.cfg.single_flight
+            && let Some(&fill) = self.filling.get(&key)
+            && let Some(Waiting::Fill { readers, .. }) = self.waiting.get_mut(&fill)
+        {
+            readers.push((from, call));
+            let coalesced = self.metrics().coalesced;
+            ctx.metrics().add(coalesced, 1);
+            return;
+        }
+        let db_call = self.next_call;
+        self.next_call += 1;
+        self.waiting.insert(
+            db_call,
+            Waiting::Fill {
+                key,
+                readers: vec![(from, call)],
+            },
+        );
+        self.filling.insert(key, db_call);
+        let db_reads = self.metrics().db_reads;
+        ctx.metrics().add(db_reads, 1);
+        ctx.send(self.cfg.db, Rpc::KvRead { call: db_call, key });
+    }
+
     pub fn new(cfg: CacheConfig) -> Self {
         Cache {
             cfg,
@@ -148,50 +194,8 @@ impl Node<Rpc> for Cache {
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc) {
-        let now = ctx.now();
         match msg {
-            Rpc::KvRead { call, key } => {
-                if let Some(e) = self.entries.get(&key)
-                    && now < e.expires
-                {
-                    let (version, value) = (e.version, e.value);
-                    let hits = self.metrics().hits;
-                    ctx.metrics().add(hits, 1);
-                    ctx.send(
-                        from,
-                        Rpc::KvValue {
-                            call,
-                            version,
-                            value,
-                        },
-                    );
-                    return;
-                }
-                let misses = self.metrics().misses;
-                ctx.metrics().add(misses, 1);
-                if self.cfg.single_flight
-                    && let Some(&fill) = self.filling.get(&key)
-                    && let Some(Waiting::Fill { readers, .. }) = self.waiting.get_mut(&fill)
-                {
-                    readers.push((from, call));
-                    let coalesced = self.metrics().coalesced;
-                    ctx.metrics().add(coalesced, 1);
-                    return;
-                }
-                let db_call = self.next_call;
-                self.next_call += 1;
-                self.waiting.insert(
-                    db_call,
-                    Waiting::Fill {
-                        key,
-                        readers: vec![(from, call)],
-                    },
-                );
-                self.filling.insert(key, db_call);
-                let db_reads = self.metrics().db_reads;
-                ctx.metrics().add(db_reads, 1);
-                ctx.send(self.cfg.db, Rpc::KvRead { call: db_call, key });
-            }
+            Rpc::KvRead { call, key } => self.on_read(ctx, from, call, key),
             Rpc::KvValue {
                 call,
                 version,

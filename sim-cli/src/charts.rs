@@ -84,6 +84,96 @@ const PALETTE: [&str; 6] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
 ];
 
+/// Where one panel of the SVG sits and what its axes span.
+struct Frame {
+    left: f64,
+    plot_w: f64,
+    panel_h: f64,
+    y0: f64,
+    y_max: f64,
+    end_s: f64,
+}
+
+impl Frame {
+    fn x(&self, t: f64) -> f64 {
+        self.left + self.plot_w * (t / self.end_s.max(1e-9))
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        self.y0 + self.panel_h - self.panel_h * (v / self.y_max)
+    }
+
+    /// The panel's box, its value grid and its time ticks.
+    fn axes(&self, out: &mut String, x_step: f64) {
+        let (left, plot_w, panel_h, y0) = (self.left, self.plot_w, self.panel_h, self.y0);
+        let x_max = self.end_s;
+        let _ = writeln!(
+            out,
+            r##"<rect x="{left}" y="{y0}" width="{plot_w}" height="{panel_h}" fill="none" stroke="#999"/>"##
+        );
+        for k in 0..=4 {
+            let v = self.y_max * k as f64 / 4.0;
+            let yy = self.y(v);
+            let _ = writeln!(
+                out,
+                r##"<line x1="{left}" x2="{}" y1="{yy:.1}" y2="{yy:.1}" stroke="#eee"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+                self.left + self.plot_w,
+                self.left - 6.0,
+                yy + 4.0,
+                label_number(v)
+            );
+        }
+        let mut t = 0.0;
+        while t <= x_max + 1e-9 {
+            let xx = self.x(t);
+            let _ = writeln!(
+                out,
+                r##"<line x1="{xx:.1}" x2="{xx:.1}" y1="{}" y2="{}" stroke="#999"/><text x="{xx:.1}" y="{}" text-anchor="middle">{}s</text>"##,
+                self.y0 + self.panel_h,
+                self.y0 + self.panel_h + 4.0,
+                self.y0 + self.panel_h + 16.0,
+                label_number(t)
+            );
+            t += x_step;
+        }
+    }
+
+    /// The panel's lines, broken where an interval has no value, with
+    /// their labels.
+    fn lines(&self, out: &mut String, panel: &sim_core::scenario::charts::Panel, interval_s: f64) {
+        for (j, line) in panel.lines.iter().enumerate() {
+            let colour = PALETTE[j % PALETTE.len()];
+            let mut segments: Vec<Vec<String>> = vec![Vec::new()];
+            for (k, &v) in line.values.iter().enumerate() {
+                if v.is_finite() {
+                    let t = ((k as f64 + 0.5) * interval_s).min(self.end_s);
+                    segments.last_mut().expect("never empty").push(format!(
+                        "{:.1},{:.1}",
+                        self.x(t),
+                        self.y(v.min(self.y_max))
+                    ));
+                } else if !segments.last().expect("never empty").is_empty() {
+                    segments.push(Vec::new());
+                }
+            }
+            for s in segments.iter().filter(|s| !s.is_empty()) {
+                let _ = writeln!(
+                    out,
+                    r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{}"/>"#,
+                    s.join(" ")
+                );
+            }
+            let _ = writeln!(
+                out,
+                r#"<text x="{}" y="{}" fill="{colour}" text-anchor="end">{}</text>"#,
+                self.left + self.plot_w - 4.0,
+                self.y0 + 14.0 + 14.0 * j as f64,
+                xml(&line.label)
+            );
+        }
+    }
+}
+
 /// The CLI's two pictures of a run's charts.
 pub trait Draw {
     /// The panels stacked on one time axis, fault windows shaded across
@@ -122,7 +212,6 @@ impl Draw for Charts {
                     .filter(|v| v.is_finite())
                     .fold(0.0, f64::max),
             );
-            let y = |v: f64| y0 + panel_h - panel_h * (v / y_max);
             let _ = writeln!(
                 out,
                 r#"<text x="{left}" y="{}" font-weight="bold">{} ({})</text>"#,
@@ -148,67 +237,16 @@ impl Draw for Charts {
                     );
                 }
             }
-            // Axes and grid.
-            let _ = writeln!(
-                out,
-                r##"<rect x="{left}" y="{y0}" width="{plot_w}" height="{panel_h}" fill="none" stroke="#999"/>"##
-            );
-            for k in 0..=4 {
-                let v = y_max * k as f64 / 4.0;
-                let yy = y(v);
-                let _ = writeln!(
-                    out,
-                    r##"<line x1="{left}" x2="{}" y1="{yy:.1}" y2="{yy:.1}" stroke="#eee"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
-                    left + plot_w,
-                    left - 6.0,
-                    yy + 4.0,
-                    label_number(v)
-                );
-            }
-            let mut t = 0.0;
-            while t <= x_max + 1e-9 {
-                let xx = x(t);
-                let _ = writeln!(
-                    out,
-                    r##"<line x1="{xx:.1}" x2="{xx:.1}" y1="{}" y2="{}" stroke="#999"/><text x="{xx:.1}" y="{}" text-anchor="middle">{}s</text>"##,
-                    y0 + panel_h,
-                    y0 + panel_h + 4.0,
-                    y0 + panel_h + 16.0,
-                    label_number(t)
-                );
-                t += x_step;
-            }
-            // Lines, broken where an interval has no value.
-            for (j, line) in panel.lines.iter().enumerate() {
-                let colour = PALETTE[j % PALETTE.len()];
-                let mut segments: Vec<Vec<String>> = vec![Vec::new()];
-                for (k, &v) in line.values.iter().enumerate() {
-                    if v.is_finite() {
-                        let t = ((k as f64 + 0.5) * self.interval_s).min(self.end_s);
-                        segments.last_mut().expect("never empty").push(format!(
-                            "{:.1},{:.1}",
-                            x(t),
-                            y(v.min(y_max))
-                        ));
-                    } else if !segments.last().expect("never empty").is_empty() {
-                        segments.push(Vec::new());
-                    }
-                }
-                for s in segments.iter().filter(|s| !s.is_empty()) {
-                    let _ = writeln!(
-                        out,
-                        r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{}"/>"#,
-                        s.join(" ")
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    r#"<text x="{}" y="{}" fill="{colour}" text-anchor="end">{}</text>"#,
-                    left + plot_w - 4.0,
-                    y0 + 14.0 + 14.0 * j as f64,
-                    xml(&line.label)
-                );
-            }
+            let f = Frame {
+                left,
+                plot_w,
+                panel_h,
+                y0,
+                y_max,
+                end_s: self.end_s,
+            };
+            f.axes(&mut out, x_step);
+            f.lines(&mut out, panel, self.interval_s);
         }
         out.push_str("</svg>\n");
         out

@@ -137,7 +137,6 @@ const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
         "check_register_within",
         126,
     ),
-    ("sim-cli/src/charts.rs", "svg", 119),
     ("sim-core/src/models/caller.rs", "send_attempt", 112),
 ];
 

@@ -466,6 +466,40 @@ impl Caller {
         Some(a)
     }
 
+    /// Whether an attempt may go out now, under its deadline, the breaker
+    /// and the bulkhead: how long it may wait for an answer, or why not.
+    fn admit(
+        &mut self,
+        ctx: &mut Context<'_, Rpc>,
+        deadline: Option<SimTime>,
+    ) -> Result<AttemptTimeout, ErrorKind> {
+        let now = ctx.now();
+        let wait = self.cfg.timeout.attempt(now, deadline);
+        if wait == AttemptTimeout::DeadlinePassed {
+            return Err(ErrorKind::Timeout);
+        }
+        if let Some(b) = &mut self.breaker {
+            let (allowed, changed) = b.allow(now);
+            self.breaker_changed(ctx, changed);
+            if !allowed {
+                let s = self.metrics().short_circuited;
+                ctx.metrics().add(s, 1);
+                return Err(ErrorKind::CircuitOpen);
+            }
+        }
+        if let Some(b) = &mut self.bulkhead
+            && !b.try_acquire()
+        {
+            if let Some(br) = &mut self.breaker {
+                br.release_probe();
+            }
+            let r = self.metrics().bulkhead_rejected;
+            ctx.metrics().add(r, 1);
+            return Err(ErrorKind::Overloaded);
+        }
+        Ok(wait)
+    }
+
     fn send_attempt(&mut self, ctx: &mut Context<'_, Rpc>, id: u64, hedge: bool) -> Option<Done> {
         let now = ctx.now();
         let (deadline, order, key, prefer, first_replica) = {
@@ -477,38 +511,11 @@ impl Caller {
                 .map(|a| a.replica);
             (l.deadline, l.order, l.key, l.prefer, first)
         };
-        let wait = self.cfg.timeout.attempt(now, deadline);
-        if wait == AttemptTimeout::DeadlinePassed {
-            if hedge {
-                return None;
-            }
-            return self.attempt_failed(ctx, id, ErrorKind::Timeout);
-        }
-        if let Some(b) = &mut self.breaker {
-            let (allowed, changed) = b.allow(now);
-            self.breaker_changed(ctx, changed);
-            if !allowed {
-                let s = self.metrics().short_circuited;
-                ctx.metrics().add(s, 1);
-                if hedge {
-                    return None;
-                }
-                return self.attempt_failed(ctx, id, ErrorKind::CircuitOpen);
-            }
-        }
-        if let Some(b) = &mut self.bulkhead
-            && !b.try_acquire()
-        {
-            if let Some(br) = &mut self.breaker {
-                br.release_probe();
-            }
-            let r = self.metrics().bulkhead_rejected;
-            ctx.metrics().add(r, 1);
-            if hedge {
-                return None;
-            }
-            return self.attempt_failed(ctx, id, ErrorKind::Overloaded);
-        }
+        let wait = match self.admit(ctx, deadline) {
+            Ok(wait) => wait,
+            Err(_) if hedge => return None,
+            Err(kind) => return self.attempt_failed(ctx, id, kind),
+        };
         let replica = match (prefer, hedge) {
             (Some(p), false) if p < self.lb.len() => {
                 // A fan-out's leaf: the asked-for replica, counted as a pick.

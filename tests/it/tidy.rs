@@ -128,16 +128,10 @@ fn the_codemap_names_every_engine_source_file() {
 /// The longest a function may be, in lines (signature to closing brace).
 const MAX_FUNCTION_LINES: usize = 100;
 
-/// Functions that were longer than that when the limit came in, with the
-/// length each may not grow past; each is to be split, and then leaves
-/// this list.
-const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[
-    (
-        "sim-core/src/checker/linearizability.rs",
-        "check_register_within",
-        126,
-    ),
-];
+/// Functions allowed past the limit for a while, with the length each
+/// may not grow past; each is to be split, and then leaves this list.
+/// Eleven were on it when the limit came in; all have been split.
+const LONG_FUNCTIONS: &[(&str, &str, usize)] = &[];
 
 /// Every function with a body in `text` (formatted by rustfmt, so a body
 /// ends at the first line that is its indentation and `}`): its name and

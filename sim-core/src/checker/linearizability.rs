@@ -56,14 +56,12 @@ pub fn check_register(history: &[Operation], initial: u64) -> Verdict {
     check_register_within(history, initial, u64::MAX).expect("no step limit")
 }
 
-/// As `check_register`, giving up (None) after `max_steps` search states:
-/// a history with many overlapping operations can take exponential time,
-/// and a run's report must finish.
-pub fn check_register_within(
-    history: &[Operation],
-    initial: u64,
-    max_steps: u64,
-) -> Option<Verdict> {
+/// The history's events as a doubly linked list (a call and a return per
+/// operation, in time order; at equal times calls come first, so two
+/// operations that touch at an instant are concurrent, then by operation
+/// index for determinism), with a head sentinel at index 2n and a tail
+/// sentinel at 2n + 1; and where each operation's call and return are.
+fn event_list(history: &[Operation]) -> (Vec<Entry>, Vec<usize>, Vec<usize>) {
     let n = history.len();
     // Events: a call and a return per operation, in time order; at equal
     // times calls come first (two operations that touch at an instant are
@@ -105,6 +103,20 @@ pub fn check_register_within(
         prev: if n == 0 { head } else { 2 * n - 1 },
         next: tail,
     });
+    (list, call_at, ret_at)
+}
+
+/// As `check_register`, giving up (None) after `max_steps` search states:
+/// a history with many overlapping operations can take exponential time,
+/// and a run's report must finish.
+pub fn check_register_within(
+    history: &[Operation],
+    initial: u64,
+    max_steps: u64,
+) -> Option<Verdict> {
+    let n = history.len();
+    let (head, tail) = (2 * n, 2 * n + 1);
+    let (mut list, call_at, ret_at) = event_list(history);
     let unlink = |list: &mut Vec<Entry>, k: usize| {
         let (p, q) = (list[k].prev, list[k].next);
         list[p].next = q;

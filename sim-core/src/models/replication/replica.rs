@@ -1,5 +1,13 @@
-//! One replica of a group: leader/follower or quorum replication, failover,
-//! read repair, anti-entropy and drift checks (see the module above).
+//! One replica of a group (see the module above for the shared types).
+//!
+//! Leader/follower: the leader replicates asynchronously or waits for
+//! `sync` followers; heartbeats carry terms; a leader without a majority
+//! steps down, and a silent leader is replaced by the reachable replica
+//! with the newest data; a replica that finds a newer leader asks it for a
+//! snapshot. Quorums (Dynamo-style): any replica coordinates with R and W,
+//! conflicts resolved by clock-stamped last-writer-wins or kept as
+//! version-vector siblings, with optional read repair. Both may run
+//! anti-entropy exchanges and the leader's drift checks.
 
 use super::super::ENTRY_BYTES;
 use super::super::rpc::Rpc;

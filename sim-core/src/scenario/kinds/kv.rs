@@ -37,8 +37,11 @@ const FIELDS: &[Field] = &[
 
 fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
     if n.workers.is_some() != n.service_time.is_some() {
+        // At `workers` when it is the one given (a distribution has no
+        // location of its own), else at the node's name.
+        let span = n.workers.as_ref().map_or(n.name.span(), |w| w.span());
         return Err(ctx.at(
-            n.name.span(),
+            span,
             &format!("node `{}`", n.name.get_ref()),
             "a kv store with capacity needs both `workers` and `service_time` (or neither, to answer at once)"
                 .into(),

@@ -102,7 +102,7 @@ impl RunSummary<'_> {
                 let kind = kinds::of(*n.kind.get_ref());
                 // A group that reports as a whole is one block, under the
                 // group's name.
-                let name = match kind.reports_as_group {
+                let name = match kind.group {
                     true if name != instance_name(n.name.get_ref(), 0) => return None,
                     true => n.name.get_ref().clone(),
                     false => name,

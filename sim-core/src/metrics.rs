@@ -39,7 +39,8 @@ impl Clone for Histogram {
         }
     }
 
-    /// Reuses `self`'s buckets: charts copy a histogram at every sample.
+    /// Reuses `self`'s buckets, for a caller that copies a histogram
+    /// again and again (to read what came after the copy).
     fn clone_from(&mut self, source: &Self) {
         self.counts.clone_from(&source.counts);
         self.count = source.count;

@@ -79,7 +79,7 @@ pub fn links(spec: &ScenarioSpec, names: &[String]) -> BTreeSet<(String, String)
                 }
             }
         }
-        if kinds::of(*n.kind.get_ref()).mesh {
+        if kinds::of(*n.kind.get_ref()).group {
             for a in &from {
                 for b in &from {
                     if a < b {

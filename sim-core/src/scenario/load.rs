@@ -331,17 +331,12 @@ fn from_toml(file: &str, source: &str, e: &toml::de::Error) -> Diagnostic {
 /// in a table under it), read from the document: the n-th `[[node]]`
 /// header above the offset is the n-th node.
 fn node_kind_at(source: &str, offset: usize) -> Option<&'static super::kinds::Kind> {
+    let table = enclosing_table(source, offset)?;
+    if table != "node" && !table.starts_with("node `") {
+        return None;
+    }
     let before = &source[..offset.min(source.len())];
     let mut index = None;
-    for line in before.lines().rev() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            if t.trim_matches(|c| c == '[' || c == ']').trim() != "node" {
-                return None;
-            }
-            break;
-        }
-    }
     for line in before.lines() {
         if line.trim().trim_matches(|c| c == '[' || c == ']').trim() == "node"
             && line.trim().starts_with("[[")

@@ -91,10 +91,9 @@ pub struct Kind {
     /// Its block in a run's report: (label, value) rows for the node
     /// called `name` (a replica group reports once, under its own name).
     pub report: fn(&Report<'_>, &NodeSpec, &str) -> Vec<(String, String)>,
-    /// The group reports once as a whole rather than per instance.
-    pub reports_as_group: bool,
-    /// Its instances talk to one another (the web app draws the links).
-    pub mesh: bool,
+    /// Its instances are one group that talks within itself (the web app
+    /// draws the links) and reports once, as a whole.
+    pub group: bool,
     /// What the web app writes beside a live node of the kind, if
     /// anything (a replica that leads, a cache's keys).
     pub badge: fn(&Simulation<Rpc>, NodeId) -> Option<Badge>,
@@ -155,8 +154,7 @@ impl Kind {
             check: no_checks,
             build,
             report,
-            reports_as_group: false,
-            mesh: false,
+            group: false,
             badge: no_badge,
         }
     }
@@ -182,8 +180,7 @@ impl Kind {
     /// A group of instances that talk to one another and report as one.
     pub const fn group(self) -> Kind {
         Kind {
-            reports_as_group: true,
-            mesh: true,
+            group: true,
             ..self
         }
     }
@@ -414,18 +411,17 @@ pub fn check_node(ctx: &Check<'_>, n: &NodeSpec, present: &[&str]) -> Result<(),
 /// kind it can talk to.
 fn check_references(ctx: &Check<'_>, n: &NodeSpec, kind: &Kind) -> Result<(), Diagnostic> {
     let field = format!("node `{}`", n.name.get_ref());
-    let names: Vec<&str> = ctx
-        .spec
-        .nodes
-        .iter()
-        .map(|m| m.name.get_ref().as_str())
-        .collect();
     let node_ref = |r: &Spanned<String>, what: &str| -> Result<(), Diagnostic> {
         let name = r.get_ref();
-        if names.contains(&name.as_str()) {
+        if ctx.node(name).is_some() {
             return Ok(());
         }
-        let mut sorted = names.clone();
+        let mut sorted: Vec<&str> = ctx
+            .spec
+            .nodes
+            .iter()
+            .map(|m| m.name.get_ref().as_str())
+            .collect();
         sorted.sort_unstable();
         Err(ctx
             .at(

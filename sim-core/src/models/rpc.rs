@@ -234,3 +234,240 @@ impl Rpc {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::replication::Item;
+    use crate::trace::StableHasher;
+    use core::hash::{Hash, Hasher};
+
+    fn samples() -> Vec<Rpc> {
+        let t = SimTime::from_nanos(7);
+        let item = Item {
+            id: 1,
+            stamp: 2,
+            vv: vec![3, 4],
+            at: t,
+        };
+        vec![
+            Rpc::Call {
+                call: 1,
+                order: 2,
+                key: Some(3),
+                deadline: Some(t),
+                priority: 4,
+            },
+            Rpc::Reply {
+                call: 1,
+                outcome: Outcome::Ok(9),
+            },
+            Rpc::Control(Control::Flag {
+                name: "f".into(),
+                on: true,
+            }),
+            Rpc::KvWrite {
+                call: 1,
+                key: 2,
+                version: 3,
+                value: 4,
+                written_at: t,
+            },
+            Rpc::KvAck { call: 1 },
+            Rpc::KvRead { call: 1, key: 2 },
+            Rpc::KvValue {
+                call: 1,
+                version: 2,
+                value: 3,
+            },
+            Rpc::Invalidate { key: 1 },
+            Rpc::Put {
+                call: 1,
+                key: 2,
+                id: 3,
+            },
+            Rpc::Get {
+                call: 1,
+                key: 2,
+                leader_only: true,
+            },
+            Rpc::PutOk {
+                call: 1,
+                id: 2,
+                stamp: 3,
+            },
+            Rpc::GetOk {
+                call: 1,
+                items: vec![item.clone()],
+            },
+            Rpc::Refused {
+                call: 1,
+                leader: Some(NodeId::from_index(2)),
+                maybe_applied: true,
+            },
+            Rpc::Replicate {
+                op: Some(1),
+                term: 2,
+                key: 3,
+                item: Box::new(item.clone()),
+            },
+            Rpc::Replicated { op: 1 },
+            Rpc::Fetch { op: 1, key: 2 },
+            Rpc::Fetched {
+                op: 1,
+                items: vec![item.clone()],
+            },
+            Rpc::Heartbeat {
+                term: 1,
+                leader: true,
+                applied: 2,
+            },
+            Rpc::SnapshotRequest,
+            Rpc::State {
+                replace: true,
+                term: 1,
+                keys: vec![(2, vec![item])],
+            },
+            Rpc::Digest {
+                keys: vec![(1, 2, t)],
+            },
+            Rpc::NextRequest,
+            Rpc::Resubmit { order: 1 },
+            Rpc::RateChange { index: 1 },
+            Rpc::AttemptTimeout {
+                caller: 1,
+                request: 2,
+                call: 3,
+            },
+            Rpc::Retry {
+                caller: 1,
+                request: 2,
+            },
+            Rpc::Hedge {
+                caller: 1,
+                request: 2,
+            },
+            Rpc::HealthTick { caller: 1 },
+            Rpc::ProbeTimeout { caller: 1, call: 2 },
+            Rpc::WorkDone { worker: 1 },
+            Rpc::KvNext,
+            Rpc::KvDone { job: 1 },
+            Rpc::RepTick,
+            Rpc::RepOpTimeout { op: 1 },
+            Rpc::AntiEntropyTick,
+            Rpc::DriftTick,
+            Rpc::SessionTimeout { call: 1 },
+            Rpc::Charge {
+                caller: NodeId::from_index(1),
+                call: 2,
+                order: 3,
+            },
+        ]
+    }
+
+    /// Fingerprints hash every message; these hashes were taken when all
+    /// messages were one flat enum, and must not move, so that a
+    /// fingerprint recorded by an earlier version still holds.
+    #[test]
+    fn message_hashes_are_pinned() {
+        let got: Vec<u64> = samples()
+            .iter()
+            .map(|m| {
+                let mut h = StableHasher::default();
+                m.hash(&mut h);
+                h.finish()
+            })
+            .collect();
+        assert_eq!(got, PINNED);
+    }
+
+    /// The JSON-lines trace prints a message's Debug text: it stays as it
+    /// was too.
+    #[test]
+    fn message_texts_are_pinned() {
+        let got: Vec<String> = samples().iter().map(|m| format!("{m:?}")).collect();
+        assert_eq!(got.join("\n"), TEXTS.trim());
+    }
+
+    const TEXTS: &str = r#"
+Call { call: 1, order: 2, key: Some(3), deadline: Some(SimTime(7)), priority: 4 }
+Reply { call: 1, outcome: Ok(9) }
+Control(Flag { name: "f", on: true })
+KvWrite { call: 1, key: 2, version: 3, value: 4, written_at: SimTime(7) }
+KvAck { call: 1 }
+KvRead { call: 1, key: 2 }
+KvValue { call: 1, version: 2, value: 3 }
+Invalidate { key: 1 }
+Put { call: 1, key: 2, id: 3 }
+Get { call: 1, key: 2, leader_only: true }
+PutOk { call: 1, id: 2, stamp: 3 }
+GetOk { call: 1, items: [Item { id: 1, stamp: 2, vv: [3, 4], at: SimTime(7) }] }
+Refused { call: 1, leader: Some(NodeId(2)), maybe_applied: true }
+Replicate { op: Some(1), term: 2, key: 3, item: Item { id: 1, stamp: 2, vv: [3, 4], at: SimTime(7) } }
+Replicated { op: 1 }
+Fetch { op: 1, key: 2 }
+Fetched { op: 1, items: [Item { id: 1, stamp: 2, vv: [3, 4], at: SimTime(7) }] }
+Heartbeat { term: 1, leader: true, applied: 2 }
+SnapshotRequest
+State { replace: true, term: 1, keys: [(2, [Item { id: 1, stamp: 2, vv: [3, 4], at: SimTime(7) }])] }
+Digest { keys: [(1, 2, SimTime(7))] }
+NextRequest
+Resubmit { order: 1 }
+RateChange { index: 1 }
+AttemptTimeout { caller: 1, request: 2, call: 3 }
+Retry { caller: 1, request: 2 }
+Hedge { caller: 1, request: 2 }
+HealthTick { caller: 1 }
+ProbeTimeout { caller: 1, call: 2 }
+WorkDone { worker: 1 }
+KvNext
+KvDone { job: 1 }
+RepTick
+RepOpTimeout { op: 1 }
+AntiEntropyTick
+DriftTick
+SessionTimeout { call: 1 }
+Charge { caller: NodeId(1), call: 2, order: 3 }
+"#;
+
+    const PINNED: [u64; 38] = [
+        0xce0614d728ded147,
+        0x4ad402bd03d13b35,
+        0x36306d8eeb785020,
+        0x6ab20a8b9bdd072e,
+        0x917d389b29a2e30e,
+        0x2f523c558e5461da,
+        0x3e8dd540cbf9eade,
+        0xf260f871db0437fe,
+        0x0f0ebceeb61705e3,
+        0xff1245bf262fa796,
+        0xd530dcbdedf046e4,
+        0xcab1e70d2db0a820,
+        0x2b30398ca65db52e,
+        0x78cba0de75445d39,
+        0xc992d261483b7d88,
+        0xf6d14301e638e8dd,
+        0x30fcd6a19898ab07,
+        0xf08e67e7c2de9ba7,
+        0x3c9a27d1d5627550,
+        0xd4551ec8d279e056,
+        0xaedc512113da7945,
+        0xc1c42ec14255f491,
+        0x7f2261a0b29b70c6,
+        0xd51b4b616102d5f7,
+        0x83778028a1d19aee,
+        0x2a75379840097915,
+        0x5dafe4afb4452d9c,
+        0xc7558f077f72b507,
+        0x433277884658ce95,
+        0x1c83d684fffcb784,
+        0x64baf1c150dd435f,
+        0x364916d2c6478450,
+        0xd9949b7fd560e3c6,
+        0xf1efd53380d660e9,
+        0xfe7f51c5e1b54058,
+        0x49b79e2d5908314c,
+        0x7498fe490934ee91,
+        0x01cfb6fed1a692bd,
+    ];
+}

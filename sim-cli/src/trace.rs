@@ -10,8 +10,11 @@ use super::build;
 use super::output::write_atomically;
 use super::{Failure, bad_input, error, resolve_pick};
 use serde_json::{Value, json};
-use sim_core::models::rpc::{Outcome, Rpc};
+use sim_core::models::replication::RepMsg;
+use sim_core::models::request::Request;
+use sim_core::models::rpc::Rpc;
 use sim_core::models::ties::Tie;
+use sim_core::policy::Outcome;
 use sim_core::{TraceKind, TraceSink, trace::TraceRecord};
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -35,7 +38,7 @@ fn tied<'a>(r: &TraceRecord<'a>) -> Option<(Tie, &'a Rpc)> {
 /// What an answer says: a reply's outcome, or what the message is.
 fn answer_text(m: &Rpc) -> String {
     match m {
-        Rpc::Reply { outcome, .. } => outcome_text(outcome),
+        Rpc::Request(Request::Reply { outcome, .. }) => outcome_text(outcome),
         other => other.describe(),
     }
 }
@@ -44,10 +47,10 @@ fn answer_text(m: &Rpc) -> String {
 fn failed(m: &Rpc) -> bool {
     matches!(
         m,
-        Rpc::Reply {
+        Rpc::Request(Request::Reply {
             outcome: Outcome::Err(_),
             ..
-        } | Rpc::Refused { .. }
+        }) | Rpc::Replication(RepMsg::Refused { .. })
     )
 }
 
@@ -246,7 +249,7 @@ impl MermaidTrace {
             *self.client_calls.entry(order).or_default() += 1;
         }
         let key = match m {
-            Rpc::Call { key: Some(k), .. } => format!(", key {k}"),
+            Rpc::Request(Request::Call { key: Some(k), .. }) => format!(", key {k}"),
             _ => String::new(),
         };
         self.add(

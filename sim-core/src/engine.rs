@@ -588,16 +588,18 @@ impl<M: Message> Context<'_, M> {
         &mut self.core.slots[self.me.index()].rng
     }
     /// Sends `msg` to `to` over the simulated network (to itself: delivered
-    /// now, after everything already scheduled for now).
+    /// now, after everything already scheduled for now). Anything that
+    /// converts into the message type will do, such as one model's part of
+    /// it.
     #[inline]
-    pub fn send(&mut self, to: NodeId, msg: M) {
-        self.core.send(self.me, to, msg);
+    pub fn send(&mut self, to: NodeId, msg: impl Into<M>) {
+        self.core.send(self.me, to, msg.into());
     }
     /// Calls `on_timer` with `payload` after `after`, unless cancelled first
     /// or the node crashes.
     #[inline]
-    pub fn set_timer(&mut self, after: SimDuration, payload: M) -> TimerId {
-        self.core.set_timer(self.me, after, payload)
+    pub fn set_timer(&mut self, after: SimDuration, payload: impl Into<M>) -> TimerId {
+        self.core.set_timer(self.me, after, payload.into())
     }
     /// Cancels a pending timer in O(1). False if it already fired, was
     /// already cancelled, or is not this node's.
@@ -824,7 +826,7 @@ impl<M: Message> Simulation<M> {
         at: SimTime,
         from: NodeId,
         to: NodeId,
-        msg: M,
+        msg: impl Into<M>,
     ) -> Result<(), EngineError> {
         if at < self.core.now {
             return Err(EngineError::ScheduledInPast {
@@ -832,7 +834,7 @@ impl<M: Message> Simulation<M> {
                 now: self.core.now,
             });
         }
-        self.core.push(at, Event::deliver(to, from, msg));
+        self.core.push(at, Event::deliver(to, from, msg.into()));
         Ok(())
     }
 

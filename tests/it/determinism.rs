@@ -128,7 +128,7 @@ fn the_self_check_passes_a_deterministic_system_and_names_a_divergence() {
     struct Leaky;
     impl sim_core::Node<u64> for Leaky {
         fn on_start(&mut self, ctx: &mut sim_core::Context<'_, u64>) {
-            ctx.set_timer(SimDuration::from_millis(1), 0);
+            ctx.set_timer(SimDuration::from_millis(1), 0u64);
         }
         fn on_message(&mut self, _: &mut sim_core::Context<'_, u64>, _: sim_core::NodeId, _: u64) {}
         fn on_timer(&mut self, ctx: &mut sim_core::Context<'_, u64>, _: sim_core::TimerId, k: u64) {

@@ -7,7 +7,8 @@
 use faultline_tests::run_queue;
 use sim_core::models::caller::CallerConfig;
 use sim_core::models::client::{Client, ClientConfig};
-use sim_core::models::rpc::{Control, Rpc};
+use sim_core::models::request::Control;
+use sim_core::models::rpc::Rpc;
 use sim_core::models::service::{Dependency, Fanout, Service, ServiceConfig};
 use sim_core::policy::ErrorKind;
 use sim_core::policy::circuit_breaker::{BreakerConfig, BreakerWindow};
@@ -45,7 +46,7 @@ fn retry(attempts: u32, on: Vec<ErrorKind>) -> RetryConfig {
 
 fn inject(sim: &mut Simulation<Rpc>, at_ms: u64, node: NodeId, c: Control) {
     let at = SimTime::ZERO + SimDuration::from_millis(at_ms);
-    sim.inject(at, node, node, Rpc::Control(c)).unwrap();
+    sim.inject(at, node, node, c).unwrap();
 }
 
 /// A client, A, B and C, each caller making k attempts, and C always

@@ -20,6 +20,7 @@
 //! `invalidations`. Readers count `reads`; writers `writes`.
 
 use super::ENTRY_BYTES;
+use super::kv::{KvMsg, KvTimer};
 use super::rpc::Rpc;
 use crate::checker::consistency::{KvOp, KvOpKind};
 use crate::data::keys::KeyDist;
@@ -93,7 +94,7 @@ impl Cache {
             ctx.metrics().add(hits, 1);
             ctx.send(
                 from,
-                Rpc::KvValue {
+                KvMsg::KvValue {
                     call,
                     version,
                     value,
@@ -124,7 +125,7 @@ impl Cache {
         self.filling.insert(key, db_call);
         let db_reads = self.metrics().db_reads;
         ctx.metrics().add(db_reads, 1);
-        ctx.send(self.cfg.db, Rpc::KvRead { call: db_call, key });
+        ctx.send(self.cfg.db, KvMsg::KvRead { call: db_call, key });
     }
 
     pub fn new(cfg: CacheConfig) -> Self {
@@ -194,9 +195,10 @@ impl Node<Rpc> for Cache {
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc) {
+        let Rpc::Kv(msg) = msg else { return };
         match msg {
-            Rpc::KvRead { call, key } => self.on_read(ctx, from, call, key),
-            Rpc::KvValue {
+            KvMsg::KvRead { call, key } => self.on_read(ctx, from, call, key),
+            KvMsg::KvValue {
                 call,
                 version,
                 value,
@@ -211,7 +213,7 @@ impl Node<Rpc> for Cache {
                 for (reader, c) in readers {
                     ctx.send(
                         reader,
-                        Rpc::KvValue {
+                        KvMsg::KvValue {
                             call: c,
                             version,
                             value,
@@ -219,12 +221,12 @@ impl Node<Rpc> for Cache {
                     );
                 }
             }
-            Rpc::Invalidate { key } => {
+            KvMsg::Invalidate { key } => {
                 self.entries.remove(&key);
                 let inv = self.metrics().invalidations;
                 ctx.metrics().add(inv, 1);
             }
-            Rpc::KvWrite {
+            KvMsg::KvWrite {
                 call,
                 key,
                 version,
@@ -245,7 +247,7 @@ impl Node<Rpc> for Cache {
                 );
                 ctx.send(
                     self.cfg.db,
-                    Rpc::KvWrite {
+                    KvMsg::KvWrite {
                         call: db_call,
                         key,
                         version,
@@ -254,7 +256,7 @@ impl Node<Rpc> for Cache {
                     },
                 );
             }
-            Rpc::KvAck { call } => {
+            KvMsg::KvAck { call } => {
                 if let Some(Waiting::Write {
                     key,
                     version,
@@ -264,7 +266,7 @@ impl Node<Rpc> for Cache {
                 }) = self.waiting.remove(&call)
                 {
                     self.fill(ctx, key, version, value);
-                    ctx.send(writer, Rpc::KvAck { call: c });
+                    ctx.send(writer, KvMsg::KvAck { call: c });
                 }
             }
             _ => {}
@@ -324,11 +326,11 @@ impl Node<Rpc> for KvReader {
         let name = ctx.name().to_string();
         self.reads = Some(ctx.metrics().counter(&format!("{name}.reads")));
         let gap = self.interarrival.sample_duration(ctx.rng());
-        ctx.set_timer(gap, Rpc::KvNext);
+        ctx.set_timer(gap, KvTimer::KvNext);
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, _: NodeId, msg: Rpc) {
-        if let Rpc::KvValue { call, version, .. } = msg
+        if let Rpc::Kv(KvMsg::KvValue { call, version, .. }) = msg
             && let Some(i) = self.pending.remove(&call)
         {
             self.history[i].kind = KvOpKind::Read(version);
@@ -337,7 +339,7 @@ impl Node<Rpc> for KvReader {
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
-        if payload != Rpc::KvNext {
+        if payload != Rpc::KvTimer(KvTimer::KvNext) {
             return;
         }
         if self
@@ -359,9 +361,9 @@ impl Node<Rpc> for KvReader {
         });
         let reads = self.reads.expect("started");
         ctx.metrics().add(reads, 1);
-        ctx.send(self.target, Rpc::KvRead { call, key });
+        ctx.send(self.target, KvMsg::KvRead { call, key });
         let gap = self.interarrival.sample_duration(ctx.rng());
-        ctx.set_timer(gap, Rpc::KvNext);
+        ctx.set_timer(gap, KvTimer::KvNext);
     }
 }
 
@@ -420,22 +422,22 @@ impl Node<Rpc> for KvWriter {
         let name = ctx.name().to_string();
         self.writes = Some(ctx.metrics().counter(&format!("{name}.writes")));
         let gap = self.interarrival.sample_duration(ctx.rng());
-        ctx.set_timer(gap, Rpc::KvNext);
+        ctx.set_timer(gap, KvTimer::KvNext);
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, _: NodeId, msg: Rpc) {
-        if let Rpc::KvAck { call } = msg
+        if let Rpc::Kv(KvMsg::KvAck { call }) = msg
             && let Some((key, i)) = self.pending.remove(&call)
         {
             self.history[i].ret = Some(ctx.now().as_nanos());
             if let Some(cache) = self.invalidate {
-                ctx.send(cache, Rpc::Invalidate { key });
+                ctx.send(cache, KvMsg::Invalidate { key });
             }
         }
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
-        if payload != Rpc::KvNext {
+        if payload != Rpc::KvTimer(KvTimer::KvNext) {
             return;
         }
         if self
@@ -465,7 +467,7 @@ impl Node<Rpc> for KvWriter {
         let now = ctx.now();
         ctx.send(
             self.target,
-            Rpc::KvWrite {
+            KvMsg::KvWrite {
                 call,
                 key,
                 version,
@@ -474,6 +476,6 @@ impl Node<Rpc> for KvWriter {
             },
         );
         let gap = self.interarrival.sample_duration(ctx.rng());
-        ctx.set_timer(gap, Rpc::KvNext);
+        ctx.set_timer(gap, KvTimer::KvNext);
     }
 }

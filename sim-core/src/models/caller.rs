@@ -34,10 +34,12 @@
 //! histogram `latency_ns` (logical calls that succeeded, first attempt to
 //! answer), and the time series `ok_latency_ns` and `failures`.
 
-use super::rpc::{Outcome, PROBE_ORDER, Rpc};
+use super::request::{PROBE_ORDER, Request};
+use super::rpc::Rpc;
 use crate::engine::{Context, NodeId, TimerId};
 use crate::metrics::{CounterId, GaugeId, Histogram, HistogramId, SeriesId};
 use crate::policy::ErrorKind;
+use crate::policy::Outcome;
 use crate::policy::bulkhead::{Bulkhead, BulkheadConfig};
 use crate::policy::circuit_breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 use crate::policy::fallback::{self, FallbackConfig};
@@ -50,6 +52,34 @@ use crate::policy::throttle::{Throttle, ThrottleConfig};
 use crate::policy::timeout::{AttemptTimeout, TimeoutConfig};
 use crate::time::SimTime;
 use std::collections::BTreeMap;
+
+/// A caller's timers; `caller` is the caller's index within its node.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub enum CallerTimer {
+    /// Attempt `call` of logical call `request` waited too long.
+    AttemptTimeout { caller: u8, request: u64, call: u64 },
+    /// Time to retry logical call `request`.
+    Retry { caller: u8, request: u64 },
+    /// Time to hedge logical call `request`.
+    Hedge { caller: u8, request: u64 },
+    /// Time to probe every replica.
+    HealthTick { caller: u8 },
+    /// Health probe `call` had no answer in time.
+    ProbeTimeout { caller: u8, call: u64 },
+}
+
+impl CallerTimer {
+    /// The caller (index within its node) the timer belongs to.
+    pub fn caller(&self) -> u8 {
+        match self {
+            CallerTimer::AttemptTimeout { caller, .. }
+            | CallerTimer::Retry { caller, .. }
+            | CallerTimer::Hedge { caller, .. }
+            | CallerTimer::HealthTick { caller }
+            | CallerTimer::ProbeTimeout { caller, .. } => *caller,
+        }
+    }
+}
 
 /// Everything between a caller and one dependency.
 #[derive(Clone, Debug, PartialEq)]
@@ -317,7 +347,7 @@ impl Caller {
             ctx.metrics().set(closed, now, 1.0);
         }
         if let Some(h) = self.lb.health_check() {
-            ctx.set_timer(h.interval, Rpc::HealthTick { caller: self.index });
+            ctx.set_timer(h.interval, CallerTimer::HealthTick { caller: self.index });
         }
     }
 
@@ -528,7 +558,7 @@ impl Caller {
         let timer = match wait {
             AttemptTimeout::After(d) => Some(ctx.set_timer(
                 d,
-                Rpc::AttemptTimeout {
+                CallerTimer::AttemptTimeout {
                     caller: self.index,
                     request: id,
                     call,
@@ -570,7 +600,7 @@ impl Caller {
             let delay = h.delay(&self.attempt_latency);
             ctx.set_timer(
                 delay,
-                Rpc::Hedge {
+                CallerTimer::Hedge {
                     caller: self.index,
                     request: id,
                 },
@@ -597,7 +627,7 @@ impl Caller {
         let replica = self.attempts[&call].replica;
         ctx.send(
             self.cfg.targets[replica],
-            Rpc::Call {
+            Request::Call {
                 call,
                 order,
                 key,
@@ -650,7 +680,7 @@ impl Caller {
                 ctx.metrics().add(retries, 1);
                 ctx.set_timer(
                     wait,
-                    Rpc::Retry {
+                    CallerTimer::Retry {
                         caller: self.index,
                         request: id,
                     },
@@ -784,9 +814,9 @@ impl Caller {
     }
 
     /// One of this caller's timers fired.
-    pub fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, payload: Rpc) -> Option<Done> {
+    pub fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, payload: CallerTimer) -> Option<Done> {
         match payload {
-            Rpc::AttemptTimeout { request, call, .. } => {
+            CallerTimer::AttemptTimeout { request, call, .. } => {
                 self.drop_attempt(ctx, call, Some(true))?;
                 let l = self.calls.get_mut(&request)?;
                 l.in_flight.remove(call);
@@ -795,8 +825,8 @@ impl Caller {
                 }
                 self.attempt_failed(ctx, request, ErrorKind::Timeout)
             }
-            Rpc::Retry { request, .. } => self.send_attempt(ctx, request, false),
-            Rpc::Hedge { request, .. } => {
+            CallerTimer::Retry { request, .. } => self.send_attempt(ctx, request, false),
+            CallerTimer::Hedge { request, .. } => {
                 let l = self.calls.get_mut(&request)?;
                 if l.in_flight.is_empty() {
                     return None; // between retries: nothing to hedge
@@ -804,13 +834,13 @@ impl Caller {
                 l.hedges += 1;
                 self.send_attempt(ctx, request, true)
             }
-            Rpc::HealthTick { .. } => {
+            CallerTimer::HealthTick { .. } => {
                 let h = self.lb.health_check()?;
                 for replica in 0..self.cfg.targets.len() {
                     let call = self.new_call_id();
                     let timer = ctx.set_timer(
                         h.timeout,
-                        Rpc::ProbeTimeout {
+                        CallerTimer::ProbeTimeout {
                             caller: self.index,
                             call,
                         },
@@ -818,7 +848,7 @@ impl Caller {
                     self.probes.insert(call, (replica, timer));
                     ctx.send(
                         self.cfg.targets[replica],
-                        Rpc::Call {
+                        Request::Call {
                             call,
                             order: PROBE_ORDER,
                             key: None,
@@ -827,16 +857,15 @@ impl Caller {
                         },
                     );
                 }
-                ctx.set_timer(h.interval, Rpc::HealthTick { caller: self.index });
+                ctx.set_timer(h.interval, CallerTimer::HealthTick { caller: self.index });
                 None
             }
-            Rpc::ProbeTimeout { call, .. } => {
+            CallerTimer::ProbeTimeout { call, .. } => {
                 if let Some((replica, _)) = self.probes.remove(&call) {
                     self.probe_result(ctx, replica, false);
                 }
                 None
             }
-            _ => None,
         }
     }
 }

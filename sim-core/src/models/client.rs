@@ -17,12 +17,24 @@
 //! `requests = ok + failed + in_flight()`.
 
 use super::caller::{Caller, CallerConfig};
+use super::request::Request;
 use super::rpc::Rpc;
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
 use crate::metrics::{CounterId, SeriesId};
 use crate::policy::ErrorKind;
 use crate::time::SimTime;
+
+/// A client's timers (a session's rate changes use them too).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub enum ClientTimer {
+    /// Time for the next logical request.
+    NextRequest,
+    /// The user submits order `order` again (a double click).
+    Resubmit { order: u64 },
+    /// The arrival rate changes to `rate_changes[index]`.
+    RateChange { index: usize },
+}
 
 /// Bits of an order id that count the client's orders; the client's node
 /// index sits above them.
@@ -114,7 +126,7 @@ impl Client {
             return;
         }
         let gap = self.cfg.interarrival.sample_duration(ctx.rng());
-        self.next_timer = Some(ctx.set_timer(gap, Rpc::NextRequest));
+        self.next_timer = Some(ctx.set_timer(gap, ClientTimer::NextRequest));
     }
 
     /// From now on orders arrive at `rate` per second. The pending arrival
@@ -182,20 +194,31 @@ impl Node<Rpc> for Client {
         });
         let now = ctx.now();
         for (i, &(at, _)) in self.cfg.rate_changes.iter().enumerate() {
-            ctx.set_timer(at.saturating_since(now), Rpc::RateChange { index: i });
+            ctx.set_timer(
+                at.saturating_since(now),
+                ClientTimer::RateChange { index: i },
+            );
         }
         self.schedule_next_order(ctx);
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, _from: NodeId, msg: Rpc) {
-        if let Rpc::Reply { call, outcome } = msg {
+        if let Rpc::Request(Request::Reply { call, outcome }) = msg {
             let _ = self.caller.on_reply(ctx, call, outcome);
         }
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
+        let payload = match payload {
+            Rpc::Client(t) => t,
+            Rpc::Caller(t) => {
+                let _ = self.caller.on_timer(ctx, t);
+                return;
+            }
+            _ => return,
+        };
         match payload {
-            Rpc::NextRequest => {
+            ClientTimer::NextRequest => {
                 self.next_timer = None;
                 // Orders are unique across clients: the node's index sits
                 // above the count, so two shops never share an order (nor
@@ -205,19 +228,15 @@ impl Node<Rpc> for Client {
                 self.start_request(ctx, order);
                 if self.cfg.double_submit > 0.0 && ctx.rng().chance(self.cfg.double_submit) {
                     let after = self.cfg.double_submit_delay.sample_duration(ctx.rng());
-                    ctx.set_timer(after, Rpc::Resubmit { order });
+                    ctx.set_timer(after, ClientTimer::Resubmit { order });
                 }
                 self.schedule_next_order(ctx);
             }
-            Rpc::Resubmit { order } => self.start_request(ctx, order),
-            Rpc::RateChange { index } => {
+            ClientTimer::Resubmit { order } => self.start_request(ctx, order),
+            ClientTimer::RateChange { index } => {
                 let rate = self.cfg.rate_changes[index].1;
                 self.change_rate(ctx, rate);
             }
-            other if other.caller_timer().is_some() => {
-                let _ = self.caller.on_timer(ctx, other);
-            }
-            _ => {}
         }
     }
 }

@@ -31,6 +31,41 @@ use crate::metrics::{CounterId, GaugeId, HistogramId, SeriesId};
 use crate::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, VecDeque};
 
+/// What the key-value models (stores, caches, routers and their clients)
+/// say to each other.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub enum KvMsg {
+    /// Store `value` under `key` as `version`, written at `written_at` by
+    /// the writer's clock.
+    KvWrite {
+        call: u64,
+        key: u64,
+        version: u64,
+        value: u64,
+        written_at: SimTime,
+    },
+    /// The write `call` is stored.
+    KvAck { call: u64 },
+    /// What do you hold for `key`?
+    KvRead { call: u64, key: u64 },
+    /// The version and value held (version 0: nothing).
+    KvValue { call: u64, version: u64, value: u64 },
+    /// Drop what you cache for `key` (sent after a write).
+    Invalidate { key: u64 },
+}
+
+/// The key-value models' timers (a session paces itself with `KvNext`
+/// too).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // the names traces have always shown
+pub enum KvTimer {
+    /// A quorum client, reader, writer or session: time for the next
+    /// operation.
+    KvNext,
+    /// A store: a worker finished request `job`.
+    KvDone { job: u64 },
+}
+
 /// One replica of a versioned key-value store: instant by default, or a
 /// pool of workers with a service time behind a FIFO queue (a database
 /// that can be overloaded).
@@ -39,8 +74,8 @@ pub struct KvStore {
     /// Added to the true time when this node stamps a write it makes.
     pub skew: i64,
     capacity: Option<(u32, Dist)>,
-    queue: VecDeque<(NodeId, Rpc, SimTime)>,
-    in_service: BTreeMap<u64, (NodeId, Rpc, SimTime)>,
+    queue: VecDeque<(NodeId, KvMsg, SimTime)>,
+    in_service: BTreeMap<u64, (NodeId, KvMsg, SimTime)>,
     next_job: u64,
     m: Option<StoreMetrics>,
 }
@@ -108,22 +143,22 @@ impl KvStore {
         ctx.metrics().set(b, now, busy);
     }
 
-    fn start(&mut self, ctx: &mut Context<'_, Rpc>, request: (NodeId, Rpc, SimTime)) {
+    fn start(&mut self, ctx: &mut Context<'_, Rpc>, request: (NodeId, KvMsg, SimTime)) {
         let (_, service) = self.capacity.as_ref().expect("only with capacity");
         let took = service.sample_duration(ctx.rng());
         let job = self.next_job;
         self.next_job += 1;
         self.in_service.insert(job, request);
-        ctx.set_timer(took, Rpc::KvDone { job });
+        ctx.set_timer(took, KvTimer::KvDone { job });
     }
 
     /// Applies a request and answers it.
-    fn serve(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc, arrived: SimTime) {
+    fn serve(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: KvMsg, arrived: SimTime) {
         let response = self.metrics().response;
         let waited = ctx.now().saturating_since(arrived).as_nanos();
         ctx.metrics().record(response, waited);
         match msg {
-            Rpc::KvWrite {
+            KvMsg::KvWrite {
                 call,
                 key,
                 version,
@@ -134,9 +169,9 @@ impl KvStore {
                 if newer {
                     self.data.insert(key, (version, value, written_at));
                 }
-                ctx.send(from, Rpc::KvAck { call });
+                ctx.send(from, KvMsg::KvAck { call });
             }
-            Rpc::KvRead { call, key } => {
+            KvMsg::KvRead { call, key } => {
                 let (version, value, _) =
                     self.data
                         .get(&key)
@@ -144,7 +179,7 @@ impl KvStore {
                         .unwrap_or((0, 0, SimTime::ZERO));
                 ctx.send(
                     from,
-                    Rpc::KvValue {
+                    KvMsg::KvValue {
                         call,
                         version,
                         value,
@@ -177,9 +212,10 @@ impl Node<Rpc> for KvStore {
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc) {
+        let Rpc::Kv(msg) = msg else { return };
         let counter = match msg {
-            Rpc::KvWrite { .. } => self.metrics().writes,
-            Rpc::KvRead { .. } => self.metrics().reads,
+            KvMsg::KvWrite { .. } => self.metrics().writes,
+            KvMsg::KvRead { .. } => self.metrics().reads,
             _ => return,
         };
         let (load, now) = (self.metrics().load, ctx.now());
@@ -196,7 +232,7 @@ impl Node<Rpc> for KvStore {
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
-        let Rpc::KvDone { job } = payload else {
+        let Rpc::KvTimer(KvTimer::KvDone { job }) = payload else {
             return;
         };
         if let Some((from, msg, arrived)) = self.in_service.remove(&job) {
@@ -323,7 +359,7 @@ impl QuorumClient {
             for to in self.choose(self.cfg.w, ctx) {
                 ctx.send(
                     to,
-                    Rpc::KvWrite {
+                    KvMsg::KvWrite {
                         call,
                         key: 0,
                         version,
@@ -350,7 +386,7 @@ impl QuorumClient {
                 },
             ));
             for to in self.choose(self.cfg.r, ctx) {
-                ctx.send(to, Rpc::KvRead { call, key: 0 });
+                ctx.send(to, KvMsg::KvRead { call, key: 0 });
             }
         }
     }
@@ -363,7 +399,7 @@ impl QuorumClient {
                 last.op = RegisterOp::Read(value);
             }
         }
-        ctx.set_timer(self.cfg.think, Rpc::KvNext);
+        ctx.set_timer(self.cfg.think, KvTimer::KvNext);
     }
 }
 
@@ -381,15 +417,15 @@ impl Node<Rpc> for QuorumClient {
             stale: m.counter(&format!("{name}.stale_reads")),
             behind: m.histogram(&format!("{name}.stale_versions")),
         });
-        ctx.set_timer(self.cfg.think, Rpc::KvNext);
+        ctx.set_timer(self.cfg.think, KvTimer::KvNext);
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, _from: NodeId, msg: Rpc) {
-        let Some((call, pending)) = self.pending.as_mut() else {
+        let (Rpc::Kv(msg), Some((call, pending))) = (msg, self.pending.as_mut()) else {
             return;
         };
         match (msg, pending) {
-            (Rpc::KvAck { call: c }, Pending::Write { acks, version }) if c == *call => {
+            (KvMsg::KvAck { call: c }, Pending::Write { acks, version }) if c == *call => {
                 *acks += 1;
                 if *acks == self.cfg.w {
                     self.committed = *version;
@@ -397,7 +433,7 @@ impl Node<Rpc> for QuorumClient {
                 }
             }
             (
-                Rpc::KvValue {
+                KvMsg::KvValue {
                     call: c, version, ..
                 },
                 Pending::Read {
@@ -424,7 +460,7 @@ impl Node<Rpc> for QuorumClient {
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
-        if payload == Rpc::KvNext {
+        if payload == Rpc::KvTimer(KvTimer::KvNext) {
             self.next_operation(ctx);
         }
     }

@@ -6,11 +6,22 @@
 //! `duplicate_charges` (charges beyond the first for an order).
 
 use super::ENTRY_BYTES;
-use super::rpc::{Outcome, Rpc};
+use super::request::Request;
+use super::rpc::Rpc;
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
 use crate::metrics::CounterId;
+use crate::policy::Outcome;
 use std::collections::BTreeMap;
+
+/// The ledger's timer: apply the charge for `order` and answer `caller`'s
+/// `call`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Charge {
+    pub caller: NodeId,
+    pub call: u64,
+    pub order: u64,
+}
 
 pub struct Ledger {
     processing_time: Dist,
@@ -61,11 +72,11 @@ impl Node<Rpc> for Ledger {
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc) {
-        if let Rpc::Call { call, order, .. } = msg {
+        if let Rpc::Request(Request::Call { call, order, .. }) = msg {
             let after = self.processing_time.sample_duration(ctx.rng());
             ctx.set_timer(
                 after,
-                Rpc::Charge {
+                Charge {
                     caller: from,
                     call,
                     order,
@@ -75,11 +86,11 @@ impl Node<Rpc> for Ledger {
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
-        let Rpc::Charge {
+        let Rpc::Charge(Charge {
             caller,
             call,
             order,
-        } = payload
+        }) = payload
         else {
             return;
         };
@@ -94,7 +105,7 @@ impl Node<Rpc> for Ledger {
         m.add(if first { orders } else { duplicates }, 1);
         ctx.send(
             caller,
-            Rpc::Reply {
+            Request::Reply {
                 call,
                 outcome: Outcome::Ok(id),
             },

@@ -4,14 +4,15 @@
 //! So far: the queueing primitives (an open-loop Poisson client and a
 //! c-worker FIFO server) that the engine's checks against queueing theory,
 //! its property tests and its benchmarks are built from, and the hold model
-//! used to benchmark the pending-event set; and the request path, which
-//! speaks `rpc::Rpc`: the caller (every policy between a caller and one
+//! used to benchmark the pending-event set; and the request path
+//! (messages in `request`): the caller (every policy between a caller and one
 //! dependency), a client (an open-loop workload over a caller), a service
 //! (workers, a queue, dependencies in order, in parallel or fanned out,
 //! gray failures and flags) and a ledger whose charges are the side effect
 //! to protect. The data models: a versioned store and quorum client, caches,
 //! a shard router, and replication (leader/follower or quorums) with the
-//! sessions that use it.
+//! sessions that use it. Each model owns its messages and timers; `rpc`
+//! gathers them into the one type a scenario's simulation carries.
 
 pub mod cache;
 pub mod caller;
@@ -21,6 +22,7 @@ pub mod kv;
 pub mod ledger;
 pub mod queueing;
 pub mod replication;
+pub mod request;
 pub mod router;
 pub mod rpc;
 pub mod service;

@@ -9,6 +9,7 @@
 //! Metrics, prefixed with the router's name: `requests`, `keys_seen` and
 //! `moved_keys` (at the reshard), and `to.<i>` (calls sent to shard i).
 
+use super::kv::{KvMsg, KvTimer};
 use super::rpc::Rpc;
 use crate::data::sharding::{Partitioner, moved_keys};
 use crate::engine::{Context, Node, NodeId, TimerId};
@@ -81,17 +82,18 @@ impl Node<Rpc> for Router {
             .collect();
         if let Some((at, _)) = &self.cfg.reshard {
             let after = at.saturating_since(ctx.now());
-            ctx.set_timer(after, Rpc::KvNext);
+            ctx.set_timer(after, KvTimer::KvNext);
         }
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc) {
+        let Rpc::Kv(msg) = msg else { return };
         match msg {
-            Rpc::KvRead { call, key } => {
+            KvMsg::KvRead { call, key } => {
                 let (shard, id) = self.route(ctx, from, call, key);
-                ctx.send(shard, Rpc::KvRead { call: id, key });
+                ctx.send(shard, KvMsg::KvRead { call: id, key });
             }
-            Rpc::KvWrite {
+            KvMsg::KvWrite {
                 call,
                 key,
                 version,
@@ -101,7 +103,7 @@ impl Node<Rpc> for Router {
                 let (shard, id) = self.route(ctx, from, call, key);
                 ctx.send(
                     shard,
-                    Rpc::KvWrite {
+                    KvMsg::KvWrite {
                         call: id,
                         key,
                         version,
@@ -110,7 +112,7 @@ impl Node<Rpc> for Router {
                     },
                 );
             }
-            Rpc::KvValue {
+            KvMsg::KvValue {
                 call,
                 version,
                 value,
@@ -118,7 +120,7 @@ impl Node<Rpc> for Router {
                 if let Some((caller, c)) = self.forwarded.remove(&call) {
                     ctx.send(
                         caller,
-                        Rpc::KvValue {
+                        KvMsg::KvValue {
                             call: c,
                             version,
                             value,
@@ -126,9 +128,9 @@ impl Node<Rpc> for Router {
                     );
                 }
             }
-            Rpc::KvAck { call } => {
+            KvMsg::KvAck { call } => {
                 if let Some((caller, c)) = self.forwarded.remove(&call) {
-                    ctx.send(caller, Rpc::KvAck { call: c });
+                    ctx.send(caller, KvMsg::KvAck { call: c });
                 }
             }
             _ => {}
@@ -136,7 +138,7 @@ impl Node<Rpc> for Router {
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
-        if payload != Rpc::KvNext {
+        if payload != Rpc::KvTimer(KvTimer::KvNext) {
             return;
         }
         let Some((_, next)) = self.cfg.reshard.clone() else {

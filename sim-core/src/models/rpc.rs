@@ -1,236 +1,191 @@
-//! The messages of the request-path models (client, service, ledger): calls
-//! and their replies, the timers those nodes set, and the control messages
-//! a scenario injects to change a node's behaviour on schedule.
-//!
-//! A call carries the *order* it is about (the business entity, such as a
-//! payment), an optional idempotency key, and the caller's deadline so that
-//! every hop can give up when the caller has. Call ids are unique per
-//! caller node and route replies back to the attempt they answer; their low
-//! byte names the caller within the node (`caller::caller_of`).
+//! Every message and timer of the built-in models, as the one type a
+//! scenario's simulation carries. Each model owns its part (`request`,
+//! `kv`, `replication`, and the timers of `client`, `caller`, `service`,
+//! `replica`, `session` and `ledger`); `Rpc` only gathers them, converts
+//! from each, and hashes and prints them as they were when all messages
+//! were one flat enum, so that fingerprints and traces recorded by earlier
+//! versions still hold.
 
-use super::replication::Item;
-use crate::engine::NodeId;
-use crate::time::SimTime;
+use super::caller::CallerTimer;
+use super::client::ClientTimer;
+use super::kv::{KvMsg, KvTimer};
+use super::ledger::Charge;
+use super::replication::{RepMsg, ReplicaTimer, SessionTimeout};
+use super::request::{Control, Request};
+use super::service::WorkDone;
+use core::fmt;
+use core::hash::{Hash, Hasher};
 
-/// The order of a health probe: a service answers it like any call but
-/// calls no dependency for it.
-pub const PROBE_ORDER: u64 = u64::MAX;
-
-pub use crate::policy::Outcome;
-
-/// A scheduled change to a service's behaviour: gray failures and flags.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
-pub enum Control {
-    /// Work takes `permille` / 1000 times as long.
-    Slow { permille: u32 },
-    /// This share of calls (parts per million) fails at once, unworked.
-    Errors { ppm: u32 },
-    /// Calls are accepted and never answered; workers hang on them.
-    Hang,
-    /// Back to normal: hung calls resume.
-    Recover,
-    /// Set a feature flag.
-    Flag { name: String, on: bool },
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Rpc {
-    /// An attempt of a call.
-    Call {
-        call: u64,
-        order: u64,
-        key: Option<u64>,
-        deadline: Option<SimTime>,
-        /// Higher is more important; load shedding drops the lowest first.
-        priority: u8,
-    },
-    /// The outcome of attempt `call`.
-    Reply {
-        call: u64,
-        outcome: Outcome,
-    },
-    /// A scheduled change of behaviour (sent by a node to itself).
-    Control(Control),
-
-    // The data models (`models::kv`).
-    /// Store `value` under `key` as `version`, written at `written_at` by
-    /// the writer's clock.
-    KvWrite {
-        call: u64,
-        key: u64,
-        version: u64,
-        value: u64,
-        written_at: SimTime,
-    },
-    /// The write `call` is stored.
-    KvAck {
-        call: u64,
-    },
-    /// What do you hold for `key`?
-    KvRead {
-        call: u64,
-        key: u64,
-    },
-    /// The version and value held (version 0: nothing).
-    KvValue {
-        call: u64,
-        version: u64,
-        value: u64,
-    },
-    /// Drop what you cache for `key` (sent after a write).
-    Invalidate {
-        key: u64,
-    },
-
-    // Replication (`models::replication`).
-    /// A session writes the fresh value `id` under `key`.
-    Put {
-        call: u64,
-        key: u64,
-        id: u64,
-    },
-    /// A session reads `key`; with `leader_only`, only the leader answers.
-    Get {
-        call: u64,
-        key: u64,
-        leader_only: bool,
-    },
-    /// The write is stored, with this stamp.
-    PutOk {
-        call: u64,
-        id: u64,
-        stamp: u64,
-    },
-    /// What is held for the key: one value, or siblings (none: nothing).
-    GetOk {
-        call: u64,
-        items: Vec<Item>,
-    },
-    /// Not done: not the leader (`leader` says who is, if known), too few
-    /// replicas reachable, or timed out (`maybe_applied`: a write that
-    /// some replicas may have stored).
-    Refused {
-        call: u64,
-        leader: Option<NodeId>,
-        maybe_applied: bool,
-    },
-    /// Replica to replica: store `item` (acknowledge `op` if given).
-    Replicate {
-        op: Option<u64>,
-        term: u64,
-        key: u64,
-        item: Box<Item>,
-    },
-    Replicated {
-        op: u64,
-    },
-    /// A coordinator asks what a replica holds for `key`.
-    Fetch {
-        op: u64,
-        key: u64,
-    },
-    Fetched {
-        op: u64,
-        items: Vec<Item>,
-    },
-    /// I am alive, in `term`, leading or not, and my newest stamp.
-    Heartbeat {
-        term: u64,
-        leader: bool,
-        applied: u64,
-    },
-    /// A replica that found a new leader asks it for its data.
-    SnapshotRequest,
-    /// Everything a replica holds: to replace (a leader's snapshot) or to
-    /// merge (anti-entropy).
-    State {
-        replace: bool,
-        term: u64,
-        keys: Vec<(u64, Vec<Item>)>,
-    },
-    /// The leader's newest stamp (and its time) per key, for drift checks.
-    Digest {
-        keys: Vec<(u64, u64, SimTime)>,
-    },
-
-    // Timers.
-    /// Client: time for the next logical request.
-    NextRequest,
-    /// Client: the user submits order `order` again (a double click).
-    Resubmit {
-        order: u64,
-    },
-    /// Client: the arrival rate changes to `rate_changes[index]`.
-    RateChange {
-        index: usize,
-    },
-    /// Caller: attempt `call` of logical call `request` waited too long.
-    AttemptTimeout {
-        caller: u8,
-        request: u64,
-        call: u64,
-    },
-    /// Caller: time to retry logical call `request`.
-    Retry {
-        caller: u8,
-        request: u64,
-    },
-    /// Caller: time to hedge logical call `request`.
-    Hedge {
-        caller: u8,
-        request: u64,
-    },
-    /// Caller: time to probe every replica.
-    HealthTick {
-        caller: u8,
-    },
-    /// Caller: health probe `call` had no answer in time.
-    ProbeTimeout {
-        caller: u8,
-        call: u64,
-    },
-    /// Service: `worker` finished its own work on a job.
-    WorkDone {
-        worker: u32,
-    },
-    /// Quorum client, reader, writer: time for the next operation.
-    KvNext,
-    /// Key-value store: a worker finished request `job`.
-    KvDone {
-        job: u64,
-    },
-    /// Replica: time for heartbeats (and, under a leader, elections).
-    RepTick,
-    /// Replica: request `op` had its time.
-    RepOpTimeout {
-        op: u64,
-    },
-    /// Replica: time for an anti-entropy exchange.
-    AntiEntropyTick,
-    /// Replica (the leader): time for a drift check.
-    DriftTick,
-    /// Session: request `call` had no answer in time.
-    SessionTimeout {
-        call: u64,
-    },
-    /// Ledger: apply the charge for `order` and answer `caller`'s `call`.
-    Charge {
-        caller: NodeId,
-        call: u64,
-        order: u64,
-    },
+    Request(Request),
+    Kv(KvMsg),
+    Replication(RepMsg),
+    Client(ClientTimer),
+    Caller(CallerTimer),
+    WorkDone(WorkDone),
+    KvTimer(KvTimer),
+    Replica(ReplicaTimer),
+    SessionTimeout(SessionTimeout),
+    Charge(Charge),
 }
 
-impl Rpc {
-    /// The caller (index within its node) a caller timer belongs to.
-    pub fn caller_timer(&self) -> Option<u8> {
+macro_rules! from_part {
+    ($($part:ident => $variant:ident),* $(,)?) => {$(
+        impl From<$part> for Rpc {
+            fn from(m: $part) -> Rpc {
+                Rpc::$variant(m)
+            }
+        }
+    )*};
+}
+
+from_part!(
+    Request => Request,
+    KvMsg => Kv,
+    RepMsg => Replication,
+    ClientTimer => Client,
+    CallerTimer => Caller,
+    WorkDone => WorkDone,
+    KvTimer => KvTimer,
+    ReplicaTimer => Replica,
+    SessionTimeout => SessionTimeout,
+    Charge => Charge,
+);
+
+impl From<Control> for Rpc {
+    fn from(c: Control) -> Rpc {
+        Rpc::Request(Request::Control(c))
+    }
+}
+
+/// Where each part's messages start in the flat numbering: the number a
+/// message had when every message was one variant of one enum.
+mod wire {
+    pub const REQUEST: isize = 0;
+    pub const KV: isize = 3;
+    pub const REPLICATION: isize = 8;
+    pub const CLIENT: isize = 21;
+    pub const CALLER: isize = 24;
+    pub const WORK_DONE: isize = 29;
+    pub const KV_TIMER: isize = 30;
+    pub const REPLICA: isize = 32;
+    pub const SESSION_TIMEOUT: isize = 36;
+    pub const CHARGE: isize = 37;
+}
+
+impl Hash for Rpc {
+    fn hash<H: Hasher>(&self, h: &mut H) {
         match self {
-            Rpc::AttemptTimeout { caller, .. }
-            | Rpc::Retry { caller, .. }
-            | Rpc::Hedge { caller, .. }
-            | Rpc::HealthTick { caller }
-            | Rpc::ProbeTimeout { caller, .. } => Some(*caller),
-            _ => None,
+            Rpc::Request(m) => renumbered(m, wire::REQUEST, h),
+            Rpc::Kv(m) => renumbered(m, wire::KV, h),
+            Rpc::Replication(m) => renumbered(m, wire::REPLICATION, h),
+            Rpc::Client(m) => renumbered(m, wire::CLIENT, h),
+            Rpc::Caller(m) => renumbered(m, wire::CALLER, h),
+            Rpc::KvTimer(m) => renumbered(m, wire::KV_TIMER, h),
+            Rpc::Replica(m) => renumbered(m, wire::REPLICA, h),
+            // The single messages are structs: no variant number of their
+            // own, so theirs is written here.
+            Rpc::WorkDone(m) => numbered(m, wire::WORK_DONE, h),
+            Rpc::SessionTimeout(m) => numbered(m, wire::SESSION_TIMEOUT, h),
+            Rpc::Charge(m) => numbered(m, wire::CHARGE, h),
+        }
+    }
+}
+
+fn numbered<T: Hash, H: Hasher>(m: &T, number: isize, h: &mut H) {
+    h.write_isize(number);
+    m.hash(h);
+}
+
+/// Hashes a part's enum as the flat enum hashed it: the derived hash of an
+/// enum of two or more variants writes the variant's number (an isize)
+/// first, then its fields; this adds the part's start to that number.
+fn renumbered<T: Hash, H: Hasher>(m: &T, start: isize, h: &mut H) {
+    m.hash(&mut Renumber {
+        inner: h,
+        start: Some(start),
+    });
+}
+
+struct Renumber<'a, H> {
+    inner: &'a mut H,
+    /// Until the variant number is written.
+    start: Option<isize>,
+}
+
+impl<H: Hasher> Renumber<'_, H> {
+    fn field(&mut self) -> &mut H {
+        debug_assert!(
+            self.start.is_none(),
+            "a part's enum must write its variant number first"
+        );
+        self.inner
+    }
+}
+
+impl<H: Hasher> Hasher for Renumber<'_, H> {
+    fn finish(&self) -> u64 {
+        self.inner.finish()
+    }
+    fn write_isize(&mut self, i: isize) {
+        match self.start.take() {
+            Some(start) => self.inner.write_isize(start + i),
+            None => self.inner.write_isize(i),
+        }
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.field().write(bytes)
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.field().write_u8(i)
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.field().write_u16(i)
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.field().write_u32(i)
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.field().write_u64(i)
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.field().write_u128(i)
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.field().write_usize(i)
+    }
+    fn write_i8(&mut self, i: i8) {
+        self.field().write_i8(i)
+    }
+    fn write_i16(&mut self, i: i16) {
+        self.field().write_i16(i)
+    }
+    fn write_i32(&mut self, i: i32) {
+        self.field().write_i32(i)
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.field().write_i64(i)
+    }
+    fn write_i128(&mut self, i: i128) {
+        self.field().write_i128(i)
+    }
+}
+
+/// A message prints as its part does: as the flat enum printed it.
+impl fmt::Debug for Rpc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rpc::Request(m) => m.fmt(f),
+            Rpc::Kv(m) => m.fmt(f),
+            Rpc::Replication(m) => m.fmt(f),
+            Rpc::Client(m) => m.fmt(f),
+            Rpc::Caller(m) => m.fmt(f),
+            Rpc::WorkDone(m) => m.fmt(f),
+            Rpc::KvTimer(m) => m.fmt(f),
+            Rpc::Replica(m) => m.fmt(f),
+            Rpc::SessionTimeout(m) => m.fmt(f),
+            Rpc::Charge(m) => m.fmt(f),
         }
     }
 }
@@ -238,11 +193,58 @@ impl Rpc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::NodeId;
     use crate::models::replication::Item;
+    use crate::policy::Outcome;
+    use crate::time::SimTime;
     use crate::trace::StableHasher;
     use core::hash::{Hash, Hasher};
 
+    /// One message of every kind, in the flat enum's order.
     fn samples() -> Vec<Rpc> {
+        let mut all = request_and_kv_samples();
+        all.extend(replication_samples());
+        all.extend(timer_samples());
+        all
+    }
+
+    fn request_and_kv_samples() -> Vec<Rpc> {
+        let t = SimTime::from_nanos(7);
+        vec![
+            Rpc::from(Request::Call {
+                call: 1,
+                order: 2,
+                key: Some(3),
+                deadline: Some(t),
+                priority: 4,
+            }),
+            Rpc::from(Request::Reply {
+                call: 1,
+                outcome: Outcome::Ok(9),
+            }),
+            Rpc::from(Control::Flag {
+                name: "f".into(),
+                on: true,
+            }),
+            Rpc::from(KvMsg::KvWrite {
+                call: 1,
+                key: 2,
+                version: 3,
+                value: 4,
+                written_at: t,
+            }),
+            Rpc::from(KvMsg::KvAck { call: 1 }),
+            Rpc::from(KvMsg::KvRead { call: 1, key: 2 }),
+            Rpc::from(KvMsg::KvValue {
+                call: 1,
+                version: 2,
+                value: 3,
+            }),
+            Rpc::from(KvMsg::Invalidate { key: 1 }),
+        ]
+    }
+
+    fn replication_samples() -> Vec<Rpc> {
         let t = SimTime::from_nanos(7);
         let item = Item {
             id: 1,
@@ -251,117 +253,92 @@ mod tests {
             at: t,
         };
         vec![
-            Rpc::Call {
-                call: 1,
-                order: 2,
-                key: Some(3),
-                deadline: Some(t),
-                priority: 4,
-            },
-            Rpc::Reply {
-                call: 1,
-                outcome: Outcome::Ok(9),
-            },
-            Rpc::Control(Control::Flag {
-                name: "f".into(),
-                on: true,
-            }),
-            Rpc::KvWrite {
-                call: 1,
-                key: 2,
-                version: 3,
-                value: 4,
-                written_at: t,
-            },
-            Rpc::KvAck { call: 1 },
-            Rpc::KvRead { call: 1, key: 2 },
-            Rpc::KvValue {
-                call: 1,
-                version: 2,
-                value: 3,
-            },
-            Rpc::Invalidate { key: 1 },
-            Rpc::Put {
+            Rpc::from(RepMsg::Put {
                 call: 1,
                 key: 2,
                 id: 3,
-            },
-            Rpc::Get {
+            }),
+            Rpc::from(RepMsg::Get {
                 call: 1,
                 key: 2,
                 leader_only: true,
-            },
-            Rpc::PutOk {
+            }),
+            Rpc::from(RepMsg::PutOk {
                 call: 1,
                 id: 2,
                 stamp: 3,
-            },
-            Rpc::GetOk {
+            }),
+            Rpc::from(RepMsg::GetOk {
                 call: 1,
                 items: vec![item.clone()],
-            },
-            Rpc::Refused {
+            }),
+            Rpc::from(RepMsg::Refused {
                 call: 1,
                 leader: Some(NodeId::from_index(2)),
                 maybe_applied: true,
-            },
-            Rpc::Replicate {
+            }),
+            Rpc::from(RepMsg::Replicate {
                 op: Some(1),
                 term: 2,
                 key: 3,
                 item: Box::new(item.clone()),
-            },
-            Rpc::Replicated { op: 1 },
-            Rpc::Fetch { op: 1, key: 2 },
-            Rpc::Fetched {
+            }),
+            Rpc::from(RepMsg::Replicated { op: 1 }),
+            Rpc::from(RepMsg::Fetch { op: 1, key: 2 }),
+            Rpc::from(RepMsg::Fetched {
                 op: 1,
                 items: vec![item.clone()],
-            },
-            Rpc::Heartbeat {
+            }),
+            Rpc::from(RepMsg::Heartbeat {
                 term: 1,
                 leader: true,
                 applied: 2,
-            },
-            Rpc::SnapshotRequest,
-            Rpc::State {
+            }),
+            Rpc::from(RepMsg::SnapshotRequest),
+            Rpc::from(RepMsg::State {
                 replace: true,
                 term: 1,
                 keys: vec![(2, vec![item])],
-            },
-            Rpc::Digest {
+            }),
+            Rpc::from(RepMsg::Digest {
                 keys: vec![(1, 2, t)],
-            },
-            Rpc::NextRequest,
-            Rpc::Resubmit { order: 1 },
-            Rpc::RateChange { index: 1 },
-            Rpc::AttemptTimeout {
+            }),
+        ]
+    }
+
+    fn timer_samples() -> Vec<Rpc> {
+        vec![
+            Rpc::from(ClientTimer::NextRequest),
+            Rpc::from(ClientTimer::Resubmit { order: 1 }),
+            Rpc::from(ClientTimer::RateChange { index: 1 }),
+            Rpc::from(CallerTimer::AttemptTimeout {
                 caller: 1,
                 request: 2,
                 call: 3,
-            },
-            Rpc::Retry {
+            }),
+            Rpc::from(CallerTimer::Retry {
                 caller: 1,
                 request: 2,
-            },
-            Rpc::Hedge {
+            }),
+            Rpc::from(CallerTimer::Hedge {
                 caller: 1,
                 request: 2,
-            },
-            Rpc::HealthTick { caller: 1 },
-            Rpc::ProbeTimeout { caller: 1, call: 2 },
-            Rpc::WorkDone { worker: 1 },
-            Rpc::KvNext,
-            Rpc::KvDone { job: 1 },
-            Rpc::RepTick,
-            Rpc::RepOpTimeout { op: 1 },
-            Rpc::AntiEntropyTick,
-            Rpc::DriftTick,
-            Rpc::SessionTimeout { call: 1 },
-            Rpc::Charge {
+            }),
+            Rpc::from(CallerTimer::HealthTick { caller: 1 }),
+            Rpc::from(CallerTimer::ProbeTimeout { caller: 1, call: 2 }),
+            Rpc::from(WorkDone { worker: 1 }),
+            Rpc::from(KvTimer::KvNext),
+            Rpc::from(KvTimer::KvDone { job: 1 }),
+            Rpc::from(ReplicaTimer::RepTick),
+            Rpc::from(ReplicaTimer::RepOpTimeout { op: 1 }),
+            Rpc::from(ReplicaTimer::AntiEntropyTick),
+            Rpc::from(ReplicaTimer::DriftTick),
+            Rpc::from(SessionTimeout { call: 1 }),
+            Rpc::from(Charge {
                 caller: NodeId::from_index(1),
                 call: 2,
                 order: 3,
-            },
+            }),
         ]
     }
 

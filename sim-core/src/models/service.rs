@@ -44,11 +44,13 @@
 
 use super::ENTRY_BYTES;
 use super::caller::{Caller, CallerConfig, Done, caller_of};
-use super::rpc::{Control, Outcome, PROBE_ORDER, Rpc};
+use super::request::{Control, PROBE_ORDER, Request};
+use super::rpc::Rpc;
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
 use crate::metrics::{CounterId, GaugeId, HistogramId, SeriesId};
 use crate::policy::ErrorKind;
+use crate::policy::Outcome;
 use crate::policy::codel::{Codel, CodelConfig};
 use crate::policy::flags::Flags;
 use crate::policy::idempotency::{IdempotencyConfig, IdempotencyStore, KeyDecision};
@@ -56,6 +58,12 @@ use crate::policy::rate_limit::{RateLimitConfig, RateLimiter};
 pub use crate::policy::shedding::PriorityShedding;
 use crate::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, VecDeque};
+
+/// A service's timer: `worker` finished its own work on a job.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct WorkDone {
+    pub worker: u32,
+}
 
 /// How a fanned-out dependency decides it is done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -250,14 +258,14 @@ impl Service {
                 KeyDecision::Replay(outcome) => {
                     let replayed = self.metrics().replayed;
                     ctx.metrics().add(replayed, 1);
-                    ctx.send(from, Rpc::Reply { call, outcome });
+                    ctx.send(from, Request::Reply { call, outcome });
                     return;
                 }
                 KeyDecision::InProgress => {
                     let conflicts = self.metrics().conflicts;
                     ctx.metrics().add(conflicts, 1);
                     let outcome = Outcome::Err(ErrorKind::Conflict);
-                    ctx.send(from, Rpc::Reply { call, outcome });
+                    ctx.send(from, Request::Reply { call, outcome });
                     return;
                 }
             }
@@ -386,7 +394,7 @@ impl Service {
                 (work.as_nanos() as u128 * u128::from(p) / 1000).min(u128::from(u64::MAX)) as u64,
             );
         }
-        ctx.set_timer(work, Rpc::WorkDone { worker });
+        ctx.set_timer(work, WorkDone { worker });
         self.busy[worker as usize] = Some(job);
     }
 
@@ -420,7 +428,7 @@ impl Service {
         metrics.record(response, waited);
         ctx.send(
             job.from,
-            Rpc::Reply {
+            Request::Reply {
                 call: job.call,
                 outcome,
             },
@@ -691,8 +699,9 @@ impl Node<Rpc> for Service {
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc) {
+        let Rpc::Request(msg) = msg else { return };
         match msg {
-            Rpc::Call {
+            Request::Call {
                 call,
                 order,
                 key,
@@ -710,7 +719,7 @@ impl Node<Rpc> for Service {
                 self.on_call(ctx, job, priority);
                 self.update_gauges(ctx);
             }
-            Rpc::Reply { call, outcome } => {
+            Request::Reply { call, outcome } => {
                 let dep = caller_of(call);
                 if let Some(done) = self
                     .callers
@@ -721,27 +730,27 @@ impl Node<Rpc> for Service {
                 }
                 self.update_gauges(ctx);
             }
-            Rpc::Control(c) => {
+            Request::Control(c) => {
                 self.control(ctx, c);
                 self.update_gauges(ctx);
             }
-            _ => {}
         }
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
         match payload {
-            Rpc::WorkDone { worker } => self.work_done(ctx, worker),
-            other => {
-                if let Some(dep) = other.caller_timer()
-                    && let Some(done) = self
-                        .callers
-                        .get_mut(dep as usize)
-                        .and_then(|c| c.on_timer(ctx, other))
+            Rpc::WorkDone(WorkDone { worker }) => self.work_done(ctx, worker),
+            Rpc::Caller(t) => {
+                let dep = t.caller();
+                if let Some(done) = self
+                    .callers
+                    .get_mut(dep as usize)
+                    .and_then(|c| c.on_timer(ctx, t))
                 {
                     self.on_done(ctx, dep, done);
                 }
             }
+            _ => {}
         }
         self.update_gauges(ctx);
     }

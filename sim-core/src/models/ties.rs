@@ -1,10 +1,15 @@
 //! How each message relates to the requests it serves, and what it is in
 //! a few words: what the web app's request inspector and the CLI's traces
-//! follow. Every match here names every message, with no catch-all arm,
-//! so a new message cannot be silently left out: adding one to `Rpc`
-//! fails to compile until it says how it is tied.
+//! follow. Every match here names every message of its part, with no
+//! catch-all arm, so a new message cannot be silently left out: adding one
+//! to a model's messages fails to compile until it says how it is tied.
 
-use super::rpc::{Outcome, PROBE_ORDER, Rpc};
+use super::caller::CallerTimer;
+use super::kv::KvMsg;
+use super::replication::RepMsg;
+use super::request::{PROBE_ORDER, Request};
+use super::rpc::Rpc;
+use crate::policy::Outcome;
 
 /// How a message relates to requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,65 +33,111 @@ impl Rpc {
     /// How this message is tied to requests (None: it is not part of one,
     /// such as a heartbeat, a health probe or most timers).
     pub fn tie(&self) -> Option<Tie> {
-        use Rpc::*;
-        Some(match self {
-            Call { order, .. } if *order == PROBE_ORDER => return None,
-            Call { call, order, .. } => Tie::Call {
-                call: *call,
-                order: Some(*order),
-            },
-            KvRead { call, .. } | KvWrite { call, .. } | Put { call, .. } | Get { call, .. } => {
-                Tie::Call {
-                    call: *call,
-                    order: None,
-                }
+        match self {
+            Rpc::Request(m) => m.tie(),
+            Rpc::Kv(m) => Some(m.tie()),
+            Rpc::Replication(m) => m.tie(),
+            Rpc::Caller(CallerTimer::AttemptTimeout { call, .. }) => {
+                Some(Tie::Timeout { call: *call })
             }
-            Reply { call, .. }
-            | KvValue { call, .. }
-            | KvAck { call }
-            | PutOk { call, .. }
-            | GetOk { call, .. }
-            | Refused { call, .. } => Tie::Answer { call: *call },
-            Replicate { op: Some(op), .. } | Fetch { op, .. } => Tie::Op { op: *op },
-            Replicated { op } | Fetched { op, .. } => Tie::OpAnswer { op: *op },
-            Invalidate { .. } | Replicate { op: None, .. } => Tie::Handler,
-            AttemptTimeout { call, .. } => Tie::Timeout { call: *call },
-            Control(_) | Heartbeat { .. } | SnapshotRequest | State { .. } | Digest { .. } => {
-                return None;
-            }
-            NextRequest
-            | Resubmit { .. }
-            | RateChange { .. }
-            | Retry { .. }
-            | Hedge { .. }
-            | HealthTick { .. }
-            | ProbeTimeout { .. }
-            | WorkDone { .. }
-            | KvNext
-            | KvDone { .. }
-            | RepTick
-            | RepOpTimeout { .. }
-            | AntiEntropyTick
-            | DriftTick
-            | SessionTimeout { .. }
-            | Charge { .. } => return None,
-        })
+            Rpc::Caller(_)
+            | Rpc::Client(_)
+            | Rpc::WorkDone(_)
+            | Rpc::KvTimer(_)
+            | Rpc::Replica(_)
+            | Rpc::SessionTimeout(_)
+            | Rpc::Charge(_) => None,
+        }
     }
 
-    /// What the message is, in a few words ("write key 3 v2").
+    /// What the message is, in a few words ("write key 3 v2"); a message
+    /// that has none is shown as it prints.
     pub fn describe(&self) -> String {
-        use Rpc::*;
+        let words = match self {
+            Rpc::Request(m) => m.describe(),
+            Rpc::Kv(m) => Some(m.describe()),
+            Rpc::Replication(m) => m.describe(),
+            Rpc::Client(_)
+            | Rpc::Caller(_)
+            | Rpc::WorkDone(_)
+            | Rpc::KvTimer(_)
+            | Rpc::Replica(_)
+            | Rpc::SessionTimeout(_)
+            | Rpc::Charge(_) => None,
+        };
+        words.unwrap_or_else(|| format!("{self:?}"))
+    }
+}
+
+impl Request {
+    fn tie(&self) -> Option<Tie> {
         match self {
-            Call { .. } => "call".into(),
-            Reply { outcome, .. } => match outcome {
+            Request::Call { order, .. } if *order == PROBE_ORDER => None,
+            Request::Call { call, order, .. } => Some(Tie::Call {
+                call: *call,
+                order: Some(*order),
+            }),
+            Request::Reply { call, .. } => Some(Tie::Answer { call: *call }),
+            Request::Control(_) => None,
+        }
+    }
+
+    fn describe(&self) -> Option<String> {
+        Some(match self {
+            Request::Call { .. } => "call".into(),
+            Request::Reply { outcome, .. } => match outcome {
                 Outcome::Ok(_) => "reply ok".into(),
                 Outcome::Err(e) => format!("reply {}", e.as_str()),
             },
-            KvRead { key, .. } => format!("read key {key}"),
-            KvWrite { key, version, .. } => format!("write key {key} v{version}"),
-            KvValue { version, .. } => format!("value v{version}"),
-            KvAck { .. } => "ack".into(),
-            Invalidate { key } => format!("invalidate key {key}"),
+            Request::Control(_) => return None,
+        })
+    }
+}
+
+impl KvMsg {
+    fn tie(&self) -> Tie {
+        match self {
+            KvMsg::KvRead { call, .. } | KvMsg::KvWrite { call, .. } => Tie::Call {
+                call: *call,
+                order: None,
+            },
+            KvMsg::KvValue { call, .. } | KvMsg::KvAck { call } => Tie::Answer { call: *call },
+            KvMsg::Invalidate { .. } => Tie::Handler,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            KvMsg::KvRead { key, .. } => format!("read key {key}"),
+            KvMsg::KvWrite { key, version, .. } => format!("write key {key} v{version}"),
+            KvMsg::KvValue { version, .. } => format!("value v{version}"),
+            KvMsg::KvAck { .. } => "ack".into(),
+            KvMsg::Invalidate { key } => format!("invalidate key {key}"),
+        }
+    }
+}
+
+impl RepMsg {
+    fn tie(&self) -> Option<Tie> {
+        use RepMsg::*;
+        Some(match self {
+            Put { call, .. } | Get { call, .. } => Tie::Call {
+                call: *call,
+                order: None,
+            },
+            PutOk { call, .. } | GetOk { call, .. } | Refused { call, .. } => {
+                Tie::Answer { call: *call }
+            }
+            Replicate { op: Some(op), .. } | Fetch { op, .. } => Tie::Op { op: *op },
+            Replicated { op } | Fetched { op, .. } => Tie::OpAnswer { op: *op },
+            Replicate { op: None, .. } => Tie::Handler,
+            Heartbeat { .. } | SnapshotRequest | State { .. } | Digest { .. } => return None,
+        })
+    }
+
+    fn describe(&self) -> Option<String> {
+        use RepMsg::*;
+        Some(match self {
             Put { key, .. } => format!("put key {key}"),
             Get { key, .. } => format!("get key {key}"),
             PutOk { .. } => "put ok".into(),
@@ -101,29 +152,8 @@ impl Rpc {
             Replicated { .. } => "replicated".into(),
             Fetch { .. } => "fetch".into(),
             Fetched { items, .. } => format!("fetched {} item(s)", items.len()),
-            Control(_)
-            | Heartbeat { .. }
-            | SnapshotRequest
-            | State { .. }
-            | Digest { .. }
-            | NextRequest
-            | Resubmit { .. }
-            | RateChange { .. }
-            | AttemptTimeout { .. }
-            | Retry { .. }
-            | Hedge { .. }
-            | HealthTick { .. }
-            | ProbeTimeout { .. }
-            | WorkDone { .. }
-            | KvNext
-            | KvDone { .. }
-            | RepTick
-            | RepOpTimeout { .. }
-            | AntiEntropyTick
-            | DriftTick
-            | SessionTimeout { .. }
-            | Charge { .. } => format!("{self:?}"),
-        }
+            Heartbeat { .. } | SnapshotRequest | State { .. } | Digest { .. } => return None,
+        })
     }
 }
 
@@ -133,13 +163,13 @@ mod tests {
 
     #[test]
     fn a_call_its_reply_and_its_timeout_are_tied_to_the_same_call() {
-        let call = Rpc::Call {
+        let call = Rpc::from(Request::Call {
             call: 7,
             order: 3,
             key: None,
             deadline: None,
             priority: 0,
-        };
+        });
         assert_eq!(
             call.tie(),
             Some(Tie::Call {
@@ -147,33 +177,33 @@ mod tests {
                 order: Some(3)
             })
         );
-        let reply = Rpc::Reply {
+        let reply = Rpc::from(Request::Reply {
             call: 7,
             outcome: Outcome::Ok(1),
-        };
+        });
         assert_eq!(reply.tie(), Some(Tie::Answer { call: 7 }));
         assert_eq!(reply.describe(), "reply ok");
-        let timeout = Rpc::AttemptTimeout {
+        let timeout = Rpc::from(CallerTimer::AttemptTimeout {
             caller: 0,
             request: 1,
             call: 7,
-        };
+        });
         assert_eq!(timeout.tie(), Some(Tie::Timeout { call: 7 }));
         // A health probe is not a request.
-        let probe = Rpc::Call {
+        let probe = Rpc::from(Request::Call {
             call: 8,
             order: PROBE_ORDER,
             key: None,
             deadline: None,
             priority: 0,
-        };
+        });
         assert_eq!(probe.tie(), None);
         assert_eq!(
-            Rpc::Heartbeat {
+            Rpc::from(RepMsg::Heartbeat {
                 term: 1,
                 leader: true,
                 applied: 0
-            }
+            })
             .tie(),
             None
         );

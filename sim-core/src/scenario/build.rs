@@ -13,8 +13,8 @@ use crate::engine::{DEFAULT_EVENT_BUDGET, Fault, NodeId, RunLimits, Simulation};
 use crate::metrics::Metrics;
 use crate::models::cache::{KvReader, KvWriter};
 use crate::models::replication::{Replica, Session, analyse};
+use crate::models::request::Control;
 use crate::models::router::Router;
-use crate::models::rpc::Control;
 use crate::models::rpc::Rpc;
 use crate::network::{LinkSpec, NodeSet, Partition};
 use crate::time::{SimDuration, SimTime};
@@ -328,8 +328,7 @@ fn schedule_fault(
     let action = f.action().map_err(|p| p.message)?;
     let control = |c: Control, names: &toml::Spanned<String>, sim: &mut Simulation<Rpc>| {
         for &n in &ids[names.get_ref().as_str()] {
-            sim.inject(at, n, n, Rpc::Control(c.clone()))
-                .map_err(|e| e.to_string())?;
+            sim.inject(at, n, n, c.clone()).map_err(|e| e.to_string())?;
         }
         Ok::<(), String>(())
     };
@@ -365,8 +364,7 @@ fn schedule_fault(
                             name: flag.get_ref().clone(),
                             on,
                         };
-                        sim.inject(at, id, id, Rpc::Control(c))
-                            .map_err(|e| e.to_string())?;
+                        sim.inject(at, id, id, c).map_err(|e| e.to_string())?;
                     }
                 }
             }

@@ -55,16 +55,19 @@
 //! `failed`, `reads`, `writes`, `conflicts` (reads that returned
 //! siblings) and the histogram `latency_ns`.
 //!
-//! The group's shared types live here; `replica` is a replica, `session`
-//! a user of the group, `analysis` what the checkers find after a run.
+//! The group's shared types live here; `messages` is what its members
+//! say, `replica` a replica, `session` a user of the group, `analysis`
+//! what the checkers find after a run.
 
 mod analysis;
+mod messages;
 mod replica;
 mod session;
 
 pub use analysis::{GroupReport, analyse, lost_writes};
-pub use replica::Replica;
-pub use session::{ReadFrom, Session, SessionConfig, SessionOp};
+pub use messages::RepMsg;
+pub use replica::{Replica, ReplicaTimer};
+pub use session::{ReadFrom, Session, SessionConfig, SessionOp, SessionTimeout};
 
 use crate::engine::NodeId;
 use crate::time::{SimDuration, SimTime};

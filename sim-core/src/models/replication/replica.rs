@@ -11,6 +11,7 @@
 
 use super::super::ENTRY_BYTES;
 use super::super::rpc::Rpc;
+use super::RepMsg;
 use super::{Item, MAX_GROUP, Mode, ReplicaConfig, STAMP_NODE_BITS, merge};
 use crate::engine::{Context, Node, NodeId, TimerId};
 use crate::metrics::{CounterId, GaugeId, HistogramId};
@@ -51,6 +52,19 @@ struct GroupMetrics {
     drift_alerts: CounterId,
     first_drift_alert: CounterId,
     drift_keys: GaugeId,
+}
+
+/// A replica's timers.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub enum ReplicaTimer {
+    /// Time for heartbeats (and, under a leader, elections).
+    RepTick,
+    /// Request `op` had its time.
+    RepOpTimeout { op: u64 },
+    /// Time for an anti-entropy exchange.
+    AntiEntropyTick,
+    /// The leader: time for a drift check.
+    DriftTick,
 }
 
 /// One replica of a group.
@@ -190,7 +204,7 @@ impl Replica {
     fn refuse(&self, ctx: &mut Context<'_, Rpc>, to: NodeId, call: u64, maybe_applied: bool) {
         ctx.send(
             to,
-            Rpc::Refused {
+            RepMsg::Refused {
                 call,
                 leader: self.leader_node(),
                 maybe_applied,
@@ -264,14 +278,14 @@ impl Replica {
             answered: need == 0,
         });
         if need == 0 {
-            ctx.send(client, Rpc::PutOk { call, id, stamp });
+            ctx.send(client, RepMsg::PutOk { call, id, stamp });
         }
         let term = self.term;
         let peers: Vec<NodeId> = self.others().collect();
         for p in peers {
             ctx.send(
                 p,
-                Rpc::Replicate {
+                RepMsg::Replicate {
                     op: Some(op),
                     term,
                     key,
@@ -279,7 +293,7 @@ impl Replica {
                 },
             );
         }
-        ctx.set_timer(self.cfg.request_timeout, Rpc::RepOpTimeout { op });
+        ctx.set_timer(self.cfg.request_timeout, ReplicaTimer::RepOpTimeout { op });
     }
 
     fn get(
@@ -298,7 +312,7 @@ impl Replica {
                 if leader_only && !self.is_leader() {
                     self.refuse(ctx, client, call, false);
                 } else {
-                    ctx.send(client, Rpc::GetOk { call, items: local });
+                    ctx.send(client, RepMsg::GetOk { call, items: local });
                 }
             }
             Mode::Quorum { r, read_repair, .. } => {
@@ -310,7 +324,7 @@ impl Replica {
                 if r == 1 {
                     ctx.send(
                         client,
-                        Rpc::GetOk {
+                        RepMsg::GetOk {
                             call,
                             items: local.clone(),
                         },
@@ -331,9 +345,9 @@ impl Replica {
                 });
                 let peers: Vec<NodeId> = self.others().collect();
                 for p in peers {
-                    ctx.send(p, Rpc::Fetch { op, key });
+                    ctx.send(p, RepMsg::Fetch { op, key });
                 }
-                ctx.set_timer(self.cfg.request_timeout, Rpc::RepOpTimeout { op });
+                ctx.set_timer(self.cfg.request_timeout, ReplicaTimer::RepOpTimeout { op });
             }
         }
     }
@@ -355,7 +369,7 @@ impl Replica {
                     behind = true;
                     ctx.send(
                         *from,
-                        Rpc::Replicate {
+                        RepMsg::Replicate {
                             op: None,
                             term,
                             key,
@@ -394,7 +408,7 @@ impl Replica {
             *answered = true;
             ctx.send(
                 *client,
-                Rpc::GetOk {
+                RepMsg::GetOk {
                     call: *call,
                     items: merged.clone(),
                 },
@@ -446,7 +460,7 @@ impl Replica {
         for p in peers {
             ctx.send(
                 p,
-                Rpc::Heartbeat {
+                RepMsg::Heartbeat {
                     term,
                     leader,
                     applied,
@@ -531,7 +545,7 @@ impl Replica {
             self.count(ctx, |m| m.step_downs);
         }
         if newer_term || was_leader {
-            ctx.send(self.cfg.peers[from], Rpc::SnapshotRequest);
+            ctx.send(self.cfg.peers[from], RepMsg::SnapshotRequest);
         }
     }
 
@@ -544,7 +558,7 @@ impl Replica {
         let keys = self.data.iter().map(|(k, v)| (*k, v.clone())).collect();
         ctx.send(
             to,
-            Rpc::State {
+            RepMsg::State {
                 replace: false,
                 term: self.term,
                 keys,
@@ -594,7 +608,7 @@ impl Replica {
             .collect();
         let peers: Vec<NodeId> = self.others().collect();
         for p in peers {
-            ctx.send(p, Rpc::Digest { keys: keys.clone() });
+            ctx.send(p, RepMsg::Digest { keys: keys.clone() });
         }
     }
 
@@ -624,12 +638,12 @@ impl Replica {
     }
 
     fn schedule_jobs(&mut self, ctx: &mut Context<'_, Rpc>) {
-        ctx.set_timer(self.cfg.heartbeat, Rpc::RepTick);
+        ctx.set_timer(self.cfg.heartbeat, ReplicaTimer::RepTick);
         if let Some(every) = self.cfg.anti_entropy {
-            ctx.set_timer(every, Rpc::AntiEntropyTick);
+            ctx.set_timer(every, ReplicaTimer::AntiEntropyTick);
         }
         if let Some(every) = self.cfg.drift_check {
-            ctx.set_timer(every, Rpc::DriftTick);
+            ctx.set_timer(every, ReplicaTimer::DriftTick);
         }
     }
 }
@@ -676,14 +690,15 @@ impl Node<Rpc> for Replica {
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc) {
+        let Rpc::Replication(msg) = msg else { return };
         match msg {
-            Rpc::Put { call, key, id } => self.put(ctx, from, call, key, id),
-            Rpc::Get {
+            RepMsg::Put { call, key, id } => self.put(ctx, from, call, key, id),
+            RepMsg::Get {
                 call,
                 key,
                 leader_only,
             } => self.get(ctx, from, call, key, leader_only),
-            Rpc::Replicate {
+            RepMsg::Replicate {
                 op,
                 term,
                 key,
@@ -698,10 +713,10 @@ impl Node<Rpc> for Replica {
                     ctx.metrics().record(id, lag);
                 }
                 if let Some(op) = op {
-                    ctx.send(from, Rpc::Replicated { op });
+                    ctx.send(from, RepMsg::Replicated { op });
                 }
             }
-            Rpc::Replicated { op } => {
+            RepMsg::Replicated { op } => {
                 if let Some(Op::Write {
                     client,
                     call,
@@ -717,7 +732,7 @@ impl Node<Rpc> for Replica {
                         *answered = true;
                         ctx.send(
                             *client,
-                            Rpc::PutOk {
+                            RepMsg::PutOk {
                                 call: *call,
                                 id: *id,
                                 stamp: *stamp,
@@ -729,12 +744,12 @@ impl Node<Rpc> for Replica {
                     }
                 }
             }
-            Rpc::Fetch { op, key } => {
+            RepMsg::Fetch { op, key } => {
                 let items = self.data.get(&key).cloned().unwrap_or_default();
-                ctx.send(from, Rpc::Fetched { op, items });
+                ctx.send(from, RepMsg::Fetched { op, items });
             }
-            Rpc::Fetched { op, items } => self.on_fetched(ctx, from, op, items),
-            Rpc::Heartbeat {
+            RepMsg::Fetched { op, items } => self.on_fetched(ctx, from, op, items),
+            RepMsg::Heartbeat {
                 term,
                 leader,
                 applied,
@@ -743,48 +758,50 @@ impl Node<Rpc> for Replica {
                     self.on_heartbeat(ctx, i, term, leader, applied);
                 }
             }
-            Rpc::SnapshotRequest if self.is_leader() => {
+            RepMsg::SnapshotRequest if self.is_leader() => {
                 let keys = self.data.iter().map(|(k, v)| (*k, v.clone())).collect();
                 ctx.send(
                     from,
-                    Rpc::State {
+                    RepMsg::State {
                         replace: true,
                         term: self.term,
                         keys,
                     },
                 );
             }
-            Rpc::State {
+            RepMsg::State {
                 replace,
                 term,
                 keys,
             } => self.on_state(ctx, replace, term, keys),
-            Rpc::Digest { keys } => self.on_digest(ctx, keys),
+            RepMsg::Digest { keys } => self.on_digest(ctx, keys),
             _ => {}
         }
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
+        let Rpc::Replica(payload) = payload else {
+            return;
+        };
         match payload {
-            Rpc::RepTick => {
+            ReplicaTimer::RepTick => {
                 self.heartbeat(ctx);
                 self.elect(ctx);
-                ctx.set_timer(self.cfg.heartbeat, Rpc::RepTick);
+                ctx.set_timer(self.cfg.heartbeat, ReplicaTimer::RepTick);
             }
-            Rpc::RepOpTimeout { op } => self.on_timeout(ctx, op),
-            Rpc::AntiEntropyTick => {
+            ReplicaTimer::RepOpTimeout { op } => self.on_timeout(ctx, op),
+            ReplicaTimer::AntiEntropyTick => {
                 self.anti_entropy(ctx);
                 if let Some(every) = self.cfg.anti_entropy {
-                    ctx.set_timer(every, Rpc::AntiEntropyTick);
+                    ctx.set_timer(every, ReplicaTimer::AntiEntropyTick);
                 }
             }
-            Rpc::DriftTick => {
+            ReplicaTimer::DriftTick => {
                 self.drift_check(ctx);
                 if let Some(every) = self.cfg.drift_check {
-                    ctx.set_timer(every, Rpc::DriftTick);
+                    ctx.set_timer(every, ReplicaTimer::DriftTick);
                 }
             }
-            _ => {}
         }
     }
 }

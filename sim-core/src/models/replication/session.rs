@@ -3,11 +3,14 @@
 
 use super::super::ENTRY_BYTES;
 use super::super::rpc::Rpc;
+use super::RepMsg;
 use crate::checker::consistency::{KvOp, KvOpKind};
 use crate::data::keys::KeyDist;
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
 use crate::metrics::{CounterId, HistogramId, SeriesId};
+use crate::models::client::ClientTimer;
+use crate::models::kv::KvTimer;
 use crate::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -96,6 +99,12 @@ struct SessionMetrics {
     group_ok: CounterId,
 }
 
+/// A session's timer: request `call` had no answer in time.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct SessionTimeout {
+    pub call: u64,
+}
+
 /// A user of the replicated store: reads and writes keys in an open loop
 /// (Poisson), records its history.
 pub struct Session {
@@ -150,7 +159,7 @@ impl Session {
     fn schedule_next(&mut self, ctx: &mut Context<'_, Rpc>) {
         if let Some(d) = &self.interarrival {
             let gap = d.sample_duration(ctx.rng());
-            self.next_timer = Some(ctx.set_timer(gap, Rpc::KvNext));
+            self.next_timer = Some(ctx.set_timer(gap, KvTimer::KvNext));
         }
     }
 
@@ -219,7 +228,7 @@ impl Session {
             };
             (
                 to,
-                Rpc::Get {
+                RepMsg::Get {
                     call,
                     key,
                     leader_only,
@@ -231,10 +240,10 @@ impl Session {
             } else {
                 local
             };
-            (to, Rpc::Put { call, key, id })
+            (to, RepMsg::Put { call, key, id })
         };
         ctx.send(to, msg);
-        ctx.set_timer(self.cfg.timeout, Rpc::SessionTimeout { call });
+        ctx.set_timer(self.cfg.timeout, SessionTimeout { call });
     }
 }
 
@@ -262,21 +271,25 @@ impl Node<Rpc> for Session {
         });
         let now = ctx.now();
         for (i, &(at, _)) in self.cfg.rate_changes.iter().enumerate() {
-            ctx.set_timer(at.saturating_since(now), Rpc::RateChange { index: i });
+            ctx.set_timer(
+                at.saturating_since(now),
+                ClientTimer::RateChange { index: i },
+            );
         }
         self.schedule_next(ctx);
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, _from: NodeId, msg: Rpc) {
+        let Rpc::Replication(msg) = msg else { return };
         match msg {
-            Rpc::PutOk { call, id, stamp } => {
+            RepMsg::PutOk { call, id, stamp } => {
                 if let Some(i) = self.finish(ctx, call, true) {
                     debug_assert_eq!(self.history[i].id, id);
                     self.history[i].stamp = stamp;
                     self.written.insert(self.history[i].key);
                 }
             }
-            Rpc::GetOk { call, items } => {
+            RepMsg::GetOk { call, items } => {
                 if let Some(i) = self.finish(ctx, call, true) {
                     if let Some(newest) = items.iter().max_by_key(|it| (it.stamp, it.id)) {
                         self.history[i].id = newest.id;
@@ -288,7 +301,7 @@ impl Node<Rpc> for Session {
                     }
                 }
             }
-            Rpc::Refused {
+            RepMsg::Refused {
                 call,
                 leader,
                 maybe_applied,
@@ -307,11 +320,11 @@ impl Node<Rpc> for Session {
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
         match payload {
-            Rpc::KvNext => {
+            Rpc::KvTimer(KvTimer::KvNext) => {
                 self.next(ctx);
                 self.schedule_next(ctx);
             }
-            Rpc::RateChange { index } => {
+            Rpc::Client(ClientTimer::RateChange { index }) => {
                 let rate = self.cfg.rate_changes[index].1;
                 if let Some(t) = self.next_timer.take() {
                     ctx.cancel_timer(t);
@@ -319,7 +332,7 @@ impl Node<Rpc> for Session {
                 self.interarrival = Dist::exponential(1e9 / rate).ok().filter(|_| rate > 0.0);
                 self.schedule_next(ctx);
             }
-            Rpc::SessionTimeout { call } => {
+            Rpc::SessionTimeout(SessionTimeout { call }) => {
                 if let Some(i) = self.finish(ctx, call, false) {
                     // A write may have been applied; a read left no trace.
                     let op = &mut self.history[i];

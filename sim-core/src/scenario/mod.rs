@@ -7,7 +7,7 @@
 //! whose sides overlap), which
 //! expectations apply to a variant and their verdicts on a run (`judge`), its reference
 //! page (`reference`), the shipped stories (`library`), the faults as windows of time and recovery from
-//! them (`timeline`); under those, units (`units`), "did you mean"
+//! them (`timeline`), stale reads judged as a run goes (`stale`); under those, units (`units`), "did you mean"
 //! suggestions (`suggest`), located diagnostics (`diagnostic`) the
 //! limits on every count a user supplies (`limits`) and errors in the
 //! format's own words (`words`).
@@ -25,6 +25,7 @@ pub mod limits;
 pub mod load;
 pub mod reference;
 pub mod spec;
+pub mod stale;
 pub mod suggest;
 pub mod timeline;
 pub mod units;

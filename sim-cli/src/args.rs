@@ -203,12 +203,12 @@ pub enum TraceFormat {
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
-    sim_core::scenario::units::parse_size(s).map_err(|e| e.to_string())
+    sim_core::scenario::parse_size(s).map_err(|e| e.to_string())
 }
 
 pub fn parse_duration(s: &str) -> Result<SimDuration, String> {
     s.parse()
-        .map_err(|e: sim_core::time::ParseDurationError| e.to_string())
+        .map_err(|e: sim_core::ParseDurationError| e.to_string())
 }
 
 /// The command line fuzzed: random words from a list that reaches every
@@ -311,7 +311,7 @@ mod fuzz {
                 ..
             } => {
                 let _ = crate::parse_sets(&sets);
-                let _ = sim_core::scenario::limits::seed_range(0, seeds);
+                let _ = sim_core::scenario::seed_range(0, seeds);
                 let parsed: Vec<_> = params
                     .iter()
                     .filter_map(|p| sweep::parse_param(p).ok())
@@ -328,11 +328,11 @@ mod fuzz {
                 let _ = plan.check_size();
             }
             Command::Check { seeds, .. } | Command::Compare { seeds, .. } => {
-                let _ = sim_core::scenario::limits::seed_range(0, seeds);
+                let _ = sim_core::scenario::seed_range(0, seeds);
             }
             Command::Explore { seeds, sets, .. } => {
                 let _ = crate::parse_sets(&sets);
-                let _ = sim_core::scenario::limits::seed_range(0, seeds);
+                let _ = sim_core::scenario::seed_range(0, seeds);
             }
             _ => {}
         }

@@ -4,7 +4,7 @@
 //! What the panels show is sim-core's chart model
 //! (`sim_core::scenario::charts`), which the web app draws too.
 
-pub use sim_core::scenario::charts::Charts;
+pub use sim_core::scenario::Charts;
 use std::fmt::Write as _;
 
 /// Values as a line of block characters `width` wide at most (groups of
@@ -140,7 +140,7 @@ impl Frame {
 
     /// The panel's lines, broken where an interval has no value, with
     /// their labels.
-    fn lines(&self, out: &mut String, panel: &sim_core::scenario::charts::Panel, interval_s: f64) {
+    fn lines(&self, out: &mut String, panel: &sim_core::scenario::Panel, interval_s: f64) {
         for (j, line) in panel.lines.iter().enumerate() {
             let colour = PALETTE[j % PALETTE.len()];
             let mut segments: Vec<Vec<String>> = vec![Vec::new()];

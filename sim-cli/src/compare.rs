@@ -18,9 +18,9 @@ use super::build;
 use super::{Failure, error};
 use rayon::prelude::*;
 use serde_json::json;
-use sim_core::scenario::judge::{AS_WRITTEN, cut_short, variant_label};
-use sim_core::scenario::load::Scenario;
-use sim_core::scenario::spec::ScenarioSpec;
+use sim_core::scenario::Scenario;
+use sim_core::scenario::ScenarioSpec;
+use sim_core::scenario::{AS_WRITTEN, cut_short, variant_label};
 use std::collections::BTreeMap;
 
 /// One run's metrics, flattened to numbers by name.
@@ -35,7 +35,7 @@ fn sample(spec: &ScenarioSpec, seed: u64) -> Result<Sample, Failure> {
 pub fn sample_with_fingerprint(
     spec: &ScenarioSpec,
     seed: u64,
-) -> Result<(sim_core::trace::Fingerprint, Sample), Failure> {
+) -> Result<(sim_core::Fingerprint, Sample), Failure> {
     let mut built = build(spec, seed).map_err(error)?;
     let report = built.run();
     if let Some(why) = cut_short(&report) {
@@ -123,7 +123,7 @@ pub fn run_compare(
     baseline: Option<&str>,
     json: bool,
 ) -> Result<(), Failure> {
-    sim_core::scenario::limits::seed_range(0, seeds).map_err(super::error)?;
+    sim_core::scenario::seed_range(0, seeds).map_err(super::error)?;
     let scenario = super::open(name)?;
     let out = compare(&scenario, seeds, baseline, json)?;
     print!("{out}");
@@ -151,7 +151,7 @@ fn columns(
             .position(|v| v.as_deref() == Some(b))
             .ok_or_else(|| {
                 let names = std::iter::once(AS_WRITTEN_FLAG).chain(scenario.variants());
-                let hint = sim_core::scenario::suggest::did_you_mean(b, names)
+                let hint = sim_core::scenario::did_you_mean(b, names)
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default();
                 format!(
@@ -184,8 +184,7 @@ pub fn compare(
         .map(|v| scenario.resolve(v.as_deref(), &[]))
         .collect::<Result<_, _>>()
         .map_err(error)?;
-    let range =
-        sim_core::scenario::limits::seed_range(scenario.spec.run.seed, seeds).map_err(error)?;
+    let range = sim_core::scenario::seed_range(scenario.spec.run.seed, seeds).map_err(error)?;
     let samples = run_all(&specs, &range)?;
     let names: Vec<String> = variants
         .iter()

@@ -2,9 +2,9 @@
 //! double-charge` works from any directory; and resolving a name or a path
 //! to a scenario's text.
 
-use sim_core::scenario::suggest::did_you_mean;
+use sim_core::scenario::did_you_mean;
 
-pub use sim_core::scenario::library::STORIES;
+pub use sim_core::scenario::STORIES;
 
 /// A scenario's name, where it came from (for messages) and its text.
 pub struct Source {
@@ -19,7 +19,7 @@ pub fn resolve(name_or_path: &str) -> Result<Source, String> {
     if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
         let bytes = std::fs::read(name_or_path)
             .map_err(|e| format!("cannot read scenario file `{name_or_path}`: {e}"))?;
-        let text = sim_core::scenario::words::text(bytes)
+        let text = sim_core::scenario::decode_text(bytes)
             .map_err(|e| format!("cannot read scenario file `{name_or_path}`: {e}"))?;
         let name = std::path::Path::new(name_or_path).file_stem().map_or_else(
             || name_or_path.to_string(),

@@ -32,9 +32,9 @@ mod trace;
 
 use args::{Cli, Command, Pick};
 use clap::Parser;
-use sim_core::scenario::build::Built;
-use sim_core::scenario::load::{Scenario, load, parse_set_value};
-use sim_core::scenario::spec::ScenarioSpec;
+use sim_core::scenario::Built;
+use sim_core::scenario::ScenarioSpec;
+use sim_core::scenario::{Scenario, load, parse_set_value};
 use std::process::ExitCode;
 
 /// A failure with its exit code: 1 for a failed expectation or cut-short
@@ -75,7 +75,7 @@ static BUDGETS: std::sync::OnceLock<(Option<u64>, Option<u64>)> = std::sync::Onc
 /// Builds a run of `spec`, with the command line's budgets (if given) in
 /// place of the scenario's.
 pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
-    let mut built = sim_core::scenario::build::build(spec, seed)?;
+    let mut built = sim_core::scenario::build(spec, seed)?;
     if let Some(&(memory, events)) = BUDGETS.get() {
         if let Some(m) = memory {
             built.limits = built.limits.with_max_memory(m);
@@ -280,7 +280,7 @@ pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, toml::Value)>, Failure
 
 /// A resolved scenario: the file, its spec with the variant and overrides
 /// applied, and the seed.
-pub type Picked = (Scenario, sim_core::scenario::spec::ScenarioSpec, u64);
+pub type Picked = (Scenario, sim_core::scenario::ScenarioSpec, u64);
 
 /// The scenario, its resolved spec and the seed that a `Pick` asks for.
 pub fn resolve_pick(name: &str, pick: &Pick) -> Result<Picked, Failure> {

@@ -11,8 +11,8 @@
 use super::build;
 use super::{Failure, bad_input, error, parse_sets};
 use serde_json::{Value, json};
-use sim_core::models::rpc::Rpc;
-use sim_core::scenario::load::load;
+use sim_core::scenario::Rpc;
+use sim_core::scenario::load;
 use sim_core::{Fingerprint, MemoryTrace, RunLimits, RunReport, Simulation, StopReason};
 
 /// Checkpoints kept at most; beyond it every other one is dropped and the

@@ -8,13 +8,13 @@
 use crate::charts::{Charts, Draw, sparkline};
 use serde_json::{Value, json};
 use sim_core::SimDuration;
-use sim_core::models::rpc::Rpc;
-use sim_core::scenario::judge::AS_WRITTEN;
-use sim_core::scenario::judge::Judged;
+use sim_core::scenario::AS_WRITTEN;
+use sim_core::scenario::Judged;
+use sim_core::scenario::Rpc;
+use sim_core::scenario::Scenario;
 use sim_core::scenario::kinds;
-use sim_core::scenario::load::Scenario;
-use sim_core::scenario::spec::instance_name;
-use sim_core::scenario::spec::{NodeKind, ScenarioSpec};
+use sim_core::scenario::instance_name;
+use sim_core::scenario::{NodeKind, ScenarioSpec};
 use sim_core::{RunReport, Simulation};
 use std::fmt::Write as _;
 
@@ -29,7 +29,7 @@ pub struct RunSummary<'a> {
     pub verdicts: &'a [Judged<'a>],
 }
 
-pub use sim_core::scenario::judge::number;
+pub use sim_core::scenario::number;
 
 /// A table for people: the header and rows as lines, columns two spaces
 /// apart, numbers right-aligned (and the first column left-aligned when
@@ -90,7 +90,7 @@ pub use sim_core::scenario::kinds::instances;
 
 impl RunSummary<'_> {
     fn node_blocks(&self) -> Vec<NodeBlock> {
-        let faults = sim_core::scenario::timeline::fault_windows(self.spec);
+        let faults = sim_core::scenario::fault_windows(self.spec);
         let r = kinds::Report {
             metrics: self.sim.metrics(),
             faults: &faults,

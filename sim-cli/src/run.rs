@@ -10,7 +10,7 @@ use super::build;
 use super::charts::Draw;
 use super::output::Outputs as Files;
 use super::{Failure, error, replay, report, resolve_pick, trace};
-use sim_core::scenario::judge::{Judged, expectations_for, judge, variant_label};
+use sim_core::scenario::{Judged, expectations_for, judge, variant_label};
 
 /// The files `run` may write besides its output.
 pub struct Outputs<'a> {
@@ -108,9 +108,9 @@ pub fn run(name: &str, pick: &Pick, json: bool, outputs: Outputs<'_>) -> Result<
 /// The run's verdicts on the expectations about `variant`, or, for a run
 /// cut short, each marked not judged and the reason.
 fn verdicts<'a>(
-    spec: &'a sim_core::scenario::spec::ScenarioSpec,
+    spec: &'a sim_core::scenario::ScenarioSpec,
     variant: Option<&'a str>,
-    built: &sim_core::scenario::build::Built,
+    built: &sim_core::scenario::Built,
     outcome: &sim_core::RunReport,
 ) -> (Vec<Judged<'a>>, Option<String>) {
     match judge(spec, variant, built.sim.metrics(), outcome) {

@@ -19,10 +19,10 @@ use super::report::number;
 use super::{Failure, bad_input, error, open, parse_sets};
 use rayon::prelude::*;
 use serde_json::{Value, json};
-use sim_core::scenario::limits::{MAX_GRID_POINTS, MAX_SHARDS, MAX_SWEEP_JOBS, seed_range};
-use sim_core::scenario::load::{Scenario, parse_set_value};
-use sim_core::scenario::spec::ScenarioSpec;
-use sim_core::trace::StableHasher;
+use sim_core::StableHasher;
+use sim_core::scenario::ScenarioSpec;
+use sim_core::scenario::{MAX_GRID_POINTS, MAX_SHARDS, MAX_SWEEP_JOBS, seed_range};
+use sim_core::scenario::{Scenario, parse_set_value};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::hash::Hasher as _;
@@ -593,7 +593,7 @@ pub fn summary(plan: &SweepPlan, rows: &[Row], chosen: &[String]) -> String {
     let mut out = format!(
         "sweep {} [{}]: {} point{} x {} seed{} ({}..{}); mean ± 95% CI\n\n",
         plan.scenario,
-        sim_core::scenario::judge::variant_label(plan.variant.as_deref()),
+        sim_core::scenario::variant_label(plan.variant.as_deref()),
         points.len(),
         if points.len() == 1 { "" } else { "s" },
         plan.seeds,

@@ -10,12 +10,8 @@ use super::build;
 use super::output::write_atomically;
 use super::{Failure, bad_input, error, resolve_pick};
 use serde_json::{Value, json};
-use sim_core::models::replication::RepMsg;
-use sim_core::models::request::Request;
-use sim_core::models::rpc::Rpc;
-use sim_core::models::ties::Tie;
-use sim_core::policy::Outcome;
-use sim_core::{TraceKind, TraceSink, trace::TraceRecord};
+use sim_core::scenario::{Rpc, Tie};
+use sim_core::{TraceKind, TraceRecord, TraceSink};
 use std::any::Any;
 use std::collections::BTreeMap;
 
@@ -23,35 +19,9 @@ fn rpc<'a>(r: &TraceRecord<'a>) -> Option<&'a Rpc> {
     r.message.and_then(|m| m.downcast_ref::<Rpc>())
 }
 
-fn outcome_text(o: &Outcome) -> String {
-    match o {
-        Outcome::Ok(v) => format!("ok {v}"),
-        Outcome::Err(k) => k.as_str().to_string(),
-    }
-}
-
 /// How the record's message is tied to requests, with the message.
 fn tied<'a>(r: &TraceRecord<'a>) -> Option<(Tie, &'a Rpc)> {
     rpc(r).and_then(|m| m.tie().map(|t| (t, m)))
-}
-
-/// What an answer says: a reply's outcome, or what the message is.
-fn answer_text(m: &Rpc) -> String {
-    match m {
-        Rpc::Request(Request::Reply { outcome, .. }) => outcome_text(outcome),
-        other => other.describe(),
-    }
-}
-
-/// Whether an answer reports a failure.
-fn failed(m: &Rpc) -> bool {
-    matches!(
-        m,
-        Rpc::Request(Request::Reply {
-            outcome: Outcome::Err(_),
-            ..
-        }) | Rpc::Replication(RepMsg::Refused { .. })
-    )
 }
 
 /// Collects Chrome trace events.
@@ -119,7 +89,7 @@ impl TraceSink for ChromeTrace {
                     .insert((r.node.to_string(), call), (ts, order, callee));
             }
             (TraceKind::Deliver, Some((Tie::Answer { call }, m))) => {
-                self.close(r.node, call, ts, answer_text(m));
+                self.close(r.node, call, ts, m.answer_text());
             }
             (TraceKind::Timer, Some((Tie::Timeout { call }, _))) => {
                 self.close(r.node, call, ts, "timeout".into());
@@ -248,10 +218,9 @@ impl MermaidTrace {
         {
             *self.client_calls.entry(order).or_default() += 1;
         }
-        let key = match m {
-            Rpc::Request(Request::Call { key: Some(k), .. }) => format!(", key {k}"),
-            _ => String::new(),
-        };
+        let key = m
+            .idempotency_key()
+            .map_or(String::new(), |k| format!(", key {k}"));
         self.add(
             order,
             r.node,
@@ -268,7 +237,7 @@ impl MermaidTrace {
     fn on_answer(&mut self, r: &TraceRecord<'_>, call: u64, m: &Rpc) {
         let peer = r.peer.unwrap_or("?");
         if let Some(&order) = self.calls.get(&(r.node.to_string(), call)) {
-            if failed(m) {
+            if m.answer_failed() {
                 self.troubled.insert(order);
             }
             self.add(
@@ -278,7 +247,7 @@ impl MermaidTrace {
                 format!(
                     "{peer}-->>{}: {} for call {call} at {}",
                     r.node,
-                    answer_text(m),
+                    m.answer_text(),
                     ms(r)
                 ),
             );
@@ -311,7 +280,7 @@ impl TraceSink for MermaidTrace {
                         format!(
                             "{}-x{peer}: LOST {} for call {call} at {}",
                             r.node,
-                            answer_text(m),
+                            m.answer_text(),
                             ms(r)
                         ),
                     );

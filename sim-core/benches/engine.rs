@@ -16,9 +16,9 @@
 // it times feeds back into a simulation.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
+use sim_core::EventQueue;
 use sim_core::models::hold::HoldNode;
 use sim_core::models::queueing::QueueingSystem;
-use sim_core::queue::EventQueue;
 use sim_core::{Dist, RunLimits, SimRng, SimTime, Simulation};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cmp::Reverse;
@@ -204,8 +204,8 @@ service_time = { dist = "log_normal", median = "2ms", p99 = "10ms" }
 "#;
 
 fn three_tier(requests: u64) -> (f64, f64) {
-    use sim_core::scenario::build::build;
-    use sim_core::scenario::load::load;
+    use sim_core::scenario::build;
+    use sim_core::scenario::load;
     let text = THREE_TIER.replace("ORDERS", &requests.to_string());
     let scenario = load("macro", "macro.toml", &text).expect("the benchmark scenario loads");
     let mut built = build(&scenario.spec, 3).expect("it builds");

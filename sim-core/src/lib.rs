@@ -25,32 +25,45 @@
 //! assert!(served > 4000);
 //! ```
 
+// The engine's own modules are private: what a user of the engine needs
+// is re-exported here, at the root, and nothing else is reachable.
+mod dist;
+mod engine;
+mod ids;
+mod metrics;
+mod network;
+mod queue;
+mod rng;
+mod time;
+mod trace;
+
+// The modelling library: what a simulation is built from (models and
+// their policies, the checkers that judge histories, the formulas of
+// queueing theory, key distributions), public so that a Rust program can
+// compose its own simulation; and scenario files, the one door the front
+// ends go through.
 pub mod checker;
 pub mod data;
-pub mod dist;
-pub mod engine;
-pub mod ids;
-pub mod metrics;
 pub mod models;
-pub mod network;
 pub mod policy;
-pub mod queue;
-pub mod rng;
 pub mod scenario;
 pub mod theory;
-pub mod time;
-pub mod trace;
 
-pub use dist::Dist;
+pub use dist::{Dist, DistError};
 pub use engine::{
-    Context, EngineError, Fault, Message, Node, NodeId, RunLimits, RunReport, Simulation,
-    StopReason, TimerId,
+    Context, DEFAULT_EVENT_BUDGET, DEFAULT_MEMORY_BUDGET, EngineError, Fault, MEMORY_CHECK_EVERY,
+    Message, Node, RunLimits, RunReport, Simulation, StopReason,
 };
-pub use metrics::{Gauge, Histogram, Metrics};
-pub use network::{LinkSpec, Network, NodeSet, Partition, ZoneId};
+pub use ids::{NodeId, TimerId, ZoneId};
+pub use metrics::{
+    CounterId, Gauge, GaugeId, Histogram, HistogramId, Metrics, SeriesBucket, SeriesId, TimeSeries,
+};
+pub use network::{LinkSpec, Network, NodeSet, Partition};
+/// The pending-event set, exposed for its own benchmark.
+pub use queue::EventQueue;
 pub use rng::SimRng;
-pub use time::{SimDuration, SimTime};
+pub use time::{ParseDurationError, SimDuration, SimTime};
 pub use trace::{
-    Divergence, Fingerprint, JsonLinesTrace, MemoryTrace, NoTrace, TraceKind, TraceSink,
-    first_divergence,
+    Divergence, Fingerprint, JsonLinesTrace, MemoryTrace, NoTrace, OwnedTraceRecord, StableHasher,
+    TraceKind, TraceRecord, TraceSink, first_divergence,
 };

@@ -12,9 +12,9 @@
 // feeds back into a simulation.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
-use sim_core::scenario::build::build;
-use sim_core::scenario::library::STORIES;
-use sim_core::scenario::load::load;
+use sim_core::scenario::STORIES;
+use sim_core::scenario::build;
+use sim_core::scenario::load;
 use sim_web::player::Player;
 use std::time::Instant;
 

@@ -13,8 +13,8 @@ use crate::timeline::timeline;
 use crate::topology;
 use egui::{Color32, RichText};
 use serde_json::json;
-use sim_core::scenario::judge::AS_WRITTEN;
-use sim_core::scenario::library::STORIES;
+use sim_core::scenario::AS_WRITTEN;
+use sim_core::scenario::STORIES;
 use sim_core::{SimDuration, SimTime};
 
 /// A story in the library list.

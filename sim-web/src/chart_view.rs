@@ -18,7 +18,7 @@ pub type Chart = (&'static str, String, Lines);
 /// samples), and stale reads and duplicate charges so far. A chart with
 /// nothing to show is left out.
 pub fn chart_data(p: &Player) -> Vec<Chart> {
-    let model = sim_core::scenario::charts::Charts::new(&p.spec, p.metrics(), p.now());
+    let model = sim_core::scenario::Charts::new(&p.spec, p.metrics(), p.now());
     let interval = model.interval_s;
     let mut all: Vec<Chart> = model
         .panels

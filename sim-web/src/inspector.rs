@@ -3,7 +3,7 @@
 
 use crate::player::Player;
 use egui::Color32;
-use sim_core::scenario::judge::number;
+use sim_core::scenario::number;
 use sim_core::{SimDuration, SimTime};
 
 /// The expectations' verdicts, once the run has ended.

@@ -27,7 +27,7 @@ pub use app::App;
 /// returns its fingerprint: what the browser test compares with the
 /// native run.
 pub fn story_fingerprint(name: &str, variant: Option<&str>, seed: u64) -> Result<String, String> {
-    let (_, text) = sim_core::scenario::library::STORIES
+    let (_, text) = sim_core::scenario::STORIES
         .iter()
         .find(|(n, _)| *n == name)
         .ok_or_else(|| format!("there is no story called `{name}`"))?;

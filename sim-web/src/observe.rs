@@ -17,11 +17,11 @@
 //! the reader's read). The sink only watches: the run is the same with it
 //! or without it.
 
-use sim_core::models::client::ORDER_BITS;
-use sim_core::models::rpc::Rpc;
-use sim_core::models::ties::Tie;
-use sim_core::trace::{TraceKind, TraceRecord, TraceSink};
+use sim_core::scenario::Rpc;
+use sim_core::scenario::Tie;
+use sim_core::scenario::order_number;
 use sim_core::{SimDuration, SimTime};
+use sim_core::{TraceKind, TraceRecord, TraceSink};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
@@ -284,7 +284,7 @@ impl ObserveSink {
                     None if r.time < o.follow_from => None,
                     None => {
                         let label = match order {
-                            Some(order) => format!("order {}", order & ((1 << ORDER_BITS) - 1)),
+                            Some(order) => format!("order {}", order_number(order)),
                             None => m.describe(),
                         };
                         let number = o.started;

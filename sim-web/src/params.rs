@@ -7,7 +7,7 @@
 //! exported file (`140ms`, not `137.42ms`).
 
 use sim_core::SimDuration;
-use sim_core::scenario::units::{parse_probability, parse_rate};
+use sim_core::scenario::{parse_probability, parse_rate};
 
 /// How a parameter is written in the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,11 +236,11 @@ mod tests {
 
     #[test]
     fn a_story_s_numbers_become_sliders() {
-        let (_, text) = sim_core::scenario::library::STORIES
+        let (_, text) = sim_core::scenario::STORIES
             .iter()
             .find(|(n, _)| *n == "double-charge")
             .unwrap();
-        let s = sim_core::scenario::load::load("d", "d.toml", text).unwrap();
+        let s = sim_core::scenario::load("d", "d.toml", text).unwrap();
         let doc = s.document_with(Some("idempotency-keys"), &[]).unwrap();
         let params = discover(&doc);
         let find = |path: &str| params.iter().find(|p| p.path == path).cloned();

@@ -8,12 +8,12 @@
 
 use crate::observe::{ObserveSink, Shared};
 use crate::sample::Samples;
-use sim_core::engine::RunLimits;
-use sim_core::metrics::Metrics;
-use sim_core::scenario::build::{Built, Verdict, build, evaluate};
-use sim_core::scenario::judge::expectations_for;
-use sim_core::scenario::load::{Scenario, load};
-use sim_core::scenario::spec::ScenarioSpec;
+use sim_core::Metrics;
+use sim_core::RunLimits;
+use sim_core::scenario::expectations_for;
+use sim_core::scenario::ScenarioSpec;
+use sim_core::scenario::{Built, Verdict, build, evaluate};
+use sim_core::scenario::{Scenario, load};
 use sim_core::{SimDuration, SimTime};
 
 /// Events one frame may process (about 10 ms of work natively).
@@ -138,7 +138,7 @@ impl Player {
     }
 
     /// When the scheduled faults are in force.
-    pub fn faults(&self) -> &[sim_core::scenario::timeline::FaultWindow] {
+    pub fn faults(&self) -> &[sim_core::scenario::FaultWindow] {
         &self.built.faults
     }
 
@@ -146,7 +146,7 @@ impl Player {
         self.built.sim.metrics()
     }
 
-    pub fn sim(&self) -> &sim_core::Simulation<sim_core::models::rpc::Rpc> {
+    pub fn sim(&self) -> &sim_core::Simulation<sim_core::scenario::Rpc> {
         &self.built.sim
     }
 
@@ -191,7 +191,7 @@ impl Player {
             until: self.end,
             ..slice.clone()
         };
-        let why = sim_core::scenario::judge::cut_short(&whole).unwrap_or_default();
+        let why = sim_core::scenario::cut_short(&whole).unwrap_or_default();
         self.outcomes = Some(
             expectations_for(&self.spec, self.variant.as_deref())
                 .map(|e| Outcome {
@@ -264,10 +264,7 @@ impl Player {
             if self.check_budgets(&report) {
                 return true;
             }
-            if matches!(
-                report.stop,
-                sim_core::engine::StopReason::EventBudget { .. }
-            ) {
+            if matches!(report.stop, sim_core::StopReason::EventBudget { .. }) {
                 return false;
             }
             budget = budget.saturating_sub(report.events).max(1);
@@ -435,8 +432,8 @@ impl Player {
     /// Schedules a fault at its recorded time (kept when the run is
     /// rebuilt, so they replay).
     pub fn schedule(&mut self, f: UserFault) -> Result<(), String> {
-        use sim_core::engine::Fault;
-        use sim_core::network::{NodeSet, Partition};
+        use sim_core::Fault;
+        use sim_core::{NodeSet, Partition};
         let sim = &mut self.built.sim;
         let id = |sim: &sim_core::Simulation<_>, name: &str| {
             sim.node_id(name)

@@ -7,9 +7,9 @@
 //! sample feeds the trackers every read and write that returned since the
 //! last one. At the end the chart's total equals the run's `stale_reads`.
 
-use sim_core::metrics::CounterId;
-use sim_core::models::rpc::Rpc;
-use sim_core::scenario::stale::LiveStale;
+use sim_core::CounterId;
+use sim_core::scenario::LiveStale;
+use sim_core::scenario::Rpc;
 use sim_core::{SimDuration, SimTime, Simulation};
 use std::collections::BTreeMap;
 

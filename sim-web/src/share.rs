@@ -83,7 +83,7 @@ pub fn decode(fragment: &str) -> Result<Shared, String> {
     let raw = decompress_to_vec_with_limit(&bytes, MAX_TEXT).map_err(|_| {
         "the link's scenario is damaged: it does not inflate (was the link cut short?)".to_string()
     })?;
-    let text = sim_core::scenario::words::text(raw)
+    let text = sim_core::scenario::decode_text(raw)
         .map_err(|e| format!("the link's scenario cannot be read: {e}"))?;
     let variant = (variant != "-").then(|| variant.to_string());
     Ok(Shared {

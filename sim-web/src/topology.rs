@@ -15,8 +15,8 @@ use crate::player::Player;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 use sim_core::NodeId;
 use sim_core::scenario::kinds::{self, Kind};
-use sim_core::scenario::spec::ScenarioSpec;
-use sim_core::scenario::spec::instance_name;
+use sim_core::scenario::ScenarioSpec;
+use sim_core::scenario::instance_name;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A fault the user asked for.
@@ -166,7 +166,7 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
 
 /// The nodes by zone, the zones in order of first appearance.
 fn zone_columns(
-    sim: &sim_core::Simulation<sim_core::models::rpc::Rpc>,
+    sim: &sim_core::Simulation<sim_core::scenario::Rpc>,
     nodes: &[(NodeId, String)],
 ) -> Vec<(String, Vec<(NodeId, String)>)> {
     let net = sim.network();
@@ -289,7 +289,7 @@ fn draw_links(
     painter: &egui::Painter,
     layout: &Layout,
     edges: &BTreeSet<(String, String)>,
-    sim: &sim_core::Simulation<sim_core::models::rpc::Rpc>,
+    sim: &sim_core::Simulation<sim_core::scenario::Rpc>,
     ids: &BTreeMap<&str, NodeId>,
 ) {
     let net = sim.network();
@@ -384,7 +384,7 @@ fn draw_traffic(
 
 /// What drawing the nodes reads.
 struct NodesView<'a> {
-    sim: &'a sim_core::Simulation<sim_core::models::rpc::Rpc>,
+    sim: &'a sim_core::Simulation<sim_core::scenario::Rpc>,
     spec: &'a ScenarioSpec,
     edges: &'a BTreeSet<(String, String)>,
 }
@@ -500,7 +500,7 @@ fn corner_controls(
     ui: &mut egui::Ui,
     rect: Rect,
     sel: &mut Selection,
-    sim: &sim_core::Simulation<sim_core::models::rpc::Rpc>,
+    sim: &sim_core::Simulation<sim_core::scenario::Rpc>,
     ids: &BTreeMap<&str, NodeId>,
     action: &mut Option<Action>,
 ) {
@@ -557,7 +557,7 @@ fn corner_controls(
 /// leading; cut off (every link it has blocked by a partition); a cache's
 /// keys (cold when it holds none); busy workers and queued calls.
 pub fn node_label(
-    sim: &sim_core::Simulation<sim_core::models::rpc::Rpc>,
+    sim: &sim_core::Simulation<sim_core::scenario::Rpc>,
     id: NodeId,
     name: &str,
     kind: Option<&Kind>,
@@ -619,7 +619,7 @@ pub fn node_label(
 
 /// Whether any of the node's circuit breakers is open: a look at the
 /// node's own gauges only (a system of a hundred nodes has thousands).
-fn breaker_open(m: &sim_core::metrics::Metrics, name: &str) -> bool {
+fn breaker_open(m: &sim_core::Metrics, name: &str) -> bool {
     m.gauges_under(&format!("{name}."))
         .any(|(g, v)| g.ends_with(".breaker.open") && v.value() > 0.0)
 }

@@ -46,7 +46,7 @@ fn triangles(ctx: &egui::Context, app: &mut App, frames: u64) -> usize {
 /// from the frontend to each of them).
 #[test]
 fn every_story_plays_within_a_frame_budget_of_triangles() {
-    for (name, _) in sim_core::scenario::library::STORIES {
+    for (name, _) in sim_core::scenario::STORIES {
         let ctx = egui::Context::default();
         let mut app = App::new();
         app.open_story(name);

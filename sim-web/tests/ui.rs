@@ -47,7 +47,7 @@ fn opening_a_story_toggling_a_variant_changes_what_it_teaches() {
 fn every_story_opens_and_its_expectations_hold_in_the_app() {
     let mut h = harness();
     let names: Vec<&str> = h.state().stories.iter().map(|s| s.name).collect();
-    assert_eq!(names.len(), sim_core::scenario::library::STORIES.len());
+    assert_eq!(names.len(), sim_core::scenario::STORIES.len());
     for name in names {
         h.get_by_label(name).click();
         h.run();
@@ -65,7 +65,7 @@ fn every_story_opens_and_its_expectations_hold_in_the_app() {
 
 #[test]
 fn playing_advances_time_in_slices_and_seeking_back_replays_the_same_past() {
-    let (_, text) = sim_core::scenario::library::STORIES
+    let (_, text) = sim_core::scenario::STORIES
         .iter()
         .find(|(n, _)| *n == "retry-storm")
         .unwrap();
@@ -106,7 +106,7 @@ fn playing_advances_time_in_slices_and_seeking_back_replays_the_same_past() {
 /// the file replays to the same fingerprint.
 #[test]
 fn actions_in_the_browser_export_to_a_file_that_replays_exactly() {
-    let (_, text) = sim_core::scenario::library::STORIES
+    let (_, text) = sim_core::scenario::STORIES
         .iter()
         .find(|(n, _)| *n == "sick-node")
         .unwrap();
@@ -238,7 +238,7 @@ fn link_to(text: &str) -> String {
 /// and the app goes on working.
 #[test]
 fn hostile_share_links_get_a_message_and_the_app_keeps_working() {
-    let trillion = sim_core::scenario::library::STORIES
+    let trillion = sim_core::scenario::STORIES
         .iter()
         .find(|(n, _)| *n == "double-charge")
         .unwrap()

@@ -10,7 +10,7 @@ use sim_web::app::{Chart, Lines, chart_data};
 use sim_web::player::Player;
 
 fn story(name: &str) -> &'static str {
-    sim_core::scenario::library::STORIES
+    sim_core::scenario::STORIES
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, t)| *t)
@@ -196,7 +196,7 @@ fn charts_over_time_agree_with_the_run_s_totals() {
     // The latency chart is sim-core's chart model, as the CLI draws it:
     // the same lines with the same values.
     let latency = chart(&data, "latency");
-    let model = sim_core::scenario::charts::Charts::new(&p.spec, p.metrics(), p.now());
+    let model = sim_core::scenario::Charts::new(&p.spec, p.metrics(), p.now());
     let shared = &model
         .panels
         .iter()
@@ -558,9 +558,9 @@ fn watching_a_run_does_not_change_it() {
         ("cap", Some("ap")),
         ("cascading-failure", None),
     ] {
-        let scenario = sim_core::scenario::load::load(name, name, story(name)).unwrap();
+        let scenario = sim_core::scenario::load(name, name, story(name)).unwrap();
         let spec = scenario.resolve(variant, &[]).unwrap();
-        let mut bare = sim_core::scenario::build::build(&spec, 9).unwrap();
+        let mut bare = sim_core::scenario::build(&spec, 9).unwrap();
         let expected = format!("{:016x}", bare.run().fingerprint.0);
         let mut p = Player::new(name, story(name), variant, Some(9)).unwrap();
         p.speed = 50.0;

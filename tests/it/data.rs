@@ -198,7 +198,7 @@ mod caches {
     use sim_core::data::keys::KeyDist;
     use sim_core::models::cache::{Cache, CacheConfig, KvReader, KvWriter};
     use sim_core::models::kv::KvStore;
-    use sim_core::models::rpc::Rpc;
+    use sim_core::scenario::Rpc;
     use sim_core::{LinkSpec, NodeId, RunLimits, SimDuration, SimTime, Simulation};
 
     struct World {
@@ -372,8 +372,8 @@ quorum = { r = 2, w = 2 }
 reads_per_write = 4
 writes = 800
 "#;
-    let scenario = sim_core::scenario::load::load("quorums", "quorums.toml", text).unwrap();
-    let mut built = sim_core::scenario::build::build(&scenario.spec, 3).unwrap();
+    let scenario = sim_core::scenario::load("quorums", "quorums.toml", text).unwrap();
+    let mut built = sim_core::scenario::build(&scenario.spec, 3).unwrap();
     built.run();
     let m = built.sim.metrics();
     let reads = m.get_counter("client.reads").unwrap() as f64;

@@ -694,7 +694,7 @@ fn a_run_over_its_memory_budget_stops_at_the_same_event_however_sliced() {
     assert_eq!(budget, 64 * 5_000);
     assert!(estimate > budget, "{estimate}");
     // It stops at the first check past the budget (one every 16384 events).
-    assert_eq!(events, sim_core::engine::MEMORY_CHECK_EVERY);
+    assert_eq!(events, sim_core::MEMORY_CHECK_EVERY);
     for n in [1, 999, 16_384] {
         assert_eq!(
             hoarding_run(Some(n)),

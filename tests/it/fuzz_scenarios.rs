@@ -11,8 +11,8 @@
 
 use proptest::prelude::*;
 use sim_core::SimRng;
-use sim_core::scenario::build::build;
-use sim_core::scenario::load::{load, parse_set_value};
+use sim_core::scenario::build;
+use sim_core::scenario::{load, parse_set_value};
 
 /// The stories to mutate, chosen among by each input's seed.
 const STORIES: &[&str] = &[

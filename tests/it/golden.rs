@@ -8,8 +8,8 @@
 //! after the checkers ran, so a checker's changed verdict shows up even
 //! when the event stream did not move.
 
-use sim_core::scenario::build::build;
-use sim_core::scenario::load::load;
+use sim_core::scenario::build;
+use sim_core::scenario::load;
 use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 
@@ -27,14 +27,14 @@ fn golden_path() -> PathBuf {
 /// `name variant fingerprint events counters`, one line per run.
 fn story_lines() -> Vec<String> {
     let mut lines = Vec::new();
-    for (name, text) in sim_core::scenario::library::STORIES {
+    for (name, text) in sim_core::scenario::STORIES {
         let scenario = load(name, &format!("{name}.toml"), text).unwrap_or_else(|d| panic!("{d}"));
         let variants = std::iter::once(None).chain(scenario.variants().map(Some));
         for variant in variants {
             let spec = scenario.resolve(variant, &[]).unwrap();
             let mut built = build(&spec, 1).unwrap();
             let report = built.run();
-            let mut counters = sim_core::trace::StableHasher::default();
+            let mut counters = sim_core::StableHasher::default();
             for (metric, value) in built.sim.metrics().counters() {
                 counters.write(metric.as_bytes());
                 counters.write_u64(value);

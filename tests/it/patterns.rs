@@ -8,7 +8,6 @@ use faultline_tests::run_queue;
 use sim_core::models::caller::CallerConfig;
 use sim_core::models::client::{Client, ClientConfig};
 use sim_core::models::request::Control;
-use sim_core::models::rpc::Rpc;
 use sim_core::models::service::{Dependency, Fanout, Service, ServiceConfig};
 use sim_core::policy::ErrorKind;
 use sim_core::policy::circuit_breaker::{BreakerConfig, BreakerWindow};
@@ -16,6 +15,7 @@ use sim_core::policy::hedge::{HedgeAfter, HedgeConfig};
 use sim_core::policy::load_balance::{Balancer, OutlierConfig};
 use sim_core::policy::retry::{Backoff, Jitter, RetryConfig};
 use sim_core::policy::timeout::TimeoutConfig;
+use sim_core::scenario::Rpc;
 use sim_core::theory::mg1_mean_wait;
 use sim_core::{Dist, LinkSpec, NodeId, RunLimits, SimDuration, SimTime, Simulation};
 

@@ -6,8 +6,8 @@ use sim_core::models::replication::{
     GroupReport, Mode, ReadFrom, Replica, ReplicaConfig, Session, SessionConfig, analyse,
     lost_writes,
 };
-use sim_core::network::{NodeSet, Partition};
 use sim_core::{Fault, LinkSpec, NodeId, RunLimits, SimDuration, SimTime, Simulation};
+use sim_core::{NodeSet, Partition};
 use std::collections::BTreeSet;
 
 /// A group of replicas (the first `east` in zone east, the rest in west)
@@ -54,7 +54,7 @@ impl Setup {
         &self,
         seed: u64,
     ) -> (
-        Simulation<sim_core::models::rpc::Rpc>,
+        Simulation<sim_core::scenario::Rpc>,
         Vec<NodeId>,
         Vec<NodeId>,
     ) {
@@ -108,7 +108,7 @@ impl Setup {
 }
 
 fn report(
-    sim: &Simulation<sim_core::models::rpc::Rpc>,
+    sim: &Simulation<sim_core::scenario::Rpc>,
     replicas: &[NodeId],
     sessions: &[NodeId],
 ) -> GroupReport {
@@ -117,11 +117,11 @@ fn report(
     analyse(&r, &s, 1_000_000, 0)
 }
 
-fn counter(sim: &Simulation<sim_core::models::rpc::Rpc>, name: &str) -> u64 {
+fn counter(sim: &Simulation<sim_core::scenario::Rpc>, name: &str) -> u64 {
     sim.metrics().get_counter(name).unwrap_or(0)
 }
 
-fn zones(sim: &Simulation<sim_core::models::rpc::Rpc>) -> (NodeSet, NodeSet) {
+fn zones(sim: &Simulation<sim_core::scenario::Rpc>) -> (NodeSet, NodeSet) {
     let net = sim.network();
     let zone = |name: &str| {
         let z = net.zone_ids().find(|&z| net.zone_name(z) == name).unwrap();

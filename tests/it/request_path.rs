@@ -4,12 +4,12 @@
 
 use sim_core::models::client::{Client, ClientConfig};
 use sim_core::models::ledger::Ledger;
-use sim_core::models::rpc::Rpc;
 use sim_core::models::service::{Dependency, Discipline, Service, ServiceConfig};
 use sim_core::policy::codel::CodelConfig;
 use sim_core::policy::idempotency::IdempotencyConfig;
 use sim_core::policy::retry::{Backoff, Jitter, RetryConfig};
 use sim_core::policy::timeout::TimeoutConfig;
+use sim_core::scenario::Rpc;
 use sim_core::{Dist, LinkSpec, RunLimits, SimDuration, SimTime, Simulation};
 
 struct Payments {

@@ -2,8 +2,8 @@
 //! on several seeds; and bad input gets a located, helpful message.
 
 use sim_core::SimDuration;
-use sim_core::scenario::build::{build, evaluate};
-use sim_core::scenario::load::{load, parse_set_value};
+use sim_core::scenario::{build, evaluate};
+use sim_core::scenario::{load, parse_set_value};
 use std::path::{Path, PathBuf};
 
 fn scenarios_dir() -> PathBuf {
@@ -13,7 +13,7 @@ fn scenarios_dir() -> PathBuf {
         .join("scenarios")
 }
 
-fn story(name: &str) -> sim_core::scenario::load::Scenario {
+fn story(name: &str) -> sim_core::scenario::Scenario {
     let path = scenarios_dir().join(format!("{name}.toml"));
     let source = std::fs::read_to_string(&path).unwrap();
     load(name, &path.display().to_string(), &source).unwrap_or_else(|d| panic!("{d}"))
@@ -300,7 +300,7 @@ fn the_format_reference_is_up_to_date() {
         .parent()
         .unwrap()
         .join("docs/scenario-format.md");
-    let fresh = sim_core::scenario::reference::markdown();
+    let fresh = sim_core::scenario::reference_page();
     if std::env::var_os("UPDATE_DOCS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &fresh).unwrap();
@@ -316,7 +316,7 @@ fn the_format_reference_is_up_to_date() {
 /// accepted: the reference is generated from what the code really reads.
 #[test]
 fn the_format_reference_covers_every_field() {
-    use sim_core::scenario::reference::{documented_fields, schema_fields};
+    use sim_core::scenario::{documented_fields, schema_fields};
     for (table, mut accepted) in schema_fields() {
         assert!(!accepted.is_empty(), "could not read the fields of {table}");
         accepted.sort();
@@ -330,7 +330,7 @@ fn the_format_reference_covers_every_field() {
 
 #[test]
 fn time_series_intervals_are_round_and_near_a_120th_of_the_run() {
-    use sim_core::scenario::build::series_interval;
+    use sim_core::scenario::series_interval;
     let ms = |v: u64| v * 1_000_000;
     assert_eq!(series_interval(SimDuration::from_secs(60)), ms(500));
     assert_eq!(series_interval(SimDuration::from_secs(240)), ms(2_000));
@@ -454,7 +454,7 @@ fn replicated_stores_are_checked_for_their_mode_their_quorums_and_their_zones() 
     );
     let s = load("small", "small.toml", &source).unwrap();
     let spec = s.resolve(None, &[]).unwrap();
-    let mut built = sim_core::scenario::build::build(&spec, 1).unwrap();
+    let mut built = sim_core::scenario::build(&spec, 1).unwrap();
     built.run();
     let m = built.sim.metrics();
     assert!(m.get_counter("u.ok").unwrap() > 0);
@@ -517,7 +517,7 @@ set = { "node.user.retry" = { attempts = 4, backoff = "fixed", delay = "60ms", o
 /// searched.
 #[test]
 fn an_undecided_key_leaves_linearizability_without_a_verdict() {
-    use sim_core::scenario::build::metric_value;
+    use sim_core::scenario::metric_value;
     let mut m = sim_core::Metrics::new();
     let not = m.counter("db.nonlinearizable_keys");
     m.add(not, 0);
@@ -540,7 +540,7 @@ fn an_undecided_key_leaves_linearizability_without_a_verdict() {
 /// same fingerprint).
 #[test]
 fn a_warm_up_leaves_out_what_came_before_it() {
-    use sim_core::scenario::build::metric_value;
+    use sim_core::scenario::metric_value;
     let scenario = story("double-charge");
     let plain = scenario.resolve(Some("no-idempotency"), &[]).unwrap();
     let warm = scenario
@@ -560,14 +560,14 @@ fn a_warm_up_leaves_out_what_came_before_it() {
     let report = b.run();
     a.finish();
     assert_eq!(report.fingerprint, a.sim.fingerprint());
-    let c = |built: &sim_core::scenario::build::Built, n: &str| {
+    let c = |built: &sim_core::scenario::Built, n: &str| {
         built.sim.metrics().get_counter(n).unwrap_or(0)
     };
     for name in ["user.requests", "user.ok", "api.arrivals", "ledger.charges"] {
         assert!(c(&at_10s, name) > 0, "{name} before the warm-up's end");
         assert_eq!(c(&b, name), c(&a, name) - c(&at_10s, name), "{name}");
     }
-    let count = |built: &sim_core::scenario::build::Built| {
+    let count = |built: &sim_core::scenario::Built| {
         built
             .sim
             .metrics()

@@ -232,3 +232,78 @@ fn no_function_is_longer_than_the_limit() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The sim-core modules a front end may name: the root (the engine's
+/// types), the scenario door and its kind registry and format types, the
+/// formulas of queueing theory, and the queueing models (the CLI's M/M/1
+/// demo builds one).
+const FRONT_END_MAY_NAME: &[&str] = &[
+    "",
+    "scenario",
+    "scenario::kinds",
+    "scenario::spec",
+    "theory",
+    "models::queueing",
+];
+
+/// The module part of every `sim_core::` path in `text`: the lowercase
+/// segments that are followed by `::` ("scenario" in
+/// `sim_core::scenario::load`, "" in `sim_core::SimTime::ZERO`).
+fn sim_core_modules(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices("sim_core::") {
+        let mut rest = &text[at + "sim_core::".len()..];
+        let mut modules: Vec<&str> = Vec::new();
+        loop {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let segment = &rest[..end];
+            let is_module = segment.starts_with(|c: char| c.is_ascii_lowercase())
+                && rest[end..].starts_with("::");
+            if !is_module {
+                break;
+            }
+            modules.push(segment);
+            rest = &rest[end + 2..];
+        }
+        found.push(modules.join("::"));
+    }
+    found
+}
+
+#[test]
+fn the_module_finder_reads_paths() {
+    let text = "use sim_core::scenario::{Rpc, load};\nsim_core::SimTime::ZERO; \
+                sim_core::models::kv::KvStore::new(); sim_core::scenario::kinds::of(k)";
+    assert_eq!(
+        sim_core_modules(text),
+        ["scenario", "", "models::kv", "scenario::kinds"]
+    );
+}
+
+/// The front ends go through sim-core's curated surface: they cannot
+/// reach the engine's private modules (the compiler sees to that), and
+/// they do not reach into the models, policies or checkers either.
+#[test]
+fn front_ends_use_only_the_curated_surface() {
+    let mut files = Vec::new();
+    for dir in ["sim-cli/src", "sim-web/src", "xtask/src"] {
+        rust_files(&root().join(dir), &mut files);
+    }
+    assert!(files.len() > 20, "found only {} front-end files", files.len());
+    let mut reaching = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        for modules in sim_core_modules(&text) {
+            if !FRONT_END_MAY_NAME.contains(&modules.as_str()) {
+                let file = path.strip_prefix(root()).unwrap().display();
+                reaching.push(format!("{file}: sim_core::{modules}"));
+            }
+        }
+    }
+    assert!(
+        reaching.is_empty(),
+        "front ends reach past sim-core's curated surface: {reaching:#?}"
+    );
+}

@@ -215,7 +215,7 @@ fn wasm_fingerprints_match() -> Result<(), String> {
     }
     // Every shipped story, as written, under one seed.
     let from_wasm = probe_in_node(&wasm, &["--stories".into(), STORY_SEED.to_string()])?;
-    let stories = sim_core::scenario::library::STORIES;
+    let stories = sim_core::scenario::STORIES;
     let mut differ = Vec::new();
     for (i, (name, _)) in stories.iter().enumerate() {
         let native = wasm_probe::story_fingerprint(i, STORY_SEED)

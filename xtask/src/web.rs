@@ -267,13 +267,12 @@ pub fn browser_test() -> Result<(u64, u64), String> {
     std::fs::create_dir_all(&shots).map_err(|e| e.to_string())?;
     // What the browser must match: each story as written, on its own seed.
     let mut expected = String::new();
-    for (name, text) in sim_core::scenario::library::STORIES {
-        let scenario =
-            sim_core::scenario::load::load(name, name, text).map_err(|d| d.to_string())?;
+    for (name, text) in sim_core::scenario::STORIES {
+        let scenario = sim_core::scenario::load(name, name, text).map_err(|d| d.to_string())?;
         let spec = scenario.resolve(None, &[])?;
         let seed = spec.run.seed;
         let started = std::time::Instant::now();
-        let mut built = sim_core::scenario::build::build(&spec, seed)?;
+        let mut built = sim_core::scenario::build(&spec, seed)?;
         let fingerprint = built.run().fingerprint.0;
         let native_ms = started.elapsed().as_secs_f64() * 1e3;
         expected.push_str(&format!(

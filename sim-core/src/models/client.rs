@@ -40,6 +40,12 @@ pub enum ClientTimer {
 /// index sits above them.
 pub const ORDER_BITS: u32 = 40;
 
+/// An order's number among its own client's orders (what a person would
+/// call it: "order 7").
+pub fn order_number(order: u64) -> u64 {
+    order & ((1 << ORDER_BITS) - 1)
+}
+
 /// How a client behaves.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientConfig {

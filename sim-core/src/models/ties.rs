@@ -67,6 +67,37 @@ impl Rpc {
         };
         words.unwrap_or_else(|| format!("{self:?}"))
     }
+
+    /// What an answer says: a reply's outcome ("ok 3", "timeout"), or what
+    /// the message is.
+    pub fn answer_text(&self) -> String {
+        match self {
+            Rpc::Request(Request::Reply { outcome, .. }) => match outcome {
+                Outcome::Ok(v) => format!("ok {v}"),
+                Outcome::Err(k) => k.as_str().to_string(),
+            },
+            other => other.describe(),
+        }
+    }
+
+    /// Whether an answer reports a failure: a failed reply or a refusal.
+    pub fn answer_failed(&self) -> bool {
+        matches!(
+            self,
+            Rpc::Request(Request::Reply {
+                outcome: Outcome::Err(_),
+                ..
+            }) | Rpc::Replication(RepMsg::Refused { .. })
+        )
+    }
+
+    /// The idempotency key a call carries, if any.
+    pub fn idempotency_key(&self) -> Option<u64> {
+        match self {
+            Rpc::Request(Request::Call { key, .. }) => *key,
+            _ => None,
+        }
+    }
 }
 
 impl Request {

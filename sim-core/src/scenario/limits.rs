@@ -43,12 +43,6 @@ pub const MAX_RATE_PER_S: f64 = 1e6;
 /// below it, timers alone would swamp the run.
 pub const MIN_PERIOD_NS: u64 = 1_000_000;
 
-/// The default memory budget of a run: what a run may hold (events and
-/// timers pending, and each node's state as it estimates it) before it
-/// is stopped with a clear reason. `[run] memory_budget` and the CLI's
-/// `--memory-budget` change it.
-pub const DEFAULT_MEMORY_BUDGET: u64 = crate::engine::DEFAULT_MEMORY_BUDGET;
-
 /// The seeds `first..first + count`, or why not: at least one, at most
 /// [`MAX_SEEDS`], and not past the largest seed there is.
 pub fn seed_range(first: u64, count: u64) -> Result<RangeInclusive<u64>, String> {

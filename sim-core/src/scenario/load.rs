@@ -366,11 +366,8 @@ fn at(
 
 use super::checks::check;
 
-pub use super::limits::{MAX_REPLICA_GROUP, MAX_REPLICAS, MAX_WORKERS};
-
 /// The zone of a node that names none.
 pub const DEFAULT_ZONE: &str = "default";
-pub use super::faults::DEFAULT_PARTITION;
 
 /// Sets `path` (dot-separated; `node.<name>` picks a node by name,
 /// `link.<n>` and `fault.<n>` by position) in `doc` to `value`.

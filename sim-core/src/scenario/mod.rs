@@ -1,32 +1,56 @@
 //! Scenario files: the pieces that turn hand-written text into a
-//! simulation, with errors a person can act on.
+//! simulation, with errors a person can act on. This is the door every
+//! front end goes through: its modules are private, and what a front end
+//! needs is re-exported here.
 //!
-//! The format (`spec`), loading and checking it (`load`), building a
-//! simulation from it and reading metrics back (`build`), which
-//! checks look at several nodes at once (`graph`: call cycles, partitions
-//! whose sides overlap), which
-//! expectations apply to a variant and their verdicts on a run (`judge`), its reference
-//! page (`reference`), the shipped stories (`library`), the faults as windows of time and recovery from
-//! them (`timeline`), stale reads judged as a run goes (`stale`); under those, units (`units`), "did you mean"
-//! suggestions (`suggest`), located diagnostics (`diagnostic`) the
-//! limits on every count a user supplies (`limits`) and errors in the
-//! format's own words (`words`).
+//! Text becomes a checked `Scenario` (`load`: the format is `spec`, its
+//! node kinds are declared in `kinds`, the checks that look at several
+//! nodes at once are in `graph` and `checks`, faults in `faults`), then a
+//! simulation (`build`, which also reads metrics back and evaluates
+//! expectations). `judge` says which expectations apply to a variant and
+//! judges a run; `charts` is the chart model both front ends draw;
+//! `timeline` the faults as windows of time and the recovery from them;
+//! `stale` stale reads judged as a run goes. The format's reference page
+//! is `reference`, the shipped stories `library`. Under those: units
+//! (`units`), "did you mean" (`suggest`), located diagnostics
+//! (`diagnostic`), the limits on every count a user supplies (`limits`)
+//! and errors in the format's own words (`words`).
 
-pub mod build;
-pub mod charts;
+mod build;
+mod charts;
 mod checks;
-pub mod diagnostic;
-pub mod faults;
-pub mod graph;
-pub mod judge;
+mod diagnostic;
+mod faults;
+mod graph;
+mod judge;
 pub mod kinds;
-pub mod library;
-pub mod limits;
-pub mod load;
-pub mod reference;
+mod library;
+mod limits;
+mod load;
+mod reference;
 pub mod spec;
-pub mod stale;
-pub mod suggest;
-pub mod timeline;
-pub mod units;
-pub mod words;
+mod stale;
+mod suggest;
+mod timeline;
+mod units;
+mod words;
+
+pub use crate::models::client::order_number;
+pub use crate::models::rpc::Rpc;
+pub use crate::models::ties::Tie;
+pub use build::{Built, Verdict, build, evaluate, metric_value, series_interval};
+pub use charts::{Charts, Line, Panel, Stat, Window};
+pub use diagnostic::Diagnostic;
+pub use judge::{
+    AS_WRITTEN, Judged, cut_short, expectations_for, judge, judged_variants, number, variant_label,
+};
+pub use library::STORIES;
+pub use limits::{MAX_GRID_POINTS, MAX_SEEDS, MAX_SHARDS, MAX_SWEEP_JOBS, seed_range};
+pub use load::{Scenario, load, parse_set_value};
+pub use reference::{documented_fields, markdown as reference_page, schema_fields};
+pub use spec::{NodeKind, ScenarioSpec, instance_name};
+pub use stale::LiveStale;
+pub use suggest::did_you_mean;
+pub use timeline::{FaultWindow, Recovery, fault_windows, recovery};
+pub use units::{UnitError, parse_probability, parse_rate, parse_size};
+pub use words::text as decode_text;

@@ -22,8 +22,7 @@ pub fn reference_fingerprint(seed: u64) -> u64 {
     let mut sim = Simulation::<QMsg>::new(seed);
     let east = sim.zone("east");
     let west = sim.zone("west");
-    let dist =
-        |d: Result<Dist, sim_core::dist::DistError>| d.expect("valid reference distribution");
+    let dist = |d: Result<Dist, sim_core::DistError>| d.expect("valid reference distribution");
     sim.network_mut().default_local = LinkSpec::fixed(0.0)
         .with_latency(dist(Dist::log_normal_from_median_p99(200e3, 2e6)))
         .with_duplicate(0.01);
@@ -110,10 +109,10 @@ pub extern "C" fn faultline_reference_fingerprint(seed: u64) -> u64 {
 /// order), as written, under `seed`: built from its scenario file and run
 /// to its end, as `faultline run` does.
 pub fn story_fingerprint(index: usize, seed: u64) -> Option<u64> {
-    let (name, text) = sim_core::scenario::library::STORIES.get(index)?;
-    let scenario = sim_core::scenario::load::load(name, name, text).ok()?;
+    let (name, text) = sim_core::scenario::STORIES.get(index)?;
+    let scenario = sim_core::scenario::load(name, name, text).ok()?;
     let spec = scenario.resolve(None, &[]).ok()?;
-    let mut built = sim_core::scenario::build::build(&spec, seed).ok()?;
+    let mut built = sim_core::scenario::build(&spec, seed).ok()?;
     Some(built.run().fingerprint.0)
 }
 
@@ -122,7 +121,7 @@ pub fn story_fingerprint(index: usize, seed: u64) -> Option<u64> {
 #[allow(unsafe_code)] // `no_mangle` exports a symbol; no unsafe operation happens
 #[unsafe(no_mangle)]
 pub extern "C" fn faultline_story_count() -> u32 {
-    sim_core::scenario::library::STORIES.len() as u32
+    sim_core::scenario::STORIES.len() as u32
 }
 
 /// `story_fingerprint` for JavaScript (0 if the story does not build).

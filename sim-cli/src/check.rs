@@ -17,8 +17,8 @@ use super::{Failure, command_name, error, open, parse_sets};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use sim_core::scenario::Scenario;
-use sim_core::scenario::seed_range;
 use sim_core::scenario::ScenarioSpec;
+use sim_core::scenario::seed_range;
 use sim_core::scenario::{Judged, judge, judged_variants, variant_label};
 
 /// What became of one expectation on one run.

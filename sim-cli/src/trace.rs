@@ -4,6 +4,10 @@
 //! a Mermaid sequence diagram of one order's messages.
 //!
 //! Times in Chrome traces are simulated microseconds, not wall-clock time.
+//! The Mermaid diagram draws, by default, the first order that was
+//! retried (`run --report` takes the first where something failed). Both
+//! sinks downcast the message a trace record carries to `Rpc` and follow
+//! it by `Rpc::tie`.
 
 use super::args::{Pick, TraceFormat};
 use super::build;

@@ -5,7 +5,10 @@
 //! layout and time series coarsen (halve their resolution) instead of growing
 //! past a bound. Handles (`CounterId`, ...) make the hot path an index, not a
 //! name lookup. Names are kept in a `BTreeMap`, so every listing is in a
-//! stable, sorted order.
+//! stable, sorted order. Metrics are only ever added, so `len` tells a
+//! reader holding ids (`counter_ids`, `histogram_ids`) whether its list is
+//! current. `begin_after_warmup` leaves out what came before a warm-up's
+//! end (the engine calls it at `Simulation::set_warmup`'s time).
 
 use crate::time::SimTime;
 use std::collections::BTreeMap;

@@ -2,6 +2,15 @@
 //! the topology, charts and the expectations' verdicts. It depends only
 //! on egui, so it builds and is tested natively; `web.rs` puts it in a
 //! browser.
+//!
+//! Its controls: the story library, the narrative (hideable,
+//! `show_story`, drawn through `TextCache`), variants, seed, playback
+//! (play, pause, step, run to end, speed, a time slider), the
+//! fingerprint, share links and export, the parameters' sliders, and two
+//! variants side by side (`compare`: a second `Player` kept at the first
+//! one's target, seed, parameters and faults). `lean_style` squares
+//! egui's corners (a rounded widget is dozens of triangles); `state_json`
+//! is what browser tests read.
 
 use crate::chart_view::charts;
 pub use crate::chart_view::{CHART_LINES, CHART_POINTS, Chart, Lines, chart_data};

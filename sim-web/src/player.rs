@@ -5,13 +5,25 @@
 //!
 //! Seeking backwards rebuilds the run and replays it to the chosen time;
 //! the simulation is deterministic, so the replayed past is the same past.
+//! The whole run keeps the scenario's event and memory budgets: a run
+//! over either is cut short, not a result, and nothing is judged.
+//!
+//! Faults the user makes (`act`: crash, restart, cut a link; `partition`:
+//! the nodes on two sides of a drawn line) are scheduled at a time with
+//! no event pending, just after now, which is where the exported file's
+//! copy of the fault lands too, so the export replays to the same
+//! fingerprint. `set_parameter` applies a `--set`-style override and runs
+//! again to where playback was; the export carries the overrides as an
+//! added variant (`edited`). Samples are taken at fixed points of
+//! simulated time (`sample`), so charts do not depend on how a run was
+//! sliced into frames.
 
 use crate::observe::{ObserveSink, Shared};
 use crate::sample::Samples;
 use sim_core::Metrics;
 use sim_core::RunLimits;
-use sim_core::scenario::expectations_for;
 use sim_core::scenario::ScenarioSpec;
+use sim_core::scenario::expectations_for;
 use sim_core::scenario::{Built, Verdict, build, evaluate};
 use sim_core::scenario::{Scenario, load};
 use sim_core::{SimDuration, SimTime};

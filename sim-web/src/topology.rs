@@ -9,14 +9,22 @@
 //! to another node (click "Cut a link", then the other node); or draw a
 //! partition: a line dragged across the picture splits the nodes into its
 //! two sides. Each action becomes a fault in the run's schedule.
+//!
+//! The replicas of a group of more than `MAX_ROWS` become a grid of small
+//! squares, labelled on hover; links into a grid are one line to its
+//! edge per outside node, unless cut. It draws outlines rather than
+//! filled backgrounds: on a software GPU every shaded pixel costs (the
+//! web glue likewise clears the canvas to the panels' colour and turns
+//! panel fills off), and it pays per triangle, so grid squares and
+//! traffic dots are plain quads in one mesh each.
 
 use crate::app::Selection;
 use crate::player::Player;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Vec2};
 use sim_core::NodeId;
-use sim_core::scenario::kinds::{self, Kind};
 use sim_core::scenario::ScenarioSpec;
 use sim_core::scenario::instance_name;
+use sim_core::scenario::kinds::{self, Kind};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A fault the user asked for.

@@ -291,7 +291,11 @@ fn front_ends_use_only_the_curated_surface() {
     for dir in ["sim-cli/src", "sim-web/src", "xtask/src"] {
         rust_files(&root().join(dir), &mut files);
     }
-    assert!(files.len() > 20, "found only {} front-end files", files.len());
+    assert!(
+        files.len() > 20,
+        "found only {} front-end files",
+        files.len()
+    );
     let mut reaching = Vec::new();
     for path in &files {
         let text = std::fs::read_to_string(path).unwrap();

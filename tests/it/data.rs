@@ -392,6 +392,23 @@ writes = 800
         end: built.sim.now(),
     };
     let client = &scenario.spec.nodes[1];
+    // No story has a quorum client: what it records is checked here
+    // against what its kind declares.
+    let recorders = kinds::metrics::recorders(&scenario.spec);
+    for (name, _) in m.counters() {
+        let counter = kinds::metrics::Shape::Counter;
+        assert!(
+            kinds::metrics::declares(&recorders, name, counter),
+            "{name}"
+        );
+    }
+    for (name, _) in m.histograms() {
+        let histogram = kinds::metrics::Shape::Histogram;
+        assert!(
+            kinds::metrics::declares(&recorders, name, histogram),
+            "{name}"
+        );
+    }
     let rows = (kinds::of(*client.kind.get_ref()).report)(&report, client, "client");
     assert_eq!(rows[0], ("writes".to_string(), "800".to_string()));
     assert!(

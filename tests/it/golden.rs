@@ -24,9 +24,37 @@ fn golden_path() -> PathBuf {
     root().join("tests/golden/fingerprints.txt")
 }
 
+/// What running every story × variant on seed 1 gave: the golden lines,
+/// and the metrics recorded that their kinds do not declare. Both tests
+/// below read it; it is made once.
+struct Runs {
+    lines: Vec<String>,
+    undeclared: Vec<String>,
+}
+
+fn runs() -> &'static Runs {
+    static RUNS: std::sync::OnceLock<Runs> = std::sync::OnceLock::new();
+    RUNS.get_or_init(run_every_story)
+}
+
+/// The metrics a run recorded that no kind of its scenario declares.
+fn undeclared(spec: &sim_core::scenario::ScenarioSpec, m: &sim_core::Metrics) -> Vec<String> {
+    use sim_core::scenario::kinds::metrics::{Shape, declares, recorders};
+    let recorders = recorders(spec);
+    let mut recorded: Vec<(&str, Shape)> = m.counters().map(|(n, _)| (n, Shape::Counter)).collect();
+    recorded.extend(m.gauges().map(|(n, _)| (n, Shape::Gauge)));
+    recorded.extend(m.histograms().map(|(n, _)| (n, Shape::Histogram)));
+    recorded
+        .into_iter()
+        .filter(|(name, shape)| !declares(&recorders, name, *shape))
+        .map(|(name, shape)| format!("{name} ({shape:?})"))
+        .collect()
+}
+
 /// `name variant fingerprint events counters`, one line per run.
-fn story_lines() -> Vec<String> {
+fn run_every_story() -> Runs {
     let mut lines = Vec::new();
+    let mut missing = Vec::new();
     for (name, text) in sim_core::scenario::STORIES {
         let scenario = load(name, &format!("{name}.toml"), text).unwrap_or_else(|d| panic!("{d}"));
         let variants = std::iter::once(None).chain(scenario.variants().map(Some));
@@ -34,6 +62,9 @@ fn story_lines() -> Vec<String> {
             let spec = scenario.resolve(variant, &[]).unwrap();
             let mut built = build(&spec, 1).unwrap();
             let report = built.run();
+            for metric in undeclared(&spec, built.sim.metrics()) {
+                missing.push(format!("{name} {}: {metric}", variant.unwrap_or("-")));
+            }
             let mut counters = sim_core::StableHasher::default();
             for (metric, value) in built.sim.metrics().counters() {
                 counters.write(metric.as_bytes());
@@ -48,7 +79,10 @@ fn story_lines() -> Vec<String> {
             ));
         }
     }
-    lines
+    Runs {
+        lines,
+        undeclared: missing,
+    }
 }
 
 fn reference_lines() -> Vec<String> {
@@ -72,7 +106,7 @@ const HEADER: &str = "\
 
 #[test]
 fn every_story_and_variant_matches_the_golden_file() {
-    let mut now = story_lines();
+    let mut now = runs().lines.clone();
     now.extend(reference_lines());
     let text = format!("{HEADER}{}\n", now.join("\n"));
     if std::env::var_os("FAULTLINE_UPDATE_GOLDEN").is_some() {
@@ -104,5 +138,18 @@ fn every_story_and_variant_matches_the_golden_file() {
         "behaviour changed; if on purpose, regenerate tests/golden/fingerprints.txt \
          (FAULTLINE_UPDATE_GOLDEN=1) in its own commit and say why:\n{}",
         moved.join("\n")
+    );
+}
+
+/// Every metric a story records is declared by its node's kind (or the
+/// network's), so the check at load that an expectation names a metric
+/// the scenario can produce never refuses a metric a run would have.
+#[test]
+fn every_metric_a_story_records_is_declared_by_its_kind() {
+    let missing = &runs().undeclared;
+    assert!(
+        missing.is_empty(),
+        "recorded but not declared by their kinds (scenario/kinds/):\n{}",
+        missing.join("\n")
     );
 }

@@ -206,43 +206,83 @@ fn check_expectation(
             return Err(at(file, source, e.value.span(), "expect.value", problem));
         }
     }
-    let mut owners: Vec<String> = vec!["net".into()];
-    for n in &spec.nodes {
-        owners.push(n.name.get_ref().clone());
-        let count = n.replicas.as_ref().map_or(0, |r| *r.get_ref());
-        owners.extend((0..count).map(|i| super::spec::instance_name(n.name.get_ref(), i)));
-    }
+    let recorders = super::kinds::metrics::recorders(spec);
     for metric in e.metric.get_ref().split(" / ").map(str::trim) {
-        let owned = owners.iter().any(|o| {
-            metric
-                .strip_prefix(o.as_str())
-                .is_some_and(|r| r.starts_with('.'))
-        });
-        if owned {
+        if super::kinds::metrics::produces(&recorders, spec, metric) {
             continue;
         }
+        let problem = unknown_metric(spec, &recorders, metric);
+        return Err(
+            at(file, source, e.metric.span(), "expect.metric", problem.0)
+                .with_expected(problem.1)
+                .with_suggestion(problem.2.as_deref()),
+        );
+    }
+    Ok(())
+}
+
+/// Why no node of the scenario produces `metric`, what would be
+/// accepted, and the nearest name that is.
+fn unknown_metric(
+    spec: &ScenarioSpec,
+    recorders: &[(String, &'static [super::kinds::metrics::Metric])],
+    metric: &str,
+) -> (String, String, Option<String>) {
+    let candidates = super::kinds::metrics::candidates(recorders);
+    let suggestion = did_you_mean(metric, candidates.iter().map(String::as_str)).map(String::from);
+    let mut owners: Vec<String> = vec!["net".into()];
+    owners.extend(
+        super::kinds::instances(spec)
+            .into_iter()
+            .map(|(name, _)| name),
+    );
+    owners.extend(spec.nodes.iter().map(|n| n.name.get_ref().clone()));
+    owners.sort();
+    owners.dedup();
+    let owned = |o: &String| {
+        metric
+            .strip_prefix(o.as_str())
+            .is_some_and(|r| r.starts_with('.'))
+    };
+    let Some(owner) = owners.iter().filter(|o| owned(o)).max_by_key(|o| o.len()) else {
         let (head, rest) = metric.split_once('.').unwrap_or((metric, ""));
-        let suggestion = did_you_mean(head, owners.iter().map(String::as_str)).map(|o| {
+        let near = did_you_mean(head, owners.iter().map(String::as_str)).map(|o| {
             if rest.is_empty() {
                 o.to_string()
             } else {
                 format!("{o}.{rest}")
             }
         });
-        return Err(at(
-            file,
-            source,
-            e.metric.span(),
-            "expect.metric",
-            format!("no node of this scenario can produce `{metric}`: a metric's name starts with the node that records it"),
-        )
-        .with_expected(format!(
-            "a name that starts with one of: {}",
-            owners.iter().take(12).cloned().collect::<Vec<_>>().join(", ")
-        ))
-        .with_suggestion(suggestion.as_deref()));
-    }
-    Ok(())
+        return (
+            format!(
+                "no node of this scenario can produce `{metric}`: a metric's name starts with the node that records it"
+            ),
+            format!(
+                "a name that starts with one of: {}",
+                owners
+                    .iter()
+                    .take(12)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            near.or(suggestion),
+        );
+    };
+    let own: Vec<&str> = candidates
+        .iter()
+        .filter_map(|c| c.strip_prefix(owner.as_str())?.strip_prefix('.'))
+        .collect();
+    let more = if own.len() > 16 { ", ..." } else { "" };
+    let shown = format!("{}{more}", own[..own.len().min(16)].join(", "));
+    (
+        format!(
+            "`{owner}` records no metric `{}`",
+            &metric[owner.len() + 1..]
+        ),
+        format!("one of `{owner}`'s metrics (see the format reference): {shown}"),
+        suggestion,
+    )
 }
 
 /// The name of the table a byte offset sits in, for the `field` line of a

@@ -5,6 +5,7 @@
 //! field of the serde types has no entry here (it asks serde itself which
 //! fields each table has), so the reference cannot drift from the code.
 
+use super::kinds::metrics::{CALLER, Callers, Metric, NET, REASONS, listed};
 use super::spec;
 
 /// One documented field.
@@ -814,6 +815,42 @@ fn node_sections() -> String {
             k.name, k.about
         ));
         out.extend(k.all_fields().map(row));
+        out.push_str(&kind_metrics(k));
+    }
+    out.push_str(&format!(
+        "\nThe network records, under `net`: {}.\n\nIn these names `<error>` is an error kind ({}), `<reason>` why a caller gave up retrying ({}) and `<shard>` a shard's number. An expectation that names a metric no node of its scenario records is refused when the file loads.\n",
+        listed(NET),
+        crate::policy::ErrorKind::ALL.map(|e| format!("`{}`", e.as_str())).join(", "),
+        REASONS.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", "),
+    ));
+    out
+}
+
+/// The paragraph on what a kind's nodes record, for its section.
+fn kind_metrics(k: &super::kinds::Kind) -> String {
+    let mut out = String::new();
+    let own: Vec<Metric> = k.metrics.iter().flat_map(|g| g.iter().copied()).collect();
+    if !own.is_empty() {
+        let under = if k.group {
+            "the group's name"
+        } else if k.field("replicas").is_some() {
+            "its name (each replica's own, `<name>-<i>`, when it has `replicas`)"
+        } else {
+            "its name"
+        };
+        out.push_str(&format!("\nMetrics, under {under}: {}.\n", listed(&own)));
+    }
+    if !k.instance_metrics.is_empty() {
+        out.push_str(&format!(
+            "Each replica, under its own name (`<name>-<i>`): {}.\n",
+            listed(k.instance_metrics)
+        ));
+    }
+    if k.callers == Callers::PerCall {
+        out.push_str(&format!(
+            "Each dependency's caller, under `<name>.<call>` (the call's `name`, or what it calls): {}.\n",
+            listed(CALLER)
+        ));
     }
     out
 }

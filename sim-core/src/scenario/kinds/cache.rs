@@ -1,6 +1,7 @@
 //! `kind = "cache"`: a cache in front of a key-value store, with a TTL,
 //! jitter, single-flight and write-through.
 
+use super::metrics::counter;
 use super::rows::percent;
 use super::{Build, Field, Kind, Report, optional, required};
 use crate::models::cache::{Cache, CacheConfig};
@@ -15,7 +16,14 @@ pub const KIND: Kind = Kind::new(
     report,
 )
 .targets(&[NodeKind::Kv])
-.badge(badge);
+.badge(badge)
+.records(&[&[
+    counter("hits"),
+    counter("misses"),
+    counter("db_reads"),
+    counter("coalesced"),
+    counter("invalidations"),
+]]);
 
 const FIELDS: &[Field] = &[
     required("target", "node name", "Its store."),

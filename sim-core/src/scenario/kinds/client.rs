@@ -2,6 +2,7 @@
 //! ledger at a Poisson rate, with the resilience patterns on their calls.
 
 use super::caller::{POLICY_FIELDS, Policies};
+use super::metrics::{CALLER, counter};
 use super::rows::{ms, percent};
 use super::{Build, Check, Field, Kind, Report, optional, required};
 use crate::models::client::{Client, ClientConfig};
@@ -20,7 +21,8 @@ pub const KIND: Kind = Kind::new(
     report,
 )
 .targets(&[NodeKind::Service, NodeKind::Ledger])
-.checked_by(check);
+.checked_by(check)
+.records(&[&[counter("throttled")], CALLER]);
 
 const FIELDS: &[Field] = &[
     required("target", "node name", "The service (or ledger) it calls."),

@@ -1,6 +1,7 @@
 //! `kind = "kv"`: a key-value store (a database), answering at once or
 //! with workers and a service time; a group of them is a router's shards.
 
+use super::metrics::{counter, gauge, histogram};
 use super::rows::ms;
 use super::{Build, Check, Field, Kind, Report, optional};
 use crate::models::kv::KvStore;
@@ -15,7 +16,14 @@ pub const KIND: Kind = Kind::new(
     build,
     report,
 )
-.checked_by(check);
+.checked_by(check)
+.records(&[&[
+    counter("reads"),
+    counter("writes"),
+    gauge("queue_depth"),
+    gauge("busy_workers"),
+    histogram("response_ns"),
+]]);
 
 const FIELDS: &[Field] = &[
     optional(

@@ -1,6 +1,7 @@
 //! `kind = "ledger"`: a payment ledger that charges each order it is
 //! sent, and counts the orders charged twice.
 
+use super::metrics::counter;
 use super::{Build, Field, Kind, Report, required};
 use crate::models::ledger::Ledger;
 use crate::scenario::spec::{NodeKind, NodeSpec};
@@ -12,7 +13,12 @@ pub const KIND: Kind = Kind::new(
     &[FIELDS],
     build,
     report,
-);
+)
+.records(&[&[
+    counter("charges"),
+    counter("orders_charged"),
+    counter("duplicate_charges"),
+]]);
 
 const FIELDS: &[Field] = &[required(
     "processing_time",

@@ -22,6 +22,7 @@ mod caller;
 mod client;
 mod kv;
 mod ledger;
+pub mod metrics;
 mod quorum_client;
 mod reader;
 mod replica;
@@ -39,6 +40,7 @@ use crate::metrics::Metrics;
 use crate::models::rpc::Rpc;
 use crate::network::ZoneId;
 use crate::time::SimTime;
+use metrics::{Callers, Metric};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use toml::Spanned;
@@ -97,6 +99,12 @@ pub struct Kind {
     /// What the web app writes beside a live node of the kind, if
     /// anything (a replica that leads, a cache's keys).
     pub badge: fn(&Simulation<Rpc>, NodeId) -> Option<Badge>,
+    /// The metrics it records under its name, in groups.
+    pub metrics: &'static [&'static [Metric]],
+    /// What each instance of a group records under its own name.
+    pub instance_metrics: &'static [Metric],
+    /// Whether its calls record a caller's metrics of their own.
+    pub callers: Callers,
 }
 
 /// A word on a live node in the web app.
@@ -156,6 +164,31 @@ impl Kind {
             report,
             group: false,
             badge: no_badge,
+            metrics: &[],
+            instance_metrics: &[],
+            callers: Callers::None,
+        }
+    }
+
+    /// The metrics it records under its name.
+    pub const fn records(self, metrics: &'static [&'static [Metric]]) -> Kind {
+        Kind { metrics, ..self }
+    }
+
+    /// What each instance of its group records under its own name.
+    pub const fn instances_record(self, instance_metrics: &'static [Metric]) -> Kind {
+        Kind {
+            instance_metrics,
+            ..self
+        }
+    }
+
+    /// Each of its `[[node.call]]`s records a caller's metrics, under
+    /// `<node>.<call's name>`.
+    pub const fn calls_record(self) -> Kind {
+        Kind {
+            callers: Callers::PerCall,
+            ..self
         }
     }
 

@@ -3,6 +3,7 @@
 //! (Dynamo's quorums, done by the client); each read that misses the
 //! latest acknowledged write is a stale read.
 
+use super::metrics::{counter, histogram};
 use super::rows::percent;
 use super::{Build, Check, Field, Kind, Report, optional, required};
 use crate::models::kv::{QuorumClient, QuorumConfig};
@@ -19,7 +20,13 @@ pub const KIND: Kind = Kind::new(
     report,
 )
 .targets(&[NodeKind::Kv])
-.checked_by(check);
+.checked_by(check)
+.records(&[&[
+    counter("writes"),
+    counter("reads"),
+    counter("stale_reads"),
+    histogram("stale_versions"),
+]]);
 
 const FIELDS: &[Field] = &[
     required(

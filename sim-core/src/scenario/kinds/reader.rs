@@ -1,6 +1,7 @@
 //! `kind = "reader"`: reads keys through a cache, from a store or through
 //! a router; the checkers judge how stale its reads were.
 
+use super::metrics::{counter, histogram};
 use super::rows::percent;
 use super::{Build, Field, Kind, Report, optional, required};
 use crate::data::keys::KeyDist;
@@ -15,7 +16,13 @@ pub const KIND: Kind = Kind::new(
     build,
     report,
 )
-.targets(&[NodeKind::Cache, NodeKind::Kv, NodeKind::Router]);
+.targets(&[NodeKind::Cache, NodeKind::Kv, NodeKind::Router])
+.records(&[&[
+    counter("reads"),
+    counter("stale_reads"),
+    counter("monotonic_read_violations"),
+    histogram("stale_age_ns"),
+]]);
 
 const FIELDS: &[Field] = &[
     required(

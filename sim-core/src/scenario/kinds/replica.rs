@@ -1,6 +1,7 @@
 //! `kind = "replica"`: a replicated store of `replicas` copies, by a
 //! leader and followers or by Dynamo-style quorums.
 
+use super::metrics::{counter, gauge, histogram};
 use super::rows::percent;
 use super::{Build, Check, Field, Kind, Report, optional, required};
 use crate::models::replication::{Mode, Replica, ReplicaConfig};
@@ -24,7 +25,27 @@ pub const KIND: Kind = Kind::new(
 )
 .checked_by(check)
 .badge(badge)
-.group();
+.group()
+.records(&[&[
+    counter("requests"),
+    counter("ok"),
+    counter("reads"),
+    counter("writes"),
+    counter("unavailable"),
+    counter("failovers"),
+    counter("step_downs"),
+    counter("resyncs"),
+    counter("read_repairs"),
+    counter("anti_entropy_repairs"),
+    counter("drift_alerts"),
+    counter("first_drift_alert_ms"),
+    histogram("replication_lag_ns"),
+    counter("lost_updates"),
+    counter("divergent_keys"),
+    counter("nonlinearizable_keys"),
+    counter("undecided_keys"),
+]])
+.instances_record(&[gauge("drift_keys")]);
 
 const FIELDS: &[Field] = &[
     required("replicas", "integer >= 1", "How many copies the group has."),

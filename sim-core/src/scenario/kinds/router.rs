@@ -1,6 +1,7 @@
 //! `kind = "router"`: routes reads and writes to the shard that holds
 //! the key, by a sharding scheme, and may reshard during the run.
 
+use super::metrics::counter;
 use super::rows::{ms, percent};
 use super::{Build, Check, Field, Kind, Report, optional, required};
 use crate::data::sharding::Partitioner;
@@ -18,7 +19,15 @@ pub const KIND: Kind = Kind::new(
     report,
 )
 .targets(&[NodeKind::Kv])
-.checked_by(check);
+.checked_by(check)
+.records(&[&[
+    counter("requests"),
+    counter("to.<shard>"),
+    counter("keys_seen"),
+    counter("moved_keys"),
+    counter("hottest_shard_requests"),
+    counter("hottest_shard_p99_ns"),
+]]);
 
 const FIELDS: &[Field] = &[
     required(

@@ -3,6 +3,7 @@
 //! patterns (rate limits, shedding, CoDel, idempotency, feature flags).
 
 use super::caller::Policies;
+use super::metrics::{Metric, counter, gauge, histogram};
 use super::{Build, Check, Field, Kind, Report, optional, required};
 use crate::models::service::{Dependency, Fanout, PriorityShedding, Service, ServiceConfig};
 use crate::policy::codel::CodelConfig;
@@ -26,7 +27,29 @@ pub const KIND: Kind = Kind::new(
     build,
     report,
 )
-.checked_by(check);
+.checked_by(check)
+.records(&[SERVICE_METRICS])
+.calls_record();
+
+const SERVICE_METRICS: &[Metric] = &[
+    counter("arrivals"),
+    counter("started"),
+    counter("completed"),
+    counter("failed"),
+    counter("degraded"),
+    counter("rejected"),
+    counter("shed"),
+    counter("shed_priority"),
+    counter("rate_limited"),
+    counter("late"),
+    counter("replayed"),
+    counter("conflicts"),
+    counter("waited"),
+    histogram("wait_ns"),
+    histogram("response_ns"),
+    gauge("queue_depth"),
+    gauge("busy_workers"),
+];
 
 const FIELDS: &[Field] = &[
     optional(

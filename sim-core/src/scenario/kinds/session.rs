@@ -1,6 +1,7 @@
 //! `kind = "session"`: a user reading and writing a replicated store,
 //! from its own zone, with or without read-your-writes.
 
+use super::metrics::{counter, histogram};
 use super::reader::{KEYS, key_dist};
 use super::rows::percent;
 use super::{Build, Field, Kind, Report, optional, required};
@@ -17,7 +18,20 @@ pub const KIND: Kind = Kind::new(
     build,
     report,
 )
-.targets(&[NodeKind::Replica]);
+.targets(&[NodeKind::Replica])
+.records(&[&[
+    counter("requests"),
+    counter("ok"),
+    counter("failed"),
+    counter("reads"),
+    counter("writes"),
+    counter("conflicts"),
+    histogram("latency_ns"),
+    counter("stale_reads"),
+    counter("read_your_writes_violations"),
+    counter("monotonic_read_violations"),
+    histogram("stale_age_ns"),
+]]);
 
 const FIELDS: &[Field] = &[
     required("target", "node name", "Its replicated store."),

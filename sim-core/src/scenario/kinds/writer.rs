@@ -2,6 +2,7 @@
 //! through a write-through cache, and may invalidate a cache after each
 //! write.
 
+use super::metrics::counter;
 use super::reader::{KEYS, key_dist};
 use super::{Build, Field, Kind, Report, optional, required};
 use crate::models::cache::KvWriter;
@@ -15,7 +16,8 @@ pub const KIND: Kind = Kind::new(
     build,
     report,
 )
-.targets(&[NodeKind::Kv, NodeKind::Cache, NodeKind::Router]);
+.targets(&[NodeKind::Kv, NodeKind::Cache, NodeKind::Router])
+.records(&[&[counter("writes")]]);
 
 const FIELDS: &[Field] = &[
     required(

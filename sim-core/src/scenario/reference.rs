@@ -900,7 +900,7 @@ After every run, the histories that sessions (of a replicated store) and readers
 - A write that timed out (no reply reached the session) may or may not have taken effect: it is in the history with no return, so it may be ordered anywhere after its start. One whose value no read returned is left out of the search, which cannot change the verdict.\n\
 - A call refused before any replica applied it, and a read that failed or timed out, are not in the history.\n\
 - A read that returns siblings (with `conflicts = \"siblings\"`) counts as a read of the newest of them, by the replicas' stamps. So the checkers judge `ap` and `ap-siblings` alike: siblings keep both writes, which shows in `lost_updates`, not in linearizability.\n\
-- `<session>.stale_reads` (and `<reader>.stale_reads`): reads that returned an older version than one whose write had been acknowledged before the read began; `stale_age_ns` is how long before. Read-your-writes and monotonic-read violations are counted per session, in its own order.\n";
+- `<session>.stale_reads` (and `<reader>.stale_reads`): reads that returned an older version than one whose write had been acknowledged before the read began; `stale_age_ns` is how long before. Per session (and reader), per key: a read-your-writes violation is a read older than a write of its own acknowledged before the read began; a monotonic-read violation is a read older than one of its own that returned before this one began (two reads in flight together may return in either order).\n";
 
 /// The limits on counts a user supplies, from `limits`.
 fn limits_section() -> String {

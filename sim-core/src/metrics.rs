@@ -531,6 +531,10 @@ impl Metrics {
     pub fn record(&mut self, id: HistogramId, value: u64) {
         self.histograms[id.0 as usize].record(value);
     }
+    /// Adds everything `other` holds to the histogram `id`.
+    pub fn merge_histogram(&mut self, id: HistogramId, other: &Histogram) {
+        self.histograms[id.0 as usize].merge(other);
+    }
     #[inline]
     pub fn record_series(&mut self, id: SeriesId, now: SimTime, value: f64) {
         self.series[id.0 as usize].record(now, value);

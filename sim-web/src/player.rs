@@ -281,7 +281,8 @@ impl Player {
             }
             budget = budget.saturating_sub(report.events).max(1);
             if stop == self.samples.next {
-                self.samples.take(&self.built.sim);
+                self.built.drain();
+                self.samples.take(&self.built);
             }
             if stop == target {
                 break;
@@ -301,7 +302,8 @@ impl Player {
             self.built
                 .sim
                 .run(RunLimits::until(next).with_max_events(u64::MAX / 2));
-            self.samples.take(&self.built.sim);
+            self.built.drain();
+            self.samples.take(&self.built);
         }
     }
 

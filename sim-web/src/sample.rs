@@ -8,8 +8,8 @@
 //! last one. At the end the chart's total equals the run's `stale_reads`.
 
 use sim_core::CounterId;
-use sim_core::scenario::LiveStale;
 use sim_core::scenario::Rpc;
+use sim_core::scenario::{Built, LiveStale};
 use sim_core::{SimDuration, SimTime, Simulation};
 use std::collections::BTreeMap;
 
@@ -61,8 +61,10 @@ impl Samples {
         }
     }
 
-    /// Takes the sample due at `self.next` (the simulation has run to it).
-    pub fn take(&mut self, sim: &Simulation<Rpc>) {
+    /// Takes the sample due at `self.next`: the simulation has run to it,
+    /// and its histories were taken (`Built::drain`).
+    pub fn take(&mut self, built: &Built) {
+        let sim = &built.sim;
         let n = self.times.len();
         self.times.push(self.next.as_nanos() as f64 / 1e9);
         let metrics = sim.metrics();
@@ -74,7 +76,7 @@ impl Samples {
             values.resize(n, 0.0);
             values.push(metrics.counter_value(*id) as f64);
         }
-        self.judge(sim);
+        self.judge(built);
         self.next += self.interval;
     }
 
@@ -94,10 +96,10 @@ impl Samples {
     }
 
     /// Feeds the tracker what returned since the last sample.
-    fn judge(&mut self, sim: &Simulation<Rpc>) {
+    fn judge(&mut self, built: &Built) {
         let n = self.times.len();
         let stale = &mut self.stale;
-        self.live.update(sim, |name, count| {
+        self.live.update(built, |name, count| {
             let values = stale.entry(name.to_string()).or_default();
             values.resize(n - 1, 0.0);
             values.push(count as f64);

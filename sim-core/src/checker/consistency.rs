@@ -16,6 +16,7 @@
 //! D. Terry et al., "Session Guarantees for Weakly Consistent Replicated
 //! Data" (PDIS 1994), for read-your-writes and monotonic reads.
 
+use crate::metrics::Histogram;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,52 +144,119 @@ pub fn check(history: &[KvOp]) -> ConsistencyReport {
     report
 }
 
-/// Stale reads counted while a run goes on, with the same rule as
-/// [`check`]: a read is stale if it returned a version older than one
-/// whose write was acknowledged before the read began.
+/// What [`Tracker`] found for one client: [`check`]'s counts, with the
+/// stale reads' ages in a histogram.
+#[derive(Clone, Debug, Default)]
+pub struct ClientFindings {
+    pub reads: u64,
+    pub stale_reads: u64,
+    pub read_your_writes_violations: u64,
+    pub monotonic_read_violations: u64,
+    pub stale_ages: Histogram,
+}
+
+/// The checks of [`check`], made as operations return, in memory that
+/// follows the writes rather than the reads: a read is judged when it is
+/// given and then forgotten.
 ///
 /// Feed it in batches: each batch holds every operation that returned in
 /// a window of time, and windows come in order. That is enough, because
-/// the writes that judge a read were acknowledged before it began, so
-/// before it returned: they are in its batch or an earlier one.
+/// whatever judges a read returned before the read began (an
+/// acknowledged write, or the client's own earlier read), so it is in the
+/// read's batch or an earlier one.
+///
+/// What it keeps: every acknowledged write (its time and version), and
+/// per client and key the times at which the newest version that client
+/// had written or read went up, which is at most one entry per version.
 #[derive(Clone, Debug, Default)]
-pub struct StaleTracker {
+pub struct Tracker {
     /// Acknowledged writes per key: (acknowledged at, version), by time.
     acked: BTreeMap<u64, Vec<(u64, u64)>>,
-    /// Reads judged so far, and of them stale, per client.
-    pub reads: BTreeMap<u32, (u64, u64)>,
+    /// Per (client, key): (at, newest version it had written by then), at
+    /// each time that went up.
+    own: BTreeMap<(u32, u64), Vec<(u64, u64)>>,
+    /// Per (client, key): (at, newest version it had read by then).
+    read: BTreeMap<(u32, u64), Vec<(u64, u64)>>,
+    pub clients: BTreeMap<u32, ClientFindings>,
 }
 
-impl StaleTracker {
+/// The newest version in `records` (times at which it went up) by time
+/// `before` (exclusive), or 0.
+fn newest_before(records: Option<&Vec<(u64, u64)>>, before: u64) -> u64 {
+    records.map_or(0, |r| {
+        let i = r.partition_point(|&(at, _)| at < before);
+        if i == 0 { 0 } else { r[i - 1].1 }
+    })
+}
+
+/// Records that the newest version went up to `version` at `at`, if it
+/// did; `at` never goes back.
+fn raise(records: &mut Vec<(u64, u64)>, at: u64, version: u64) {
+    if records.last().is_none_or(|&(_, newest)| version > newest) {
+        records.push((at, version));
+    }
+}
+
+impl Tracker {
     /// Judges a batch of returned operations (operations that have not
     /// returned are ignored; give them again once they have).
     pub fn add(&mut self, batch: &[KvOp]) {
-        for op in batch {
-            if let (KvOpKind::Write(v), Some(ret)) = (op.kind, op.ret) {
+        let mut returned: Vec<(u64, &KvOp)> = batch
+            .iter()
+            .filter_map(|op| op.ret.map(|ret| (ret, op)))
+            .collect();
+        returned.sort_by_key(|&(ret, op)| (ret, op.invoke));
+        for &(ret, op) in &returned {
+            if let KvOpKind::Write(v) = op.kind {
                 let writes = self.acked.entry(op.key).or_default();
                 let at = writes.partition_point(|&w| w <= (ret, v));
                 writes.insert(at, (ret, v));
             }
         }
-        for op in batch {
-            let (KvOpKind::Read(seen), Some(_)) = (op.kind, op.ret) else {
-                continue;
-            };
-            let newest = self.acked.get(&op.key).and_then(|writes| {
-                let before = writes.partition_point(|&(at, _)| at < op.invoke);
-                writes[..before].iter().map(|&(_, v)| v).max()
-            });
-            let counts = self.reads.entry(op.client).or_default();
-            counts.0 += 1;
-            if newest.is_some_and(|v| v > seen) {
-                counts.1 += 1;
+        // In return order, so that each read sees the client's reads and
+        // writes that returned before it began.
+        for &(ret, op) in &returned {
+            let slot = (op.client, op.key);
+            match op.kind {
+                KvOpKind::Write(v) => {
+                    let own = self.own.entry(slot).or_default();
+                    let newest = own.last().map_or(0, |r| r.1).max(v);
+                    raise(own, ret, newest);
+                }
+                KvOpKind::Read(seen) => {
+                    self.judge(op, seen);
+                    raise(self.read.entry(slot).or_default(), ret, seen);
+                }
             }
+        }
+    }
+
+    fn judge(&mut self, op: &KvOp, seen: u64) {
+        let slot = (op.client, op.key);
+        let own = newest_before(self.own.get(&slot), op.invoke + 1);
+        let read = newest_before(self.read.get(&slot), op.invoke);
+        let f = self.clients.entry(op.client).or_default();
+        f.reads += 1;
+        f.read_your_writes_violations += u64::from(seen < own);
+        f.monotonic_read_violations += u64::from(seen < read);
+        let Some(writes) = self.acked.get(&op.key) else {
+            return;
+        };
+        let before = &writes[..writes.partition_point(|&(at, _)| at < op.invoke)];
+        if before.iter().any(|&(_, v)| v > seen) {
+            f.stale_reads += 1;
+            // Stale since the first acknowledgement of a newer version.
+            let since = before
+                .iter()
+                .find(|&&(_, v)| v > seen)
+                .map_or(op.invoke, |&(at, _)| at);
+            f.stale_ages.record(op.invoke - since);
         }
     }
 
     /// Stale reads so far, over all clients.
     pub fn stale_reads(&self) -> u64 {
-        self.reads.values().map(|c| c.1).sum()
+        self.clients.values().map(|c| c.stale_reads).sum()
     }
 }
 
@@ -207,8 +275,8 @@ mod tests {
         }
     }
 
-    /// Fed in windows of return time, in any order within a window, the
-    /// tracker counts exactly the stale reads the whole-history check does.
+    /// Fed in windows of return time (of any width), in any order within a
+    /// window, the tracker finds exactly what the whole-history check does.
     #[test]
     fn the_tracker_agrees_with_the_whole_history_check() {
         // A deterministic jumble: two writers and three readers on three
@@ -243,19 +311,53 @@ mod tests {
         }
         let whole = check(&history);
         assert!(whole.stale_reads > 100, "the jumble has stale reads");
-        let mut tracker = StaleTracker::default();
-        let mut windows: Vec<Vec<KvOp>> = vec![Vec::new(); 40];
-        for op in history.iter().rev() {
-            if let Some(ret) = op.ret {
-                windows[(ret / 1_000).min(39) as usize].push(*op);
+        assert!(
+            whole.monotonic_read_violations > 10,
+            "and monotonic-read violations"
+        );
+        assert!(
+            whole.read_your_writes_violations > 10,
+            "and read-your-writes ones"
+        );
+        for window in [1_000, 37, 5_000, 1_000_000] {
+            let mut tracker = Tracker::default();
+            let windows = (40_000 / window + 2) as usize;
+            let mut batches: Vec<Vec<KvOp>> = vec![Vec::new(); windows];
+            for op in history.iter().rev() {
+                if let Some(ret) = op.ret {
+                    batches[(ret / window) as usize].push(*op);
+                }
             }
+            for b in &batches {
+                tracker.add(b);
+            }
+            let sum = |f: fn(&ClientFindings) -> u64| tracker.clients.values().map(f).sum::<u64>();
+            assert_eq!(sum(|c| c.reads), whole.reads, "window {window}");
+            assert_eq!(tracker.stale_reads(), whole.stale_reads, "window {window}");
+            assert_eq!(
+                sum(|c| c.read_your_writes_violations),
+                whole.read_your_writes_violations
+            );
+            assert_eq!(
+                sum(|c| c.monotonic_read_violations),
+                whole.monotonic_read_violations
+            );
+            let mut ages = Histogram::new();
+            for c in tracker.clients.values() {
+                ages.merge(&c.stale_ages);
+            }
+            let mut expected = Histogram::new();
+            whole.stale_ages.iter().for_each(|&a| expected.record(a));
+            assert_eq!(
+                (ages.count(), ages.sum(), ages.min(), ages.max()),
+                (
+                    expected.count(),
+                    expected.sum(),
+                    expected.min(),
+                    expected.max()
+                )
+            );
         }
-        for w in &windows {
-            tracker.add(w);
-        }
-        assert_eq!(tracker.stale_reads(), whole.stale_reads);
-        let reads: u64 = tracker.reads.values().map(|c| c.0).sum();
-        assert_eq!(reads, whole.reads);
     }
 
     #[test]

@@ -284,16 +284,20 @@ impl Node<Rpc> for Cache {
 }
 
 /// A client reading keys through a cache in an open loop, recording its
-/// history.
+/// history: the reads in flight, and those that returned until the
+/// checkers take them (`take_returned`), so what it holds follows what is
+/// in flight, not the run's length.
 pub struct KvReader {
     target: NodeId,
     keys: KeyDist,
     interarrival: Dist,
     max_reads: Option<u64>,
-    /// Reads in flight: call to (key, invoked at, history index).
-    pending: BTreeMap<u64, usize>,
+    /// Reads in flight, by call.
+    pending: BTreeMap<u64, KvOp>,
+    /// Returned since the checkers last took them, in return order.
+    returned: Vec<KvOp>,
+    issued: u64,
     next_call: u64,
-    history: Vec<KvOp>,
     reads: Option<CounterId>,
 }
 
@@ -306,20 +310,27 @@ impl KvReader {
             interarrival: Dist::exponential(1e9 / rate_per_s).expect("rate must be > 0"),
             max_reads,
             pending: BTreeMap::new(),
+            returned: Vec::new(),
+            issued: 0,
             next_call: 0,
-            history: Vec::new(),
             reads: None,
         }
     }
 
-    pub fn history(&self) -> &[KvOp] {
-        &self.history
+    /// The reads that returned since the last call, in return order.
+    pub fn take_returned(&mut self) -> Vec<KvOp> {
+        std::mem::take(&mut self.returned)
+    }
+
+    /// The reads that returned and have not been taken yet.
+    pub fn returned(&self) -> &[KvOp] {
+        &self.returned
     }
 }
 
 impl Node<Rpc> for KvReader {
     fn footprint(&self) -> u64 {
-        (self.pending.len() + self.history.len()) as u64 * ENTRY_BYTES
+        (self.pending.len() + self.returned.len()) as u64 * ENTRY_BYTES
     }
 
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
@@ -331,10 +342,11 @@ impl Node<Rpc> for KvReader {
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, _: NodeId, msg: Rpc) {
         if let Rpc::Kv(KvMsg::KvValue { call, version, .. }) = msg
-            && let Some(i) = self.pending.remove(&call)
+            && let Some(mut op) = self.pending.remove(&call)
         {
-            self.history[i].kind = KvOpKind::Read(version);
-            self.history[i].ret = Some(ctx.now().as_nanos());
+            op.kind = KvOpKind::Read(version);
+            op.ret = Some(ctx.now().as_nanos());
+            self.returned.push(op);
         }
     }
 
@@ -342,23 +354,21 @@ impl Node<Rpc> for KvReader {
         if payload != Rpc::KvTimer(KvTimer::KvNext) {
             return;
         }
-        if self
-            .max_reads
-            .is_some_and(|max| self.history.len() as u64 >= max)
-        {
+        if self.max_reads.is_some_and(|max| self.issued >= max) {
             return;
         }
         let key = self.keys.sample(ctx.rng());
         let call = self.next_call;
         self.next_call += 1;
-        self.pending.insert(call, self.history.len());
-        self.history.push(KvOp {
+        self.issued += 1;
+        let op = KvOp {
             client: ctx.id().index() as u32,
             key,
             kind: KvOpKind::Read(0),
             invoke: ctx.now().as_nanos(),
             ret: None,
-        });
+        };
+        self.pending.insert(call, op);
         let reads = self.reads.expect("started");
         ctx.metrics().add(reads, 1);
         ctx.send(self.target, KvMsg::KvRead { call, key });
@@ -379,10 +389,12 @@ pub struct KvWriter {
     interarrival: Dist,
     max_writes: Option<u64>,
     versions: BTreeMap<u64, u64>,
-    /// Writes in flight: call to (key, history index).
-    pending: BTreeMap<u64, (u64, usize)>,
+    /// Writes in flight, by call.
+    pending: BTreeMap<u64, KvOp>,
+    /// Acknowledged since the checkers last took them, in order.
+    returned: Vec<KvOp>,
+    issued: u64,
     next_call: u64,
-    history: Vec<KvOp>,
     writes: Option<CounterId>,
 }
 
@@ -402,20 +414,27 @@ impl KvWriter {
             max_writes,
             versions: BTreeMap::new(),
             pending: BTreeMap::new(),
+            returned: Vec::new(),
+            issued: 0,
             next_call: 0,
-            history: Vec::new(),
             writes: None,
         }
     }
 
-    pub fn history(&self) -> &[KvOp] {
-        &self.history
+    /// The writes acknowledged since the last call, in order.
+    pub fn take_returned(&mut self) -> Vec<KvOp> {
+        std::mem::take(&mut self.returned)
+    }
+
+    /// The writes acknowledged and not taken yet.
+    pub fn returned(&self) -> &[KvOp] {
+        &self.returned
     }
 }
 
 impl Node<Rpc> for KvWriter {
     fn footprint(&self) -> u64 {
-        (self.versions.len() + self.pending.len() + self.history.len()) as u64 * ENTRY_BYTES
+        (self.versions.len() + self.pending.len() + self.returned.len()) as u64 * ENTRY_BYTES
     }
 
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
@@ -427,9 +446,11 @@ impl Node<Rpc> for KvWriter {
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, _: NodeId, msg: Rpc) {
         if let Rpc::Kv(KvMsg::KvAck { call }) = msg
-            && let Some((key, i)) = self.pending.remove(&call)
+            && let Some(mut op) = self.pending.remove(&call)
         {
-            self.history[i].ret = Some(ctx.now().as_nanos());
+            op.ret = Some(ctx.now().as_nanos());
+            let key = op.key;
+            self.returned.push(op);
             if let Some(cache) = self.invalidate {
                 ctx.send(cache, KvMsg::Invalidate { key });
             }
@@ -440,10 +461,7 @@ impl Node<Rpc> for KvWriter {
         if payload != Rpc::KvTimer(KvTimer::KvNext) {
             return;
         }
-        if self
-            .max_writes
-            .is_some_and(|max| self.history.len() as u64 >= max)
-        {
+        if self.max_writes.is_some_and(|max| self.issued >= max) {
             return;
         }
         let key = self.keys.sample(ctx.rng());
@@ -454,14 +472,15 @@ impl Node<Rpc> for KvWriter {
         };
         let call = self.next_call;
         self.next_call += 1;
-        self.pending.insert(call, (key, self.history.len()));
-        self.history.push(KvOp {
+        self.issued += 1;
+        let op = KvOp {
             client: ctx.id().index() as u32,
             key,
             kind: KvOpKind::Write(version),
             invoke: ctx.now().as_nanos(),
             ret: None,
-        });
+        };
+        self.pending.insert(call, op);
         let writes = self.writes.expect("started");
         ctx.metrics().add(writes, 1);
         let now = ctx.now();

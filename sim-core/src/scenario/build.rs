@@ -2,16 +2,17 @@
 //! metrics to expectation verdicts.
 
 use super::faults::FaultAction;
+use super::histories::KvHistories;
 use super::load::DEFAULT_ZONE;
 use super::spec::FaultSpec;
 use super::spec::instance_name;
 use super::spec::{CompareOp, ExpectSpec, ScenarioSpec};
 use super::timeline::FaultWindow;
-use crate::checker::consistency::{self, KvOp};
 use crate::dist::Dist;
-use crate::engine::{DEFAULT_EVENT_BUDGET, Fault, NodeId, RunLimits, Simulation};
+use crate::engine::{
+    DEFAULT_EVENT_BUDGET, Fault, NodeId, RunLimits, RunReport, Simulation, StopReason,
+};
 use crate::metrics::Metrics;
-use crate::models::cache::{KvReader, KvWriter};
 use crate::models::replication::{Replica, Session, analyse};
 use crate::models::request::Control;
 use crate::models::router::Router;
@@ -27,31 +28,60 @@ pub struct Built {
     /// When the scheduled faults were in force: what charts shade and
     /// what detection and recovery are measured from.
     pub faults: Vec<FaultWindow>,
+    /// The readers' and writers' histories, judged as the run goes.
+    kv: KvHistories,
 }
 
+/// How many events a run goes between takings of the key-value models'
+/// histories: what returned in that many events is all they hold.
+pub const DRAIN_EVERY: u64 = 1 << 16;
+
 impl Built {
-    /// Runs to the scenario's limits, then records what the checkers find
-    /// (`finish`).
-    pub fn run(&mut self) -> crate::engine::RunReport {
-        let report = self.sim.run(self.limits);
+    /// Runs to the scenario's limits, taking the histories every
+    /// `DRAIN_EVERY` events (slicing a run does not change it), then
+    /// records what the checkers find (`finish`).
+    pub fn run(&mut self) -> RunReport {
+        let (mut events, budget) = (0u64, self.limits.max_events);
+        let report = loop {
+            let chunk = DRAIN_EVERY.min(budget - events);
+            let mut r = self.sim.run(self.limits.with_max_events(chunk));
+            events += r.events;
+            self.drain();
+            match r.stop {
+                StopReason::EventBudget { .. } if events < budget => continue,
+                StopReason::EventBudget { .. } => r.stop = StopReason::EventBudget { budget },
+                _ => {}
+            }
+            r.events = events;
+            break r;
+        };
         self.finish();
         report
     }
 
-    /// Runs the checkers over the recorded histories and adds their
-    /// findings to the metrics: per reader, `stale_reads`,
+    /// Takes the readers' and writers' operations that returned since the
+    /// last call and judges them; a front end that runs the simulation in
+    /// slices calls it between them, so what the nodes hold stays small.
+    pub fn drain(&mut self) {
+        self.kv.drain(&mut self.sim);
+    }
+
+    /// Each reader's name and its stale reads so far (as of the last
+    /// `drain`).
+    pub fn stale_so_far(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
+        self.kv.stale_so_far()
+    }
+
+    /// Runs the checkers over what is left of the recorded histories and
+    /// adds their findings to the metrics: per reader, `stale_reads`,
     /// `monotonic_read_violations` and the histogram `stale_age_ns` (each
-    /// reader's reads against every writer's writes).
+    /// reader's reads against every writer's writes); per replicated
+    /// group and session, theirs.
     pub fn finish(&mut self) {
         let nodes: Vec<(NodeId, String)> = self
             .sim
             .nodes()
             .map(|(id, name)| (id, name.to_string()))
-            .collect();
-        let writes: Vec<KvOp> = nodes
-            .iter()
-            .filter_map(|(id, _)| self.sim.node::<KvWriter>(*id))
-            .flat_map(|w| w.history().iter().copied())
             .collect();
         // Routers: the busiest shard's share of the calls and its p99.
         for (id, name) in &nodes {
@@ -81,31 +111,8 @@ impl Built {
             m.add(c, p99);
         }
         self.finish_replication(&nodes);
-        for (id, name) in &nodes {
-            let Some(reader) = self.sim.node::<KvReader>(*id) else {
-                continue;
-            };
-            // Reads begun in the warm-up are not judged; every write is
-            // kept, as what those after it are judged against.
-            let from = self.sim.metrics().measured_from().as_nanos();
-            let mut ops: Vec<KvOp> = reader
-                .history()
-                .iter()
-                .filter(|op| op.invoke >= from)
-                .copied()
-                .collect();
-            ops.extend_from_slice(&writes);
-            let report = consistency::check(&ops);
-            let m = self.sim.metrics_mut();
-            let stale = m.counter(&format!("{name}.stale_reads"));
-            m.add(stale, report.stale_reads);
-            let mono = m.counter(&format!("{name}.monotonic_read_violations"));
-            m.add(mono, report.monotonic_read_violations);
-            let ages = m.histogram(&format!("{name}.stale_age_ns"));
-            for age in report.stale_ages {
-                m.record(ages, age);
-            }
-        }
+        self.drain();
+        self.kv.record(self.sim.metrics_mut());
     }
 }
 
@@ -227,10 +234,15 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                 .memory_budget
                 .map_or(crate::engine::DEFAULT_MEMORY_BUDGET, |b| b.0),
         );
+    let kv = KvHistories::new(
+        &sim,
+        SimTime::ZERO + spec.run.warmup.map_or(SimDuration::ZERO, |w| w.0),
+    );
     Ok(Built {
         sim,
         limits,
         faults: super::timeline::fault_windows(spec),
+        kv,
     })
 }
 

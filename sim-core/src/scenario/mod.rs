@@ -22,6 +22,7 @@ mod checks;
 mod diagnostic;
 mod faults;
 mod graph;
+mod histories;
 mod judge;
 pub mod kinds;
 mod library;

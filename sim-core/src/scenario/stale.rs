@@ -1,30 +1,22 @@
 //! Stale reads judged while a run goes, for a front end that charts them
-//! over time: the run's readers, writers and sessions are found by their
-//! kind, and each call feeds every group's tracker the operations that
-//! returned since the last call, by the same rule as the end-of-run
-//! checker (`checker::consistency`). Once the run is over, each reader's
-//! count equals its `stale_reads`.
+//! over time: the readers' counts come from the run's own checker
+//! (`Built::drain` takes their histories as it goes), and each session's
+//! are judged here from its history, group by group, by the same rule as
+//! the end-of-run checker (`checker::consistency`). Once the run is over,
+//! each reader's and session's count equals its `stale_reads`.
 
-use crate::checker::consistency::{KvOp, StaleTracker};
+use super::build::Built;
+use crate::checker::consistency::{KvOp, Tracker};
 use crate::engine::Simulation;
 use crate::ids::NodeId;
-use crate::models::cache::{KvReader, KvWriter};
-use crate::models::replication::{Session, SessionOp};
+use crate::models::replication::Session;
 use crate::models::rpc::Rpc;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Role {
-    Reader,
-    Writer,
-    Session,
-}
-
-/// A node whose history feeds a tracker.
+/// A session whose history feeds its group's tracker.
 #[derive(Clone, Debug)]
 struct Source {
     id: NodeId,
     name: String,
-    role: Role,
     /// Operations before this index have been looked at.
     cursor: usize,
     /// Operations looked at that had not returned yet.
@@ -35,37 +27,28 @@ struct Source {
 #[derive(Clone, Debug, Default)]
 pub struct LiveStale {
     sources: Vec<Source>,
-    /// Per group (a replica group's sessions, or every reader and writer
-    /// of the key-value models): its sources and its tracker, since writes
+    /// Per replica group: its sessions and its tracker, since writes
     /// judge the reads of their own group.
-    groups: Vec<(String, Vec<usize>, StaleTracker)>,
+    groups: Vec<(String, Vec<usize>, Tracker)>,
 }
 
 impl LiveStale {
-    /// Finds the readers, writers and sessions of `sim`.
+    /// Finds the sessions of `sim`.
     pub fn new(sim: &Simulation<Rpc>) -> Self {
         let mut live = LiveStale::default();
         for (id, name) in sim.nodes() {
-            let (role, group) = if sim.node::<KvReader>(id).is_some() {
-                (Role::Reader, String::new())
-            } else if sim.node::<KvWriter>(id).is_some() {
-                (Role::Writer, String::new())
-            } else if let Some(s) = sim.node::<Session>(id) {
-                (Role::Session, s.group().to_string())
-            } else {
+            let Some(s) = sim.node::<Session>(id) else {
                 continue;
             };
             let index = live.sources.len();
+            let group = s.group().to_string();
             match live.groups.iter_mut().find(|(g, ..)| *g == group) {
                 Some((_, members, _)) => members.push(index),
-                None => live
-                    .groups
-                    .push((group, vec![index], StaleTracker::default())),
+                None => live.groups.push((group, vec![index], Tracker::default())),
             }
             live.sources.push(Source {
                 id,
                 name: name.to_string(),
-                role,
                 cursor: 0,
                 pending: Vec::new(),
             });
@@ -73,50 +56,38 @@ impl LiveStale {
         live
     }
 
-    /// Judges what returned since the last call, then calls `each` with
-    /// every reader's and session's name and its stale reads so far.
-    pub fn update(&mut self, sim: &Simulation<Rpc>, mut each: impl FnMut(&str, u64)) {
+    /// Judges what returned since the last call (the readers' as of the
+    /// run's last `drain`), then calls `each` with every reader's and
+    /// session's name and its stale reads so far.
+    pub fn update(&mut self, built: &Built, mut each: impl FnMut(&str, u64)) {
+        for (name, stale) in built.stale_so_far() {
+            each(name, stale);
+        }
         for (_, members, tracker) in &mut self.groups {
             let mut batch: Vec<KvOp> = Vec::new();
             for &i in members.iter() {
-                collect(sim, &mut self.sources[i], i as u32, &mut batch);
+                collect(&built.sim, &mut self.sources[i], i as u32, &mut batch);
             }
             tracker.add(&batch);
             for &i in members.iter() {
-                let s = &self.sources[i];
-                if s.role != Role::Writer {
-                    let stale = tracker.reads.get(&(i as u32)).map_or(0, |c| c.1);
-                    each(&s.name, stale);
-                }
+                let stale = tracker
+                    .clients
+                    .get(&(i as u32))
+                    .map_or(0, |c| c.stale_reads);
+                each(&self.sources[i].name, stale);
             }
         }
     }
 }
 
-/// Appends to `batch` the operations of `s` that have returned since it
-/// was last looked at.
+/// Appends to `batch` the operations of session `s` that have returned
+/// since it was last looked at (a refused or failed one is not part of
+/// the history).
 fn collect(sim: &Simulation<Rpc>, s: &mut Source, client: u32, batch: &mut Vec<KvOp>) {
-    enum History<'a> {
-        Kv(&'a [KvOp]),
-        Session(&'a [SessionOp]),
-    }
-    let history = match s.role {
-        Role::Reader => sim.node::<KvReader>(s.id).map(|n| History::Kv(n.history())),
-        Role::Writer => sim.node::<KvWriter>(s.id).map(|n| History::Kv(n.history())),
-        Role::Session => sim
-            .node::<Session>(s.id)
-            .map(|n| History::Session(n.history())),
+    let Some(history) = sim.node::<Session>(s.id).map(|n| n.history()) else {
+        return;
     };
-    let Some(history) = history else { return };
-    // None: not part of the history (a refused or failed operation).
-    let look = |i: usize| match history {
-        History::Kv(h) => Some(KvOp { client, ..h[i] }),
-        History::Session(h) => (!h[i].dropped).then(|| h[i].as_kv_op(client)),
-    };
-    let len = match history {
-        History::Kv(h) => h.len(),
-        History::Session(h) => h.len(),
-    };
+    let look = |i: usize| (!history[i].dropped).then(|| history[i].as_kv_op(client));
     // Operations that never return (a write whose answer was lost) stay
     // pending to the end, so this list is kept in place: every call looks
     // at it again.
@@ -128,14 +99,14 @@ fn collect(sim: &Simulation<Rpc>, s: &mut Source, client: u32, batch: &mut Vec<K
         Some(_) => true,
         None => false,
     });
-    for i in s.cursor..len {
+    for i in s.cursor..history.len() {
         match look(i) {
             Some(op) if op.ret.is_some() => batch.push(op),
             Some(_) => s.pending.push(i),
             None => {}
         }
     }
-    s.cursor = len;
+    s.cursor = history.len();
 }
 
 #[cfg(test)]
@@ -169,13 +140,14 @@ mod tests {
                     until,
                     ..built.limits
                 });
-                live.update(&built.sim, |name, n| {
+                built.drain();
+                live.update(&built, |name, n| {
                     last.insert(name.to_string(), n);
                 });
             }
             built.sim.run(built.limits);
             built.finish();
-            live.update(&built.sim, |name, n| {
+            live.update(&built, |name, n| {
                 last.insert(name.to_string(), n);
             });
             assert!(!last.is_empty(), "{story}: no readers found");

@@ -429,11 +429,17 @@ pub fn check_node(ctx: &Check<'_>, n: &NodeSpec, present: &[&str]) -> Result<(),
         .all_fields()
         .find(|f| f.required && !present.contains(&f.name))
     {
-        return Err(ctx.at(
-            n.name.span(),
-            &field,
-            format!("a {} node needs `{}`", kind.name, missing.name),
-        ));
+        // Nothing was written to point at: the node is, by its name.
+        return Err(ctx
+            .at(
+                n.name.span(),
+                &field,
+                format!("a {} node needs `{}`", kind.name, missing.name),
+            )
+            .with_expected(format!(
+                "`{}`, {}: {}",
+                missing.name, missing.value, missing.about
+            )));
     }
     shared::check(ctx, n)?;
     check_references(ctx, n, kind)?;

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use sim_core::scenario::Scenario;
 use sim_core::scenario::ScenarioSpec;
 use sim_core::scenario::seed_range;
-use sim_core::scenario::{Judged, judge, judged_variants, variant_label};
+use sim_core::scenario::{Graded, Judged, grade, judge, judged_variants, variant_label};
 
 /// What became of one expectation on one run.
 struct Entry {
@@ -128,6 +128,7 @@ fn run_one(
         why: None,
         replay: replay.clone(),
     };
+    let graded = grade(spec, variant, built.sim.metrics(), &report).unwrap_or_default();
     let judged = match judge(spec, variant, built.sim.metrics(), &report) {
         Ok(judged) => judged,
         Err(why) => {
@@ -137,6 +138,21 @@ fn run_one(
             return Ok(vec![e]);
         }
     };
+    let keys = graded.iter().map(|g| {
+        let mut e = entry(
+            format!("prediction \"{}\"", g.prediction.question.get_ref()),
+            "",
+        );
+        let holding = g.holding();
+        if holding.len() == 1 {
+            e.verdict = "held";
+        } else {
+            e.verdict = "failed";
+            e.why = Some(answer_key_problem(g, &holding));
+        }
+        e
+    });
+    let keys: Vec<Entry> = keys.collect();
     Ok(judged
         .into_iter()
         .map(
@@ -160,7 +176,39 @@ fn run_one(
                 e
             },
         )
+        .chain(keys)
         .collect())
+}
+
+/// Why a prediction's answer key failed on a run: no answer held, or
+/// several did, with the numbers the run measured.
+fn answer_key_problem(g: &Graded<'_>, holding: &[usize]) -> String {
+    let texts = |is: &[usize]| {
+        is.iter()
+            .map(|&i| format!("\"{}\"", g.prediction.answers[i].text.get_ref()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let measured: Vec<String> = g
+        .answers
+        .iter()
+        .flatten()
+        .map(|v| match v {
+            Ok(v) => format!("{} = {}", v.metric, number(v.actual)),
+            Err(why) => why.clone(),
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let what = if holding.is_empty() {
+        "no answer holds".to_string()
+    } else {
+        format!("{} answers hold ({})", holding.len(), texts(holding))
+    };
+    format!(
+        "exactly one answer must hold, but {what}; the run measured {}",
+        measured.join(", ")
+    )
 }
 
 /// Every judged variant of `scenario` on `seeds`, in (variant, seed) order.

@@ -24,6 +24,7 @@ mod compare;
 mod demo;
 mod library;
 mod output;
+mod predictions;
 mod replay;
 mod report;
 mod run;

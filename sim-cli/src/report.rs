@@ -27,6 +27,8 @@ pub struct RunSummary<'a> {
     pub sim: &'a Simulation<Rpc>,
     pub outcome: &'a RunReport,
     pub verdicts: &'a [Judged<'a>],
+    /// The run's grades on the predictions about its variant.
+    pub predictions: &'a [sim_core::scenario::Graded<'a>],
 }
 
 pub use sim_core::scenario::number;
@@ -75,7 +77,7 @@ pub fn use_colour(is_terminal: bool) -> bool {
 
 /// `text` in an ANSI style (`1` bold, `31` red, `32` green, `36` cyan) when
 /// `on`.
-fn paint(text: &str, style: &str, on: bool) -> String {
+pub fn paint(text: &str, style: &str, on: bool) -> String {
     if on {
         format!("\x1b[{style}m{text}\x1b[0m")
     } else {
@@ -227,6 +229,7 @@ impl RunSummary<'_> {
             }
         }
         out.push_str(&self.over_time(colour));
+        out.push_str(&super::predictions::text(self.predictions, colour));
         if !self.verdicts.is_empty() {
             let _ = writeln!(out, "\n{}", paint("expectations", "1", colour));
             for Judged {
@@ -447,6 +450,7 @@ impl RunSummary<'_> {
             "gauges": gauges,
             "series": series,
             "expectations": verdicts,
+            "predictions": super::predictions::json(self.predictions),
         });
         serde_json::to_string_pretty(&doc).expect("JSON from plain values")
     }

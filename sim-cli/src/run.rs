@@ -10,7 +10,7 @@ use super::build;
 use super::charts::Draw;
 use super::output::Outputs as Files;
 use super::{Failure, error, replay, report, resolve_pick, trace};
-use sim_core::scenario::{Judged, expectations_for, judge, variant_label};
+use sim_core::scenario::{Judged, expectations_for, grade, judge, variant_label};
 
 /// The files `run` may write besides its output.
 pub struct Outputs<'a> {
@@ -57,6 +57,7 @@ pub fn run(name: &str, pick: &Pick, json: bool, outputs: Outputs<'_>) -> Result<
         Some((order, mermaid.diagram(order)?))
     });
     let (verdicts, cut_short) = verdicts(&spec, variant, &built, &outcome);
+    let graded = grade(&spec, variant, built.sim.metrics(), &outcome).unwrap_or_default();
     let run = report::RunSummary {
         scenario: &scenario,
         spec: &spec,
@@ -66,6 +67,7 @@ pub fn run(name: &str, pick: &Pick, json: bool, outputs: Outputs<'_>) -> Result<
         sim: &built.sim,
         outcome: &outcome,
         verdicts: &verdicts,
+        predictions: &graded,
     };
     if json {
         println!("{}", run.to_json());
@@ -101,6 +103,12 @@ pub fn run(name: &str, pick: &Pick, json: bool, outputs: Outputs<'_>) -> Result<
     }
     if verdicts.iter().any(|j| !j.holds()) {
         return Err(Failure(1, "some expectations do not hold".into()));
+    }
+    if graded.iter().any(|g| g.supported().is_none()) {
+        return Err(Failure(
+            1,
+            "a prediction's answer key does not hold on this run".into(),
+        ));
     }
     Ok(())
 }

@@ -196,7 +196,7 @@ fn check_passes_the_shipped_story_and_fails_a_broken_one_with_a_replay_command()
     let (ok, out, err) = faultline(&["check", "double-charge", "--seeds", "2"]);
     assert!(ok, "{out}{err}");
     assert!(
-        out.contains("check: 6 of 6 judged expectations held"),
+        out.contains("check: 10 of 10 judged expectations held"),
         "{out}"
     );
 
@@ -226,13 +226,19 @@ fn check_json_lists_every_judged_expectation() {
     assert!(ok, "{err}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     let judged = doc["expectations"].as_array().unwrap();
-    // Three expectations, each about one variant, on two seeds.
-    assert_eq!(judged.len(), 6, "{out}");
+    // Three expectations and two predictions' answer keys, each about one
+    // variant, on two seeds.
+    assert_eq!(judged.len(), 10, "{out}");
     assert_eq!(
         (doc["judged"].as_u64(), doc["held"].as_u64()),
-        (Some(6), Some(6))
+        (Some(10), Some(10))
     );
-    for e in judged {
+    let (keys, judged): (Vec<_>, Vec<_>) = judged
+        .iter()
+        .partition(|e| e["metric"].as_str().unwrap().starts_with("prediction \""));
+    assert_eq!(keys.len(), 4, "{out}");
+    assert!(keys.iter().all(|k| k["verdict"] == "held"), "{out}");
+    for e in &judged {
         assert_eq!(e["scenario"], "double-charge");
         assert!(e["variant"] == "no-idempotency" || e["variant"] == "idempotency-keys");
         assert!(e["seed"] == 1 || e["seed"] == 2, "{e}");
@@ -242,7 +248,7 @@ fn check_json_lists_every_judged_expectation() {
     }
     // Expectations about one variant on one seed were judged on one run.
     let key = |e: &serde_json::Value| (e["variant"].to_string(), e["seed"].to_string());
-    for a in judged {
+    for a in &judged {
         for b in judged.iter().filter(|b| key(b) == key(a)) {
             assert_eq!(a["fingerprint"], b["fingerprint"]);
         }

@@ -38,12 +38,16 @@ pub fn expectations_for<'a>(
         .filter(move |e| applies_to(e, variant))
 }
 
-/// The variants that have at least one expectation, the scenario as
-/// written first (when it has any), then in file order.
+/// The variants that have at least one expectation or prediction, the
+/// scenario as written first (when it has any), then in file order.
 pub fn judged_variants(scenario: &Scenario) -> Vec<Option<&str>> {
+    let spec = &scenario.spec;
     std::iter::once(None)
         .chain(scenario.variants().map(Some))
-        .filter(|&v| expectations_for(&scenario.spec, v).next().is_some())
+        .filter(|&v| {
+            expectations_for(spec, v).next().is_some()
+                || super::predict::predictions_for(spec, v).next().is_some()
+        })
         .collect()
 }
 

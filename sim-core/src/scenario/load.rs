@@ -141,26 +141,35 @@ pub fn load(name: &str, file: &str, source: &str) -> Result<Scenario, Box<Diagno
     }
     for e in &scenario.spec.expectations {
         check_expectation(file, source, &scenario.spec, e).map_err(Box::new)?;
-        if let Some(v) = &e.variant
-            && !scenario.spec.variants.contains_key(v.get_ref())
-        {
-            return Err(Box::new(
-                Diagnostic::at(
-                    file,
-                    source,
-                    v.span(),
-                    format!("no variant `{}`", v.get_ref()),
-                )
-                .with_field("expect.variant")
-                .with_expected(format!(
-                    "one of: {}",
-                    scenario.variants().collect::<Vec<_>>().join(", ")
-                ))
-                .with_suggestion(did_you_mean(v.get_ref(), scenario.variants())),
-            ));
+        if let Some(v) = &e.variant {
+            check_variant_name(&scenario, v, "expect.variant").map_err(Box::new)?;
         }
     }
+    super::predict::check(&scenario).map_err(Box::new)?;
     Ok(scenario)
+}
+
+/// A variant an expectation or a prediction names exists.
+pub(super) fn check_variant_name(
+    scenario: &Scenario,
+    v: &Spanned<String>,
+    field: &str,
+) -> Result<(), Diagnostic> {
+    if scenario.spec.variants.contains_key(v.get_ref()) {
+        return Ok(());
+    }
+    Err(Diagnostic::at(
+        &scenario.file,
+        &scenario.source,
+        v.span(),
+        format!("no variant `{}`", v.get_ref()),
+    )
+    .with_field(field)
+    .with_expected(format!(
+        "one of: {}",
+        scenario.variants().collect::<Vec<_>>().join(", ")
+    ))
+    .with_suggestion(did_you_mean(v.get_ref(), scenario.variants())))
 }
 
 /// The override of a variant that breaks it: applied one by one in file
@@ -184,7 +193,7 @@ fn culprit(
 
 /// An expectation's value is a finite number, and each metric it names
 /// belongs to a node of the scenario (or the network).
-fn check_expectation(
+pub(super) fn check_expectation(
     file: &str,
     source: &str,
     spec: &ScenarioSpec,

@@ -60,6 +60,14 @@ pub const TABLES: &[(&str, &str)] = &[
         "An assertion on a metric, checked by `faultline run`, `check` and `explore`, the web app and the tests. An expectation that names a `variant` is about that variant only; one that names none is about the scenario as written only (a variant changes the system, so what holds of one need not hold of the other). `check` runs each variant once per seed and judges all of its expectations on that run. A run cut short (its event budget ran out) is not a result: its expectations are not judged, and the command fails with the reason.",
     ),
     (
+        "[[predict]]",
+        "A question the learner answers before the run, which the run then grades: the web app asks it before playing and shows the answer the run supports, its numbers and why; `faultline run` prints them; `faultline check` proves on every seed it runs that exactly one answer holds, so an answer key cannot be wrong.",
+    ),
+    (
+        "[[predict.answer]]",
+        "One of two to four answers to a prediction.",
+    ),
+    (
         "[[node.call]]",
         "A service's dependency and the policies on calls to it. Several are called in order (or all at once with `parallel = true`). Clients put the same policies directly on the node.",
     ),
@@ -140,6 +148,12 @@ pub const FIELDS: &[FieldDoc] = &[
         "expect",
         "array of tables",
         "See `[[expect]]`.",
+    ),
+    f(
+        "top level",
+        "predict",
+        "array of tables",
+        "See `[[predict]]`.",
     ),
     f(
         "[run]",
@@ -646,6 +660,42 @@ pub const FIELDS: &[FieldDoc] = &[
         "Why it should hold; shown when it does not.",
     ),
     f(
+        "[[predict]]",
+        "question",
+        "text",
+        "What the learner is asked.",
+    ),
+    f(
+        "[[predict]]",
+        "variant",
+        "variant name",
+        "The variant it is about (absent: the scenario as written).",
+    ),
+    f(
+        "[[predict]]",
+        "answer",
+        "two to four `[[predict.answer]]` tables",
+        "The answers the learner chooses from.",
+    ),
+    f(
+        "[[predict.answer]]",
+        "text",
+        "text",
+        "The answer as the learner reads it.",
+    ),
+    f(
+        "[[predict.answer]]",
+        "when",
+        "list of `{ metric, op, value }`",
+        "Expectations (as in `[[expect]]`, without `variant` or `because`); the answer is the run's when all of them hold.",
+    ),
+    f(
+        "[[predict.answer]]",
+        "because",
+        "text",
+        "Why the run comes out so; shown once the answer is graded.",
+    ),
+    f(
         "retry",
         "attempts",
         "integer >= 1",
@@ -967,6 +1017,8 @@ pub fn schema_fields() -> Vec<(&'static str, Vec<String>)> {
         ("[[fault]]", serde_fields::<spec::FaultSpec>()),
         ("[variants.NAME]", serde_fields::<spec::VariantSpec>()),
         ("[[expect]]", serde_fields::<spec::ExpectSpec>()),
+        ("[[predict]]", serde_fields::<spec::PredictSpec>()),
+        ("[[predict.answer]]", serde_fields::<spec::AnswerSpec>()),
         ("[[node.call]]", serde_fields::<spec::CallSpec>()),
         ("retry", serde_fields::<spec::RetrySpec>()),
         ("breaker", serde_fields::<spec::BreakerSpec>()),

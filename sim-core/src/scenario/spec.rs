@@ -38,6 +38,8 @@ pub struct ScenarioSpec {
     pub variants: BTreeMap<String, Spanned<VariantSpec>>,
     #[serde(default, rename = "expect")]
     pub expectations: Vec<ExpectSpec>,
+    #[serde(default, rename = "predict")]
+    pub predictions: Vec<PredictSpec>,
 }
 
 /// The name of replica `i` of a replicated node `group`: `api-0`.
@@ -586,6 +588,31 @@ pub struct ExpectSpec {
     pub op: Spanned<CompareOp>,
     pub value: Spanned<toml::Value>,
     /// Why this should hold, shown when it does not.
+    #[serde(default)]
+    pub because: String,
+}
+
+/// A question for the learner, whose answers the run grades.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictSpec {
+    pub question: Spanned<String>,
+    /// The variant it is about (absent: the scenario as written).
+    pub variant: Option<Spanned<String>>,
+    #[serde(rename = "answer")]
+    pub answers: Vec<AnswerSpec>,
+}
+
+/// One answer to a prediction: true when every one of its conditions
+/// holds of the run.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerSpec {
+    pub text: Spanned<String>,
+    /// Expectations (without `variant` or `because`), all of which make
+    /// the answer true.
+    pub when: Vec<ExpectSpec>,
+    /// Why the run came out so, shown once it is graded.
     #[serde(default)]
     pub because: String,
 }

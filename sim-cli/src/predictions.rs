@@ -1,0 +1,84 @@
+//! A run's grades on its story's predictions, as `faultline run` prints
+//! them: each question, the answer the run supports with the numbers that
+//! decide it, and why (`sim_core::scenario::grade` grades them).
+
+use super::report::{number, paint};
+use serde_json::{Value, json};
+use sim_core::scenario::Graded;
+use std::fmt::Write;
+
+/// The numbers an answer's conditions read on the run.
+fn measured(g: &Graded<'_>, answer: usize) -> String {
+    let mut read: Vec<String> = Vec::new();
+    for v in &g.answers[answer] {
+        let text = match v {
+            Ok(v) => format!("{} = {}", v.metric, number(v.actual)),
+            Err(why) => why.clone(),
+        };
+        // A range reads one metric twice: say it once.
+        if !read.contains(&text) {
+            read.push(text);
+        }
+    }
+    read.join(", ")
+}
+
+/// The predictions section of the text report (empty without any).
+pub fn text(graded: &[Graded<'_>], colour: bool) -> String {
+    let mut out = String::new();
+    if graded.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "\n{}", paint("predictions", "1", colour));
+    for g in graded {
+        let _ = writeln!(out, "  {}", g.prediction.question.get_ref());
+        match g.supported() {
+            Some(i) => {
+                let a = &g.prediction.answers[i];
+                let _ = writeln!(
+                    out,
+                    "    {} {} ({})",
+                    paint("answer", "32", colour),
+                    a.text.get_ref(),
+                    measured(g, i)
+                );
+                if !a.because.is_empty() {
+                    let _ = writeln!(out, "    why: {}", a.because);
+                }
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "    {} this run supports no single answer ({} hold)",
+                    paint("FAIL", "31", colour),
+                    g.holding().len()
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The predictions as JSON: the question, every answer with whether it
+/// holds and what it read, and the supported answer's index.
+pub fn json(graded: &[Graded<'_>]) -> Value {
+    let list: Vec<Value> = graded
+        .iter()
+        .map(|g| {
+            let holding = g.holding();
+            let answers: Vec<Value> = g
+                .prediction
+                .answers
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    json!({"text": a.text.get_ref(), "holds": holding.contains(&i),
+                           "measured": measured(g, i), "because": a.because})
+                })
+                .collect();
+            json!({"question": g.prediction.question.get_ref(), "answers": answers,
+                   "supported": g.supported()})
+        })
+        .collect();
+    Value::Array(list)
+}

@@ -64,20 +64,25 @@ fn every_story_tells_its_lesson_on_five_seeds() {
             !scenario.spec.expectations.is_empty(),
             "{name} asserts nothing"
         );
-        // Each (variant, seed) runs once; all its expectations are judged on it.
-        let mut variants: Vec<Option<&str>> = scenario
-            .spec
-            .expectations
-            .iter()
-            .map(|e| e.variant.as_ref().map(|v| v.get_ref().as_str()))
-            .collect();
-        variants.sort();
-        variants.dedup();
-        for variant in variants {
+        // Each (variant, seed) runs once; all its expectations are judged
+        // on it, and each prediction about it has exactly one answer.
+        for variant in sim_core::scenario::judged_variants(&scenario) {
             let spec = scenario.resolve(variant, &[]).unwrap();
             for seed in 1..=5 {
                 let mut built = build(&spec, seed).unwrap();
                 let report = built.run();
+                let graded =
+                    sim_core::scenario::grade(&spec, variant, built.sim.metrics(), &report)
+                        .unwrap();
+                for g in graded {
+                    assert_eq!(
+                        g.holding().len(),
+                        1,
+                        "{name} [{}] seed {seed}: \"{}\" needs exactly one answer",
+                        variant.unwrap_or("base"),
+                        g.prediction.question.get_ref()
+                    );
+                }
                 for e in scenario
                     .spec
                     .expectations

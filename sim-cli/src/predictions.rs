@@ -2,26 +2,10 @@
 //! them: each question, the answer the run supports with the numbers that
 //! decide it, and why (`sim_core::scenario::grade` grades them).
 
-use super::report::{number, paint};
+use super::report::paint;
 use serde_json::{Value, json};
 use sim_core::scenario::Graded;
 use std::fmt::Write;
-
-/// The numbers an answer's conditions read on the run.
-fn measured(g: &Graded<'_>, answer: usize) -> String {
-    let mut read: Vec<String> = Vec::new();
-    for v in &g.answers[answer] {
-        let text = match v {
-            Ok(v) => format!("{} = {}", v.metric, number(v.actual)),
-            Err(why) => why.clone(),
-        };
-        // A range reads one metric twice: say it once.
-        if !read.contains(&text) {
-            read.push(text);
-        }
-    }
-    read.join(", ")
-}
 
 /// The predictions section of the text report (empty without any).
 pub fn text(graded: &[Graded<'_>], colour: bool) -> String {
@@ -40,7 +24,7 @@ pub fn text(graded: &[Graded<'_>], colour: bool) -> String {
                     "    {} {} ({})",
                     paint("answer", "32", colour),
                     a.text.get_ref(),
-                    measured(g, i)
+                    g.measured(i)
                 );
                 if !a.because.is_empty() {
                     let _ = writeln!(out, "    why: {}", a.because);
@@ -73,7 +57,7 @@ pub fn json(graded: &[Graded<'_>]) -> Value {
                 .enumerate()
                 .map(|(i, a)| {
                     json!({"text": a.text.get_ref(), "holds": holding.contains(&i),
-                           "measured": measured(g, i), "because": a.because})
+                           "measured": g.measured(i), "because": a.because})
                 })
                 .collect();
             json!({"question": g.prediction.question.get_ref(), "answers": answers,

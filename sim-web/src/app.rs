@@ -71,6 +71,8 @@ pub struct App {
     pub frames: u64,
     /// The story panel's prose as textures.
     pub text: crate::textcache::TextCache,
+    /// The learner's answers to the stories' predictions.
+    pub choices: crate::predict_view::Choices,
 }
 
 impl Default for App {
@@ -108,6 +110,7 @@ impl App {
             inspected: None,
             show_story: true,
             text: Default::default(),
+            choices: Default::default(),
             error: None,
             base_url: String::new(),
             share_link: None,
@@ -321,6 +324,7 @@ impl App {
         let Some(p) = &self.player else { return };
         // The prose is drawn from cached textures (see `textcache`).
         let text = &mut self.text;
+        let choices = &mut self.choices;
         egui::ScrollArea::vertical().show(ui, |ui| {
             text.label(ui, RichText::new(&p.spec.title).heading());
             text.label(ui, RichText::new(&p.spec.summary).italics());
@@ -328,6 +332,7 @@ impl App {
             for paragraph in reflow(&p.spec.story) {
                 text.label(ui, paragraph.replace("**", ""));
             }
+            crate::predict_view::show(ui, p, choices);
             if !p.spec.look_for.is_empty() {
                 ui.separator();
                 text.label(ui, RichText::new("What to look for").strong());
@@ -690,12 +695,31 @@ pub fn state_json(a: &App) -> String {
         "fingerprint": p.fingerprint(),
         "error": a.error,
         "expectations": verdicts_json(p),
+        "predictions": predictions_json(a, p),
         "changed_parameters": p.overrides.len(),
         "requests": observed.requests.len(),
         "marks": observed.marks.len(),
         "compare": compare,
     })
     .to_string()
+}
+
+/// The predictions about the variant played: the learner's answer, and
+/// once the run has ended the run's and what decided it.
+fn predictions_json(a: &App, p: &Player) -> Vec<serde_json::Value> {
+    let answered = p.answered();
+    sim_core::scenario::predictions_for(&p.spec, p.variant.as_deref())
+        .enumerate()
+        .map(|(i, q)| {
+            let result = answered.and_then(|r| r.get(i));
+            json!({
+                "question": q.question.get_ref(),
+                "chosen": a.choices.get(&crate::predict_view::key(p, i)),
+                "supported": result.and_then(|r| r.supported),
+                "measured": result.map(|r| r.measured.clone()),
+            })
+        })
+        .collect()
 }
 
 /// The expectations' verdicts as a JSON list.

@@ -13,6 +13,7 @@ pub mod inspector;
 pub mod observe;
 pub mod params;
 pub mod player;
+pub mod predict_view;
 pub mod sample;
 pub mod share;
 pub mod textcache;

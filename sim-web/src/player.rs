@@ -24,7 +24,7 @@ use sim_core::Metrics;
 use sim_core::RunLimits;
 use sim_core::scenario::ScenarioSpec;
 use sim_core::scenario::expectations_for;
-use sim_core::scenario::{Built, Verdict, build, evaluate};
+use sim_core::scenario::{Built, Verdict, build, evaluate, grade_on};
 use sim_core::scenario::{Scenario, load};
 use sim_core::{SimDuration, SimTime};
 
@@ -50,6 +50,14 @@ pub struct Outcome {
     pub verdict: Result<Verdict, String>,
 }
 
+/// What the run says of one prediction about its variant.
+pub struct Answered {
+    /// The answer the run supports, if exactly one holds.
+    pub supported: Option<usize>,
+    /// The numbers that decide it.
+    pub measured: String,
+}
+
 pub struct Player {
     /// The story's name (or "shared" for a link's scenario).
     pub name: String,
@@ -68,6 +76,9 @@ pub struct Player {
     /// Simulated seconds per real second.
     pub speed: f64,
     outcomes: Option<Vec<Outcome>>,
+    /// The run's answers to the predictions about its variant, once it has
+    /// finished (in the order of `predictions_for`).
+    answered: Option<Vec<Answered>>,
     /// Why the run stopped before its end (its event or memory budget ran
     /// out): then it is not a result, and no expectation is judged.
     cut_short: Option<String>,
@@ -109,6 +120,7 @@ impl Player {
             playing: false,
             speed: 1.0,
             outcomes: None,
+            answered: None,
             cut_short: None,
             user_faults: Vec::new(),
             overrides: Vec::new(),
@@ -137,6 +149,7 @@ impl Player {
         self.end = SimTime::ZERO + self.spec.run.duration.0;
         self.target = SimTime::ZERO;
         self.outcomes = None;
+        self.answered = None;
         self.cut_short = None;
         let faults = std::mem::take(&mut self.user_faults);
         for f in faults {
@@ -381,6 +394,33 @@ impl Player {
                 })
                 .collect(),
         );
+        let graded = grade_on(
+            &self.spec,
+            self.variant.as_deref(),
+            metrics,
+            &self.built.faults,
+            end,
+        );
+        self.answered = Some(
+            graded
+                .iter()
+                .map(|g| {
+                    let supported = g.supported();
+                    Answered {
+                        supported,
+                        measured: supported.map(|i| g.measured(i)).unwrap_or_default(),
+                    }
+                })
+                .collect(),
+        );
+    }
+
+    /// The run's answers to its predictions, once it has finished (none
+    /// for a run cut short: it is not a result).
+    pub fn answered(&self) -> Option<&[Answered]> {
+        self.answered
+            .as_deref()
+            .filter(|_| self.cut_short.is_none())
     }
 
     /// Schedules a fault the user asked for, as soon as it can be placed

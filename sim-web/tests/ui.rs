@@ -275,3 +275,54 @@ fn hostile_share_links_get_a_message_and_the_app_keeps_working() {
     app.player.as_mut().unwrap().run_to_end();
     assert!(app.player.as_ref().unwrap().cut_short().is_none());
 }
+
+/// A learner answers a prediction before the run, plays it to the end,
+/// and the run grades the answer: the right one is confirmed, a wrong
+/// one is shown beside the run's, with the number that decides it.
+#[test]
+fn a_prediction_is_answered_before_the_run_and_graded_by_it() {
+    let mut h = harness();
+    h.get_by_label("double-charge").click();
+    h.run();
+    h.get_by_label("no-idempotency").click();
+    h.run();
+    assert!(shows(&h, "Predict, then watch"));
+    assert!(shows(&h, "Choose an answer, then play."));
+    h.get_by_label("Between 50 and 1,000: several in every hundred orders")
+        .click();
+    h.run();
+    assert!(shows(&h, "The run grades your answer when it ends."));
+    h.get_by_label("Run to end").click();
+    h.run();
+    assert!(
+        shows(&h, "You were right."),
+        "the right answer is confirmed"
+    );
+    assert!(shows(&h, "Measured: ledger.duplicate_charges = "));
+
+    // The other variant's prediction, answered wrongly.
+    h.get_by_label("idempotency-keys").click();
+    h.run();
+    h.get_by_label("They stop: with keys, nothing needs retrying")
+        .click();
+    h.run();
+    h.get_by_label("Run to end").click();
+    h.run();
+    assert!(shows(&h, "Not this time."));
+    assert!(shows(
+        &h,
+        "They stop: with keys, nothing needs retrying (your answer)"
+    ));
+    assert!(shows(&h, "(the run's answer)"));
+    assert!(shows(&h, "Why: a retry carries the same key"));
+    assert!(shows(
+        &h,
+        "Why not your answer: keys do not stop replies from being lost"
+    ));
+
+    // Back to the first variant: the answer is remembered, and graded
+    // again once that run ends.
+    h.get_by_label("no-idempotency").click();
+    h.run();
+    assert!(shows(&h, "The run grades your answer when it ends."));
+}

@@ -131,6 +131,27 @@ try {
   } else {
     fail(`side by side: ${JSON.stringify(sideBySide)}`);
   }
+
+  // A prediction graded by the run: the double charge without keys,
+  // played to its end; the story panel shows the run's answer and the
+  // number that decides it.
+  await page.evaluate(() => {
+    window.faultline.open_story("double-charge");
+    window.faultline.choose_variant("no-idempotency");
+    window.faultline.play(1000);
+  });
+  await page.waitForFunction(() => JSON.parse(window.faultline.state()).finished, null, {
+    timeout: 120000,
+    polling: 200,
+  });
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: `${shots}/prediction-graded.png` });
+  const graded = JSON.parse(await page.evaluate(() => window.faultline.state())).predictions;
+  if (graded.length === 1 && graded[0].supported === 2 && graded[0].measured.startsWith("ledger.duplicate_charges = ")) {
+    console.log(`ok a prediction is graded by the run (${graded[0].measured})`);
+  } else {
+    fail(`the prediction was not graded as expected: ${JSON.stringify(graded)}`);
+  }
   await page.evaluate(() => {
     window.faultline.compare("");
     window.faultline.choose_variant("idempotency-keys");

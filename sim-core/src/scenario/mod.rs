@@ -49,7 +49,7 @@ pub use judge::{
 pub use library::STORIES;
 pub use limits::{MAX_GRID_POINTS, MAX_SEEDS, MAX_SHARDS, MAX_SWEEP_JOBS, seed_range};
 pub use load::{Scenario, load, parse_set_value};
-pub use predict::{Graded, grade, predictions_for};
+pub use predict::{Graded, grade, grade_on, predictions_for};
 pub use reference::{documented_fields, markdown as reference_page, schema_fields};
 pub use spec::{NodeKind, ScenarioSpec, instance_name};
 pub use stale::LiveStale;

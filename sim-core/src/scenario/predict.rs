@@ -99,6 +99,22 @@ impl Graded<'_> {
             .collect()
     }
 
+    /// The numbers answer `answer`'s conditions read on the run
+    /// ("ledger.duplicate_charges = 235"), each metric once.
+    pub fn measured(&self, answer: usize) -> String {
+        let mut read: Vec<String> = Vec::new();
+        for v in &self.answers[answer] {
+            let text = match v {
+                Ok(v) => format!("{} = {}", v.metric, super::judge::number(v.actual)),
+                Err(why) => why.clone(),
+            };
+            if !read.contains(&text) {
+                read.push(text);
+            }
+        }
+        read.join(", ")
+    }
+
     /// The answer the run supports: the one that holds, when exactly one
     /// does.
     pub fn supported(&self) -> Option<usize> {
@@ -121,7 +137,19 @@ pub fn grade<'a>(
         return Err(why);
     }
     let faults = super::timeline::fault_windows(spec);
-    Ok(predictions_for(spec, variant)
+    Ok(grade_on(spec, variant, metrics, &faults, report.end_time))
+}
+
+/// The grades on a run that reached its end at `end` (a front end that
+/// knows the run was not cut short).
+pub fn grade_on<'a>(
+    spec: &'a ScenarioSpec,
+    variant: Option<&'a str>,
+    metrics: &Metrics,
+    faults: &[super::timeline::FaultWindow],
+    end: crate::time::SimTime,
+) -> Vec<Graded<'a>> {
+    predictions_for(spec, variant)
         .map(|p| Graded {
             prediction: p,
             answers: p
@@ -130,12 +158,12 @@ pub fn grade<'a>(
                 .map(|a| {
                     a.when
                         .iter()
-                        .map(|c| evaluate(c, metrics, &faults, report.end_time))
+                        .map(|c| evaluate(c, metrics, faults, end))
                         .collect()
                 })
                 .collect(),
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]

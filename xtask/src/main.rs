@@ -139,6 +139,10 @@ fn test() -> Result<(), String> {
         println!("tests: {passed} passed, {failed} failed");
         return Err(format!("cargo test failed ({status})"));
     }
+    // Every story's lesson and answer keys on 100 seeds, in a release
+    // build: a learner may type any seed.
+    stories_hold_on_many_seeds()?;
+    passed += 1;
     // The web app in a real browser.
     let (p, f) = web::browser_test()?;
     passed += p;
@@ -151,6 +155,25 @@ fn test() -> Result<(), String> {
         return Err("cargo test ran no tests".into());
     }
     Ok(())
+}
+
+/// How many seeds every story's expectations and answer keys must hold on.
+const STORY_SEEDS: &str = "100";
+
+/// `faultline check` of every shipped story on `STORY_SEEDS` seeds, with
+/// the release CLI (a debug build would take ten times as long).
+fn stories_hold_on_many_seeds() -> Result<(), String> {
+    let mut build = cargo();
+    build.args(["build", "--release", "-p", "sim-cli"]);
+    run("the release CLI builds", build)?;
+    let mut check = Command::new(root().join("target/release/faultline"));
+    check.arg("check");
+    check.args(sim_core::scenario::STORIES.iter().map(|(name, _)| *name));
+    check.args(["--seeds", STORY_SEEDS]);
+    run(
+        &format!("every story's expectations and predictions hold on {STORY_SEEDS} seeds"),
+        check,
+    )
 }
 
 /// Reads `test result: ok. 12 passed; 0 failed; ...`.

@@ -189,17 +189,6 @@ fn answer_key_problem(g: &Graded<'_>, holding: &[usize]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let measured: Vec<String> = g
-        .answers
-        .iter()
-        .flatten()
-        .map(|v| match v {
-            Ok(v) => format!("{} = {}", v.metric, number(v.actual)),
-            Err(why) => why.clone(),
-        })
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
     let what = if holding.is_empty() {
         "no answer holds".to_string()
     } else {
@@ -207,7 +196,7 @@ fn answer_key_problem(g: &Graded<'_>, holding: &[usize]) -> String {
     };
     format!(
         "exactly one answer must hold, but {what}; the run measured {}",
-        measured.join(", ")
+        g.measured_all()
     )
 }
 

@@ -25,7 +25,14 @@ pub fn variant_label(variant: Option<&str>) -> &str {
 
 /// Whether `e` is about `variant` (`None`: the scenario as written).
 pub fn applies_to(e: &ExpectSpec, variant: Option<&str>) -> bool {
-    e.variant.as_ref().map(|v| v.get_ref().as_str()) == variant
+    is_about(e.variant.as_ref(), variant)
+}
+
+/// Whether something that names `named` (an expectation's or a
+/// prediction's `variant`; none: the scenario as written) is about
+/// `variant`.
+pub(super) fn is_about(named: Option<&toml::Spanned<String>>, variant: Option<&str>) -> bool {
+    named.map(|v| v.get_ref().as_str()) == variant
 }
 
 /// The expectations of `spec` that are about `variant`, in file order.

@@ -75,7 +75,7 @@ pub fn predictions_for<'a>(
 ) -> impl Iterator<Item = &'a PredictSpec> + 'a {
     spec.predictions
         .iter()
-        .filter(move |p| p.variant.as_ref().map(|v| v.get_ref().as_str()) == variant)
+        .filter(move |p| super::judge::is_about(p.variant.as_ref(), variant))
 }
 
 /// One prediction graded on one run.
@@ -102,17 +102,13 @@ impl Graded<'_> {
     /// The numbers answer `answer`'s conditions read on the run
     /// ("ledger.duplicate_charges = 235"), each metric once.
     pub fn measured(&self, answer: usize) -> String {
-        let mut read: Vec<String> = Vec::new();
-        for v in &self.answers[answer] {
-            let text = match v {
-                Ok(v) => format!("{} = {}", v.metric, super::judge::number(v.actual)),
-                Err(why) => why.clone(),
-            };
-            if !read.contains(&text) {
-                read.push(text);
-            }
-        }
-        read.join(", ")
+        measured(&self.answers[answer])
+    }
+
+    /// The numbers every answer's conditions read, each metric once: what
+    /// decided a key that supports no single answer.
+    pub fn measured_all(&self) -> String {
+        measured(self.answers.iter().flatten())
     }
 
     /// The answer the run supports: the one that holds, when exactly one
@@ -123,6 +119,22 @@ impl Graded<'_> {
             _ => None,
         }
     }
+}
+
+/// What `verdicts` read on the run ("ledger.duplicate_charges = 235"),
+/// each once.
+fn measured<'v>(verdicts: impl IntoIterator<Item = &'v Result<Verdict, String>>) -> String {
+    let mut read: Vec<String> = Vec::new();
+    for v in verdicts {
+        let text = match v {
+            Ok(v) => format!("{} = {}", v.metric, super::judge::number(v.actual)),
+            Err(why) => why.clone(),
+        };
+        if !read.contains(&text) {
+            read.push(text);
+        }
+    }
+    read.join(", ")
 }
 
 /// The run's grades on the predictions about `variant`. A run cut short

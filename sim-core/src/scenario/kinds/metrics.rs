@@ -194,15 +194,8 @@ pub fn produces(
     name: &str,
 ) -> bool {
     let recorded = |name: &str, stat: Option<&str>| {
-        recorders.iter().any(|(prefix, metrics)| {
-            name.strip_prefix(prefix.as_str())
-                .and_then(|rest| rest.strip_prefix('.'))
-                .is_some_and(|rest| {
-                    metrics.iter().any(|m| {
-                        matches(m.name, rest)
-                            && stat.map_or(m.shape == Shape::Counter, |s| takes(m.shape, s))
-                    })
-                })
+        recorded_as(recorders, name, |m| {
+            stat.map_or(m.shape == Shape::Counter, |s| takes(m.shape, s))
         })
     };
     if recorded(name, None) {
@@ -256,14 +249,20 @@ pub fn listed(metrics: &[Metric]) -> String {
 /// Whether the scenario declares the metric `name` of this shape: for
 /// the test that every metric a run records is declared.
 pub fn declares(recorders: &[(String, &'static [Metric])], name: &str, shape: Shape) -> bool {
+    recorded_as(recorders, name, |m| m.shape == shape)
+}
+
+/// Whether some recorder's metric called `name` (its prefix, a dot, then
+/// what the metric's pattern stands for) is also `fits`.
+fn recorded_as(
+    recorders: &[(String, &'static [Metric])],
+    name: &str,
+    fits: impl Fn(&Metric) -> bool,
+) -> bool {
     recorders.iter().any(|(prefix, metrics)| {
         name.strip_prefix(prefix.as_str())
             .and_then(|rest| rest.strip_prefix('.'))
-            .is_some_and(|rest| {
-                metrics
-                    .iter()
-                    .any(|m| m.shape == shape && matches(m.name, rest))
-            })
+            .is_some_and(|rest| metrics.iter().any(|m| fits(m) && matches(m.name, rest)))
     })
 }
 

@@ -26,7 +26,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// The stories in the library, with one line each.
+    /// The learning path: the stories in chapters, each with its lesson.
     List,
     /// A story's narrative, what to look for, questions to try, and its variants.
     Explain {

@@ -105,10 +105,7 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> Result<(), Failure> {
     match command {
-        Command::List => {
-            list();
-            Ok(())
-        }
+        Command::List => list(),
         Command::Explain { scenario } => explain(&scenario),
         Command::Run {
             scenario,
@@ -211,16 +208,24 @@ pub fn shell_word(word: &str) -> String {
     }
 }
 
-fn list() {
-    let width = library::STORIES
-        .iter()
-        .map(|(n, _)| n.len())
-        .max()
-        .unwrap_or(0);
-    for (name, _) in library::STORIES {
-        let summary = open(name).map_or_else(|e| e.1, |s| s.spec.summary.clone());
-        println!("{name:<width$}  {summary}");
+/// The learning path: the stories in chapters, each with its lesson and
+/// minutes, in the order the web app's home page shows them.
+fn list() -> Result<(), Failure> {
+    let path = sim_core::scenario::learning_path().map_err(|e| Failure(2, e))?;
+    let width = path.steps().map(|(_, s)| s.name.len()).max().unwrap_or(0);
+    println!("{}\n", path.intro);
+    for (i, chapter) in path.chapters.iter().enumerate() {
+        println!("{}. {}: {}", i + 1, chapter.title, chapter.about);
+        for step in &chapter.stories {
+            println!(
+                "   {:<width$}  {:>3} min  {}",
+                step.name, step.minutes, step.lesson
+            );
+        }
+        println!();
     }
+    println!("faultline explain NAME tells a story; faultline run NAME runs it.");
+    Ok(())
 }
 
 fn explain(name: &str) -> Result<(), Failure> {

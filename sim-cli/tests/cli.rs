@@ -74,17 +74,24 @@ fn story_text() -> String {
 }
 
 #[test]
-fn list_shows_every_story_with_its_summary() {
+fn list_shows_the_learning_path() {
     let (ok, out, _) = faultline(&["list"]);
     assert!(ok);
-    let first = out.lines().next().unwrap();
-    assert!(first.starts_with("double-charge "), "{out}");
-    assert!(first.contains("  A payment times out"), "{out}");
-    for story in ["queues", "cascading-failure", "tail-at-scale", "sick-node"] {
-        assert!(
-            out.lines().any(|l| l.starts_with(story)),
-            "{story} missing:\n{out}"
-        );
+    assert!(out.starts_with("Faultline simulates"), "{out}");
+    assert!(out.contains("\n1. Queues and load: "), "{out}");
+    let first = out.lines().find(|l| l.starts_with("   ")).unwrap();
+    assert!(first.starts_with("   queues "), "{out}");
+    assert!(
+        first.contains(" 12 min  A queue that never refuses"),
+        "{out}"
+    );
+    // Every story, once, in chapters.
+    for (story, _) in sim_core::scenario::STORIES {
+        let lines = out
+            .lines()
+            .filter(|l| l.trim_start().starts_with(&format!("{story} ")))
+            .count();
+        assert_eq!(lines, 1, "{story}:\n{out}");
     }
 }
 
@@ -264,7 +271,9 @@ fn run_judges_only_the_expectations_about_its_variant() {
         "/../scenarios/eventually-wrong.toml"
     ))
     .unwrap();
-    let about = |v: &str| text.matches(&format!("variant = \"{v}\"")).count();
+    // Predictions come after the expectations and name variants too.
+    let expectations = text.split("[[predict]]").next().unwrap();
+    let about = |v: &str| expectations.matches(&format!("variant = \"{v}\"")).count();
     for variant in ["read-your-writes", "anti-entropy"] {
         let (_, out, err) = faultline(&["run", "eventually-wrong", "--variant", variant, "--json"]);
         let doc: serde_json::Value =

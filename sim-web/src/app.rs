@@ -14,6 +14,7 @@
 
 use crate::chart_view::charts;
 pub use crate::chart_view::{CHART_LINES, CHART_POINTS, Chart, Lines, chart_data};
+use crate::home::{self, Progress};
 use crate::inspector::{inspector, verdicts};
 use crate::params::{self, Param};
 use crate::player::{FRAME_BUDGET, Player};
@@ -24,7 +25,9 @@ use egui::{Color32, RichText};
 use serde_json::json;
 use sim_core::scenario::AS_WRITTEN;
 use sim_core::scenario::STORIES;
+use sim_core::scenario::{LearningPath, learning_path};
 use sim_core::{SimDuration, SimTime};
+use std::collections::BTreeMap;
 
 /// A story in the library list.
 #[derive(Clone, Debug)]
@@ -73,7 +76,18 @@ pub struct App {
     pub text: crate::textcache::TextCache,
     /// The learner's answers to the stories' predictions.
     pub choices: crate::predict_view::Choices,
+    /// The stories in chapters (or why the path does not load).
+    pub path: Result<LearningPath, String>,
+    /// The stories the learner has played to the end (`web.rs` keeps it
+    /// in localStorage).
+    pub progress: Progress,
+    /// Where this frame drew the widgets a person clicks on the way
+    /// through a story, by name: browser tests click at these places.
+    pub places: Places,
 }
+
+/// Widgets' places by name, in points from the window's corner.
+pub type Places = BTreeMap<String, egui::Rect>;
 
 impl Default for App {
     fn default() -> Self {
@@ -95,15 +109,30 @@ fn secs(t: SimTime) -> f64 {
 
 impl App {
     pub fn new() -> Self {
+        let path = learning_path();
+        let mut stories: Vec<StoryEntry> = STORIES
+            .iter()
+            .map(|&(name, text)| StoryEntry {
+                name,
+                title: title_of(text),
+                text,
+            })
+            .collect();
+        // In the path's order; a story the path lacks (it has none) last.
+        if let Ok(path) = &path {
+            let order: Vec<&str> = path.steps().map(|(_, s)| s.name.as_str()).collect();
+            stories.sort_by_key(|s| {
+                order
+                    .iter()
+                    .position(|n| *n == s.name)
+                    .unwrap_or(usize::MAX)
+            });
+        }
         App {
-            stories: STORIES
-                .iter()
-                .map(|&(name, text)| StoryEntry {
-                    name,
-                    title: title_of(text),
-                    text,
-                })
-                .collect(),
+            stories,
+            path,
+            progress: Progress::default(),
+            places: Places::new(),
             player: None,
             compare: None,
             params: Vec::new(),
@@ -205,6 +234,38 @@ impl App {
         b.work(budget);
     }
 
+    /// Closes the open story and shows the home page.
+    pub fn go_home(&mut self) {
+        self.player = None;
+        self.compare = None;
+        self.error = None;
+        self.params.clear();
+        self.inspected = None;
+    }
+
+    /// A run of a library story that played to its end, not cut short,
+    /// marks the story done.
+    fn note_progress(&mut self) {
+        let Some(p) = &self.player else { return };
+        if p.is_finished()
+            && p.cut_short().is_none()
+            && self
+                .stories
+                .iter()
+                .any(|s| s.name == p.name && s.text == p.text)
+        {
+            self.progress.finish(&p.name);
+        }
+    }
+
+    /// The story after the open one on the path, with its title.
+    fn next_story(&self) -> Option<(&'static str, String)> {
+        let p = self.player.as_ref()?;
+        let next = self.path.as_ref().ok()?.next_after(&p.name)?;
+        let entry = self.stories.iter().find(|s| s.name == next.name)?;
+        Some((entry.name, entry.title.clone()))
+    }
+
     /// Opens what a share link's fragment carries, or says why it cannot.
     pub fn open_link(&mut self, fragment: &str) {
         match share::decode(fragment) {
@@ -254,7 +315,15 @@ impl App {
             ctx.all_styles_mut(lean_style);
         }
         self.frames += 1;
+        self.places.clear();
         self.text.begin_pass(&ctx);
+        // Space plays and pauses, unless a text field has the keyboard.
+        if !ctx.egui_wants_keyboard_input()
+            && ctx.input(|i| i.key_pressed(egui::Key::Space))
+            && let Some(p) = &mut self.player
+        {
+            p.toggle_play();
+        }
         let dt = ctx.input(|i| f64::from(i.stable_dt)).min(0.1);
         if let Some(p) = &mut self.player {
             p.tick(dt, self.frame_budget);
@@ -263,6 +332,7 @@ impl App {
             }
         }
         self.follow(self.frame_budget);
+        self.note_progress();
         if let Some(b) = &self.compare
             && b.now() < b.target
         {
@@ -291,22 +361,70 @@ impl App {
             }
             if self.player.is_some() {
                 self.centre(ui);
-            } else if self.error.is_none() {
-                ui.heading("Faultline");
-                ui.label("Pick a story on the left: a small system, a failure, and the designs that survive it.");
+            } else {
+                self.home(ui);
             }
         });
     }
 
+    fn home(&mut self, ui: &mut egui::Ui) {
+        let path = match &self.path {
+            Ok(path) => path,
+            Err(e) => {
+                ui.colored_label(Color32::from_rgb(200, 60, 60), e);
+                return;
+            }
+        };
+        let stories = &self.stories;
+        let title = |name: &str| {
+            stories
+                .iter()
+                .find(|s| s.name == name)
+                .map_or_else(|| name.to_string(), |s| s.title.clone())
+        };
+        let places = &mut self.places;
+        let asked = home::show(ui, path, &self.progress, &title, &mut |n, r| {
+            places.insert(n, r);
+        });
+        if let Some(name) = asked {
+            self.open_story(&name);
+        }
+    }
+
+    /// The library: home, then the stories by chapter, done ones marked.
     fn library(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Stories");
+        let r = ui.selectable_label(self.player.is_none(), RichText::new("Home").strong());
+        self.places.insert("home".into(), r.rect);
+        if r.clicked() {
+            self.go_home();
+        }
         let current = self.player.as_ref().map(|p| p.name.clone());
+        let chapter_of = |name: &str| {
+            let path = self.path.as_ref().ok()?;
+            path.steps().find(|(_, s)| s.name == name).map(|(i, _)| i)
+        };
         let mut open = None;
+        let mut shown_chapter = None;
+        let text = &mut self.text;
         egui::ScrollArea::vertical().show(ui, |ui| {
             for s in &self.stories {
+                let chapter = chapter_of(s.name);
+                if chapter != shown_chapter
+                    && let (Some(i), Ok(path)) = (chapter, &self.path)
+                {
+                    ui.add_space(4.0);
+                    let weak = ui.visuals().weak_text_color();
+                    text.label(ui, RichText::new(&path.chapters[i].title).color(weak));
+                    shown_chapter = chapter;
+                }
                 let selected = current.as_deref() == Some(s.name);
+                let label = if self.progress.is_done(s.name) {
+                    RichText::new(s.name).color(Color32::from_rgb(60, 160, 80))
+                } else {
+                    RichText::new(s.name)
+                };
                 if ui
-                    .selectable_label(selected, s.name)
+                    .selectable_label(selected, label)
                     .on_hover_text(&s.title)
                     .clicked()
                 {
@@ -321,18 +439,30 @@ impl App {
 
     fn story_panel(&mut self, ui: &mut egui::Ui) {
         let mut changed: Option<(String, toml::Value)> = None;
+        let mut open_next = None;
+        let next = self.next_story();
         let Some(p) = &self.player else { return };
         // The prose is drawn from cached textures (see `textcache`).
         let text = &mut self.text;
         let choices = &mut self.choices;
+        let places = &mut self.places;
         egui::ScrollArea::vertical().show(ui, |ui| {
             text.label(ui, RichText::new(&p.spec.title).heading());
             text.label(ui, RichText::new(&p.spec.summary).italics());
+            if p.is_finished()
+                && let Some((name, title)) = next
+            {
+                let r = ui.button(format!("Next on the path: {title}"));
+                places.insert("next".into(), r.rect);
+                if r.clicked() {
+                    open_next = Some(name);
+                }
+            }
             ui.separator();
             for paragraph in reflow(&p.spec.story) {
                 text.label(ui, paragraph.replace("**", ""));
             }
-            crate::predict_view::show(ui, p, choices);
+            crate::predict_view::show(ui, p, choices, places);
             if !p.spec.look_for.is_empty() {
                 ui.separator();
                 text.label(ui, RichText::new("What to look for").strong());
@@ -378,6 +508,9 @@ impl App {
         if let Some((path, value)) = changed {
             self.set_parameter(&path, value);
         }
+        if let Some(name) = open_next {
+            self.open_story(name);
+        }
     }
 
     fn controls(&mut self, ui: &mut egui::Ui) {
@@ -388,8 +521,8 @@ impl App {
             .map(|b| b.variant.clone().unwrap_or_else(|| AS_WRITTEN.into()));
         let show_story = &mut self.show_story;
         if let Some(p) = &mut self.player {
-            variant_row(ui, p, comparing.as_deref(), &mut asked);
-            playback_row(ui, p, show_story, &mut asked);
+            variant_row(ui, p, comparing.as_deref(), &mut asked, &mut self.places);
+            playback_row(ui, p, show_story, &mut asked, &mut self.places);
             if let Some(t) = timeline(ui, p) {
                 p.seek(t);
             }
@@ -524,7 +657,13 @@ struct Asked {
 }
 
 /// The variants, the side-by-side choice and the seed.
-fn variant_row(ui: &mut egui::Ui, p: &mut Player, comparing: Option<&str>, asked: &mut Asked) {
+fn variant_row(
+    ui: &mut egui::Ui,
+    p: &mut Player,
+    comparing: Option<&str>,
+    asked: &mut Asked,
+    places: &mut Places,
+) {
     ui.horizontal_wrapped(|ui| {
         ui.label("Variant:");
         let variants: Vec<String> = p.scenario.variants().map(str::to_string).collect();
@@ -542,11 +681,9 @@ fn variant_row(ui: &mut egui::Ui, p: &mut Player, comparing: Option<&str>, asked
                 .get(&v)
                 .map(|s| s.get_ref().description.clone())
                 .unwrap_or_default();
-            if ui
-                .selectable_label(on, &v)
-                .on_hover_text(description)
-                .clicked()
-            {
+            let r = ui.selectable_label(on, &v).on_hover_text(description);
+            places.insert(format!("variant:{v}"), r.rect);
+            if r.clicked() {
                 asked.variant = Some(Some(v));
             }
         }
@@ -579,19 +716,26 @@ fn variant_row(ui: &mut egui::Ui, p: &mut Player, comparing: Option<&str>, asked
 }
 
 /// Playback, speed, time, the fingerprint, sharing and the story panel.
-fn playback_row(ui: &mut egui::Ui, p: &mut Player, show_story: &mut bool, asked: &mut Asked) {
+fn playback_row(
+    ui: &mut egui::Ui,
+    p: &mut Player,
+    show_story: &mut bool,
+    asked: &mut Asked,
+    places: &mut Places,
+) {
     ui.horizontal_wrapped(|ui| {
         let label = if p.playing { "Pause" } else { "Play" };
-        if ui.button(label).clicked() {
-            if p.is_finished() {
-                p.seek(SimTime::ZERO);
-            }
-            p.playing = !p.playing;
+        let r = ui.button(label).on_hover_text("Space plays and pauses");
+        places.insert("play".into(), r.rect);
+        if r.clicked() {
+            p.toggle_play();
         }
         if ui.button("Step").clicked() {
             p.step();
         }
-        if ui.button("Run to end").clicked() {
+        let r = ui.button("Run to end");
+        places.insert("to-end".into(), r.rect);
+        if r.clicked() {
             p.run_to_end();
             asked.to_end = true;
         }
@@ -670,8 +814,21 @@ pub fn lean_style(style: &mut egui::Style) {
 
 /// The app's state for tests and scripts, as JSON.
 pub fn state_json(a: &App) -> String {
+    let places: BTreeMap<&str, [f32; 4]> = a
+        .places
+        .iter()
+        .map(|(n, r)| (n.as_str(), [r.min.x, r.min.y, r.width(), r.height()]))
+        .collect();
     let Some(p) = &a.player else {
-        return json!({"story": null, "frames": a.frames, "error": a.error}).to_string();
+        return json!({
+            "story": null,
+            "frames": a.frames,
+            "error": a.error,
+            "home": true,
+            "done": a.progress.done,
+            "places": places,
+        })
+        .to_string();
     };
     let compare = a.compare.as_ref().map(|b| {
         json!({
@@ -700,6 +857,9 @@ pub fn state_json(a: &App) -> String {
         "requests": observed.requests.len(),
         "marks": observed.marks.len(),
         "compare": compare,
+        "home": false,
+        "done": a.progress.done,
+        "places": places,
     })
     .to_string()
 }

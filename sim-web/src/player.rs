@@ -352,6 +352,14 @@ impl Player {
     }
 
     /// Runs to the end now, however long it takes.
+    /// Play or pause; playing a run that has ended starts it again.
+    pub fn toggle_play(&mut self) {
+        if !self.playing && self.is_finished() {
+            self.seek(SimTime::ZERO);
+        }
+        self.playing = !self.playing;
+    }
+
     pub fn run_to_end(&mut self) {
         self.target = self.end;
         while !self.work(u64::MAX / 2) {}

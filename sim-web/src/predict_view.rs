@@ -22,7 +22,7 @@ const WRONG: Color32 = Color32::from_rgb(210, 70, 60);
 
 /// The predictions about the variant being played: choosable until the
 /// run has ended, then graded. Draws nothing when there are none.
-pub fn show(ui: &mut egui::Ui, p: &Player, choices: &mut Choices) {
+pub fn show(ui: &mut egui::Ui, p: &Player, choices: &mut Choices, places: &mut crate::app::Places) {
     let predictions: Vec<_> = predictions_for(&p.spec, p.variant.as_deref()).collect();
     if predictions.is_empty() {
         return;
@@ -37,7 +37,8 @@ pub fn show(ui: &mut egui::Ui, p: &Player, choices: &mut Choices) {
             None => {
                 let mut chosen = choices.get(&k).copied();
                 for (j, a) in prediction.answers.iter().enumerate() {
-                    ui.radio_value(&mut chosen, Some(j), a.text.get_ref());
+                    let r = ui.radio_value(&mut chosen, Some(j), a.text.get_ref());
+                    places.insert(format!("answer:{}:{}", i + 1, j + 1), r.rect);
                 }
                 if let Some(j) = chosen {
                     choices.insert(k, j);

@@ -58,7 +58,34 @@ impl eframe::App for Shell {
                     .all_styles_mut(|s| s.visuals.panel_fill = egui::Color32::TRANSPARENT);
             }
         });
-        self.0.borrow_mut().ui(ui);
+        let mut app = self.0.borrow_mut();
+        app.ui(ui);
+        if app.progress.unsaved {
+            save_progress(&app.progress.to_json());
+            app.progress.unsaved = false;
+        }
+    }
+}
+
+/// Where the learner's progress is kept in the browser.
+const PROGRESS_KEY: &str = "faultline.progress";
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+/// Progress as the browser kept it ("" if none, or if storage is off).
+fn load_progress() -> String {
+    storage()
+        .and_then(|s| s.get_item(PROGRESS_KEY).ok().flatten())
+        .unwrap_or_default()
+}
+
+/// Keeps progress; a browser that refuses (private mode, full) keeps it
+/// for this page only.
+fn save_progress(json: &str) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(PROGRESS_KEY, json);
     }
 }
 
@@ -75,6 +102,7 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
     let href = location.href().unwrap_or_default();
     let hash = location.hash().unwrap_or_default();
     let mut app = App::new();
+    app.progress = crate::home::Progress::from_json(&load_progress());
     app.base_url = href.split('#').next().unwrap_or_default().to_string();
     if hash.len() > 1 {
         app.open_link(&hash);
@@ -94,6 +122,12 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
             Box::new(move |_cc| Ok(Box::new(Shell(app)))),
         )
         .await
+}
+
+/// Shows the home page.
+#[wasm_bindgen]
+pub fn go_home() {
+    with_app(App::go_home);
 }
 
 /// Opens story `name`.

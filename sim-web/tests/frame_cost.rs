@@ -41,9 +41,10 @@ fn triangles(ctx: &egui::Context, app: &mut App, frames: u64) -> usize {
 }
 
 /// Every story, playing with its story panel shown, draws a frame in
-/// under 3200 triangles (it was about 8000 when the prose was drawn glyph
+/// under 3300 triangles (it was about 8000 when the prose was drawn glyph
 /// by glyph, and a grid of a hundred nodes 14000, then 2700 with a line
-/// from the frontend to each of them).
+/// from the frontend to each of them; the most, five calls, was 3192
+/// before the library showed its chapters, 3200 after).
 #[test]
 fn every_story_plays_within_a_frame_budget_of_triangles() {
     for (name, _) in sim_core::scenario::STORIES {
@@ -52,7 +53,7 @@ fn every_story_plays_within_a_frame_budget_of_triangles() {
         app.open_story(name);
         app.player.as_mut().unwrap().playing = true;
         let tris = triangles(&ctx, &mut app, 30);
-        assert!(tris < 3200, "{name}: {tris} triangles");
+        assert!(tris < 3300, "{name}: {tris} triangles");
         if *name == "tail-at-scale" {
             // The frontend is labelled beside its hundred leaves, and one
             // line joins it to their grid.
@@ -63,8 +64,9 @@ fn every_story_plays_within_a_frame_budget_of_triangles() {
 }
 
 /// The story panel's prose is drawn from textures made once: later frames
-/// make none, a hidden panel frees them, and a narrower panel makes them
-/// again (the text wraps differently).
+/// make none, a hidden panel frees them (the library's seven chapter
+/// headings stay), and a narrower panel makes them again (the text wraps
+/// differently).
 #[test]
 fn cached_labels_are_made_once_and_freed_when_not_drawn() {
     let ctx = egui::Context::default();
@@ -79,7 +81,7 @@ fn cached_labels_are_made_once_and_freed_when_not_drawn() {
     assert_eq!(app.text.made, made, "nothing is made again");
     app.show_story = false;
     triangles(&ctx, &mut app, 3);
-    assert_eq!(app.text.len(), 0, "a hidden panel's textures are freed");
+    assert_eq!(app.text.len(), 7, "a hidden panel's textures are freed");
     app.show_story = true;
     triangles(&ctx, &mut app, 3);
     assert_eq!(app.text.len(), held);

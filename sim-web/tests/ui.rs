@@ -326,3 +326,66 @@ fn a_prediction_is_answered_before_the_run_and_graded_by_it() {
     h.run();
     assert!(shows(&h, "The run grades your answer when it ends."));
 }
+
+#[test]
+fn the_home_page_leads_along_the_path_and_counts_what_is_done() {
+    let mut h = harness();
+    assert!(shows(&h, "Faultline simulates small distributed systems"));
+    assert!(shows(&h, "0 of 16 stories done"));
+    assert!(shows(&h, "Start here: Queues hide overload"));
+    assert!(shows(&h, "A queue that never refuses hides overload"));
+
+    // A chapter starts at its first story; a run to the end finishes it.
+    h.get_by_label("Start chapter 2").click();
+    h.run();
+    assert_eq!(h.state().player.as_ref().unwrap().name, "double-charge");
+    h.key_press(egui::Key::Space);
+    h.run_steps(2);
+    assert!(h.state().player.as_ref().unwrap().playing, "space plays");
+    h.key_press(egui::Key::Space);
+    h.run_steps(2);
+    assert!(!h.state().player.as_ref().unwrap().playing, "and pauses");
+    h.get_by_label("Run to end").click();
+    h.run();
+    assert!(h.state().progress.is_done("double-charge"));
+    assert!(h.state().progress.unsaved, "the browser is told to keep it");
+    h.get_by_label("Next on the path: The timeout that was too aggressive")
+        .click();
+    h.run();
+    assert_eq!(
+        h.state().player.as_ref().unwrap().name,
+        "aggressive-timeout"
+    );
+
+    // Home again: one done, and the chapter goes on where it stopped.
+    h.get_by_label("Home").click();
+    h.run();
+    assert!(h.state().player.is_none());
+    assert!(shows(&h, "1 of 16 stories done; about 148 minutes to go."));
+    h.get_by_label("Start chapter 2").click();
+    h.run();
+    assert_eq!(
+        h.state().player.as_ref().unwrap().name,
+        "aggressive-timeout"
+    );
+    // The places a browser test clicks are published with the state.
+    let state = sim_web::app::state_json(h.state());
+    for place in ["\"home\":[", "\"play\":[", "\"to-end\":["] {
+        assert!(state.contains(place), "{place} in {state}");
+    }
+}
+
+#[test]
+fn progress_saved_by_the_browser_is_shown_when_the_page_comes_back() {
+    let mut app = App::new();
+    app.progress = sim_web::home::Progress::from_json(r#"{"done":["queues","tail-at-scale"]}"#);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut App| app.ui(ui), app);
+    h.run();
+    assert!(shows(&h, "2 of 16 stories done"));
+    assert!(shows(&h, "Continue: The double charge"));
+    h.get_by_label("Continue: The double charge").click();
+    h.run();
+    assert_eq!(h.state().player.as_ref().unwrap().name, "double-charge");
+}

@@ -19,18 +19,25 @@ fn story(name: &str) -> sim_core::scenario::Scenario {
     load(name, &path.display().to_string(), &source).unwrap_or_else(|d| panic!("{d}"))
 }
 
-/// Every shipped story, run twice on one seed, gives the same fingerprint
-/// and the same counters, checkers' findings included.
-#[test]
-fn every_story_runs_the_same_twice() {
+/// The stories in `scenarios/`: every scenario file but the learning
+/// path (`path.toml`), sorted.
+fn story_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(scenarios_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .filter(|n| n != "path")
         .collect();
     names.sort();
-    for name in names {
+    names
+}
+
+/// Every shipped story, run twice on one seed, gives the same fingerprint
+/// and the same counters, checkers' findings included.
+#[test]
+fn every_story_runs_the_same_twice() {
+    for name in story_names() {
         let spec = story(&name).resolve(None, &[]).unwrap();
         let once = || {
             let mut built = build(&spec, 7).unwrap();
@@ -50,15 +57,9 @@ fn every_story_runs_the_same_twice() {
 /// Every expectation of every shipped story holds on five seeds.
 #[test]
 fn every_story_tells_its_lesson_on_five_seeds() {
-    let mut stories: Vec<_> = std::fs::read_dir(scenarios_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    stories.sort();
+    let stories = story_names();
     assert!(!stories.is_empty());
-    for path in stories {
-        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+    for name in stories {
         let scenario = story(&name);
         assert!(
             !scenario.spec.expectations.is_empty(),

@@ -47,6 +47,7 @@ pub fn table() -> Result<String, String> {
         .map_err(|e| e.to_string())?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| p.file_stem().is_some_and(|s| s != "path"))
         .collect();
     stories.sort();
     let mut out = String::from(

@@ -1,5 +1,7 @@
 // The web app in a real browser: Debian's chromium driven by
-// playwright-core (no browser download). For every story: open it, play
+// playwright-core (no browser download). First the learning path as a
+// person walks it, with mouse clicks and key presses at the widgets'
+// places. Then for every story: open it, play
 // it to its end at high speed, read the app's state through the exported
 // `faultline.state()`, compare the fingerprint with the native run's, and
 // save a screenshot. Then the performance figures: frames per second while
@@ -27,6 +29,63 @@ const fail = (what) => {
   failed += 1;
   console.log(`FAIL ${what}`);
 };
+const stateOf = async (page) => JSON.parse(await page.evaluate(() => window.faultline.state()));
+
+// Clicks the widget the app drew under `name` (its places are published
+// with the state, in CSS pixels from the canvas's corner) with the mouse,
+// as a person would.
+async function clickPlace(page, name) {
+  const box = await page.locator("canvas").first().boundingBox();
+  const place = (await stateOf(page)).places[name];
+  if (!place) throw new Error(`nothing is drawn as ${name}`);
+  const [x, y, w, h] = place;
+  await page.mouse.click(box.x + x + w / 2, box.y + y + h / 2);
+  await page.waitForTimeout(150);
+}
+
+// The learning path as a person walks it, with the mouse and the keyboard
+// only: the home page, a chapter started, a variant chosen, a prediction
+// answered, played with the space bar, run to its end, the verdict read;
+// then the page comes back and remembers the story as done.
+async function walkThePath(page, url, shots) {
+  try {
+    const home = await stateOf(page);
+    if (!home.home || home.done.length !== 0) return fail(`the first page is not a fresh home page: ${JSON.stringify(home)}`);
+    await page.screenshot({ path: `${shots}/path-1-home.png` });
+    await clickPlace(page, "chapter:2");
+    const opened = await stateOf(page);
+    if (opened.story !== "double-charge") return fail(`chapter 2 opened ${opened.story}`);
+    await page.screenshot({ path: `${shots}/path-2-chapter.png` });
+    await clickPlace(page, "variant:no-idempotency");
+    await clickPlace(page, "answer:1:3");
+    const answered = await stateOf(page);
+    if (answered.variant !== "no-idempotency" || answered.predictions[0]?.chosen !== 2) {
+      return fail(`the answer was not taken: ${JSON.stringify(answered.predictions)}`);
+    }
+    await page.screenshot({ path: `${shots}/path-3-answered.png` });
+    await page.keyboard.press("Space");
+    await page.waitForTimeout(500);
+    const playing = await stateOf(page);
+    if (!(playing.time_s > 0)) return fail(`the space bar did not play: ${playing.time_s}`);
+    await clickPlace(page, "to-end");
+    await page.waitForFunction(() => JSON.parse(window.faultline.state()).finished, null, { timeout: 120000, polling: 200 });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${shots}/path-4-verdict.png` });
+    const verdict = await stateOf(page);
+    if (verdict.predictions[0].supported !== 2 || !verdict.done.includes("double-charge") || !verdict.places.next) {
+      return fail(`the verdict: ${JSON.stringify(verdict)}`);
+    }
+    await page.reload();
+    await page.waitForFunction(() => typeof window.faultline?.state === "function" && window.faultline.state() !== "null");
+    await page.waitForTimeout(300);
+    const back = await stateOf(page);
+    await page.screenshot({ path: `${shots}/path-5-home-again.png` });
+    if (!back.home || JSON.stringify(back.done) !== '["double-charge"]') return fail(`progress after a reload: ${JSON.stringify(back.done)}`);
+    console.log("ok the learning path walked with mouse and keyboard: chapter, answer, play, verdict, progress kept");
+  } catch (e) {
+    fail(`the learning path: ${e}`);
+  }
+}
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const errors = [];
@@ -38,6 +97,7 @@ try {
   await page.screenshot({ path: `${shots}/library.png` });
   // Frames the app has drawn so far.
   const frames = async () => JSON.parse(await page.evaluate(() => window.faultline.state())).frames;
+  await walkThePath(page, url, shots);
   const perf = [];
   for (const story of expected) {
     await page.evaluate((name) => window.faultline.open_story(name), story.name);

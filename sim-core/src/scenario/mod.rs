@@ -11,7 +11,8 @@
 //! judges a run; `charts` is the chart model both front ends draw;
 //! `timeline` the faults as windows of time and the recovery from them;
 //! `stale` stale reads judged as a run goes. The format's reference page
-//! is `reference`, the shipped stories `library`. Under those: units
+//! is `reference`, the shipped stories `library` and their order in
+//! chapters `path`. Under those: units
 //! (`units`), "did you mean" (`suggest`), located diagnostics
 //! (`diagnostic`), the limits on every count a user supplies (`limits`)
 //! and errors in the format's own words (`words`).
@@ -28,6 +29,7 @@ pub mod kinds;
 mod library;
 mod limits;
 mod load;
+mod path;
 mod predict;
 mod reference;
 pub mod spec;
@@ -49,6 +51,7 @@ pub use judge::{
 pub use library::STORIES;
 pub use limits::{MAX_GRID_POINTS, MAX_SEEDS, MAX_SHARDS, MAX_SWEEP_JOBS, seed_range};
 pub use load::{Scenario, load, parse_set_value};
+pub use path::{Chapter, LearningPath, Step, learning_path};
 pub use predict::{Graded, grade, grade_on, predictions_for};
 pub use reference::{documented_fields, markdown as reference_page, schema_fields};
 pub use spec::{NodeKind, ScenarioSpec, instance_name};

@@ -6,7 +6,10 @@
 //! (`sim_core::scenario::judge` says which apply). A run cut short fails
 //! the check with its reason: it is never counted as held. Every failure
 //! names the seed and a command that replays it, pasteable as printed.
-//! `--json` lists every judged expectation.
+//! `--json` lists every judged expectation. Each prediction's answer key
+//! is proved too (exactly one answer holds), and each challenge both
+//! ways: the scenario as the challenge starts does not reach its goal,
+//! and a run with its solution does.
 //!
 //! `explore` tries seeds in order and stops at the first that breaks an
 //! expectation, or whose run is cut short.
@@ -19,7 +22,9 @@ use serde_json::{Value, json};
 use sim_core::scenario::Scenario;
 use sim_core::scenario::ScenarioSpec;
 use sim_core::scenario::seed_range;
+use sim_core::scenario::spec::ChallengeSpec;
 use sim_core::scenario::{Graded, Judged, grade, judge, judged_variants, variant_label};
+use sim_core::scenario::{challenges_for, judge_try, solution_sets};
 
 /// What became of one expectation on one run.
 struct Entry {
@@ -152,7 +157,25 @@ fn run_one(
         }
         e
     });
-    let keys: Vec<Entry> = keys.collect();
+    let mut keys: Vec<Entry> = keys.collect();
+    // A challenge that starts from this variant must not be won as it
+    // starts: the learner has something to change.
+    let faults = sim_core::scenario::fault_windows(spec);
+    for c in challenges_for(spec, variant) {
+        let t = judge_try(c, &[], built.sim.metrics(), &faults, report.end_time);
+        let mut e = entry(
+            format!("challenge \"{}\": not reached unchanged", c.title.get_ref()),
+            "",
+        );
+        e.verdict = if t.reached() { "failed" } else { "held" };
+        if t.reached() {
+            e.why = Some(format!(
+                "the goal is reached without a change; the run measured {}",
+                t.measured()
+            ));
+        }
+        keys.push(e);
+    }
     Ok(judged
         .into_iter()
         .map(
@@ -200,7 +223,51 @@ fn answer_key_problem(g: &Graded<'_>, holding: &[usize]) -> String {
     )
 }
 
-/// Every judged variant of `scenario` on `seeds`, in (variant, seed) order.
+/// A challenge's solution on one seed: it must reach the goal.
+fn run_solution(
+    scenario: &Scenario,
+    c: &ChallengeSpec,
+    spec: &ScenarioSpec,
+    seed: u64,
+) -> Result<Vec<Entry>, String> {
+    let variant = c.variant.as_ref().map(|v| v.get_ref().as_str());
+    let sets = solution_sets(c);
+    let shown: Vec<String> = sets.iter().map(|(p, v)| format!("{p}={v}")).collect();
+    let mut built = build(spec, seed)?;
+    let report = built.run();
+    let mut e = Entry {
+        scenario: scenario.name.clone(),
+        variant: variant.map(str::to_string),
+        seed,
+        fingerprint: report.fingerprint.to_string(),
+        metric: format!("challenge \"{}\": its solution wins", c.title.get_ref()),
+        op: String::new(),
+        expected: None,
+        actual: None,
+        verdict: "held",
+        because: String::new(),
+        why: None,
+        replay: replay_command(scenario, variant, seed, &shown),
+    };
+    if let Some(why) = sim_core::scenario::cut_short(&report) {
+        e.verdict = "cut short";
+        e.why = Some(why);
+        return Ok(vec![e]);
+    }
+    let faults = sim_core::scenario::fault_windows(spec);
+    let t = judge_try(c, &sets, built.sim.metrics(), &faults, report.end_time);
+    if !t.won() {
+        e.verdict = "failed";
+        e.why = Some(format!(
+            "the solution does not reach the goal; the run measured {}",
+            t.measured()
+        ));
+    }
+    Ok(vec![e])
+}
+
+/// Every judged variant of `scenario` on `seeds`, in (variant, seed)
+/// order, then every challenge's solution, in (challenge, seed) order.
 fn check_scenario(scenario: &Scenario, seeds: u64) -> Result<Vec<Entry>, Failure> {
     let range = seed_range(scenario.spec.run.seed, seeds).map_err(error)?;
     let variants = judged_variants(scenario);
@@ -216,8 +283,26 @@ fn check_scenario(scenario: &Scenario, seeds: u64) -> Result<Vec<Entry>, Failure
         .par_iter()
         .map(|&(v, seed)| run_one(scenario, variants[v], &specs[v], seed, &[]))
         .collect();
+    let challenges = &scenario.spec.challenges;
+    let solved: Vec<ScenarioSpec> = challenges
+        .iter()
+        .map(|c| {
+            scenario.resolve(
+                c.variant.as_ref().map(|v| v.get_ref().as_str()),
+                &solution_sets(c),
+            )
+        })
+        .collect::<Result<_, _>>()
+        .map_err(error)?;
+    let tries: Vec<(usize, u64)> = (0..challenges.len())
+        .flat_map(|c| range.clone().map(move |s| (c, s)))
+        .collect();
+    let solutions: Vec<Result<Vec<Entry>, String>> = tries
+        .par_iter()
+        .map(|&(c, seed)| run_solution(scenario, &challenges[c], &solved[c], seed))
+        .collect();
     let mut entries = Vec::new();
-    for r in results {
+    for r in results.into_iter().chain(solutions) {
         entries.extend(r.map_err(error)?);
     }
     Ok(entries)

@@ -18,6 +18,7 @@
 //! 2 bad input (a bad file, flag or name).
 
 mod args;
+mod challenges;
 mod charts;
 mod check;
 mod compare;
@@ -251,6 +252,26 @@ fn explain(name: &str) -> Result<(), Failure> {
             }
             println!();
         }
+    }
+    for c in &spec.challenges {
+        let offered: Vec<&str> = c
+            .change
+            .get_ref()
+            .iter()
+            .map(|p| p.get_ref().as_str())
+            .collect();
+        println!("Challenge: {}\n  {}", c.title.get_ref(), c.goal);
+        let budget = c.budget.as_ref().map_or(String::new(), |b| {
+            format!(" (at most {} of them)", b.get_ref())
+        });
+        println!(
+            "  Try: faultline run {}{} --set {}=...{budget}\n",
+            command_name(&s),
+            c.variant
+                .as_ref()
+                .map_or(String::new(), |v| format!(" --variant {}", v.get_ref())),
+            offered.join("=... --set ")
+        );
     }
     if !spec.variants.is_empty() {
         println!(

@@ -29,6 +29,8 @@ pub struct RunSummary<'a> {
     pub verdicts: &'a [Judged<'a>],
     /// The run's grades on the predictions about its variant.
     pub predictions: &'a [sim_core::scenario::Graded<'a>],
+    /// The run as a try at the challenges that start from its variant.
+    pub challenges: &'a [sim_core::scenario::Try<'a>],
 }
 
 pub use sim_core::scenario::number;
@@ -230,6 +232,7 @@ impl RunSummary<'_> {
         }
         out.push_str(&self.over_time(colour));
         out.push_str(&super::predictions::text(self.predictions, colour));
+        out.push_str(&super::challenges::text(self.challenges, colour));
         if !self.verdicts.is_empty() {
             let _ = writeln!(out, "\n{}", paint("expectations", "1", colour));
             for Judged {
@@ -451,6 +454,7 @@ impl RunSummary<'_> {
             "series": series,
             "expectations": verdicts,
             "predictions": super::predictions::json(self.predictions),
+            "challenges": super::challenges::json(self.challenges),
         });
         serde_json::to_string_pretty(&doc).expect("JSON from plain values")
     }

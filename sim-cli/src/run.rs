@@ -58,6 +58,7 @@ pub fn run(name: &str, pick: &Pick, json: bool, outputs: Outputs<'_>) -> Result<
     });
     let (verdicts, cut_short) = verdicts(&spec, variant, &built, &outcome);
     let graded = grade(&spec, variant, built.sim.metrics(), &outcome).unwrap_or_default();
+    let tries = tries(&spec, variant, sets, &built, &outcome)?;
     let run = report::RunSummary {
         scenario: &scenario,
         spec: &spec,
@@ -68,6 +69,7 @@ pub fn run(name: &str, pick: &Pick, json: bool, outputs: Outputs<'_>) -> Result<
         outcome: &outcome,
         verdicts: &verdicts,
         predictions: &graded,
+        challenges: &tries,
     };
     if json {
         println!("{}", run.to_json());
@@ -148,4 +150,31 @@ fn not_a_result(why: &str, outputs: &Outputs<'_>) -> Failure {
         format!("\nnot written: {}", unwritten.join(", "))
     };
     Failure(1, format!("error: the run is not a result: {why}{note}"))
+}
+
+/// The run as a try at each challenge that starts from its variant, its
+/// `--set` changes counted against the rules (none if it was cut short).
+fn tries<'a>(
+    spec: &'a sim_core::scenario::ScenarioSpec,
+    variant: Option<&'a str>,
+    sets: &[String],
+    built: &sim_core::scenario::Built,
+    outcome: &sim_core::RunReport,
+) -> Result<Vec<sim_core::scenario::Try<'a>>, Failure> {
+    if sim_core::scenario::cut_short(outcome).is_some() {
+        return Ok(Vec::new());
+    }
+    let overrides = super::parse_sets(sets)?;
+    let faults = sim_core::scenario::fault_windows(spec);
+    Ok(sim_core::scenario::challenges_for(spec, variant)
+        .map(|c| {
+            sim_core::scenario::judge_try(
+                c,
+                &overrides,
+                built.sim.metrics(),
+                &faults,
+                outcome.end_time,
+            )
+        })
+        .collect())
 }

@@ -12,6 +12,7 @@
 //! egui's corners (a rounded widget is dozens of triangles); `state_json`
 //! is what browser tests read.
 
+use crate::challenge_view;
 use crate::chart_view::charts;
 pub use crate::chart_view::{CHART_LINES, CHART_POINTS, Chart, Lines, chart_data};
 use crate::home::{self, Progress};
@@ -25,6 +26,7 @@ use egui::{Color32, RichText};
 use serde_json::json;
 use sim_core::scenario::AS_WRITTEN;
 use sim_core::scenario::STORIES;
+use sim_core::scenario::spec::ChallengeSpec;
 use sim_core::scenario::{LearningPath, learning_path};
 use sim_core::{SimDuration, SimTime};
 use std::collections::BTreeMap;
@@ -84,6 +86,10 @@ pub struct App {
     /// Where this frame drew the widgets a person clicks on the way
     /// through a story, by name: browser tests click at these places.
     pub places: Places,
+    /// The challenge of the open story being taken, by index.
+    pub challenge: Option<usize>,
+    /// The challenge was just taken: scroll the story panel to show it.
+    reveal_challenge: bool,
 }
 
 /// Widgets' places by name, in points from the window's corner.
@@ -133,6 +139,8 @@ impl App {
             path,
             progress: Progress::default(),
             places: Places::new(),
+            challenge: None,
+            reveal_challenge: false,
             player: None,
             compare: None,
             params: Vec::new(),
@@ -165,6 +173,7 @@ impl App {
         self.selection = Selection::default();
         self.compare = None;
         self.inspected = None;
+        self.challenge = None;
         match Player::new(name, text, variant, seed) {
             Ok(p) => {
                 self.player = Some(p);
@@ -255,6 +264,11 @@ impl App {
                 .any(|s| s.name == p.name && s.text == p.text)
         {
             self.progress.finish(&p.name);
+        }
+        if let Some(c) = self.challenge.and_then(|i| p.spec.challenges.get(i))
+            && let Some((true, ..)) = challenge_view::verdict(p, c)
+        {
+            self.progress.win(&challenge_view::key(&p.name, c));
         }
     }
 
@@ -440,7 +454,9 @@ impl App {
     fn story_panel(&mut self, ui: &mut egui::Ui) {
         let mut changed: Option<(String, toml::Value)> = None;
         let mut open_next = None;
+        let mut taken = None;
         let next = self.next_story();
+        let progress = &self.progress;
         let Some(p) = &self.player else { return };
         // The prose is drawn from cached textures (see `textcache`).
         let text = &mut self.text;
@@ -463,6 +479,12 @@ impl App {
                 text.label(ui, paragraph.replace("**", ""));
             }
             crate::predict_view::show(ui, p, choices, places);
+            let won = |c: &ChallengeSpec| progress.has_won(&challenge_view::key(&p.name, c));
+            taken = challenge_view::show(ui, text, p, &self.params, self.challenge, &won);
+            if self.reveal_challenge {
+                ui.scroll_to_cursor(Some(egui::Align::BOTTOM));
+                self.reveal_challenge = false;
+            }
             if !p.spec.look_for.is_empty() {
                 ui.separator();
                 text.label(ui, RichText::new("What to look for").strong());
@@ -488,19 +510,8 @@ impl App {
                             owner = &param.owner;
                             ui.strong(owner);
                         }
-                        let mut v = param.value;
-                        let slider = egui::Slider::new(&mut v, param.min..=param.max)
-                            .logarithmic(param.logarithmic())
-                            .custom_formatter(|v, _| param.show(v))
-                            .text(&param.label);
-                        let slider = if param.unit == params::Unit::Count {
-                            slider.integer()
-                        } else {
-                            slider
-                        };
-                        let r = ui.add(slider);
-                        if r.changed() && param.to_toml(v) != param.to_toml(param.value) {
-                            changed = Some((param.path.clone(), param.to_toml(v)));
+                        if let Some(v) = params::slider(ui, param) {
+                            changed = Some((param.path.clone(), v));
                         }
                     }
                 });
@@ -511,6 +522,46 @@ impl App {
         if let Some(name) = open_next {
             self.open_story(name);
         }
+        if let Some(asked) = taken {
+            self.challenge_asked(asked);
+        }
+    }
+
+    /// Does what the challenges section asked for.
+    pub fn challenge_asked(&mut self, asked: challenge_view::Asked) {
+        use challenge_view::Asked;
+        match asked {
+            Asked::Take(i) => self.take_challenge(i),
+            Asked::Set(path, value) => self.set_parameter(&path, value),
+            Asked::Check => {
+                if let Some(p) = &mut self.player {
+                    p.run_to_end();
+                }
+            }
+            Asked::Leave => self.challenge = None,
+        }
+    }
+
+    /// Starts challenge `i` of the open story: its variant, no changed
+    /// numbers, no faults added by hand, from the beginning.
+    pub fn take_challenge(&mut self, i: usize) {
+        let Some(p) = &mut self.player else { return };
+        let Some(c) = p.spec.challenges.get(i) else {
+            return;
+        };
+        let variant = c.variant.as_ref().map(|v| v.get_ref().clone());
+        p.overrides.clear();
+        p.user_faults.clear();
+        let seed = p.seed;
+        match p.rebuild(variant.as_deref(), seed) {
+            Ok(()) => {
+                self.challenge = Some(i);
+                self.reveal_challenge = true;
+            }
+            Err(e) => self.error = Some(e),
+        }
+        self.inspected = None;
+        self.refresh_params();
     }
 
     fn controls(&mut self, ui: &mut egui::Ui) {

@@ -13,6 +13,8 @@ use std::collections::BTreeSet;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Progress {
     pub done: BTreeSet<String>,
+    /// The challenges won, as `story/title`.
+    pub won: BTreeSet<String>,
     /// Changed since it was last saved.
     pub unsaved: bool,
 }
@@ -21,25 +23,39 @@ impl Progress {
     /// Progress as saved by `to_json`; anything else (nothing saved yet,
     /// or a value some other version wrote) is a fresh start.
     pub fn from_json(text: &str) -> Self {
-        let done = serde_json::from_str::<serde_json::Value>(text)
-            .ok()
-            .and_then(|v| {
-                v.get("done")?.as_array().map(|names| {
+        let saved = serde_json::from_str::<serde_json::Value>(text).ok();
+        let list = |field: &str| -> BTreeSet<String> {
+            saved
+                .as_ref()
+                .and_then(|v| v.get(field)?.as_array())
+                .map(|names| {
                     names
                         .iter()
                         .filter_map(|n| n.as_str().map(str::to_string))
                         .collect()
                 })
-            })
-            .unwrap_or_default();
+                .unwrap_or_default()
+        };
         Progress {
-            done,
+            done: list("done"),
+            won: list("won"),
             unsaved: false,
         }
     }
 
     pub fn to_json(&self) -> String {
-        serde_json::json!({ "done": self.done }).to_string()
+        serde_json::json!({ "done": self.done, "won": self.won }).to_string()
+    }
+
+    /// Marks challenge `key` won (once).
+    pub fn win(&mut self, key: &str) {
+        if self.won.insert(key.to_string()) {
+            self.unsaved = true;
+        }
+    }
+
+    pub fn has_won(&self, key: &str) -> bool {
+        self.won.contains(key)
     }
 
     /// Marks story `name` done (once).
@@ -96,8 +112,13 @@ pub fn show(
                 .steps()
                 .filter(|(_, s)| !progress.is_done(&s.name))
                 .count();
+        let won = match progress.won.len() {
+            0 => String::new(),
+            1 => "; 1 challenge won".to_string(),
+            n => format!("; {n} challenges won"),
+        };
         ui.label(format!(
-            "{done} of {total} stories done; about {left} minutes to go."
+            "{done} of {total} stories done{won}; about {left} minutes to go."
         ));
         if let Some((_, next)) = path.steps().find(|(_, s)| !progress.is_done(&s.name)) {
             let verb = if done == 0 { "Start here" } else { "Continue" };
@@ -151,8 +172,10 @@ mod tests {
         p.unsaved = false;
         p.finish("queues");
         assert!(!p.unsaved, "finishing twice changes nothing");
+        p.win("queues/Staff the surge");
         let back = Progress::from_json(&p.to_json());
         assert_eq!(back.done, p.done);
+        assert!(back.has_won("queues/Staff the surge"));
         assert_eq!(Progress::from_json("").done.len(), 0);
         assert_eq!(Progress::from_json("{\"done\": 7}").done.len(), 0);
         assert_eq!(Progress::from_json("[1,2]").done.len(), 0);

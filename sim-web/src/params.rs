@@ -104,11 +104,29 @@ pub fn duration_text(ns: u64) -> String {
     format!("{ns}ns")
 }
 
+/// The slider for `param`; the value the file would hold, when the
+/// learner moved it to a different one.
+pub fn slider(ui: &mut egui::Ui, param: &Param) -> Option<toml::Value> {
+    let mut v = param.value;
+    let slider = egui::Slider::new(&mut v, param.min..=param.max)
+        .logarithmic(param.logarithmic())
+        .custom_formatter(|v, _| param.show(v))
+        .text(&param.label);
+    let slider = if param.unit == Unit::Count {
+        slider.integer()
+    } else {
+        slider
+    };
+    let r = ui.add(slider);
+    (r.changed() && param.to_toml(v) != param.to_toml(param.value)).then(|| param.to_toml(v))
+}
+
 /// Keys that name things rather than measure them.
 const NOT_PARAMETERS: [&str; 3] = ["seed", "dist", "at"];
 
 /// The parameters of a scenario document (variant applied), in file
-/// order: nodes, then links, then the network.
+/// order: nodes (with their calls), then links, the network, and the
+/// faults' times and sizes.
 pub fn discover(doc: &toml::Table) -> Vec<Param> {
     let mut out = Vec::new();
     if let Some(toml::Value::Array(nodes)) = doc.get("node") {
@@ -130,7 +148,34 @@ pub fn discover(doc: &toml::Table) -> Vec<Param> {
     if let Some(toml::Value::Table(t)) = doc.get("network") {
         walk(t, "network", "network", "", &mut out);
     }
+    if let Some(toml::Value::Array(faults)) = doc.get("fault") {
+        for (i, fault) in faults.iter().enumerate() {
+            if let Some(t) = fault.as_table() {
+                faults_numbers(t, i, &mut out);
+            }
+        }
+    }
     out
+}
+
+/// A fault's time and its numbers (a factor, an error rate): moving a
+/// fault is a question a learner asks ("switch the flag off sooner").
+fn faults_numbers(t: &toml::Table, i: usize, out: &mut Vec<Param>) {
+    let owner = format!("fault {i}");
+    for (key, value) in t {
+        if let Some((unit, v)) = reading(value) {
+            let (min, max) = range(unit, v);
+            out.push(Param {
+                path: format!("fault.{i}.{key}"),
+                owner: owner.clone(),
+                label: key.clone(),
+                unit,
+                value: v,
+                min,
+                max,
+            });
+        }
+    }
 }
 
 fn walk(t: &toml::Table, path: &str, owner: &str, label: &str, out: &mut Vec<Param>) {
@@ -146,6 +191,24 @@ fn walk(t: &toml::Table, path: &str, owner: &str, label: &str, out: &mut Vec<Par
         };
         if let toml::Value::Table(inner) = value {
             walk(inner, &path, owner, &label, out);
+            continue;
+        }
+        // A node's calls, each named by whom it calls (as `--set` names
+        // them): `node.api.call.db.timeout`.
+        if let (toml::Value::Array(calls), "call") = (value, key.as_str()) {
+            for call in calls.iter().filter_map(toml::Value::as_table) {
+                let Some(to) = call.get("name").or_else(|| call.get("to")) else {
+                    continue;
+                };
+                let to = to.as_str().unwrap_or_default();
+                walk(
+                    call,
+                    &format!("{path}.{to}"),
+                    owner,
+                    &format!("call {to}"),
+                    out,
+                );
+            }
             continue;
         }
         if let Some((unit, v)) = reading(value) {
@@ -234,6 +297,14 @@ mod tests {
         assert_eq!(d.show(137_420_000.0), "140ms");
     }
 
+    fn retry_storm() -> &'static str {
+        sim_core::scenario::STORIES
+            .iter()
+            .find(|(n, _)| *n == "retry-storm")
+            .unwrap()
+            .1
+    }
+
     #[test]
     fn a_story_s_numbers_become_sliders() {
         let (_, text) = sim_core::scenario::STORIES
@@ -253,6 +324,26 @@ mod tests {
         assert_eq!((loss.unit, loss.value), (Unit::Percent, 0.05));
         // The variant's value: the key store's lifetime.
         assert_eq!(find("node.api.idempotency.ttl").unwrap().value, 86_400e9);
+        // A call's policies, named as `--set` names them.
+        let s = sim_core::scenario::load("r", "r.toml", retry_storm()).unwrap();
+        let doc = s.document_with(Some("immediate-retries"), &[]).unwrap();
+        let storm = discover(&doc);
+        let call = storm
+            .iter()
+            .find(|p| p.path == "node.api.call.db.retry.attempts");
+        assert_eq!(
+            call.map(|p| (p.value, p.label.as_str())),
+            Some((3.0, "call db.retry.attempts"))
+        );
+        let slow = storm
+            .iter()
+            .find(|p| p.path == "fault.0.at")
+            .expect("a fault's time");
+        assert_eq!(
+            (slow.unit, slow.value, slow.owner.as_str()),
+            (Unit::Duration, 20e9, "fault 0")
+        );
+        assert!(storm.iter().any(|p| p.path == "fault.0.factor"));
         // Names and kinds are not numbers.
         assert!(find("node.user.target").is_none());
         assert!(find("node.api.service_time.dist").is_none());

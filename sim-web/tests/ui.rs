@@ -389,3 +389,83 @@ fn progress_saved_by_the_browser_is_shown_when_the_page_comes_back() {
     h.run();
     assert_eq!(h.state().player.as_ref().unwrap().name, "double-charge");
 }
+
+#[test]
+fn a_challenge_is_lost_unchanged_and_won_by_its_solution() {
+    use sim_web::challenge_view::Asked;
+    let mut h = harness();
+    h.get_by_label("queues").click();
+    h.run();
+    assert!(shows(&h, "Challenges"));
+    h.get_by_label("Take \"Staff the surge\"").click();
+    h.run();
+    assert_eq!(
+        h.state().player.as_ref().unwrap().variant.as_deref(),
+        Some("unbounded-fifo"),
+        "a challenge starts from its variant"
+    );
+    assert!(shows(
+        &h,
+        "Change at most 1 of these numbers (0 changed so far):"
+    ));
+    h.get_by_label("Check my try").click();
+    h.run();
+    assert!(shows(&h, "Not yet (user.ok.per_s = "));
+    assert!(shows(&h, "Hint: 120 orders a second"));
+    assert!(!h.state().progress.has_won("queues/Staff the surge"));
+
+    // The solution, set as its slider sets it.
+    h.state_mut().challenge_asked(Asked::Set(
+        "node.api.workers".into(),
+        toml::Value::Integer(6),
+    ));
+    h.run();
+    assert!(shows(&h, "(1 changed so far)"));
+    h.get_by_label("Check my try").click();
+    h.run();
+    assert!(shows(&h, "Goal reached: you won"), "the solution wins");
+    assert!(h.state().progress.has_won("queues/Staff the surge"));
+
+    // A number the challenge does not offer breaks its rules, however
+    // good the result.
+    h.state_mut()
+        .set_parameter("node.user.rate", toml::Value::String("60/s".into()));
+    h.run();
+    h.get_by_label("Check my try").click();
+    h.run();
+    assert!(shows(
+        &h,
+        "You changed node.user.rate, which this challenge does not offer."
+    ));
+    // The verdict grew the panel: scroll to the button, as a person would.
+    h.get_by_label("Leave the challenge").scroll_to_me();
+    h.run();
+    h.get_by_label("Leave the challenge").click();
+    h.run();
+    assert!(h.state().challenge.is_none());
+    assert!(shows(&h, "won"), "the win is remembered");
+}
+
+/// Every number a shipped challenge offers is one of the sliders the app
+/// shows for the challenge's variant.
+#[test]
+fn every_challenge_s_numbers_are_sliders() {
+    let mut seen = 0;
+    for (name, text) in sim_core::scenario::STORIES {
+        let s = sim_core::scenario::load(name, name, text).unwrap();
+        for c in &s.spec.challenges {
+            let variant = c.variant.as_ref().map(|v| v.get_ref().as_str());
+            let doc = s.document_with(variant, &[]).unwrap();
+            let sliders = sim_web::params::discover(&doc);
+            for path in c.change.get_ref() {
+                assert!(
+                    sliders.iter().any(|p| &p.path == path.get_ref()),
+                    "{name}: {} is not a slider",
+                    path.get_ref()
+                );
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 6, "{seen} challenges");
+}

@@ -45,7 +45,8 @@ pub fn expectations_for<'a>(
         .filter(move |e| applies_to(e, variant))
 }
 
-/// The variants that have at least one expectation or prediction, the
+/// The variants that have at least one expectation, prediction or
+/// challenge (which starts from it), the
 /// scenario as written first (when it has any), then in file order.
 pub fn judged_variants(scenario: &Scenario) -> Vec<Option<&str>> {
     let spec = &scenario.spec;
@@ -54,6 +55,7 @@ pub fn judged_variants(scenario: &Scenario) -> Vec<Option<&str>> {
         .filter(|&v| {
             expectations_for(spec, v).next().is_some()
                 || super::predict::predictions_for(spec, v).next().is_some()
+                || super::challenge::challenges_for(spec, v).next().is_some()
         })
         .collect()
 }

@@ -146,6 +146,7 @@ pub fn load(name: &str, file: &str, source: &str) -> Result<Scenario, Box<Diagno
         }
     }
     super::predict::check(&scenario).map_err(Box::new)?;
+    super::challenge::check(&scenario).map_err(Box::new)?;
     Ok(scenario)
 }
 
@@ -421,6 +422,25 @@ pub const DEFAULT_ZONE: &str = "default";
 /// Sets `path` (dot-separated; `node.<name>` picks a node by name,
 /// `link.<n>` and `fault.<n>` by position) in `doc` to `value`.
 pub fn set_path(doc: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
+    let (table, key) = locate(doc, path)?;
+    table.insert(key.to_string(), value);
+    Ok(())
+}
+
+/// The value at `path` in `doc`, as `--set` finds it (`None`: nothing is
+/// there yet).
+pub fn value_at(doc: &toml::Table, path: &str) -> Result<Option<toml::Value>, String> {
+    let mut doc = doc.clone();
+    let (table, key) = locate(&mut doc, path)?;
+    Ok(table.get(key).cloned())
+}
+
+/// The table that holds `path`'s last part, and that part: entries of
+/// arrays of tables are picked by index or by name.
+fn locate<'a>(
+    doc: &'a mut toml::Table,
+    path: &'a str,
+) -> Result<(&'a mut toml::Table, &'a str), String> {
     let parts: Vec<&str> = path.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
         return Err(format!(
@@ -493,8 +513,7 @@ pub fn set_path(doc: &mut toml::Table, path: &str, value: toml::Value) -> Result
             "`{path}` names a whole entry; add the field to set, e.g. `{path}.timeout`"
         ));
     }
-    table.insert(parts[i].to_string(), value);
-    Ok(())
+    Ok((table, parts[i]))
 }
 
 /// Reads a `--set` value: TOML if it parses (`8`, `true`, `"5ms"`,

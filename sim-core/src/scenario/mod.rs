@@ -8,7 +8,8 @@
 //! nodes at once are in `graph` and `checks`, faults in `faults`), then a
 //! simulation (`build`, which also reads metrics back and evaluates
 //! expectations). `judge` says which expectations apply to a variant and
-//! judges a run; `charts` is the chart model both front ends draw;
+//! judges a run; `predict` and `challenge` are the learner's questions
+//! and goals; `charts` is the chart model both front ends draw;
 //! `timeline` the faults as windows of time and the recovery from them;
 //! `stale` stale reads judged as a run goes. The format's reference page
 //! is `reference`, the shipped stories `library` and their order in
@@ -18,6 +19,7 @@
 //! and errors in the format's own words (`words`).
 
 mod build;
+mod challenge;
 mod charts;
 mod checks;
 mod diagnostic;
@@ -43,6 +45,7 @@ pub use crate::models::client::order_number;
 pub use crate::models::rpc::Rpc;
 pub use crate::models::ties::Tie;
 pub use build::{Built, Verdict, build, evaluate, metric_value, series_interval};
+pub use challenge::{Try, challenges_for, judge_try, solution_sets};
 pub use charts::{Charts, Line, Panel, Stat, Window};
 pub use diagnostic::Diagnostic;
 pub use judge::{

@@ -123,7 +123,9 @@ impl Graded<'_> {
 
 /// What `verdicts` read on the run ("ledger.duplicate_charges = 235"),
 /// each once.
-fn measured<'v>(verdicts: impl IntoIterator<Item = &'v Result<Verdict, String>>) -> String {
+pub(super) fn measured<'v>(
+    verdicts: impl IntoIterator<Item = &'v Result<Verdict, String>>,
+) -> String {
     let mut read: Vec<String> = Vec::new();
     for v in verdicts {
         let text = match v {

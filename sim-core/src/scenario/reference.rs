@@ -68,6 +68,10 @@ pub const TABLES: &[(&str, &str)] = &[
         "One of two to four answers to a prediction.",
     ),
     (
+        "[[challenge]]",
+        "A goal the learner reaches by changing a few of the scenario's numbers: the web app shows the numbers it allows as sliders, counts the changes against the budget, checks the goal when the run ends and gives the hint after a try that fell short. `faultline check` proves on every seed it runs that the solution reaches the goal and that the scenario as the challenge starts does not.",
+    ),
+    (
         "[[node.call]]",
         "A service's dependency and the policies on calls to it. Several are called in order (or all at once with `parallel = true`). Clients put the same policies directly on the node.",
     ),
@@ -154,6 +158,12 @@ pub const FIELDS: &[FieldDoc] = &[
         "predict",
         "array of tables",
         "See `[[predict]]`.",
+    ),
+    f(
+        "top level",
+        "challenge",
+        "array of tables",
+        "See `[[challenge]]`.",
     ),
     f(
         "[run]",
@@ -696,6 +706,54 @@ pub const FIELDS: &[FieldDoc] = &[
         "Why the run comes out so; shown once the answer is graded.",
     ),
     f(
+        "[[challenge]]",
+        "title",
+        "text",
+        "The challenge in a few words.",
+    ),
+    f(
+        "[[challenge]]",
+        "goal",
+        "text",
+        "What to reach, as the learner reads it.",
+    ),
+    f(
+        "[[challenge]]",
+        "variant",
+        "variant name",
+        "The variant the challenge starts from (absent: the scenario as written).",
+    ),
+    f(
+        "[[challenge]]",
+        "change",
+        "list of `--set` paths",
+        "The numbers the learner may change (each must be a number in the scenario as the challenge starts), e.g. `[\"node.api.workers\"]`.",
+    ),
+    f(
+        "[[challenge]]",
+        "budget",
+        "whole number from 1 to the length of `change`",
+        "How many of those numbers one try may change (absent: any of them).",
+    ),
+    f(
+        "[[challenge]]",
+        "when",
+        "list of `{ metric, op, value }`",
+        "The goal as expectations (as in `[[expect]]`, without `variant` or `because`); reached when all of them hold.",
+    ),
+    f(
+        "[[challenge]]",
+        "hint",
+        "text",
+        "Shown after a try that did not reach the goal.",
+    ),
+    f(
+        "[[challenge]]",
+        "solution",
+        "table of path = value",
+        "A try that reaches the goal, within `change` and the budget: `check` proves it wins on every seed and that the unchanged scenario loses.",
+    ),
+    f(
         "retry",
         "attempts",
         "integer >= 1",
@@ -1019,6 +1077,7 @@ pub fn schema_fields() -> Vec<(&'static str, Vec<String>)> {
         ("[[expect]]", serde_fields::<spec::ExpectSpec>()),
         ("[[predict]]", serde_fields::<spec::PredictSpec>()),
         ("[[predict.answer]]", serde_fields::<spec::AnswerSpec>()),
+        ("[[challenge]]", serde_fields::<spec::ChallengeSpec>()),
         ("[[node.call]]", serde_fields::<spec::CallSpec>()),
         ("retry", serde_fields::<spec::RetrySpec>()),
         ("breaker", serde_fields::<spec::BreakerSpec>()),

@@ -40,6 +40,8 @@ pub struct ScenarioSpec {
     pub expectations: Vec<ExpectSpec>,
     #[serde(default, rename = "predict")]
     pub predictions: Vec<PredictSpec>,
+    #[serde(default, rename = "challenge")]
+    pub challenges: Vec<ChallengeSpec>,
 }
 
 /// The name of replica `i` of a replicated node `group`: `api-0`.
@@ -615,6 +617,30 @@ pub struct AnswerSpec {
     /// Why the run came out so, shown once it is graded.
     #[serde(default)]
     pub because: String,
+}
+
+/// A goal the learner reaches by changing a few of the scenario's
+/// numbers: `check` proves the solution reaches it and the scenario as it
+/// starts does not.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeSpec {
+    pub title: Spanned<String>,
+    /// The goal in the learner's words.
+    pub goal: String,
+    /// The variant the challenge starts from (absent: as written).
+    pub variant: Option<Spanned<String>>,
+    /// The numbers the learner may change, as `--set` paths.
+    pub change: Spanned<Vec<Spanned<String>>>,
+    /// How many of them a try may change (absent: any number).
+    pub budget: Option<Spanned<u32>>,
+    /// Expectations that all hold once the goal is reached.
+    pub when: Vec<ExpectSpec>,
+    /// Shown after a try that did not reach the goal.
+    #[serde(default)]
+    pub hint: String,
+    /// A try that reaches the goal, by path: what `check` proves.
+    pub solution: Spanned<BTreeMap<String, Spanned<toml::Value>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -47,20 +47,57 @@ pub fn chart_data(p: &Player) -> Vec<Chart> {
         })
         .collect();
     all.extend(sampled_charts(p));
-    // egui_plot cannot order NaN: an interval without a value is left out.
+    // An interval without a value (no success had a latency) stays NaN:
+    // the line is drawn in pieces around it (`segments`), never across.
     all.into_iter()
-        .map(|(id, title, lines)| {
-            let lines: Lines = lines
-                .into_iter()
-                .map(|(name, pts)| {
-                    let finite: Vec<[f64; 2]> =
-                        pts.into_iter().filter(|p| p[1].is_finite()).collect();
-                    (name, finite)
-                })
-                .collect();
-            (id, title, lines)
+        .filter(|(_, _, lines)| {
+            lines
+                .iter()
+                .any(|(_, pts)| pts.iter().any(|p| p[1].is_finite()))
         })
-        .filter(|(_, _, lines)| lines.iter().any(|(_, pts)| !pts.is_empty()))
+        .collect()
+}
+
+/// A line's runs of points with a value, in order: where an interval has
+/// none the line stops and starts again, so a gap never looks like data.
+pub fn segments(points: &[[f64; 2]]) -> Vec<Vec<[f64; 2]>> {
+    points
+        .split(|p| !p[1].is_finite())
+        .filter(|run| !run.is_empty())
+        .map(<[_]>::to_vec)
+        .collect()
+}
+
+/// The colours of a chart's lines, by their place in it: each line keeps
+/// its colour across its pieces.
+const PALETTE: [Color32; CHART_LINES] = [
+    Color32::from_rgb(66, 133, 214),
+    Color32::from_rgb(200, 70, 60),
+    Color32::from_rgb(60, 160, 80),
+    Color32::from_rgb(220, 150, 30),
+    Color32::from_rgb(140, 90, 200),
+    Color32::from_rgb(40, 170, 170),
+    Color32::from_rgb(200, 90, 160),
+    Color32::from_rgb(120, 120, 120),
+];
+
+/// Three marks on the y axis (0, a round step, two steps): values a
+/// learner can read, on charts too short for egui_plot's usual grid.
+fn y_marks(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+    let top = input.bounds.1.max(f64::MIN_POSITIVE);
+    let rough = top / 2.0;
+    let magnitude = libm::pow(10.0, libm::floor(libm::log10(rough)));
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| 2.0 * s >= rough * 1.5 || *s >= rough)
+        .unwrap_or(10.0 * magnitude);
+    (0..=2)
+        .map(|i| egui_plot::GridMark {
+            value: f64::from(i) * step,
+            step_size: step,
+        })
+        .filter(|m| m.value <= top)
         .collect()
 }
 
@@ -169,16 +206,21 @@ fn busiest(lines: Lines) -> (Lines, usize) {
     (keep, all)
 }
 
-/// The charts, two to a row, with the faults' start times marked.
+/// The charts, two to a row, with the faults' windows shaded.
 pub fn charts(ui: &mut egui::Ui, p: &Player, side: &str) {
     let data = chart_data(p);
     let rows = data.len().div_ceil(2).max(1);
     let height = (ui.available_height() / rows as f32 - 24.0).max(60.0);
     let width = ui.available_width() / 2.0 - 8.0;
-    let faults: Vec<f64> = p
+    // Each fault's window, shaded: from its start to its end (or to now,
+    // while it lasts).
+    let secs = |t: sim_core::SimTime| t.as_nanos() as f64 / 1e9;
+    let now = secs(p.now());
+    let faults: Vec<(f64, f64)> = p
         .faults()
         .iter()
-        .map(|w| w.start.as_nanos() as f64 / 1e9)
+        .filter(|w| secs(w.start) <= now)
+        .map(|w| (secs(w.start), w.end.map_or(now, secs).min(now)))
         .collect();
     let mut data = data.into_iter();
     for _ in 0..rows {
@@ -199,15 +241,25 @@ pub fn charts(ui: &mut egui::Ui, p: &Player, side: &str) {
                         // A sparse grid: egui_plot's default fades in three
                         // levels of lines, and every one is shaded.
                         .grid_spacing(egui::Rangef::new(60.0, 120.0))
+                        .y_grid_spacer(y_marks)
+                        .x_axis_formatter(|m, _| format!("{}s", m.value))
                         .allow_scroll(false)
                         .show(ui, |plot| {
-                            for (name, pts) in lines {
-                                plot.line(Line::new(name, PlotPoints::from(thin(pts))));
+                            for (i, (name, pts)) in lines.into_iter().enumerate() {
+                                for piece in segments(&pts) {
+                                    plot.line(
+                                        Line::new(name.clone(), PlotPoints::from(thin(piece)))
+                                            .color(PALETTE[i % PALETTE.len()]),
+                                    );
+                                }
                             }
-                            for &t in &faults {
-                                plot.vline(
-                                    egui_plot::VLine::new("", t)
-                                        .color(Color32::from_rgb(200, 60, 60).gamma_multiply(0.6)),
+                            for &(start, end) in &faults {
+                                plot.span(
+                                    egui_plot::Span::new("", start..=end.max(start))
+                                        .fill(Color32::from_rgb(200, 60, 60).gamma_multiply(0.12))
+                                        .border_color(
+                                            Color32::from_rgb(200, 60, 60).gamma_multiply(0.5),
+                                        ),
                                 );
                             }
                         });
@@ -220,6 +272,33 @@ pub fn charts(ui: &mut egui::Ui, p: &Player, side: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_stops_at_a_gap_and_starts_again() {
+        let nan = f64::NAN;
+        let line = [[0.0, 1.0], [1.0, 2.0], [2.0, nan], [3.0, nan], [4.0, 5.0]];
+        assert_eq!(
+            segments(&line),
+            [vec![[0.0, 1.0], [1.0, 2.0]], vec![[4.0, 5.0]]]
+        );
+        assert!(segments(&[[0.0, nan]]).is_empty());
+    }
+
+    #[test]
+    fn the_y_axis_has_three_round_marks() {
+        let marks = |top: f64| -> Vec<f64> {
+            y_marks(egui_plot::GridInput {
+                bounds: (0.0, top),
+                base_step_size: top / 100.0,
+            })
+            .iter()
+            .map(|m| m.value)
+            .collect()
+        };
+        assert_eq!(marks(230.0), [0.0, 100.0, 200.0]);
+        assert_eq!(marks(12.0), [0.0, 5.0, 10.0]);
+        assert_eq!(marks(1.0), [0.0, 0.5, 1.0]);
+    }
 
     #[test]
     fn thinned_lines_keep_their_spikes() {

@@ -214,11 +214,57 @@ fn charts_over_time_agree_with_the_run_s_totals() {
             .copied()
             .filter(|v| v.is_finite())
             .collect();
-        assert_eq!(pts.iter().map(|p| p[1]).collect::<Vec<_>>(), finite);
+        let drawn: Vec<f64> = pts.iter().map(|p| p[1]).filter(|v| v.is_finite()).collect();
+        assert_eq!(drawn, finite);
     }
     assert!(latency.iter().any(|(n, _)| n == "user max"));
     let (mean, max) = (&latency[0].1, &latency[1].1);
-    assert!(mean.iter().zip(max).all(|(a, b)| a[1] <= b[1]));
+    assert!(
+        mean.iter()
+            .zip(max)
+            .all(|(a, b)| a[1] <= b[1] || a[1].is_nan())
+    );
+
+    // Under CAP's partition the cut-off west has no successes, so its
+    // latency has no value there: the line stops and starts again
+    // instead of bridging the cut with a straight line.
+    let mut cap = Player::new("cap", story("cap"), Some("cp"), None).unwrap();
+    cap.run_to_end();
+    let data = chart_data(&cap);
+    let west = chart(&data, "latency")
+        .iter()
+        .find(|(n, _)| n == "west-users mean")
+        .expect("the west's latency");
+    let pieces = sim_web::chart_view::segments(&west.1);
+    assert_eq!(pieces.len(), 2, "before the cut and after the heal");
+    let (before, after) = (pieces[0].last().unwrap()[0], pieces[1][0][0]);
+    assert!(before < 21.0 && after > 49.0, "{before} .. {after}");
+    // Meanwhile the west's requests wait out their 500ms timeout: the
+    // longest wait shows the cut while it happens.
+    let waiting = chart(&data, "latency")
+        .iter()
+        .find(|(n, _)| n == "west-users waiting")
+        .expect("the west's longest wait");
+    assert!(
+        waiting
+            .1
+            .iter()
+            .any(|p| p[0] > 25.0 && p[0] < 45.0 && p[1] >= 400.0),
+        "{:?}",
+        waiting.1
+    );
+    // Goodput goes on at zero through the cut.
+    let goodput = chart(&data, "goodput")
+        .iter()
+        .find(|(n, _)| n == "west-users")
+        .unwrap();
+    assert!(goodput.1.iter().all(|p| p[1].is_finite()));
+    assert!(
+        goodput
+            .1
+            .iter()
+            .any(|p| p[0] > 25.0 && p[0] < 45.0 && p[1] == 0.0)
+    );
 
     // Failures by reason: the rates add up to the counters.
     let mut p = Player::new("retry-storm", story("retry-storm"), None, None).unwrap();

@@ -218,6 +218,7 @@ struct Metrics {
     state: [GaugeId; 3],
     latency: HistogramId,
     ok_series: SeriesId,
+    waiting_series: SeriesId,
     failed_series: SeriesId,
 }
 
@@ -340,6 +341,7 @@ impl Caller {
                 .map(|s| m.gauge(&format!("{prefix}.breaker.{}", s.as_str()), now)),
             latency: m.histogram(&format!("{prefix}.latency_ns")),
             ok_series: m.series(&format!("{prefix}.ok_latency_ns"), interval),
+            waiting_series: m.series(&format!("{prefix}.waiting_ns"), interval),
             failed_series: m.series(&format!("{prefix}.failures"), interval),
         });
         if self.breaker.is_some() {
@@ -414,6 +416,7 @@ impl Caller {
         );
         let requests = self.metrics().requests;
         ctx.metrics().add(requests, 1);
+        self.record_waiting(ctx);
         if let Some(t) = &mut self.throttle
             && !t.allow(now, ctx.rng())
         {
@@ -699,8 +702,23 @@ impl Caller {
         }
     }
 
+    /// How long the oldest logical call still waiting has waited (0 when
+    /// none waits), as a series: a hang shows while it happens, before
+    /// any call ends. Logical ids grow with time, so the first is oldest.
+    fn record_waiting(&self, ctx: &mut Context<'_, Rpc>) {
+        let now = ctx.now();
+        let age = self
+            .calls
+            .values()
+            .next()
+            .map_or(0, |l| now.saturating_since(l.started).as_nanos());
+        let series = self.metrics().waiting_series;
+        ctx.metrics().record_series(series, now, age as f64);
+    }
+
     fn finish(&mut self, ctx: &mut Context<'_, Rpc>, id: u64, outcome: Outcome) -> Done {
         let l = self.calls.remove(&id).expect("a live call");
+        self.record_waiting(ctx);
         let observing = self
             .cfg
             .hedge

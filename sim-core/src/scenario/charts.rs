@@ -4,7 +4,7 @@
 //! draws them as sparklines, SVG and Mermaid; the web app as plots.
 //!
 //! A line is drawn for every node whose series of that name exists (a
-//! client's or a session's `ok_latency_ns` and `failures`, a service's
+//! client's or a session's `ok_latency_ns`, `waiting_ns` and `failures`, a service's
 //! `queue`, a store's `load`), so a new kind's model gets charts by
 //! recording a series under one of these names.
 
@@ -14,6 +14,9 @@ use crate::time::{SimDuration, SimTime};
 
 /// One value per success: its latency in nanoseconds.
 pub const OK_LATENCY: &str = "ok_latency_ns";
+/// How long the oldest request still waiting has waited, whenever a
+/// request starts or ends.
+pub const WAITING: &str = "waiting_ns";
 /// One value per failed request.
 pub const FAILURES: &str = "failures";
 /// A service's queue length at every change.
@@ -48,11 +51,12 @@ pub struct PanelDef {
 pub const PANELS: &[PanelDef] = &[
     PanelDef {
         id: "latency",
-        title: "latency of successes",
+        title: "latency of successes, and the longest wait so far",
         unit: "ms",
         lines: &[
             (OK_LATENCY, Stat::MeanMs, " mean"),
             (OK_LATENCY, Stat::MaxMs, " max"),
+            (WAITING, Stat::MaxMs, " waiting"),
         ],
     },
     PanelDef {

@@ -95,6 +95,7 @@ struct SessionMetrics {
     latency: HistogramId,
     ok_series: SeriesId,
     failed_series: SeriesId,
+    waiting_series: SeriesId,
     group_requests: CounterId,
     group_ok: CounterId,
 }
@@ -163,8 +164,24 @@ impl Session {
         }
     }
 
+    /// How long the oldest operation still waiting has waited (0 when
+    /// none waits): calls are numbered in time order, so the first
+    /// pending one is the oldest.
+    fn record_waiting(&self, ctx: &mut Context<'_, Rpc>) {
+        let at = ctx.now();
+        let now = at.as_nanos();
+        let age = self
+            .pending
+            .values()
+            .next()
+            .map_or(0, |&i| now.saturating_sub(self.history[i].invoke));
+        let series = self.m.as_ref().expect("started").waiting_series;
+        ctx.metrics().record_series(series, at, age as f64);
+    }
+
     fn finish(&mut self, ctx: &mut Context<'_, Rpc>, call: u64, ok: bool) -> Option<usize> {
         let i = self.pending.remove(&call)?;
+        self.record_waiting(ctx);
         let m = self.m.as_ref().expect("started");
         let (okc, failed, gok, latency) = (m.ok, m.failed, m.group_ok, m.latency);
         let (ok_series, failed_series) = (m.ok_series, m.failed_series);
@@ -211,6 +228,7 @@ impl Session {
             ret: None,
             dropped: false,
         });
+        self.record_waiting(ctx);
         let (to, msg) = if read {
             let mine = self.cfg.read_your_writes && self.written.contains(&key);
             let leader_only =
@@ -266,6 +284,7 @@ impl Node<Rpc> for Session {
             latency: m.histogram(&format!("{name}.latency_ns")),
             ok_series: m.series(&format!("{name}.ok_latency_ns"), m.series_interval()),
             failed_series: m.series(&format!("{name}.failures"), m.series_interval()),
+            waiting_series: m.series(&format!("{name}.waiting_ns"), m.series_interval()),
             group_requests: m.counter(&format!("{g}.requests")),
             group_ok: m.counter(&format!("{g}.ok")),
         });

@@ -250,9 +250,44 @@ struct Tracker {
     ops: HashMap<(u32, u64), u64, Fast>,
     /// The handler running now: (node, request it serves).
     handler: Option<(u32, u64)>,
+    /// The writes seen, by id: who made each and when (the newest
+    /// `KEPT_WRITES`, oldest first in `write_order`).
+    writes: HashMap<u64, (String, SimTime), Fast>,
+    write_order: VecDeque<u64>,
 }
 
+/// Writes remembered for naming what a read returned.
+const KEPT_WRITES: usize = 4096;
+
 impl Tracker {
+    /// Remembers the write `m` makes, if it makes one.
+    fn note_write(&mut self, m: &Rpc, who: &str, at: SimTime) {
+        let Some(id) = m.write_made() else { return };
+        self.writes.insert(id, (who.to_string(), at));
+        self.write_order.push_back(id);
+        if self.write_order.len() > KEPT_WRITES
+            && let Some(old) = self.write_order.pop_front()
+        {
+            self.writes.remove(&old);
+        }
+    }
+
+    /// What a message is in the story's terms: a read says whose write it
+    /// returned and when it was made, not the write's internal id.
+    fn words(&self, m: &Rpc) -> String {
+        match m.write_returned() {
+            Some(0) => "got the first value".into(),
+            Some(id) => match self.writes.get(&id) {
+                Some((who, at)) => format!(
+                    "got the write {who} made at {}",
+                    SimDuration::from_nanos(at.as_nanos())
+                ),
+                None => "got a write made before the story began to be followed".into(),
+            },
+            None => m.describe(),
+        }
+    }
+
     /// The request the running handler of `node` serves.
     fn context(&self, node: u32) -> Option<u64> {
         self.handler.filter(|&(n, _)| n == node).map(|(_, r)| r)
@@ -285,7 +320,7 @@ impl ObserveSink {
                     None => {
                         let label = match order {
                             Some(order) => format!("order {}", order_number(order)),
-                            None => m.describe(),
+                            None => o.tracker.words(m),
                         };
                         let number = o.started;
                         o.started += 1;
@@ -328,6 +363,7 @@ impl ObserveSink {
             Tie::Timeout { .. } => None,
         };
         let Some(number) = found else { return };
+        let what = o.tracker.words(m);
         let Some(req) = o.request_mut(number) else {
             return;
         };
@@ -339,7 +375,7 @@ impl ObserveSink {
                 arrived: None,
                 from: r.node.to_string(),
                 to: to.to_string(),
-                what: m.describe(),
+                what,
                 dropped: None,
             });
         }
@@ -382,7 +418,7 @@ impl ObserveSink {
         if found.is_none() && (o.requests.is_empty() || !matches!(tie, Tie::Handler)) {
             return;
         }
-        let what = m.describe();
+        let what = o.tracker.words(m);
         let open = |h: &Hop| {
             h.arrived.is_none()
                 && h.dropped.is_none()
@@ -453,8 +489,11 @@ impl TraceSink for ObserveSink {
                 if to_id != r.node_id.index() as u32 {
                     o.flow(r, to, to_id, false);
                 }
-                if follow && let Some(m) = rpc() {
-                    self.on_send(&mut o, r, to, to_id, m);
+                if let Some(m) = rpc() {
+                    o.tracker.note_write(m, r.node, r.time);
+                    if follow {
+                        self.on_send(&mut o, r, to, to_id, m);
+                    }
                 }
             }
             (TraceKind::Deliver, Some(peer)) => match rpc().filter(|_| follow) {

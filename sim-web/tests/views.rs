@@ -436,6 +436,20 @@ fn the_inspector_follows_a_request_through_the_system() {
         "{:?}",
         o.requests.back()
     );
+    // A read says whose write it returned and when that write was made,
+    // in the story's terms, never the write's internal id.
+    let outcomes: Vec<&str> = o
+        .requests
+        .iter()
+        .filter_map(|r| r.outcome.as_deref())
+        .collect();
+    assert!(
+        outcomes
+            .iter()
+            .any(|w| w.starts_with("got the write ") && w.contains("-users made at ")),
+        "{outcomes:?}"
+    );
+    assert!(!outcomes.iter().any(|w| w.starts_with("got value")));
 }
 
 /// Clicking a request in the list opens it.

@@ -91,6 +91,24 @@ impl Rpc {
         )
     }
 
+    /// The write a message makes, by its unique id (a session's put), so
+    /// a front end can say later whose write a read returned.
+    pub fn write_made(&self) -> Option<u64> {
+        match self {
+            Rpc::Replication(RepMsg::Put { id, .. }) => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// The write a read returned, when it returned exactly one (0: the
+    /// value the store began with).
+    pub fn write_returned(&self) -> Option<u64> {
+        match self {
+            Rpc::Replication(RepMsg::GetOk { items, .. }) if items.len() == 1 => Some(items[0].id),
+            _ => None,
+        }
+    }
+
     /// The idempotency key a call carries, if any.
     pub fn idempotency_key(&self) -> Option<u64> {
         match self {

@@ -908,6 +908,10 @@ pub fn state_json(a: &App) -> String {
         "requests": observed.requests.len(),
         "marks": observed.marks.len(),
         "compare": compare,
+        "captions": crate::narration::captions(&observed.marks, p.now(), crate::narration::window(p.speed))
+            .iter()
+            .map(|c| json!({"text": c.text, "node": c.node}))
+            .collect::<Vec<_>>(),
         "home": false,
         "done": a.progress.done,
         "places": places,

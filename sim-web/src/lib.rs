@@ -12,6 +12,7 @@ pub mod challenge_view;
 pub mod chart_view;
 pub mod home;
 pub mod inspector;
+pub mod narration;
 pub mod observe;
 pub mod params;
 pub mod player;

@@ -49,6 +49,8 @@ pub struct Mark {
     /// A fault (scheduled or clicked) rather than a pattern's own event.
     pub fault: bool,
     pub text: String,
+    /// The node it concerns, if one (a partition concerns several).
+    pub node: Option<String>,
 }
 
 /// One message of a request.
@@ -192,9 +194,14 @@ impl Observed {
         }
     }
 
-    fn mark(&mut self, at: SimTime, fault: bool, text: String) {
+    fn mark(&mut self, at: SimTime, fault: bool, text: String, node: Option<&str>) {
         if self.marks.len() < KEPT_MARKS {
-            self.marks.push(Mark { at, fault, text });
+            self.marks.push(Mark {
+                at,
+                fault,
+                text,
+                node: node.map(str::to_string),
+            });
         }
     }
 }
@@ -529,17 +536,21 @@ impl TraceSink for ObserveSink {
                     r.node,
                     r.detail.map(debug_text).unwrap_or_default()
                 );
-                o.mark(r.time, false, text);
+                o.mark(r.time, false, text, Some(r.node));
             }
-            (TraceKind::Crash, _) => o.mark(r.time, true, format!("crash {}", r.node)),
-            (TraceKind::Restart, _) => o.mark(r.time, true, format!("restart {}", r.node)),
+            (TraceKind::Crash, _) => {
+                o.mark(r.time, true, format!("crash {}", r.node), Some(r.node));
+            }
+            (TraceKind::Restart, _) => {
+                o.mark(r.time, true, format!("restart {}", r.node), Some(r.node));
+            }
             (TraceKind::Partition, _) => {
                 let what = r.detail.map(debug_text).unwrap_or_default();
-                o.mark(r.time, true, format!("partition {what}"));
+                o.mark(r.time, true, format!("partition {what}"), None);
             }
             (TraceKind::Heal, _) => {
                 let what = r.detail.map(debug_text).unwrap_or_default();
-                o.mark(r.time, true, format!("heal {what}"));
+                o.mark(r.time, true, format!("heal {what}"), None);
             }
             (TraceKind::Link, _) => {
                 let what = r.detail.map(debug_text).unwrap_or_default();
@@ -547,7 +558,7 @@ impl TraceSink for ObserveSink {
                     Some(peer) => format!("link {} -> {peer}: {what}", r.node),
                     None => format!("links: {what}"),
                 };
-                o.mark(r.time, true, text);
+                o.mark(r.time, true, text, Some(r.node));
             }
             _ => {}
         }

@@ -149,6 +149,13 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
         edges: &edges,
     };
     let clicked = view.draw(ui, &painter, &response, &layout, &nodes, sel);
+    // What just happened, beside the node it happened to.
+    let captions = crate::narration::captions(
+        &p.observed.borrow().marks,
+        sim.now(),
+        crate::narration::window(p.speed),
+    );
+    crate::narration::draw(&painter, rect, &layout.pos, &layout.size, &captions);
     let mut action = None;
     let clicked = if sel.drawing {
         action = partition_line(&painter, &response, &layout, sel);

@@ -361,6 +361,23 @@ fn the_timeline_marks_faults_and_pattern_events() {
             .any(|m| m.text.contains("circuit breaker open")),
         "{marks:?}"
     );
+    // Narration: just after the breaker opens, its caption stands beside
+    // orders, the node whose breaker it is.
+    let opened = marks
+        .iter()
+        .find(|m| m.text.contains("circuit breaker open"))
+        .unwrap();
+    let captions = sim_web::narration::captions(
+        marks,
+        opened.at + SimDuration::from_millis(500),
+        sim_web::narration::window(1.0),
+    );
+    assert!(
+        captions
+            .iter()
+            .any(|c| c.node.as_deref() == Some("orders") && c.text.contains("circuit breaker open")),
+        "{captions:?}"
+    );
 }
 
 /// A request's path, attempts, cache answers and replicas, as the inspector

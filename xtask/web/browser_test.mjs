@@ -159,6 +159,22 @@ try {
   });
   await page.waitForTimeout(500);
   await page.screenshot({ path: `${shots}/cap-partition.png` });
+  // Narration: as the breaker opens in the cascade, its caption stands
+  // beside orders while the run plays.
+  await page.evaluate(() => {
+    window.faultline.open_story("cascading-failure");
+    window.faultline.choose_variant("breaker");
+    window.faultline.seek(20.5);
+    window.faultline.play(1);
+  });
+  await page.waitForFunction(() => JSON.parse(window.faultline.state()).time_s >= 21, null, { timeout: 60000 });
+  const narrated = JSON.parse(await page.evaluate(() => window.faultline.state()));
+  await page.screenshot({ path: `${shots}/narration.png` });
+  if (narrated.captions.some((c) => c.node === "orders" && c.text.includes("circuit breaker open"))) {
+    console.log("ok a breaker opening is captioned beside its node while playing");
+  } else {
+    fail(`narration: ${JSON.stringify(narrated.captions)}`);
+  }
   // Paused, the page stops drawing: a still picture costs no frames.
   await page.evaluate(() => window.faultline.pause());
   await page.waitForTimeout(500);

@@ -241,8 +241,15 @@ fn explain(name: &str) -> Result<(), Failure> {
     if !spec.story.trim().is_empty() {
         println!("{}\n", spec.story.trim());
     }
+    // A [[look]] item in the CLI's words where it has them.
+    let looks: Vec<String> = spec
+        .looks
+        .iter()
+        .map(|l| l.cli.clone().unwrap_or_else(|| l.text.get_ref().clone()))
+        .chain(spec.look_for.iter().cloned())
+        .collect();
     for (heading, items) in [
-        ("What to look for:", &spec.look_for),
+        ("What to look for:", &looks),
         ("Questions to try:", &spec.questions),
     ] {
         if !items.is_empty() {

@@ -327,7 +327,7 @@ fn bad_input_gets_a_clear_message_and_exit_code_2() {
     let (c, err) = code(&["run", path.to_str().unwrap()]);
     assert_eq!(c, Some(2));
     assert!(err.contains("error: unknown field `wrkers`"), "{err}");
-    assert!(err.contains("typo.toml:50:1"), "{err}");
+    assert!(err.contains("typo.toml:62:1"), "{err}");
     assert!(err.contains("did you mean `workers`?"), "{err}");
 
     let (c, err) = code(&["run", "/nonexistent/x.toml"]);

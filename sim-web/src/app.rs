@@ -90,7 +90,41 @@ pub struct App {
     pub challenge: Option<usize>,
     /// The challenge was just taken: scroll the story panel to show it.
     reveal_challenge: bool,
+    /// A picture or a video the learner asked for, which the browser glue
+    /// makes (`web.rs`) and takes from here.
+    pub media: Option<Media>,
+    /// A video is being recorded (the glue keeps this up to date).
+    pub recording: bool,
+    /// The `[[look]]` item clicked, by index: its node and line are
+    /// highlighted until it is clicked again.
+    pub focus: Option<usize>,
 }
+
+/// What a clicked "what to look for" item points at: its node and its
+/// chart line, drawn highlighted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Focus {
+    pub node: Option<String>,
+    pub chart: Option<String>,
+    pub line: Option<String>,
+}
+
+/// What the learner asked to export from the view.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Media {
+    /// A PNG of the current view, saved under this name.
+    Picture(String),
+    /// A WebM of the playback for this many seconds, under this name.
+    Video(String, f64),
+    /// End the recording now.
+    StopVideo,
+}
+
+/// The colour of what a "what to look for" item highlights.
+pub const FOCUS: Color32 = Color32::from_rgb(230, 150, 20);
+
+/// How long "Record video" records unless stopped.
+pub const VIDEO_SECONDS: f64 = 10.0;
 
 /// Widgets' places by name, in points from the window's corner.
 pub type Places = BTreeMap<String, egui::Rect>;
@@ -141,6 +175,9 @@ impl App {
             places: Places::new(),
             challenge: None,
             reveal_challenge: false,
+            media: None,
+            recording: false,
+            focus: None,
             player: None,
             compare: None,
             params: Vec::new(),
@@ -174,6 +211,7 @@ impl App {
         self.compare = None;
         self.inspected = None;
         self.challenge = None;
+        self.focus = None;
         match Player::new(name, text, variant, seed) {
             Ok(p) => {
                 self.player = Some(p);
@@ -455,6 +493,8 @@ impl App {
         let mut changed: Option<(String, toml::Value)> = None;
         let mut open_next = None;
         let mut taken = None;
+        let mut clicked_look = None;
+        let focus = self.focus;
         let next = self.next_story();
         let progress = &self.progress;
         let Some(p) = &self.player else { return };
@@ -485,9 +525,25 @@ impl App {
                 ui.scroll_to_cursor(Some(egui::Align::BOTTOM));
                 self.reveal_challenge = false;
             }
-            if !p.spec.look_for.is_empty() {
+            if !p.spec.look_for.is_empty() || !p.spec.looks.is_empty() {
                 ui.separator();
                 text.label(ui, RichText::new("What to look for").strong());
+                for (i, look) in p.spec.looks.iter().enumerate() {
+                    let words = format!("• {}", look.text.get_ref());
+                    if look.node.is_none() && look.chart.is_none() {
+                        text.label(ui, words);
+                        continue;
+                    }
+                    let on = focus == Some(i);
+                    let shown = if on {
+                        RichText::new(words).color(FOCUS)
+                    } else {
+                        RichText::new(words).color(ui.visuals().hyperlink_color)
+                    };
+                    if text.link(ui, shown).on_hover_text("Click to highlight it").clicked() {
+                        clicked_look = Some(i);
+                    }
+                }
                 for l in &p.spec.look_for {
                     text.label(ui, format!("• {l}"));
                 }
@@ -525,6 +581,19 @@ impl App {
         if let Some(asked) = taken {
             self.challenge_asked(asked);
         }
+        if let Some(i) = clicked_look {
+            self.focus = (self.focus != Some(i)).then_some(i);
+        }
+    }
+
+    /// What the clicked "what to look for" item points at, if any.
+    pub fn focused(&self) -> Option<Focus> {
+        let look = self.player.as_ref()?.spec.looks.get(self.focus?)?;
+        Some(Focus {
+            node: look.node.as_ref().map(|n| n.get_ref().clone()),
+            chart: look.chart.as_ref().map(|c| c.get_ref().clone()),
+            line: look.line.clone(),
+        })
     }
 
     /// Does what the challenges section asked for.
@@ -573,7 +642,8 @@ impl App {
         let show_story = &mut self.show_story;
         if let Some(p) = &mut self.player {
             variant_row(ui, p, comparing.as_deref(), &mut asked, &mut self.places);
-            playback_row(ui, p, show_story, &mut asked, &mut self.places);
+            let recording = self.recording;
+            playback_row(ui, p, (show_story, recording), &mut asked, &mut self.places);
             if let Some(t) = timeline(ui, p) {
                 p.seek(t);
             }
@@ -596,6 +666,21 @@ impl App {
         }
         if asked.export {
             self.exported = self.player.as_ref().map(Player::export);
+        }
+        if let (Some(kind), Some(p)) = (asked.media, &self.player) {
+            // Named for what it shows: story, variant, seed and time.
+            let name = format!(
+                "{}-{}-seed{}-{:.0}s",
+                p.name,
+                p.variant.as_deref().unwrap_or(AS_WRITTEN).replace(' ', "-"),
+                p.seed,
+                secs(p.now())
+            );
+            self.media = Some(match kind {
+                0 => Media::Picture(format!("{name}.png")),
+                _ if self.recording => Media::StopVideo,
+                _ => Media::Video(format!("{name}.webm"), VIDEO_SECONDS),
+            });
         }
         if let Some(link) = &self.share_link {
             ui.horizontal(|ui| {
@@ -625,12 +710,14 @@ impl App {
         }
         let height = ui.available_height();
         let mut action = None;
+        let focus = self.focused();
+        let focus = focus.as_ref();
         if self.compare.is_none() {
             let Some(p) = &mut self.player else { return };
             ui.allocate_ui(egui::vec2(ui.available_width(), height * 0.45), |ui| {
-                action = topology::show(ui, p, &mut self.selection);
+                action = topology::show(ui, p, &mut self.selection, focus);
             });
-            charts(ui, p, "a");
+            charts(ui, p, "a", focus);
         } else {
             let (Some(a), Some(b)) = (&mut self.player, &mut self.compare) else {
                 return;
@@ -645,11 +732,11 @@ impl App {
                             p.variant.as_deref().unwrap_or(AS_WRITTEN)
                         ));
                         ui.allocate_ui(egui::vec2(ui.available_width(), height * 0.4), |ui| {
-                            if let Some(act) = topology::show(ui, p, selection) {
+                            if let Some(act) = topology::show(ui, p, selection, focus) {
                                 action = Some(act);
                             }
                         });
-                        charts(ui, p, if i == 0 { "a" } else { "b" });
+                        charts(ui, p, if i == 0 { "a" } else { "b" }, focus);
                     });
                 }
             });
@@ -705,6 +792,8 @@ struct Asked {
     to_end: bool,
     share: bool,
     export: bool,
+    /// 0: a picture; 1: a video (started or stopped).
+    media: Option<u8>,
 }
 
 /// The variants, the side-by-side choice and the seed.
@@ -770,7 +859,7 @@ fn variant_row(
 fn playback_row(
     ui: &mut egui::Ui,
     p: &mut Player,
-    show_story: &mut bool,
+    (show_story, recording): (&mut bool, bool),
     asked: &mut Asked,
     places: &mut Places,
 ) {
@@ -815,6 +904,25 @@ fn playback_row(
         }
         if ui.button("Export scenario").clicked() {
             asked.export = true;
+        }
+        let r = ui
+            .button("Save picture")
+            .on_hover_text("A PNG of the view as it is now");
+        places.insert("picture".into(), r.rect);
+        if r.clicked() {
+            asked.media = Some(0);
+        }
+        let label = if recording {
+            "Stop recording"
+        } else {
+            "Record video"
+        };
+        let r = ui
+            .button(label)
+            .on_hover_text("A WebM of the playback, up to ten seconds");
+        places.insert("video".into(), r.rect);
+        if r.clicked() {
+            asked.media = Some(1);
         }
         let label = if *show_story {
             "Hide the story"

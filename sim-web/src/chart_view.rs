@@ -4,7 +4,7 @@
 //! GPU).
 
 use crate::player::Player;
-use egui::Color32;
+use egui::{Color32, RichText};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 /// A chart's lines: a name and its points (seconds, value).
@@ -140,7 +140,7 @@ fn sampled_charts(p: &Player) -> Vec<Chart> {
         }
     }
     vec![
-        ("errors", "failures per second, by reason".into(), errors),
+        ("failures", "failures per second, by reason".into(), errors),
         ("stale", "stale reads so far".into(), stale),
         ("duplicates", "duplicate charges so far".into(), duplicates),
     ]
@@ -207,7 +207,7 @@ fn busiest(lines: Lines) -> (Lines, usize) {
 }
 
 /// The charts, two to a row, with the faults' windows shaded.
-pub fn charts(ui: &mut egui::Ui, p: &Player, side: &str) {
+pub fn charts(ui: &mut egui::Ui, p: &Player, side: &str, focus: Option<&crate::app::Focus>) {
     let data = chart_data(p);
     let rows = data.len().div_ceil(2).max(1);
     let height = (ui.available_height() / rows as f32 - 24.0).max(60.0);
@@ -227,9 +227,15 @@ pub fn charts(ui: &mut egui::Ui, p: &Player, side: &str) {
         ui.horizontal(|ui| {
             for (id, title, lines) in data.by_ref().take(2) {
                 let (lines, all) = busiest(lines);
+                let focused = focus.filter(|f| f.chart.as_deref() == Some(id));
                 ui.vertical(|ui| {
-                    if lines.len() < all {
-                        ui.label(format!("{title} ({} highest of {all})", lines.len()));
+                    let title = if lines.len() < all {
+                        format!("{title} ({} highest of {all})", lines.len())
+                    } else {
+                        title
+                    };
+                    if focused.is_some() {
+                        ui.label(RichText::new(title).strong().color(crate::app::FOCUS));
                     } else {
                         ui.label(title);
                     }
@@ -246,10 +252,18 @@ pub fn charts(ui: &mut egui::Ui, p: &Player, side: &str) {
                         .allow_scroll(false)
                         .show(ui, |plot| {
                             for (i, (name, pts)) in lines.into_iter().enumerate() {
+                                // The focused line: the one named, or
+                                // any line of the node named.
+                                let bold = focused.is_some_and(|f| {
+                                    f.line.as_deref().is_some_and(|l| {
+                                        name == l || name.starts_with(&format!("{l} "))
+                                    })
+                                });
                                 for piece in segments(&pts) {
                                     plot.line(
                                         Line::new(name.clone(), PlotPoints::from(thin(piece)))
-                                            .color(PALETTE[i % PALETTE.len()]),
+                                            .color(PALETTE[i % PALETTE.len()])
+                                            .width(if bold { 3.5 } else { 1.5 }),
                                     );
                                 }
                             }

@@ -40,10 +40,24 @@ impl TextCache {
     /// A label, laid out and placed exactly as `ui.label(text)` would be,
     /// drawn from a cached texture.
     pub fn label(&mut self, ui: &mut Ui, text: impl Into<WidgetText>) -> Response {
+        self.draw(ui, egui::Label::new(text).selectable(false))
+    }
+
+    /// A cached label that can be clicked (it says so to screen readers
+    /// and tests as a link).
+    pub fn link(&mut self, ui: &mut Ui, text: impl Into<WidgetText>) -> Response {
+        let label = egui::Label::new(text)
+            .selectable(false)
+            .sense(egui::Sense::click());
+        let r = self.draw(ui, label);
+        r.on_hover_cursor(egui::CursorIcon::PointingHand)
+    }
+
+    fn draw(&mut self, ui: &mut Ui, label: egui::Label) -> Response {
         let ctx = ui.ctx().clone();
         self.begin_pass(&ctx);
         let pass = self.pass;
-        let (pos, galley, response) = egui::Label::new(text).selectable(false).layout_in_ui(ui);
+        let (pos, galley, response) = label.layout_in_ui(ui);
         response.widget_info(|| {
             egui::WidgetInfo::labeled(egui::Role::Label, ui.is_enabled(), galley.text())
         });

@@ -113,7 +113,12 @@ const OPEN: Color32 = Color32::from_rgb(230, 120, 40);
 type Member<'a> = &'a (NodeId, String);
 
 /// Draws the topology and returns the action the user took, if any.
-pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Action> {
+pub fn show(
+    ui: &mut egui::Ui,
+    p: &mut Player,
+    sel: &mut Selection,
+    focus: Option<&crate::app::Focus>,
+) -> Option<Action> {
     let flows = p.observed.borrow_mut().take_flows();
     let sim = p.sim();
     let nodes: Vec<(NodeId, String)> = sim.nodes().map(|(id, n)| (id, n.to_string())).collect();
@@ -149,6 +154,21 @@ pub fn show(ui: &mut egui::Ui, p: &mut Player, sel: &mut Selection) -> Option<Ac
         edges: &edges,
     };
     let clicked = view.draw(ui, &painter, &response, &layout, &nodes, sel);
+    // The node a "what to look for" item points at (a group: each of its
+    // replicas), ringed.
+    if let Some(node) = focus.and_then(|f| f.node.as_deref()) {
+        let group = format!("{node}-");
+        for (name, at) in &layout.pos {
+            if name == node
+                || name
+                    .strip_prefix(&group)
+                    .is_some_and(|i| i.parse::<u32>().is_ok())
+            {
+                let r = layout.size.get(name).copied().unwrap_or(14.0);
+                painter.circle_stroke(*at, r + 6.0, Stroke::new(3.0, crate::app::FOCUS));
+            }
+        }
+    }
     // What just happened, beside the node it happened to.
     let captions = crate::narration::captions(
         &p.observed.borrow().marks,

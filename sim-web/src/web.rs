@@ -59,12 +59,38 @@ impl eframe::App for Shell {
             }
         });
         let mut app = self.0.borrow_mut();
+        app.recording = matches!(export_recording(), Ok(v) if v.as_bool() == Some(true));
         app.ui(ui);
+        if let Some(media) = app.media.take() {
+            let done = match &media {
+                crate::app::Media::Picture(name) => export_png(name),
+                crate::app::Media::Video(name, seconds) => export_record(name, *seconds),
+                crate::app::Media::StopVideo => export_stop(),
+            };
+            if let Err(e) = done {
+                app.error = Some(format!("This page cannot export: {e:?}"));
+            }
+        }
         if app.progress.unsaved {
             save_progress(&app.progress.to_json());
             app.progress.unsaved = false;
         }
     }
+}
+
+// The page's export helpers (`index.html`): a PNG from the canvas's
+// stream, and a WebM recorded by MediaRecorder. Caught: a page without
+// them gets a message, not a crash.
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(catch, js_namespace = faultlineExport, js_name = png)]
+    fn export_png(name: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = faultlineExport, js_name = record)]
+    fn export_record(name: &str, seconds: f64) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = faultlineExport, js_name = stop)]
+    fn export_stop() -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = faultlineExport, js_name = recording)]
+    fn export_recording() -> Result<JsValue, JsValue>;
 }
 
 /// Where the learner's progress is kept in the browser.

@@ -469,3 +469,53 @@ fn every_challenge_s_numbers_are_sliders() {
     }
     assert!(seen >= 6, "{seen} challenges");
 }
+
+#[test]
+fn the_view_is_exported_as_a_picture_and_a_video() {
+    use sim_web::app::Media;
+    let mut h = harness();
+    h.get_by_label("double-charge").click();
+    h.run();
+    h.get_by_label("Save picture").click();
+    h.run();
+    assert_eq!(
+        h.state_mut().media.take(),
+        Some(Media::Picture(
+            "double-charge-as-written-seed1-0s.png".into()
+        ))
+    );
+    h.get_by_label("Record video").click();
+    h.run();
+    assert!(matches!(
+        h.state_mut().media.take(),
+        Some(Media::Video(name, s)) if name.ends_with(".webm") && s == sim_web::app::VIDEO_SECONDS
+    ));
+    // While the browser records, the same button stops it.
+    h.state_mut().recording = true;
+    h.run();
+    h.get_by_label("Stop recording").click();
+    h.run();
+    assert_eq!(h.state_mut().media.take(), Some(Media::StopVideo));
+}
+
+#[test]
+fn what_to_look_for_highlights_what_it_names() {
+    let mut h = harness();
+    h.get_by_label("double-charge").click();
+    h.run();
+    let item = "• The duplicate charges chart: it climbs all minute without keys, and stays at zero with them.";
+    h.get_by_label(item).click();
+    h.run();
+    let focus = h.state().focused().expect("a highlight");
+    assert_eq!(focus.node.as_deref(), Some("ledger"));
+    assert_eq!(focus.chart.as_deref(), Some("duplicates"));
+    assert_eq!(focus.line.as_deref(), Some("ledger"));
+    // The CLI's words are not shown in the browser.
+    assert!(!shows(
+        &h,
+        "ledger.duplicate_charges: orders charged more than once"
+    ));
+    h.get_by_label(item).click();
+    h.run();
+    assert_eq!(h.state().focused(), None, "a second click clears it");
+}

@@ -270,7 +270,7 @@ fn charts_over_time_agree_with_the_run_s_totals() {
     let mut p = Player::new("retry-storm", story("retry-storm"), None, None).unwrap();
     p.run_to_end();
     let data = chart_data(&p);
-    let errors = chart(&data, "errors");
+    let errors = chart(&data, "failures");
     let interval = p.samples.interval.as_nanos() as f64 / 1e9;
     for (name, pts) in errors {
         let (who, reason) = name.split_once(' ').unwrap();

@@ -163,6 +163,55 @@ const INDEX_HTML: &str = r#"<!doctype html>
   // where the GPU is software. The app later gets this same context.
   document.getElementById("faultline-canvas")
     .getContext("webgl2", { antialias: false, depth: false, stencil: false });
+  // Export for a slide or a postmortem: a PNG of the current view, and a
+  // WebM of the playback (the canvas's own stream, recorded by
+  // MediaRecorder). The frames are taken from the stream, so the canvas
+  // keeps its cheap, unpreserved drawing buffer.
+  const canvas = document.getElementById("faultline-canvas");
+  const download = (blob, name) => {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  };
+  let recorder = null;
+  window.faultlineExport = {
+    async png(name) {
+      const track = canvas.captureStream(0).getVideoTracks()[0];
+      track.requestFrame?.();
+      const video = document.createElement("video");
+      video.muted = true;
+      video.srcObject = new MediaStream([track]);
+      await video.play();
+      await new Promise((done) => (video.requestVideoFrameCallback ? video.requestVideoFrameCallback(done) : setTimeout(done, 100)));
+      const still = document.createElement("canvas");
+      [still.width, still.height] = [canvas.width, canvas.height];
+      still.getContext("2d").drawImage(video, 0, 0);
+      track.stop();
+      still.toBlob((blob) => download(blob, name), "image/png");
+    },
+    recording() {
+      return recorder !== null;
+    },
+    record(name, seconds) {
+      if (recorder) return;
+      const chunks = [];
+      recorder = new MediaRecorder(canvas.captureStream(30), { mimeType: "video/webm" });
+      recorder.ondataavailable = (e) => e.data.size > 0 && chunks.push(e.data);
+      recorder.onstop = () => {
+        recorder = null;
+        download(new Blob(chunks, { type: "video/webm" }), name);
+      };
+      recorder.start(250);
+      setTimeout(() => recorder?.stop(), seconds * 1000);
+    },
+    stop() {
+      recorder?.stop();
+    },
+  };
   try {
     await init();
     window.faultline = faultline;

@@ -43,6 +43,43 @@ async function clickPlace(page, name) {
   await page.waitForTimeout(150);
 }
 
+// A picture and a short video of the view, through the app's buttons,
+// saved where the screenshots go: a PNG and a WebM, by their first bytes.
+async function exportTheView(page, shots) {
+  try {
+    await page.evaluate(() => {
+      window.faultline.open_story("double-charge");
+      window.faultline.seek(10);
+    });
+    await page.waitForFunction(() => JSON.parse(window.faultline.state()).time_s >= 10, null, { timeout: 60000 });
+    const [picture] = await Promise.all([page.waitForEvent("download", { timeout: 30000 }), clickPlace(page, "picture")]);
+    const png = `${shots}/export-${picture.suggestedFilename()}`;
+    await picture.saveAs(png);
+    const head = readFileSync(png);
+    const isPng = head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    if (isPng && head.length > 20000 && picture.suggestedFilename() === "double-charge-as-written-seed1-10s.png") {
+      console.log(`ok the view saves as a picture (${picture.suggestedFilename()}, ${head.length} bytes)`);
+    } else {
+      fail(`the picture: ${picture.suggestedFilename()}, ${head.length} bytes, png ${isPng}`);
+    }
+    await page.evaluate(() => window.faultline.play(5));
+    await clickPlace(page, "video");
+    await page.waitForTimeout(2000);
+    const [video] = await Promise.all([page.waitForEvent("download", { timeout: 30000 }), clickPlace(page, "video")]);
+    const webm = `${shots}/export-${video.suggestedFilename()}`;
+    await video.saveAs(webm);
+    const clip = readFileSync(webm);
+    await page.evaluate(() => window.faultline.pause());
+    if (clip.subarray(0, 4).equals(Buffer.from([0x1a, 0x45, 0xdf, 0xa3])) && clip.length > 1000 && webm.endsWith(".webm")) {
+      console.log(`ok the playback records as a video (${video.suggestedFilename()}, ${clip.length} bytes)`);
+    } else {
+      fail(`the video: ${video.suggestedFilename()}, ${clip.length} bytes`);
+    }
+  } catch (e) {
+    fail(`export: ${e}`);
+  }
+}
+
 // The learning path as a person walks it, with the mouse and the keyboard
 // only: the home page, a chapter started, a variant chosen, a prediction
 // answered, played with the space bar, run to its end, the verdict read;
@@ -98,6 +135,7 @@ try {
   // Frames the app has drawn so far.
   const frames = async () => JSON.parse(await page.evaluate(() => window.faultline.state())).frames;
   await walkThePath(page, url, shots);
+  await exportTheView(page, shots);
   const perf = [];
   for (const story of expected) {
     await page.evaluate((name) => window.faultline.open_story(name), story.name);
@@ -167,7 +205,13 @@ try {
     window.faultline.seek(20.5);
     window.faultline.play(1);
   });
-  await page.waitForFunction(() => JSON.parse(window.faultline.state()).time_s >= 21, null, { timeout: 60000 });
+  const captioned = () =>
+    JSON.parse(window.faultline.state()).captions.some((c) => c.node === "orders" && c.text.includes("circuit breaker open"));
+  try {
+    await page.waitForFunction(captioned, null, { timeout: 60000, polling: 100 });
+  } catch (e) {
+    fail(`narration: no caption of the breaker opening by ${JSON.parse(await page.evaluate(() => window.faultline.state())).time_s}s`);
+  }
   const narrated = JSON.parse(await page.evaluate(() => window.faultline.state()));
   await page.screenshot({ path: `${shots}/narration.png` });
   if (narrated.captions.some((c) => c.node === "orders" && c.text.includes("circuit breaker open"))) {

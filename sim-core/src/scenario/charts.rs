@@ -24,6 +24,19 @@ pub const QUEUE: &str = "queue";
 /// One value per request a store served.
 pub const LOAD: &str = "load";
 
+/// Every chart a `[[look]]` may name: the panels below, and the counts
+/// so far that the web app charts from its samples (stale reads,
+/// duplicate charges).
+pub const CHART_IDS: &[&str] = &[
+    "latency",
+    "goodput",
+    "failures",
+    "queues",
+    "load",
+    "stale",
+    "duplicates",
+];
+
 /// How a line is made from a series' buckets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stat {

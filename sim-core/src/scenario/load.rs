@@ -145,9 +145,52 @@ pub fn load(name: &str, file: &str, source: &str) -> Result<Scenario, Box<Diagno
             check_variant_name(&scenario, v, "expect.variant").map_err(Box::new)?;
         }
     }
+    check_looks(&scenario).map_err(Box::new)?;
     super::predict::check(&scenario).map_err(Box::new)?;
     super::challenge::check(&scenario).map_err(Box::new)?;
     Ok(scenario)
+}
+
+/// Each `[[look]]` names a node that exists and a chart there is.
+fn check_looks(scenario: &Scenario) -> Result<(), Diagnostic> {
+    let (file, source) = (&scenario.file, &scenario.source);
+    let instances = super::kinds::instances(&scenario.spec);
+    let names: Vec<&str> = scenario
+        .spec
+        .nodes
+        .iter()
+        .map(|n| n.name.get_ref().as_str())
+        .chain(instances.iter().map(|(n, _)| n.as_str()))
+        .collect();
+    for look in &scenario.spec.looks {
+        if let Some(node) = &look.node
+            && !names.contains(&node.get_ref().as_str())
+        {
+            return Err(Diagnostic::at(
+                file,
+                source,
+                node.span(),
+                format!("there is no node called `{}`", node.get_ref()),
+            )
+            .with_field("look.node")
+            .with_suggestion(did_you_mean(node.get_ref(), names.iter().copied())));
+        }
+        let charts = super::charts::CHART_IDS;
+        if let Some(chart) = &look.chart
+            && !charts.contains(&chart.get_ref().as_str())
+        {
+            return Err(Diagnostic::at(
+                file,
+                source,
+                chart.span(),
+                format!("there is no chart called `{}`", chart.get_ref()),
+            )
+            .with_field("look.chart")
+            .with_expected(format!("one of: {}", charts.join(", ")))
+            .with_suggestion(did_you_mean(chart.get_ref(), charts.iter().copied())));
+        }
+    }
+    Ok(())
 }
 
 /// A variant an expectation or a prediction names exists.

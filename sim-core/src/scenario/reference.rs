@@ -68,6 +68,10 @@ pub const TABLES: &[(&str, &str)] = &[
         "One of two to four answers to a prediction.",
     ),
     (
+        "[[look]]",
+        "Something to look for, tied to what the learner sees: the web app shows `text` and, when the item is clicked, highlights its node and its chart line; `faultline explain` prints `cli`.",
+    ),
+    (
         "[[challenge]]",
         "A goal the learner reaches by changing a few of the scenario's numbers: the web app shows the numbers it allows as sliders, counts the changes against the budget, checks the goal when the run ends and gives the hint after a try that fell short. `faultline check` proves on every seed it runs that the solution reaches the goal and that the scenario as the challenge starts does not.",
     ),
@@ -133,7 +137,38 @@ pub const FIELDS: &[FieldDoc] = &[
         "top level",
         "look_for",
         "list of text",
-        "What to watch in the numbers.",
+        "What to watch in the numbers (plain text; `[[look]]` ties an item to what the learner sees).",
+    ),
+    f("top level", "look", "array of tables", "See `[[look]]`."),
+    f(
+        "[[look]]",
+        "text",
+        "text",
+        "What to watch, in the words of what the web app shows (a chart, a node's label, a timeline mark).",
+    ),
+    f(
+        "[[look]]",
+        "cli",
+        "text",
+        "The same in the words of the CLI's output, which `faultline explain` prints (absent: `text`).",
+    ),
+    f(
+        "[[look]]",
+        "node",
+        "node name",
+        "The node it is about: clicking the item in the web app highlights it.",
+    ),
+    f(
+        "[[look]]",
+        "chart",
+        "`latency`, `goodput`, `failures`, `queues`, `load`, `stale` or `duplicates`",
+        "The chart it is about: clicking the item highlights it (stale reads and duplicate charges are charted by the web app only).",
+    ),
+    f(
+        "[[look]]",
+        "line",
+        "text",
+        "The line in that chart, by the node it is drawn for (`user`), made thicker when highlighted.",
     ),
     f(
         "top level",
@@ -1078,6 +1113,7 @@ pub fn schema_fields() -> Vec<(&'static str, Vec<String>)> {
         ("[[predict]]", serde_fields::<spec::PredictSpec>()),
         ("[[predict.answer]]", serde_fields::<spec::AnswerSpec>()),
         ("[[challenge]]", serde_fields::<spec::ChallengeSpec>()),
+        ("[[look]]", serde_fields::<spec::LookSpec>()),
         ("[[node.call]]", serde_fields::<spec::CallSpec>()),
         ("retry", serde_fields::<spec::RetrySpec>()),
         ("breaker", serde_fields::<spec::BreakerSpec>()),

@@ -23,6 +23,9 @@ pub struct ScenarioSpec {
     pub story: String,
     #[serde(default)]
     pub look_for: Vec<String>,
+    /// What to look for, tied to what the learner sees.
+    #[serde(default, rename = "look")]
+    pub looks: Vec<LookSpec>,
     #[serde(default)]
     pub questions: Vec<String>,
     pub run: RunSpec,
@@ -617,6 +620,24 @@ pub struct AnswerSpec {
     /// Why the run came out so, shown once it is graded.
     #[serde(default)]
     pub because: String,
+}
+
+/// Something to look for, as each front end shows it: the web app names
+/// what the learner sees and highlights its node or chart line when the
+/// item is clicked; the CLI prints `cli` (or `text`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookSpec {
+    /// What to watch, in the words of what the browser shows.
+    pub text: Spanned<String>,
+    /// The same in the words of the CLI's output (absent: `text`).
+    pub cli: Option<String>,
+    /// The node it is about (a node's or a replica's name).
+    pub node: Option<Spanned<String>>,
+    /// The chart it is about, by id (see `CHART_IDS`).
+    pub chart: Option<Spanned<String>>,
+    /// The line in that chart, by its label ("user goodput" is `user`).
+    pub line: Option<String>,
 }
 
 /// A goal the learner reaches by changing a few of the scenario's

@@ -777,7 +777,7 @@ impl App {
                     }
                 });
             if let Some(p) = &self.player {
-                inspector(&mut cols[1], p, &mut self.inspected);
+                inspector(&mut cols[1], p, &mut self.inspected, &mut self.text);
             }
         });
     }
@@ -887,10 +887,14 @@ fn playback_row(
         );
         let mut t = secs(p.target);
         let end = secs(p.end);
+        // Shown to a tenth of a second, but never rounded: a slider with
+        // fixed decimals writes the rounded time back every frame, which
+        // seeked playback back a few milliseconds each frame (a replay).
         let slider = egui::Slider::new(&mut t, 0.0..=end)
             .text("time (s)")
-            .fixed_decimals(1);
-        if ui.add(slider).changed() {
+            .custom_formatter(|v, _| format!("{v:.1}"));
+        let r = ui.add(slider);
+        if r.changed() && (r.dragged() || r.clicked() || r.has_focus()) {
             p.seek(SimTime::ZERO + SimDuration::from_nanos((t * 1e9) as u64));
         }
         ui.label(format!(
@@ -1005,6 +1009,8 @@ pub fn state_json(a: &App) -> String {
         "variant": p.variant,
         "seed": p.seed.to_string(),
         "time_s": secs(p.now()),
+        "target_s": secs(p.target),
+        "rebuilds": p.rebuilds,
         "end_s": secs(p.end),
         "finished": p.is_finished(),
         "cut_short": p.cut_short(),

@@ -58,7 +58,12 @@ fn ms(d: SimDuration) -> String {
 
 /// Recent requests, newest first; click one to see every message it
 /// caused, with its timings.
-pub fn inspector(ui: &mut egui::Ui, p: &Player, inspected: &mut Option<u64>) {
+pub fn inspector(
+    ui: &mut egui::Ui,
+    p: &Player,
+    inspected: &mut Option<u64>,
+    text: &mut crate::textcache::TextCache,
+) {
     let observed = p.observed.borrow();
     ui.strong("Requests (click one)");
     let shown = inspected.and_then(|n| observed.request(n));
@@ -70,11 +75,13 @@ pub fn inspector(ui: &mut egui::Ui, p: &Player, inspected: &mut Option<u64>) {
                     for r in observed.requests.iter().rev().take(40) {
                         let outcome = r.outcome.as_deref().unwrap_or("in flight");
                         let took = r.took().map(ms).unwrap_or_default();
-                        let text = format!(
+                        let line = format!(
                             "#{} {} from {}: {outcome} {took}",
                             r.number, r.label, r.origin
                         );
-                        if ui.selectable_label(false, text).clicked() {
+                        // Drawn from a cached texture: a line of glyphs is
+                        // dozens of triangles, and most lines stay put.
+                        if text.link(ui, line).clicked() {
                             *inspected = Some(r.number);
                         }
                     }

@@ -86,6 +86,9 @@ pub struct Player {
     /// Parameters the user changed: `(path, value)` as `--set` takes them,
     /// applied after the variant.
     pub overrides: Vec<(String, toml::Value)>,
+    /// Times the run was built again (a variant, a seed, a parameter, a
+    /// seek backwards): tests see a replay nobody asked for.
+    pub rebuilds: u64,
     /// Traffic, timeline marks and recent requests, for the views.
     pub observed: Shared,
     /// Counts over time, for the charts.
@@ -124,6 +127,7 @@ impl Player {
             cut_short: None,
             user_faults: Vec::new(),
             overrides: Vec::new(),
+            rebuilds: 0,
             observed,
             samples,
         })
@@ -140,6 +144,7 @@ impl Player {
     /// The same scenario under another variant or seed, from the start
     /// (the user's faults are kept).
     pub fn rebuild(&mut self, variant: Option<&str>, seed: u64) -> Result<(), String> {
+        self.rebuilds += 1;
         let spec = self.scenario.resolve(variant, &self.overrides)?;
         (self.built, self.observed) = Self::build_traced(&spec, seed)?;
         self.samples = Samples::new(&self.built.sim, SimTime::ZERO + spec.run.duration.0);

@@ -150,6 +150,12 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
         .await
 }
 
+/// Asks for a frame (the page's picture export waits for one).
+#[wasm_bindgen]
+pub fn redraw() {
+    with_app(|_| ());
+}
+
 /// Shows the home page.
 #[wasm_bindgen]
 pub fn go_home() {

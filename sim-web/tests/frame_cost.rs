@@ -41,11 +41,12 @@ fn triangles(ctx: &egui::Context, app: &mut App, frames: u64) -> usize {
 }
 
 /// Every story, playing with its story panel shown, draws a frame in
-/// under 3400 triangles (it was about 8000 when the prose was drawn glyph
-/// by glyph, and a grid of a hundred nodes 14000, then 2700 with a line
-/// from the frontend to each of them; the most, five calls, was 3192
-/// before the library showed its chapters, 3200 after; then abusive
-/// client's three clients each got a line of the longest wait, 3329).
+/// under 3700 triangles. It was about 8000 when the prose was drawn glyph
+/// by glyph, and a grid of a hundred nodes 14000. The figures before
+/// December 2026 (3200 at most) were measured while the time slider's
+/// rounding held playback at its first frame, so they showed almost
+/// nothing playing; truly playing, the most is abusive client's 3587
+/// (five calls 3530), with the request list drawn from cached textures.
 #[test]
 fn every_story_plays_within_a_frame_budget_of_triangles() {
     for (name, _) in sim_core::scenario::STORIES {
@@ -54,12 +55,11 @@ fn every_story_plays_within_a_frame_budget_of_triangles() {
         app.open_story(name);
         app.player.as_mut().unwrap().playing = true;
         let tris = triangles(&ctx, &mut app, 30);
-        assert!(tris < 3400, "{name}: {tris} triangles");
+        assert!(tris < 3700, "{name}: {tris} triangles");
         if *name == "tail-at-scale" {
             // The frontend is labelled beside its hundred leaves, and one
-            // line joins it to their grid (2346 triangles; 2430 once the
-            // charts' axes had values and units).
-            assert!(tris < 2500, "{name}: {tris} triangles");
+            // line joins it to their grid (2906 triangles playing).
+            assert!(tris < 3000, "{name}: {tris} triangles");
         }
         assert!(app.text.len() >= 4, "{name}: the story's prose is cached");
     }

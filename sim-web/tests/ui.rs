@@ -519,3 +519,28 @@ fn what_to_look_for_highlights_what_it_names() {
     h.run();
     assert_eq!(h.state().focused(), None, "a second click clears it");
 }
+
+/// Playing at 1x in frames of a 60th of a second goes forward and never
+/// replays: the time slider shows the time rounded, but writes nothing
+/// back unless the learner moves it.
+#[test]
+fn playing_in_short_frames_never_replays_the_run() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_step_dt(1.0 / 60.0)
+        .build_ui_state(|ui, app: &mut App| app.ui(ui), App::new());
+    h.get_by_label("double-charge").click();
+    h.run();
+    let before = h.state().player.as_ref().unwrap().rebuilds;
+    h.state_mut().player.as_mut().unwrap().playing = true;
+    for _ in 0..90 {
+        h.step();
+    }
+    let p = h.state().player.as_ref().unwrap();
+    assert_eq!(p.rebuilds, before, "no replay while playing");
+    let now = p.now().as_nanos() as f64 / 1e9;
+    assert!(
+        now > 1.0 && now < 2.0,
+        "about 1.5s after 90 frames, not {now}"
+    );
+}

@@ -180,18 +180,25 @@ const INDEX_HTML: &str = r#"<!doctype html>
   let recorder = null;
   window.faultlineExport = {
     async png(name) {
-      const track = canvas.captureStream(0).getVideoTracks()[0];
-      track.requestFrame?.();
+      // The canvas keeps no drawing buffer after a frame, so the picture
+      // is the next frame it draws, taken from its stream; the app is
+      // asked to draw until the stream has one.
+      const stream = canvas.captureStream();
       const video = document.createElement("video");
       video.muted = true;
-      video.srcObject = new MediaStream([track]);
-      await video.play();
-      await new Promise((done) => (video.requestVideoFrameCallback ? video.requestVideoFrameCallback(done) : setTimeout(done, 100)));
-      const still = document.createElement("canvas");
-      [still.width, still.height] = [canvas.width, canvas.height];
-      still.getContext("2d").drawImage(video, 0, 0);
-      track.stop();
-      still.toBlob((blob) => download(blob, name), "image/png");
+      video.srcObject = stream;
+      const ticker = setInterval(() => window.faultline?.redraw?.(), 50);
+      try {
+        await video.play();
+        while (video.videoWidth === 0) await new Promise((r) => setTimeout(r, 20));
+        const still = document.createElement("canvas");
+        [still.width, still.height] = [video.videoWidth, video.videoHeight];
+        still.getContext("2d").drawImage(video, 0, 0);
+        still.toBlob((blob) => download(blob, name), "image/png");
+      } finally {
+        clearInterval(ticker);
+        stream.getTracks().forEach((t) => t.stop());
+      }
     },
     recording() {
       return recorder !== null;

@@ -38,12 +38,7 @@ pub fn text(tries: &[Try<'_>], colour: bool) -> String {
     for t in tries {
         let c = t.challenge;
         let _ = writeln!(out, "  {}: {}", c.title.get_ref(), c.goal);
-        let offered: Vec<&str> = c
-            .change
-            .get_ref()
-            .iter()
-            .map(|p| p.get_ref().as_str())
-            .collect();
+        let offered = c.offered();
         let budget = c.budget.as_ref().map_or(String::new(), |b| {
             format!(", at most {} of them", b.get_ref())
         });

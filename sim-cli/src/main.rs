@@ -261,12 +261,7 @@ fn explain(name: &str) -> Result<(), Failure> {
         }
     }
     for c in &spec.challenges {
-        let offered: Vec<&str> = c
-            .change
-            .get_ref()
-            .iter()
-            .map(|p| p.get_ref().as_str())
-            .collect();
+        let offered = c.offered();
         println!("Challenge: {}\n  {}", c.title.get_ref(), c.goal);
         let budget = c.budget.as_ref().map_or(String::new(), |b| {
             format!(" (at most {} of them)", b.get_ref())

@@ -107,12 +107,7 @@ fn active_challenge(
     params: &[Param],
 ) -> Option<Asked> {
     let mut asked = None;
-    let offered: Vec<&str> = c
-        .change
-        .get_ref()
-        .iter()
-        .map(|s| s.get_ref().as_str())
-        .collect();
+    let offered = c.offered();
     let used = p
         .overrides
         .iter()

@@ -124,12 +124,7 @@ fn check_goal(scenario: &Scenario, c: &ChallengeSpec) -> Result<(), Diagnostic> 
 /// budget, and the scenario resolves with it.
 fn check_solution(scenario: &Scenario, c: &ChallengeSpec) -> Result<(), Diagnostic> {
     let solution = c.solution.get_ref();
-    let allowed: Vec<&str> = c
-        .change
-        .get_ref()
-        .iter()
-        .map(|p| p.get_ref().as_str())
-        .collect();
+    let allowed = c.offered();
     if solution.is_empty() {
         return Err(at(
             scenario,
@@ -240,7 +235,8 @@ pub fn judge_try<'a>(
     faults: &[super::timeline::FaultWindow],
     end: crate::time::SimTime,
 ) -> Try<'a> {
-    let allowed = |p: &str| c.change.get_ref().iter().any(|a| a.get_ref() == p);
+    let offered = c.offered();
+    let allowed = |p: &str| offered.contains(&p);
     let mut changed: Vec<String> = Vec::new();
     let mut not_allowed: Vec<String> = Vec::new();
     for (path, _) in overrides {

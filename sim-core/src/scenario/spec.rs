@@ -664,6 +664,17 @@ pub struct ChallengeSpec {
     pub solution: Spanned<BTreeMap<String, Spanned<toml::Value>>>,
 }
 
+impl ChallengeSpec {
+    /// The `--set` paths the challenge offers, in file order.
+    pub fn offered(&self) -> Vec<&str> {
+        self.change
+            .get_ref()
+            .iter()
+            .map(|p| p.get_ref().as_str())
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum CompareOp {
     #[serde(rename = "==")]

@@ -9,25 +9,6 @@ use serde_json::{Value, json};
 use sim_core::scenario::Try;
 use std::fmt::Write;
 
-/// The rules a try broke, in words (empty: none).
-fn broken(t: &Try<'_>) -> Vec<String> {
-    let mut out = Vec::new();
-    if !t.not_allowed.is_empty() {
-        out.push(format!(
-            "changes {}, which the challenge does not offer",
-            t.not_allowed.join(", ")
-        ));
-    }
-    if t.over_budget() {
-        let budget = t.challenge.budget.as_ref().map_or(0, |b| *b.get_ref());
-        out.push(format!(
-            "{} changes, over the budget of {budget}",
-            t.changed.len()
-        ));
-    }
-    out
-}
-
 /// The challenges section of the text report (empty without any).
 pub fn text(tries: &[Try<'_>], colour: bool) -> String {
     let mut out = String::new();
@@ -49,7 +30,7 @@ pub fn text(tries: &[Try<'_>], colour: bool) -> String {
             paint("not yet", "33", colour)
         };
         let _ = writeln!(out, "    {verdict} ({})", t.measured());
-        for b in broken(t) {
+        for b in t.broken() {
             let _ = writeln!(out, "    this try {b}");
         }
         if !t.won() && !c.hint.is_empty() {
@@ -67,7 +48,7 @@ pub fn json(tries: &[Try<'_>]) -> Value {
             json!({"title": t.challenge.title.get_ref(), "goal": t.challenge.goal,
                    "reached": t.reached(), "won": t.won(), "measured": t.measured(),
                    "changed": t.changed, "not_allowed": t.not_allowed,
-                   "broken": broken(t), "hint": t.challenge.hint})
+                   "broken": t.broken(), "hint": t.challenge.hint})
         })
         .collect();
     Value::Array(list)

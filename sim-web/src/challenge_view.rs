@@ -39,19 +39,7 @@ pub fn verdict(p: &Player, c: &ChallengeSpec) -> Option<(bool, String, Vec<Strin
         return None;
     }
     let t = judge_try(c, &p.overrides, p.metrics(), p.faults(), p.end);
-    let mut broken: Vec<String> = Vec::new();
-    if !t.not_allowed.is_empty() {
-        broken.push(format!(
-            "You changed {}, which this challenge does not offer.",
-            t.not_allowed.join(", ")
-        ));
-    }
-    if t.over_budget() {
-        broken.push(format!(
-            "You changed {} numbers, more than the budget allows.",
-            t.changed.len()
-        ));
-    }
+    let mut broken: Vec<String> = t.broken().iter().map(|b| format!("You {b}.")).collect();
     if !p.user_faults.is_empty() {
         broken.push("You added faults by hand; a challenge is won with its numbers alone.".into());
     }

@@ -435,7 +435,7 @@ fn a_challenge_is_lost_unchanged_and_won_by_its_solution() {
     h.run();
     assert!(shows(
         &h,
-        "You changed node.user.rate, which this challenge does not offer."
+        "You changed node.user.rate, which the challenge does not offer."
     ));
     // The verdict grew the panel: scroll to the button, as a person would.
     h.get_by_label("Leave the challenge").scroll_to_me();

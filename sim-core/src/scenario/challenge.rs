@@ -215,6 +215,28 @@ impl Try<'_> {
             .is_some_and(|b| self.changed.len() > *b.get_ref() as usize)
     }
 
+    /// The rules the try broke, each as what it did ("changed
+    /// node.user.rate, which the challenge does not offer"); empty: none.
+    pub fn broken(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.not_allowed.is_empty() {
+            out.push(format!(
+                "changed {}, which the challenge does not offer",
+                self.not_allowed.join(", ")
+            ));
+        }
+        if let Some(b) = &self.challenge.budget
+            && self.over_budget()
+        {
+            out.push(format!(
+                "changed {} numbers, over the budget of {}",
+                self.changed.len(),
+                b.get_ref()
+            ));
+        }
+        out
+    }
+
     /// The goal reached within the rules.
     pub fn won(&self) -> bool {
         self.reached() && self.not_allowed.is_empty() && !self.over_budget()
@@ -296,6 +318,12 @@ solution = { "node.db.workers" = 8 }
 "#;
 
     fn try_on(text: &str, overrides: &[(String, toml::Value)]) -> (bool, bool) {
+        let (reached, won, _) = judged(text, overrides);
+        (reached, won)
+    }
+
+    /// Reached, won, and the rules broken.
+    fn judged(text: &str, overrides: &[(String, toml::Value)]) -> (bool, bool, Vec<String>) {
         let s = load("t", "t.toml", text).unwrap();
         let spec = s.resolve(None, overrides).unwrap();
         let mut built = build(&spec, 1).unwrap();
@@ -303,7 +331,7 @@ solution = { "node.db.workers" = 8 }
         let faults = super::super::timeline::fault_windows(&spec);
         let c = &s.spec.challenges[0];
         let t = judge_try(c, overrides, built.sim.metrics(), &faults, report.end_time);
-        (t.reached(), t.won())
+        (t.reached(), t.won(), t.broken())
     }
 
     #[test]
@@ -319,6 +347,10 @@ solution = { "node.db.workers" = 8 }
             ("node.db.queue".to_string(), toml::Value::Integer(20)),
         ];
         assert_eq!(try_on(TEXT, &both), (true, false));
+        assert_eq!(
+            judged(TEXT, &both).2,
+            ["changed 2 numbers, over the budget of 1"]
+        );
         // Reached, but through a number the challenge does not offer.
         let other = [
             ("node.db.workers".to_string(), toml::Value::Integer(8)),
@@ -328,6 +360,11 @@ solution = { "node.db.workers" = 8 }
             ),
         ];
         assert_eq!(try_on(TEXT, &other), (true, false));
+        assert_eq!(
+            judged(TEXT, &other).2,
+            ["changed node.user.rate, which the challenge does not offer"]
+        );
+        assert!(judged(TEXT, &solution).2.is_empty());
     }
 
     #[test]

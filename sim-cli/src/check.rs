@@ -23,7 +23,9 @@ use sim_core::scenario::Scenario;
 use sim_core::scenario::ScenarioSpec;
 use sim_core::scenario::seed_range;
 use sim_core::scenario::spec::ChallengeSpec;
-use sim_core::scenario::{Graded, Judged, grade, judge, judged_variants, variant_label};
+use sim_core::scenario::{
+    Graded, Judged, Moments, grade, judge, judged_variants, pauses, variant_label,
+};
 use sim_core::scenario::{challenges_for, judge_try, solution_sets};
 
 /// What became of one expectation on one run.
@@ -117,7 +119,8 @@ fn run_one(
     sets: &[String],
 ) -> Result<Vec<Entry>, String> {
     let mut built = build(spec, seed)?;
-    let report = built.run();
+    let mut moments = Moments::default();
+    let report = built.run_pausing(&pauses(spec, variant), |t, m| moments.take(t, m));
     let replay = replay_command(scenario, variant, seed, sets);
     let entry = |metric: String, op: &str| Entry {
         scenario: scenario.name.clone(),
@@ -133,7 +136,7 @@ fn run_one(
         why: None,
         replay: replay.clone(),
     };
-    let graded = grade(spec, variant, built.sim.metrics(), &report).unwrap_or_default();
+    let graded = grade(spec, variant, built.sim.metrics(), &moments, &report).unwrap_or_default();
     let judged = match judge(spec, variant, built.sim.metrics(), &report) {
         Ok(judged) => judged,
         Err(why) => {

@@ -4,7 +4,8 @@
 
 use super::report::paint;
 use serde_json::{Value, json};
-use sim_core::scenario::Graded;
+use sim_core::SimTime;
+use sim_core::scenario::{Graded, graded_at};
 use std::fmt::Write;
 
 /// The predictions section of the text report (empty without any).
@@ -21,8 +22,9 @@ pub fn text(graded: &[Graded<'_>], colour: bool) -> String {
                 let a = &g.prediction.answers[i];
                 let _ = writeln!(
                     out,
-                    "    {} {} ({})",
+                    "    {}{} {} ({})",
                     paint("answer", "32", colour),
+                    when(g),
                     a.text.get_ref(),
                     g.measured(i)
                 );
@@ -43,6 +45,13 @@ pub fn text(graded: &[Graded<'_>], colour: bool) -> String {
     out
 }
 
+/// When the prediction was graded, if before the end: " at 50s".
+fn when(g: &Graded<'_>) -> String {
+    graded_at(g.prediction)
+        .map(|t| format!(" at {}", t - SimTime::ZERO))
+        .unwrap_or_default()
+}
+
 /// The predictions as JSON: the question, every answer with whether it
 /// holds and what it read, and the supported answer's index.
 pub fn json(graded: &[Graded<'_>]) -> Value {
@@ -60,8 +69,9 @@ pub fn json(graded: &[Graded<'_>]) -> Value {
                            "measured": g.measured(i), "because": a.because})
                 })
                 .collect();
+            let at = graded_at(g.prediction).map(|t| t.as_nanos());
             json!({"question": g.prediction.question.get_ref(), "answers": answers,
-                   "supported": g.supported()})
+                   "supported": g.supported(), "at_ns": at})
         })
         .collect();
     Value::Array(list)

@@ -11,35 +11,56 @@
 use super::build;
 use super::{Failure, bad_input, error, parse_sets};
 use serde_json::{Value, json};
-use sim_core::scenario::Rpc;
-use sim_core::scenario::load;
-use sim_core::{Fingerprint, MemoryTrace, RunLimits, RunReport, Simulation, StopReason};
+use sim_core::scenario::{Built, DRAIN_EVERY, Moments, Rpc, load};
+use sim_core::{Fingerprint, MemoryTrace, RunLimits, RunReport, SimTime, Simulation, StopReason};
 
 /// Checkpoints kept at most; beyond it every other one is dropped and the
 /// interval doubles.
 const MAX_CHECKPOINTS: usize = 1 << 17;
 
 /// Runs to the limits one event at a time, keeping the running fingerprint
-/// every `every` events (0: choose, starting at 1 and coarsening). Slicing
-/// a run does not change it (a tested engine invariant).
+/// every `every` events (0: choose, starting at 1 and coarsening). It
+/// pauses at each of `pauses` to keep the metrics then in `moments` (for
+/// the predictions graded before the end), and takes the histories every
+/// `DRAIN_EVERY` events as `Built::run` does. Slicing a run does not
+/// change it (a tested engine invariant).
 pub fn run_with_checkpoints(
-    sim: &mut Simulation<Rpc>,
-    limits: RunLimits,
+    built: &mut Built,
     mut every: u64,
+    pauses: &[SimTime],
+    moments: &mut Moments,
 ) -> (RunReport, Vec<u64>, u64) {
     let fixed = every != 0;
     if every == 0 {
         every = 1;
     }
+    let limits = built.limits;
+    let mut pauses = pauses
+        .iter()
+        .copied()
+        .filter(|&t| t < limits.until)
+        .peekable();
     let mut checkpoints = Vec::new();
-    let start = sim.events_processed();
-    let one = limits.with_max_events(1);
+    let start = built.sim.events_processed();
     let mut last;
     loop {
-        last = sim.run(one);
-        let done = sim.events_processed() - start;
+        let until = pauses.peek().copied().unwrap_or(limits.until);
+        last = built
+            .sim
+            .run(RunLimits { until, ..limits }.with_max_events(1));
+        if last.events == 0 && until < limits.until {
+            // Nothing left before the pause: the run is there.
+            built.drain();
+            moments.take(until, built.metrics_now());
+            pauses.next();
+            continue;
+        }
+        let done = built.sim.events_processed() - start;
+        if done.is_multiple_of(DRAIN_EVERY) {
+            built.drain();
+        }
         if last.events == 1 && done.is_multiple_of(every) {
-            checkpoints.push(sim.fingerprint().0);
+            checkpoints.push(built.sim.fingerprint().0);
             if !fixed && checkpoints.len() > MAX_CHECKPOINTS {
                 checkpoints = checkpoints.into_iter().skip(1).step_by(2).collect();
                 every *= 2;
@@ -55,7 +76,8 @@ pub fn run_with_checkpoints(
             break;
         }
     }
-    last.events = sim.events_processed() - start;
+    last.events = built.sim.events_processed() - start;
+    last.until = limits.until;
     (last, checkpoints, every)
 }
 
@@ -207,7 +229,7 @@ pub fn replay(path: &std::path::Path) -> Result<(), Failure> {
         .map_err(error)?;
     let mut built = build(&spec, record.seed).map_err(error)?;
     let (outcome, checkpoints, _) =
-        run_with_checkpoints(&mut built.sim, built.limits, record.every);
+        run_with_checkpoints(&mut built, record.every, &[], &mut Moments::default());
     built.finish();
     let what = format!(
         "{}{} seed {}",

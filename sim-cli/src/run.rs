@@ -10,7 +10,7 @@ use super::build;
 use super::charts::Draw;
 use super::output::Outputs as Files;
 use super::{Failure, error, replay, report, resolve_pick, trace};
-use sim_core::scenario::{Judged, expectations_for, grade, judge, variant_label};
+use sim_core::scenario::{Judged, Moments, expectations_for, grade, judge, pauses, variant_label};
 
 /// The files `run` may write besides its output.
 pub struct Outputs<'a> {
@@ -27,11 +27,13 @@ pub fn run(name: &str, pick: &Pick, json: bool, outputs: Outputs<'_>) -> Result<
         built.sim.set_trace(Box::<trace::MermaidTrace>::default());
     }
     let mut files = Files::new();
+    let pauses = pauses(&spec, variant);
+    let mut moments = Moments::default();
     let outcome = match outputs.save {
-        None => built.run(),
+        None => built.run_pausing(&pauses, |t, m| moments.take(t, m)),
         Some(path) => {
             let (outcome, checkpoints, every) =
-                replay::run_with_checkpoints(&mut built.sim, built.limits, 0);
+                replay::run_with_checkpoints(&mut built, 0, &pauses, &mut moments);
             built.finish();
             let record = replay::Record {
                 scenario: scenario.name.clone(),
@@ -57,7 +59,7 @@ pub fn run(name: &str, pick: &Pick, json: bool, outputs: Outputs<'_>) -> Result<
         Some((order, mermaid.diagram(order)?))
     });
     let (verdicts, cut_short) = verdicts(&spec, variant, &built, &outcome);
-    let graded = grade(&spec, variant, built.sim.metrics(), &outcome).unwrap_or_default();
+    let graded = grade(&spec, variant, built.sim.metrics(), &moments, &outcome).unwrap_or_default();
     let tries = tries(&spec, variant, sets, &built, &outcome)?;
     let run = report::RunSummary {
         scenario: &scenario,

@@ -1037,11 +1037,10 @@ pub fn state_json(a: &App) -> String {
 /// The predictions about the variant played: the learner's answer, and
 /// once the run has ended the run's and what decided it.
 fn predictions_json(a: &App, p: &Player) -> Vec<serde_json::Value> {
-    let answered = p.answered();
     sim_core::scenario::predictions_for(&p.spec, p.variant.as_deref())
         .enumerate()
         .map(|(i, q)| {
-            let result = answered.and_then(|r| r.get(i));
+            let result = p.answered(i);
             json!({
                 "question": q.question.get_ref(),
                 "chosen": a.choices.get(&crate::predict_view::key(p, i)),

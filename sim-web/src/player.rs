@@ -24,7 +24,9 @@ use sim_core::Metrics;
 use sim_core::RunLimits;
 use sim_core::scenario::ScenarioSpec;
 use sim_core::scenario::expectations_for;
-use sim_core::scenario::{Built, Verdict, build, evaluate, grade_on};
+use sim_core::scenario::{
+    Built, Verdict, build, evaluate, grade_one, graded_at, pauses, predictions_for,
+};
 use sim_core::scenario::{Scenario, load};
 use sim_core::{SimDuration, SimTime};
 
@@ -76,9 +78,14 @@ pub struct Player {
     /// Simulated seconds per real second.
     pub speed: f64,
     outcomes: Option<Vec<Outcome>>,
-    /// The run's answers to the predictions about its variant, once it has
-    /// finished (in the order of `predictions_for`).
-    answered: Option<Vec<Answered>>,
+    /// The run's answers to the predictions about its variant (in the
+    /// order of `predictions_for`), each once the run has reached the time
+    /// it is graded at: its `at`, or the end.
+    answered: Vec<Option<Answered>>,
+    /// The times the run stops at to grade a prediction before the end,
+    /// and how many of them it has passed.
+    pauses: Vec<SimTime>,
+    paused: usize,
     /// Why the run stopped before its end (its event or memory budget ran
     /// out): then it is not a result, and no expectation is judged.
     cut_short: Option<String>,
@@ -110,6 +117,7 @@ impl Player {
         let (built, observed) = Self::build_traced(&spec, seed)?;
         let end = SimTime::ZERO + spec.run.duration.0;
         let samples = Samples::new(&built.sim, end);
+        let pauses = pauses(&spec, variant);
         Ok(Player {
             name: name.to_string(),
             text: text.to_string(),
@@ -123,7 +131,9 @@ impl Player {
             playing: false,
             speed: 1.0,
             outcomes: None,
-            answered: None,
+            answered: Vec::new(),
+            pauses,
+            paused: 0,
             cut_short: None,
             user_faults: Vec::new(),
             overrides: Vec::new(),
@@ -154,7 +164,9 @@ impl Player {
         self.end = SimTime::ZERO + self.spec.run.duration.0;
         self.target = SimTime::ZERO;
         self.outcomes = None;
-        self.answered = None;
+        self.answered = Vec::new();
+        self.pauses = pauses(&self.spec, variant);
+        self.paused = 0;
         self.cut_short = None;
         let faults = std::mem::take(&mut self.user_faults);
         for f in faults {
@@ -280,7 +292,7 @@ impl Player {
         // Run to each sample point on the way, and take the sample there.
         let mut budget = budget.max(1);
         loop {
-            let stop = target.min(self.samples.next);
+            let stop = target.min(self.next_stop());
             let left = self
                 .built
                 .limits
@@ -298,10 +310,7 @@ impl Player {
                 return false;
             }
             budget = budget.saturating_sub(report.events).max(1);
-            if stop == self.samples.next {
-                self.built.drain();
-                self.samples.take(&self.built);
-            }
+            self.at_stop(stop);
             if stop == target {
                 break;
             }
@@ -315,13 +324,59 @@ impl Player {
     /// Takes the samples due before `t`, running to each (no event lies
     /// between now and `t`'s events, so this runs none of them).
     fn advance_before(&mut self, t: SimTime) {
-        while self.samples.next < t {
-            let next = self.samples.next;
+        while self.next_stop() < t {
+            let next = self.next_stop();
             self.built
                 .sim
                 .run(RunLimits::until(next).with_max_events(u64::MAX / 2));
-            self.built.drain();
+            self.at_stop(next);
+        }
+    }
+
+    /// The next time the run stops at on its way: a sample, or a
+    /// prediction's time.
+    fn next_stop(&self) -> SimTime {
+        let pause = self
+            .pauses
+            .get(self.paused)
+            .copied()
+            .unwrap_or(SimTime::MAX);
+        self.samples.next.min(pause)
+    }
+
+    /// At a stop: takes the sample due, and grades the predictions due.
+    fn at_stop(&mut self, stop: SimTime) {
+        let sample = stop == self.samples.next;
+        let pause = self.pauses.get(self.paused) == Some(&stop);
+        if !(sample || pause) {
+            return;
+        }
+        self.built.drain();
+        if sample {
             self.samples.take(&self.built);
+        }
+        if pause {
+            self.paused += 1;
+            self.grade(Some(stop), &self.built.metrics_now(), stop);
+        }
+    }
+
+    /// Keeps the answers graded at `when` (`None`: the end) on `metrics`
+    /// as they stand at `now`.
+    fn grade(&mut self, when: Option<SimTime>, metrics: &Metrics, now: SimTime) {
+        let fresh = answers_at(
+            &self.spec,
+            self.variant.as_deref(),
+            &self.built.faults,
+            when,
+            metrics,
+            now,
+        );
+        for (i, a) in fresh {
+            if self.answered.len() <= i {
+                self.answered.resize_with(i + 1, || None);
+            }
+            self.answered[i] = Some(a);
         }
     }
 
@@ -407,33 +462,30 @@ impl Player {
                 })
                 .collect(),
         );
-        let graded = grade_on(
+        let fresh = answers_at(
             &self.spec,
             self.variant.as_deref(),
-            metrics,
             &self.built.faults,
+            None,
+            metrics,
             end,
         );
-        self.answered = Some(
-            graded
-                .iter()
-                .map(|g| {
-                    let supported = g.supported();
-                    Answered {
-                        supported,
-                        measured: supported.map(|i| g.measured(i)).unwrap_or_default(),
-                    }
-                })
-                .collect(),
-        );
+        for (i, a) in fresh {
+            if self.answered.len() <= i {
+                self.answered.resize_with(i + 1, || None);
+            }
+            self.answered[i] = Some(a);
+        }
     }
 
-    /// The run's answers to its predictions, once it has finished (none
-    /// for a run cut short: it is not a result).
-    pub fn answered(&self) -> Option<&[Answered]> {
-        self.answered
-            .as_deref()
-            .filter(|_| self.cut_short.is_none())
+    /// The run's answer to prediction `i` (of those about its variant),
+    /// once the run has reached the time it is graded at; none for a run
+    /// cut short (it is not a result).
+    pub fn answered(&self, i: usize) -> Option<&Answered> {
+        if self.cut_short.is_some() {
+            return None;
+        }
+        self.answered.get(i)?.as_ref()
     }
 
     /// Schedules a fault the user asked for, as soon as it can be placed
@@ -627,4 +679,32 @@ fn partition_name(groups: &[Vec<String>]) -> String {
             groups.first().map(|g| g.join("+")).unwrap_or_default()
         ),
     }
+}
+
+/// The predictions about `variant` graded at `when` (`None`: the end),
+/// each with its index among them and the answer the run supports.
+fn answers_at(
+    spec: &ScenarioSpec,
+    variant: Option<&str>,
+    faults: &[sim_core::scenario::FaultWindow],
+    when: Option<SimTime>,
+    metrics: &Metrics,
+    now: SimTime,
+) -> Vec<(usize, Answered)> {
+    predictions_for(spec, variant)
+        .enumerate()
+        .filter(|(_, p)| graded_at(p) == when)
+        .map(|(i, p)| {
+            let g = grade_one(p, metrics, faults, now);
+            let supported = g.supported();
+            let measured = supported.map(|j| g.measured(j)).unwrap_or_default();
+            (
+                i,
+                Answered {
+                    supported,
+                    measured,
+                },
+            )
+        })
+        .collect()
 }

@@ -5,7 +5,8 @@
 
 use crate::player::Player;
 use egui::{Color32, RichText};
-use sim_core::scenario::predictions_for;
+use sim_core::SimTime;
+use sim_core::scenario::{graded_at, predictions_for};
 use std::collections::BTreeMap;
 
 /// The learner's answer to each prediction, by `key`.
@@ -29,11 +30,10 @@ pub fn show(ui: &mut egui::Ui, p: &Player, choices: &mut Choices, places: &mut c
     }
     ui.separator();
     ui.label(RichText::new("Predict, then watch").strong());
-    let answered = p.answered();
     for (i, prediction) in predictions.iter().enumerate() {
         let k = key(p, i);
         ui.label(prediction.question.get_ref());
-        match answered.and_then(|a| a.get(i)) {
+        match p.answered(i) {
             None => {
                 let mut chosen = choices.get(&k).copied();
                 for (j, a) in prediction.answers.iter().enumerate() {
@@ -43,10 +43,14 @@ pub fn show(ui: &mut egui::Ui, p: &Player, choices: &mut Choices, places: &mut c
                 if let Some(j) = chosen {
                     choices.insert(k, j);
                 }
+                let when = match graded_at(prediction) {
+                    Some(t) => format!("at t = {}", t - SimTime::ZERO),
+                    None => "when it ends".into(),
+                };
                 ui.weak(if chosen.is_some() {
-                    "The run grades your answer when it ends."
+                    format!("The run grades your answer {when}.")
                 } else {
-                    "Choose an answer, then play."
+                    format!("Choose an answer, then play: the run grades it {when}.")
                 });
             }
             Some(result) => graded(ui, prediction, result, choices.get(&k).copied()),

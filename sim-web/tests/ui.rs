@@ -287,7 +287,10 @@ fn a_prediction_is_answered_before_the_run_and_graded_by_it() {
     h.get_by_label("no-idempotency").click();
     h.run();
     assert!(shows(&h, "Predict, then watch"));
-    assert!(shows(&h, "Choose an answer, then play."));
+    assert!(shows(
+        &h,
+        "Choose an answer, then play: the run grades it when it ends."
+    ));
     h.get_by_label("Between 50 and 1,000: several in every hundred orders")
         .click();
     h.run();
@@ -325,6 +328,50 @@ fn a_prediction_is_answered_before_the_run_and_graded_by_it() {
     h.get_by_label("no-idempotency").click();
     h.run();
     assert!(shows(&h, "The run grades your answer when it ends."));
+}
+
+/// A prediction with `at` is graded when playback reaches that time, on
+/// the numbers then (those `faultline run` reports), while the run goes on.
+#[test]
+fn a_prediction_at_a_time_is_graded_when_the_run_gets_there() {
+    let mut h = harness();
+    h.get_by_label("thundering-herd").click();
+    h.run();
+    h.get_by_label("no-protection").click();
+    h.run();
+    let answer = "Thousands: the herd has not passed yet";
+    h.get_by_label(answer).click();
+    h.run();
+    assert!(shows(&h, "The run grades your answer at t = 50s."));
+    let seek = |h: &mut Harness<'_, App>, s: u64| {
+        let p = h.state_mut().player.as_mut().unwrap();
+        p.seek(sim_core::SimTime::ZERO + sim_core::SimDuration::from_secs(s));
+        while !p.work(u64::MAX / 2) {}
+    };
+    seek(&mut h, 49);
+    h.run();
+    assert!(shows(&h, "The run grades your answer at t = 50s."));
+    seek(&mut h, 51);
+    h.run();
+    assert!(!h.state().player.as_ref().unwrap().is_finished());
+    assert!(shows(&h, &format!("{answer} (your answer, and the run's)")));
+    assert!(shows(&h, "Measured: db.queue_depth.now = 6902."));
+    // The question about the whole run still waits for the end.
+    assert!(shows(
+        &h,
+        "Choose an answer, then play: the run grades it when it ends."
+    ));
+    // Stepping event by event across the time grades it the same.
+    let p = h.state_mut().player.as_mut().unwrap();
+    p.seek(sim_core::SimTime::ZERO + sim_core::SimDuration::from_millis(49_990));
+    while !p.work(u64::MAX / 2) {}
+    let at = sim_core::SimTime::ZERO + sim_core::SimDuration::from_secs(50);
+    assert!(p.answered(1).is_none());
+    while p.now() <= at {
+        p.step();
+    }
+    let stepped = p.answered(1).expect("graded once stepped past 50s");
+    assert_eq!(stepped.measured, "db.queue_depth.now = 6902");
 }
 
 #[test]

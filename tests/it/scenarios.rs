@@ -71,10 +71,17 @@ fn every_story_tells_its_lesson_on_five_seeds() {
             let spec = scenario.resolve(variant, &[]).unwrap();
             for seed in 1..=5 {
                 let mut built = build(&spec, seed).unwrap();
-                let report = built.run();
-                let graded =
-                    sim_core::scenario::grade(&spec, variant, built.sim.metrics(), &report)
-                        .unwrap();
+                let mut moments = sim_core::scenario::Moments::default();
+                let pauses = sim_core::scenario::pauses(&spec, variant);
+                let report = built.run_pausing(&pauses, |t, m| moments.take(t, m));
+                let graded = sim_core::scenario::grade(
+                    &spec,
+                    variant,
+                    built.sim.metrics(),
+                    &moments,
+                    &report,
+                )
+                .unwrap();
                 for g in graded {
                     assert_eq!(
                         g.holding().len(),

@@ -41,15 +41,40 @@ impl Built {
     /// `DRAIN_EVERY` events (slicing a run does not change it), then
     /// records what the checkers find (`finish`).
     pub fn run(&mut self) -> RunReport {
+        self.run_pausing(&[], |_, _| {})
+    }
+
+    /// Runs as `run` does, pausing at each of `pauses` (in time order)
+    /// to hand `at_pause` the time and the metrics as they stand then
+    /// (`metrics_now`): what a prediction graded before the end reads.
+    /// Pausing does not change the run. A pause at or after the end is
+    /// skipped.
+    pub fn run_pausing(
+        &mut self,
+        pauses: &[SimTime],
+        mut at_pause: impl FnMut(SimTime, Metrics),
+    ) -> RunReport {
         let (mut events, budget) = (0u64, self.limits.max_events);
+        let end = self.limits.until;
+        let mut pauses = pauses.iter().copied().filter(|&t| t < end).peekable();
         let report = loop {
+            let until = pauses.peek().copied().unwrap_or(end);
             let chunk = DRAIN_EVERY.min(budget - events);
-            let mut r = self.sim.run(self.limits.with_max_events(chunk));
+            let limits = RunLimits {
+                until,
+                ..self.limits
+            };
+            let mut r = self.sim.run(limits.with_max_events(chunk));
             events += r.events;
             self.drain();
             match r.stop {
                 StopReason::EventBudget { .. } if events < budget => continue,
                 StopReason::EventBudget { .. } => r.stop = StopReason::EventBudget { budget },
+                StopReason::ReachedEnd | StopReason::Idle if until < end => {
+                    pauses.next();
+                    at_pause(until, self.metrics_now());
+                    continue;
+                }
                 _ => {}
             }
             r.events = events;
@@ -57,6 +82,15 @@ impl Built {
         };
         self.finish();
         report
+    }
+
+    /// The metrics as they stand now, with the readers' stale reads found
+    /// so far (as of the last `drain`); the replicated stores' checkers
+    /// run only at the end (`finish`).
+    pub fn metrics_now(&self) -> Metrics {
+        let mut m = self.sim.metrics().clone();
+        self.kv.record(&mut m);
+        m
     }
 
     /// Takes the readers' and writers' operations that returned since the
@@ -508,8 +542,9 @@ pub fn metric_value(
             return match stat {
                 "avg" => Ok(g.time_average(end)),
                 "max" => Ok(g.max()),
+                "now" => Ok(g.value()),
                 other => Err(format!(
-                    "`{other}` is not a statistic of gauge `{base}` (use avg or max)"
+                    "`{other}` is not a statistic of gauge `{base}` (use avg, max or now)"
                 )),
             };
         }

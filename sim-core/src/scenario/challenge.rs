@@ -367,6 +367,23 @@ solution = { "node.db.workers" = 8 }
         assert!(judged(TEXT, &solution).2.is_empty());
     }
 
+    /// Issue 22 asks for at least one challenge per chapter of the path.
+    #[test]
+    fn every_chapter_of_the_path_offers_a_challenge() {
+        let path = crate::scenario::path::learning_path().unwrap();
+        for chapter in &path.chapters {
+            let offered = chapter.stories.iter().any(|step| {
+                let (_, text) = crate::scenario::STORIES
+                    .iter()
+                    .find(|(n, _)| *n == step.name)
+                    .unwrap();
+                let s = load(&step.name, "s.toml", text).unwrap();
+                !s.spec.challenges.is_empty()
+            });
+            assert!(offered, "chapter `{}` has no challenge", chapter.title);
+        }
+    }
+
     #[test]
     fn a_broken_challenge_says_what_is_wrong() {
         let err = |from: &str, to: &str| {

@@ -14,6 +14,7 @@ use super::load::{Scenario, check_expectation, check_variant_name};
 use super::spec::{PredictSpec, ScenarioSpec};
 use crate::engine::RunReport;
 use crate::metrics::Metrics;
+use crate::time::SimTime;
 
 /// The most answers a prediction may offer, and the fewest.
 pub const ANSWERS: std::ops::RangeInclusive<usize> = 2..=4;
@@ -25,6 +26,7 @@ pub fn check(scenario: &Scenario) -> Result<(), Diagnostic> {
         if let Some(v) = &p.variant {
             check_variant_name(scenario, v, "predict.variant")?;
         }
+        check_at(scenario, p)?;
         if !ANSWERS.contains(&p.answers.len()) {
             return Err(Diagnostic::at(
                 file,
@@ -66,6 +68,25 @@ pub fn check(scenario: &Scenario) -> Result<(), Diagnostic> {
         }
     }
     Ok(())
+}
+
+/// A prediction graded before the end is graded inside the run.
+fn check_at(scenario: &Scenario, p: &PredictSpec) -> Result<(), Diagnostic> {
+    let Some(at) = &p.at else { return Ok(()) };
+    let (t, end) = (at.get_ref().0, scenario.spec.run.duration.0);
+    if t.as_nanos() > 0 && t < end {
+        return Ok(());
+    }
+    Err(Diagnostic::at(
+        &scenario.file,
+        &scenario.source,
+        at.span(),
+        format!("a prediction is graded during the run, which lasts {end}; `at` is {t}"),
+    )
+    .with_field("predict.at")
+    .with_expected(format!(
+        "a duration after the start and before the end ({end}), or no `at` to grade at the end"
+    )))
 }
 
 /// The predictions about `variant` (`None`: the scenario as written).
@@ -139,45 +160,101 @@ pub(super) fn measured<'v>(
     read.join(", ")
 }
 
+/// The metrics as they stood at the times a run paused for the
+/// predictions graded before its end (see `pauses`).
+#[derive(Clone, Debug, Default)]
+pub struct Moments(Vec<(SimTime, Metrics)>);
+
+impl Moments {
+    /// Keeps the metrics as they stand at `t`.
+    pub fn take(&mut self, t: SimTime, metrics: Metrics) {
+        self.0.push((t, metrics));
+    }
+
+    /// The metrics as they stood at `t`, if the run paused there.
+    pub fn at(&self, t: SimTime) -> Option<&Metrics> {
+        self.0.iter().find(|(at, _)| *at == t).map(|(_, m)| m)
+    }
+}
+
+/// When a prediction is graded: its `at`, or the end (`None`).
+pub fn graded_at(p: &PredictSpec) -> Option<SimTime> {
+    p.at.as_ref().map(|a| SimTime::ZERO + a.get_ref().0)
+}
+
+/// The times a run of `variant` pauses at to grade its predictions
+/// before the end, in order, each once.
+pub fn pauses(spec: &ScenarioSpec, variant: Option<&str>) -> Vec<SimTime> {
+    let mut at: Vec<SimTime> = predictions_for(spec, variant)
+        .filter_map(graded_at)
+        .collect();
+    at.sort();
+    at.dedup();
+    at
+}
+
 /// The run's grades on the predictions about `variant`. A run cut short
 /// grades nothing: `Err` says why.
 pub fn grade<'a>(
     spec: &'a ScenarioSpec,
     variant: Option<&'a str>,
     metrics: &Metrics,
+    moments: &Moments,
     report: &RunReport,
 ) -> Result<Vec<Graded<'a>>, String> {
     if let Some(why) = cut_short(report) {
         return Err(why);
     }
     let faults = super::timeline::fault_windows(spec);
-    Ok(grade_on(spec, variant, metrics, &faults, report.end_time))
+    Ok(predictions_for(spec, variant)
+        .map(|p| match graded_at(p) {
+            None => grade_one(p, metrics, &faults, report.end_time),
+            Some(t) => match moments.at(t) {
+                Some(m) => grade_one(p, m, &faults, t),
+                None => not_reached(p, t),
+            },
+        })
+        .collect())
 }
 
-/// The grades on a run that reached its end at `end` (a front end that
-/// knows the run was not cut short).
-pub fn grade_on<'a>(
-    spec: &'a ScenarioSpec,
-    variant: Option<&'a str>,
+/// One prediction graded on `metrics`, as they stood at `at` (its own
+/// time, or the end of a run that reached it).
+pub fn grade_one<'a>(
+    p: &'a PredictSpec,
     metrics: &Metrics,
     faults: &[super::timeline::FaultWindow],
-    end: crate::time::SimTime,
-) -> Vec<Graded<'a>> {
-    predictions_for(spec, variant)
-        .map(|p| Graded {
-            prediction: p,
-            answers: p
-                .answers
-                .iter()
-                .map(|a| {
-                    a.when
-                        .iter()
-                        .map(|c| evaluate(c, metrics, faults, end))
-                        .collect()
-                })
-                .collect(),
-        })
-        .collect()
+    at: SimTime,
+) -> Graded<'a> {
+    Graded {
+        prediction: p,
+        answers: p
+            .answers
+            .iter()
+            .map(|a| {
+                a.when
+                    .iter()
+                    .map(|c| evaluate(c, metrics, faults, at))
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+/// A prediction whose time the run never reached (a variant that ends
+/// sooner): no answer holds, and each says why.
+fn not_reached(p: &PredictSpec, t: SimTime) -> Graded<'_> {
+    let why = format!(
+        "the run ended before {}, when this is graded",
+        t - SimTime::ZERO
+    );
+    Graded {
+        prediction: p,
+        answers: p
+            .answers
+            .iter()
+            .map(|a| a.when.iter().map(|_| Err(why.clone())).collect())
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -185,6 +262,7 @@ mod tests {
     use super::*;
     use crate::scenario::build::build;
     use crate::scenario::load::load;
+    use crate::time::SimDuration;
 
     const TEXT: &str = r#"
 title = "t"
@@ -230,7 +308,14 @@ when = [{ metric = "user.failed", op = ">", value = 0 }]
         let s = load("t", "t.toml", TEXT).unwrap();
         let mut built = build(&s.spec, 1).unwrap();
         let report = built.run();
-        let graded = grade(&s.spec, None, built.sim.metrics(), &report).unwrap();
+        let graded = grade(
+            &s.spec,
+            None,
+            built.sim.metrics(),
+            &Moments::default(),
+            &report,
+        )
+        .unwrap();
         assert_eq!(
             graded.len(),
             1,
@@ -241,7 +326,14 @@ when = [{ metric = "user.failed", op = ">", value = 0 }]
         let quiet = s.resolve(Some("quiet"), &[]).unwrap();
         let mut built = build(&quiet, 1).unwrap();
         let report = built.run();
-        let graded = grade(&quiet, Some("quiet"), built.sim.metrics(), &report).unwrap();
+        let graded = grade(
+            &quiet,
+            Some("quiet"),
+            built.sim.metrics(),
+            &Moments::default(),
+            &report,
+        )
+        .unwrap();
         assert_eq!(
             graded[0].prediction.question.get_ref(),
             "Quiet: any failures?"
@@ -255,8 +347,60 @@ when = [{ metric = "user.failed", op = ">", value = 0 }]
         let s = load("t", "t.toml", &text).unwrap();
         let mut built = build(&s.spec, 1).unwrap();
         let report = built.run();
-        let graded = grade(&s.spec, None, built.sim.metrics(), &report).unwrap();
+        let graded = grade(
+            &s.spec,
+            None,
+            built.sim.metrics(),
+            &Moments::default(),
+            &report,
+        )
+        .unwrap();
         assert_eq!(graded[0].holding(), [0, 1]);
         assert_eq!(graded[0].supported(), None);
+    }
+
+    /// A prediction with `at` is graded on the numbers as they stood
+    /// then, by a run that pauses there and goes on unchanged.
+    #[test]
+    fn a_prediction_at_a_time_is_graded_on_the_numbers_then() {
+        let text = TEXT.replace(
+            "question = \"How many requests in two seconds?\"",
+            "question = \"How many requests in the first 10ms?\"\nat = \"10ms\"",
+        );
+        let s = load("t", "t.toml", &text).unwrap();
+        assert_eq!(
+            pauses(&s.spec, None),
+            [SimTime::ZERO + SimDuration::from_millis(10)]
+        );
+        let mut built = build(&s.spec, 1).unwrap();
+        let mut moments = Moments::default();
+        let report = built.run_pausing(&pauses(&s.spec, None), |t, m| moments.take(t, m));
+        let graded = grade(&s.spec, None, built.sim.metrics(), &moments, &report).unwrap();
+        assert_eq!(
+            graded[0].supported(),
+            Some(0),
+            "{}",
+            graded[0].measured_all()
+        );
+        // The same question at the end has the other answer.
+        let at_end = grade(
+            &s.spec,
+            None,
+            built.sim.metrics(),
+            &Moments::default(),
+            &report,
+        )
+        .unwrap();
+        assert!(at_end[0].measured_all().contains("ended before 10ms"));
+        // Pausing changed nothing.
+        let plain = build(&s.spec, 1).unwrap().run();
+        assert_eq!(plain.fingerprint, report.fingerprint);
+        assert_eq!(plain.events, report.events);
+        // `at` lies inside the run.
+        for bad in ["0s", "2s", "5s"] {
+            let t = text.replace("at = \"10ms\"", &format!("at = \"{bad}\""));
+            let e = load("t", "t.toml", &t).unwrap_err().to_string();
+            assert!(e.contains("graded during the run, which lasts 2s"), "{e}");
+        }
     }
 }

@@ -684,7 +684,7 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[expect]]",
         "metric",
         "metric name",
-        "A ratio of two metrics (`user.ok / user.requests`), a client's `time_to_detect_s` or `time_to_recover_s` after the faults (infinite if never: a metastable failure), a counter (`ledger.duplicate_charges`), a counter per second (`user.ok.per_s`), a histogram statistic (`user.latency_ns.p99`; also p50, p90, p999, max, mean, count, and `over_500ms`, the share above a duration) or a gauge statistic (`api.queue_depth.avg`, `.max`).",
+        "A ratio of two metrics (`user.ok / user.requests`), a client's `time_to_detect_s` or `time_to_recover_s` after the faults (infinite if never: a metastable failure), a counter (`ledger.duplicate_charges`), a counter per second (`user.ok.per_s`), a histogram statistic (`user.latency_ns.p99`; also p50, p90, p999, max, mean, count, and `over_500ms`, the share above a duration) or a gauge statistic (`api.queue_depth.avg`, `.max`, or `.now`, its value when judged: at the end, or at a prediction's `at`).",
     ),
     f(
         "[[expect]]",
@@ -715,6 +715,12 @@ pub const FIELDS: &[FieldDoc] = &[
         "variant",
         "variant name",
         "The variant it is about (absent: the scenario as written).",
+    ),
+    f(
+        "[[predict]]",
+        "at",
+        "duration",
+        "When in the run the answers are judged, on the numbers as they stand then, e.g. `\"30s\"` (absent: at the end). Only what is counted as the run goes can be read then: the replicated stores' checkers (stale reads of a session, lost updates, divergent keys, linearizability) judge at the end.",
     ),
     f(
         "[[predict]]",

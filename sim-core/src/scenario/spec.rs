@@ -604,6 +604,9 @@ pub struct PredictSpec {
     pub question: Spanned<String>,
     /// The variant it is about (absent: the scenario as written).
     pub variant: Option<Spanned<String>>,
+    /// When in the run it is graded, on the metrics as they stand then
+    /// (absent: at the end).
+    pub at: Option<Spanned<Duration>>,
     #[serde(rename = "answer")]
     pub answers: Vec<AnswerSpec>,
 }

@@ -176,7 +176,7 @@ fn instance_names(spec: &ScenarioSpec, n: &NodeSpec) -> Vec<String> {
 fn takes(shape: Shape, stat: &str) -> bool {
     match shape {
         Shape::Counter => stat == "per_s",
-        Shape::Gauge => matches!(stat, "avg" | "max"),
+        Shape::Gauge => matches!(stat, "avg" | "max" | "now"),
         Shape::Histogram => {
             matches!(
                 stat,

@@ -164,6 +164,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a link that opens a story or scenario file in the web app, with
+    /// the scenario carried in the link itself.
+    Share {
+        /// A story's name or a scenario file's path.
+        scenario: String,
+        /// The variant the link opens; defaults to the scenario as written.
+        #[arg(long)]
+        variant: Option<String>,
+        /// The seed the link plays; defaults to the scenario's own.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The web app's address (`cargo xtask serve` serves it here).
+        #[arg(long, default_value = super::share::DEFAULT_BASE)]
+        base: String,
+    },
     /// Run the built-in M/M/1 queue and compare it with queueing theory.
     Demo {
         /// The run's seed: the same seed gives the same run, bit for bit.

@@ -7,8 +7,9 @@
 //! intervals; `check` runs every expectation on several seeds and fails
 //! (exit 1) naming the seed and the command that replays it; `sweep`
 //! varies parameters over a grid, on one machine or in shards that
-//! `merge` puts back together exactly; `demo` is the built-in M/M/1 queue
-//! beside queueing theory.
+//! `merge` puts back together exactly; `share` prints a link that opens a
+//! scenario in the web app; `demo` is the built-in M/M/1 queue beside
+//! queueing theory.
 //!
 //! This file reads the command line and hands each command to its module.
 //! A run cut short (its event budget ran out) is never a result: every
@@ -29,6 +30,7 @@ mod predictions;
 mod replay;
 mod report;
 mod run;
+mod share;
 mod sweep;
 mod trace;
 
@@ -172,6 +174,12 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             seeds,
             sets,
         } => check::explore(&scenario, seeds, &sets),
+        Command::Share {
+            scenario,
+            variant,
+            seed,
+            base,
+        } => share::share(&scenario, variant.as_deref(), seed, &base),
         Command::Demo {
             seed,
             arrival_rate,

@@ -905,3 +905,72 @@ fn breaker_state_changes_are_on_the_chrome_timeline() {
     let (_, out, _) = faultline(&["run", "cascading-failure", "--variant", "breaker"]);
     assert!(out.contains("breaker opened"), "{out}");
 }
+
+#[test]
+fn share_prints_a_link_that_carries_the_file_variant_and_seed() {
+    let text = story_text();
+    let file = write_temp("share.toml", &text);
+    let file = file.to_str().unwrap();
+    let (ok, out, err) = faultline(&[
+        "share",
+        file,
+        "--variant",
+        "idempotency-keys",
+        "--seed",
+        "7",
+    ]);
+    assert!(ok, "{err}");
+    let link = out.trim();
+    let fragment = link
+        .strip_prefix("http://127.0.0.1:8080/#")
+        .unwrap_or_else(|| panic!("{link}"));
+    let shared = sim_core::scenario::read_fragment(fragment).unwrap();
+    assert_eq!(shared.text, text);
+    assert_eq!(shared.variant.as_deref(), Some("idempotency-keys"));
+    assert_eq!(shared.seed, 7);
+    // Another address for the app, and the scenario's own seed.
+    let (ok, out, _) = faultline(&[
+        "share",
+        "double-charge",
+        "--base",
+        "https://example.org/faultline/",
+    ]);
+    assert!(ok);
+    let shared = sim_core::scenario::read_fragment(
+        out.trim()
+            .strip_prefix("https://example.org/faultline/#")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!((shared.seed, shared.variant), (1, None));
+
+    // What would not open gets no link.
+    let (ok, out, err) = faultline(&["share", file, "--variant", "nope"]);
+    assert!(!ok && out.is_empty());
+    assert!(err.contains("has no variant `nope`"), "{err}");
+    let (ok, _, err) = faultline(&["share", file, "--base", "127.0.0.1:8080"]);
+    assert!(!ok);
+    assert!(err.contains("starting with http:// or https://"), "{err}");
+    let bad = write_temp("share-bad.toml", &text.replacen("title", "titel", 1));
+    let (ok, out, err) = faultline(&["share", bad.to_str().unwrap()]);
+    assert!(!ok && out.is_empty());
+    assert!(
+        err.contains("share-bad.toml:1:1") && err.contains("did you mean `title`?"),
+        "{err}"
+    );
+    // A scenario too long to send: a comment that barely deflates.
+    let mut x = 7u64;
+    let noise: String = (0..60_000)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            char::from(b'a' + ((x >> 59) as u8 % 26))
+        })
+        .collect();
+    let long = write_temp("share-long.toml", &format!("{text}\n# {noise}\n"));
+    let (ok, out, err) = faultline(&["share", long.to_str().unwrap()]);
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(err.contains("links over 32000 are cut"), "{err}");
+    assert!(err.contains("send the file itself"), "{err}");
+}

@@ -15,11 +15,11 @@
 use crate::challenge_view;
 use crate::chart_view::charts;
 pub use crate::chart_view::{CHART_LINES, CHART_POINTS, Chart, Lines, chart_data};
+use crate::editor::{self, Edited, Editor};
 use crate::home::{self, Progress};
 use crate::inspector::{inspector, verdicts};
 use crate::params::{self, Param};
 use crate::player::{FRAME_BUDGET, Player};
-use crate::share::{self, Shared};
 use crate::timeline::timeline;
 use crate::topology;
 use egui::{Color32, RichText};
@@ -28,6 +28,7 @@ use sim_core::scenario::AS_WRITTEN;
 use sim_core::scenario::STORIES;
 use sim_core::scenario::spec::ChallengeSpec;
 use sim_core::scenario::{LearningPath, learning_path};
+use sim_core::scenario::{Shared, read_fragment, share_fragment};
 use sim_core::{SimDuration, SimTime};
 use std::collections::BTreeMap;
 
@@ -98,6 +99,11 @@ pub struct App {
     /// The `[[look]]` item clicked, by index: its node and line are
     /// highlighted until it is clicked again.
     pub focus: Option<usize>,
+    /// The learner's own scenario as text, beside the system (`editor`).
+    pub editor: Option<Editor>,
+    /// The learner asked for the file dialog, which the browser glue
+    /// opens (`web.rs`) and clears.
+    pub asked_file: bool,
 }
 
 /// What a clicked "what to look for" item points at: its node and its
@@ -143,6 +149,21 @@ fn title_of(text: &str) -> String {
         .to_string()
 }
 
+/// Why a file of `bytes` is not opened.
+pub fn too_large(name: &str, bytes: usize) -> String {
+    format!(
+        "{name} cannot be opened: it is {bytes} bytes, and a scenario file opens here up to {} bytes (1 MiB)",
+        sim_core::scenario::MAX_SCENARIO_BYTES
+    )
+}
+
+/// A dropped file's name (the browser gives only the name).
+pub fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dropped.toml".into())
+}
+
 fn secs(t: SimTime) -> f64 {
     t.as_nanos() as f64 / 1e9
 }
@@ -178,6 +199,8 @@ impl App {
             media: None,
             recording: false,
             focus: None,
+            editor: None,
+            asked_file: false,
             player: None,
             compare: None,
             params: Vec::new(),
@@ -201,7 +224,74 @@ impl App {
             return;
         };
         let text = entry.text;
+        self.editor = None;
         self.open(name, text, None, None);
+    }
+
+    /// Opens a scenario the learner brought (a dropped or picked file,
+    /// pasted text) in the editor, and runs it if it loads; if it does
+    /// not, the editor marks the error and nothing runs.
+    pub fn open_text(&mut self, file: &str, text: &str) {
+        let editor = Editor::new(file, text);
+        if editor.error.is_none() {
+            self.open(&editor.name(), text, None, None);
+        } else {
+            self.player = None;
+            self.compare = None;
+            self.error = None;
+            self.params.clear();
+        }
+        self.editor = Some(editor);
+    }
+
+    /// The editor's text loads again: runs it, under the same variant (if
+    /// it still has it) and seed, from the time the run was at.
+    fn rerun_edited(&mut self) {
+        let Some(ed) = &self.editor else { return };
+        let (name, text) = (ed.name(), ed.text.clone());
+        let Ok(scenario) = sim_core::scenario::load(&name, &ed.file, &text) else {
+            return;
+        };
+        let (variant, seed, at) = match &self.player {
+            Some(p) => (
+                p.variant
+                    .clone()
+                    .filter(|v| scenario.spec.variants.contains_key(v)),
+                Some(p.seed),
+                p.now(),
+            ),
+            None => (None, None, SimTime::ZERO),
+        };
+        self.open(&name, &text, variant.as_deref(), seed);
+        if let Some(p) = &mut self.player {
+            p.seek(at);
+        }
+    }
+
+    /// A file dropped on the window opens as the learner's scenario
+    /// (natively; in the browser, `web.rs` reads it, which takes a
+    /// promise, and calls `open_file`).
+    #[cfg(not(target_arch = "wasm32"))]
+    fn take_dropped(&mut self, ctx: &egui::Context) {
+        let dropped = ctx.input(|i| i.raw.dropped_files.first().cloned());
+        if let Some(f) = dropped {
+            self.open_file(&file_name(f.path()), f.bytes());
+        }
+    }
+
+    /// Opens a file's contents (or says why they cannot be read).
+    pub fn open_file(&mut self, name: &str, bytes: Result<Vec<u8>, String>) {
+        let bytes = match bytes {
+            Ok(b) if b.len() > sim_core::scenario::MAX_SCENARIO_BYTES => {
+                self.error = Some(too_large(name, b.len()));
+                return;
+            }
+            other => other,
+        };
+        match bytes.and_then(sim_core::scenario::decode_text) {
+            Ok(text) => self.open_text(name, &text),
+            Err(e) => self.error = Some(format!("{name} cannot be opened: {e}")),
+        }
     }
 
     fn open(&mut self, name: &str, text: &str, variant: Option<&str>, seed: Option<u64>) {
@@ -284,6 +374,7 @@ impl App {
     /// Closes the open story and shows the home page.
     pub fn go_home(&mut self) {
         self.player = None;
+        self.editor = None;
         self.compare = None;
         self.error = None;
         self.params.clear();
@@ -320,7 +411,7 @@ impl App {
 
     /// Opens what a share link's fragment carries, or says why it cannot.
     pub fn open_link(&mut self, fragment: &str) {
-        match share::decode(fragment) {
+        match read_fragment(fragment) {
             Ok(s) => {
                 let name = self
                     .stories
@@ -339,7 +430,7 @@ impl App {
     /// The current run's share fragment (without `#`).
     pub fn share_fragment(&self) -> Option<String> {
         self.player.as_ref().map(|p| {
-            share::encode(&Shared {
+            share_fragment(&Shared {
                 text: p.export(),
                 variant: p.exported_variant(),
                 seed: p.seed,
@@ -376,6 +467,8 @@ impl App {
         {
             p.toggle_play();
         }
+        #[cfg(not(target_arch = "wasm32"))]
+        self.take_dropped(&ctx);
         let dt = ctx.input(|i| f64::from(i.stable_dt)).min(0.1);
         if let Some(p) = &mut self.player {
             p.tick(dt, self.frame_budget);
@@ -394,6 +487,12 @@ impl App {
             .resizable(true)
             .default_size(190.0)
             .show(ui, |ui| self.library(ui));
+        if self.editor.is_some() {
+            egui::Panel::right("editor")
+                .resizable(true)
+                .default_size(440.0)
+                .show(ui, |ui| self.editor_panel(ui));
+        }
         if self.player.is_some() {
             if self.show_story {
                 egui::Panel::right("story")
@@ -411,12 +510,26 @@ impl App {
             if let Some(e) = &self.error {
                 ui.colored_label(Color32::from_rgb(200, 60, 60), e);
             }
+            if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
+                ui.heading("Drop a scenario file (.toml) to open it.");
+            }
             if self.player.is_some() {
                 self.centre(ui);
+            } else if self.editor.is_some() {
+                ui.label("This scenario does not load yet: the editor marks what to fix, and it runs as soon as it loads.");
             } else {
                 self.home(ui);
             }
         });
+    }
+
+    fn editor_panel(&mut self, ui: &mut egui::Ui) {
+        let Some(ed) = &mut self.editor else { return };
+        match editor::show(ui, ed, &mut self.places) {
+            Edited::Valid => self.rerun_edited(),
+            Edited::Close => self.editor = None,
+            Edited::Nothing | Edited::Broken => {}
+        }
     }
 
     fn home(&mut self, ui: &mut egui::Ui) {
@@ -450,6 +563,7 @@ impl App {
         if r.clicked() {
             self.go_home();
         }
+        self.yours(ui);
         let current = self.player.as_ref().map(|p| p.name.clone());
         let chapter_of = |name: &str| {
             let path = self.path.as_ref().ok()?;
@@ -488,6 +602,31 @@ impl App {
         if let Some(name) = open {
             self.open_story(name);
         }
+    }
+
+    /// The learner's own scenario: a file, or text to paste or write.
+    fn yours(&mut self, ui: &mut egui::Ui) {
+        let r = ui.button("Open a file...");
+        self.places.insert("open-file".into(), r.rect);
+        if r.clicked() {
+            self.asked_file = true;
+        }
+        let r = ui.button("Write or paste one");
+        self.places.insert("write".into(), r.rect);
+        if r.clicked() {
+            self.open_text("yours.toml", editor::STARTER);
+        }
+        if let Some(p) = &self.player
+            && self.editor.is_none()
+        {
+            let r = ui.button("Edit this scenario");
+            self.places.insert("edit".into(), r.rect);
+            if r.clicked() {
+                let (file, text) = (format!("{}.toml", p.name), p.text.clone());
+                self.editor = Some(Editor::new(&file, &text));
+            }
+        }
+        ui.weak("or drop a .toml file on the page");
     }
 
     fn story_panel(&mut self, ui: &mut egui::Ui) {
@@ -988,9 +1127,10 @@ pub fn state_json(a: &App) -> String {
             "story": null,
             "frames": a.frames,
             "error": a.error,
-            "home": true,
+            "home": a.editor.is_none(),
             "done": a.progress.done,
             "places": places,
+            "editor": editor_json(a),
         })
         .to_string();
     };
@@ -1030,8 +1170,20 @@ pub fn state_json(a: &App) -> String {
         "home": false,
         "done": a.progress.done,
         "places": places,
+        "editor": editor_json(a),
     })
     .to_string()
+}
+
+/// The editor, if open: its file, and where its text does not load.
+fn editor_json(a: &App) -> serde_json::Value {
+    let Some(e) = &a.editor else {
+        return serde_json::Value::Null;
+    };
+    let error = e.error.as_ref().map(|d| {
+        json!({"line": d.line, "column": d.column, "message": d.message, "text": d.to_string()})
+    });
+    json!({"file": e.file, "error": error})
 }
 
 /// The predictions about the variant played: the learner's answer, and

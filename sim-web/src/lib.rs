@@ -2,14 +2,15 @@
 //! sim-core as the CLI, with no server beyond static files.
 //!
 //! Everything but the browser glue depends only on egui, so it builds and
-//! is tested natively (`app`, `home`, `challenge_view`, `player`, `topology`, `share`, `observe`, `sample`,
-//! `params`, `textcache`);
+//! is tested natively (`app`, `home`, `challenge_view`, `editor`, `player`,
+//! `topology`, `observe`, `sample`, `params`, `textcache`);
 //! `web` (wasm32 only) starts the app in a canvas with eframe and exports
 //! a few functions for browser tests.
 
 pub mod app;
 pub mod challenge_view;
 pub mod chart_view;
+pub mod editor;
 pub mod home;
 pub mod inspector;
 pub mod narration;
@@ -18,7 +19,6 @@ pub mod params;
 pub mod player;
 pub mod predict_view;
 pub mod sample;
-pub mod share;
 pub mod textcache;
 pub mod timeline;
 pub mod topology;

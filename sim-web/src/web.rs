@@ -58,6 +58,17 @@ impl eframe::App for Shell {
                     .all_styles_mut(|s| s.visuals.panel_fill = egui::Color32::TRANSPARENT);
             }
         });
+        // A file dropped on the page: the browser reads it with a promise,
+        // and the app opens it when it is read.
+        if let Some(f) = ui.ctx().input(|i| i.raw.dropped_files.first().cloned()) {
+            let app = self.0.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let name = crate::app::file_name(f.path());
+                let bytes = f.bytes_async().await;
+                app.borrow_mut().open_file(&name, bytes);
+                redraw();
+            });
+        }
         let mut app = self.0.borrow_mut();
         app.recording = matches!(export_recording(), Ok(v) if v.as_bool() == Some(true));
         app.ui(ui);
@@ -70,6 +81,11 @@ impl eframe::App for Shell {
             if let Err(e) = done {
                 app.error = Some(format!("This page cannot export: {e:?}"));
             }
+        }
+        if std::mem::take(&mut app.asked_file)
+            && let Err(e) = pick_file()
+        {
+            app.error = Some(format!("This page cannot open files: {e:?}"));
         }
         if app.progress.unsaved {
             save_progress(&app.progress.to_json());
@@ -91,6 +107,10 @@ extern "C" {
     fn export_stop() -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_namespace = faultlineExport, js_name = recording)]
     fn export_recording() -> Result<JsValue, JsValue>;
+    /// The page's file dialog, which calls `open_text` with what was
+    /// picked.
+    #[wasm_bindgen(catch, js_namespace = faultlineFiles, js_name = pick)]
+    fn pick_file() -> Result<JsValue, JsValue>;
 }
 
 /// Where the learner's progress is kept in the browser.
@@ -166,6 +186,33 @@ pub fn go_home() {
 #[wasm_bindgen]
 pub fn open_story(name: &str) {
     with_app(|a| a.open_story(name));
+}
+
+/// Opens `text` as the learner's own scenario from file `name` (the
+/// page's file dialog calls it; so can a test): in the editor, and run if
+/// it loads.
+#[wasm_bindgen]
+pub fn open_text(name: &str, text: &str) {
+    with_app(|a| a.open_text(name, text));
+}
+
+/// A file the page's dialog picked that is too large to read: refused
+/// with the size, before the page reads it.
+#[wasm_bindgen]
+pub fn refuse_file(name: &str, bytes: f64) {
+    with_app(|a| a.error = Some(crate::app::too_large(name, bytes as usize)));
+}
+
+/// The editor's text ("" when it is closed).
+#[wasm_bindgen]
+pub fn editor_text() -> String {
+    read_app(|a| {
+        a.editor
+            .as_ref()
+            .map(|e| e.text.clone())
+            .unwrap_or_default()
+    })
+    .unwrap_or_default()
 }
 
 /// Chooses a variant of the open story ("" for as written).

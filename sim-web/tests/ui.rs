@@ -225,7 +225,7 @@ value = 0
 "#;
 
 fn link_to(text: &str) -> String {
-    sim_web::share::encode(&sim_web::share::Shared {
+    sim_core::scenario::share_fragment(&sim_core::scenario::Shared {
         text: text.to_string(),
         variant: None,
         seed: 1,

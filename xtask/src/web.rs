@@ -177,6 +177,20 @@ const INDEX_HTML: &str = r#"<!doctype html>
     a.remove();
     setTimeout(() => URL.revokeObjectURL(a.href), 10000);
   };
+  // Opening a scenario file: a file input the app's "Open a file" button
+  // clicks; what is picked is read and handed to the app.
+  const picker = document.createElement("input");
+  picker.type = "file";
+  picker.accept = ".toml,text/plain";
+  picker.style.display = "none";
+  document.body.appendChild(picker);
+  picker.addEventListener("change", async () => {
+    const file = picker.files[0];
+    if (file && file.size > 1048576) faultline.refuse_file(file.name, file.size);
+    else if (file) faultline.open_text(file.name, await file.text());
+    picker.value = "";
+  });
+  window.faultlineFiles = { pick() { picker.click(); } };
   let recorder = null;
   window.faultlineExport = {
     async png(name) {
@@ -337,6 +351,7 @@ pub fn browser_test() -> Result<(u64, u64), String> {
     }
     let expected_file = root().join("target/web/expected.txt");
     std::fs::write(&expected_file, expected).map_err(|e| e.to_string())?;
+    let yours = yours_files(&url)?;
     eprintln!("\n==> browser test (chromium, playwright-core) at {url}");
     let out = Command::new("node")
         .arg(web_tools().join("browser_test.mjs"))
@@ -344,6 +359,7 @@ pub fn browser_test() -> Result<(u64, u64), String> {
         .arg(&expected_file)
         .arg(&shots)
         .arg(&chromium)
+        .arg(&yours)
         .output()
         .map_err(|e| format!("could not start node: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -361,6 +377,51 @@ pub fn browser_test() -> Result<(u64, u64), String> {
         return Err(format!("the browser test failed ({})", out.status));
     }
     Ok((passed, failed))
+}
+
+/// The learner's own scenarios for the browser test, in
+/// `target/web/yours`: a file to open (a story with a changed rate), a
+/// broken one, and a `faultline share` link with a variant and a seed;
+/// `expected.json` holds what each must give natively.
+fn yours_files(url: &str) -> Result<PathBuf, String> {
+    let dir = root().join("target/web/yours");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let story = |name: &str| {
+        sim_core::scenario::STORIES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t.to_string())
+            .ok_or_else(|| format!("no story {name}"))
+    };
+    let native = |text: &str, variant: Option<&str>, seed: u64| -> Result<String, String> {
+        let s = sim_core::scenario::load("f", "f.toml", text).map_err(|d| d.to_string())?;
+        let spec = s.resolve(variant, &[])?;
+        Ok(sim_core::scenario::build(&spec, seed)?
+            .run()
+            .fingerprint
+            .to_string())
+    };
+    let incident = story("double-charge")?.replace("rate = \"50/s\"", "rate = \"60/s\"");
+    let broken = story("double-charge")?.replacen("title", "titel", 1);
+    let write = |name: &str, text: &str| {
+        std::fs::write(dir.join(name), text).map_err(|e| format!("{name}: {e}"))
+    };
+    write("incident.toml", &incident)?;
+    write("broken.toml", &broken)?;
+    let shared = sim_core::scenario::Shared {
+        text: story("retry-storm")?,
+        variant: Some("immediate-retries".into()),
+        seed: 3,
+    };
+    let link = sim_core::scenario::share_link(&format!("{url}index.html"), &shared)?;
+    // Hex digits and a URL's characters: nothing to escape.
+    let expected = format!(
+        "{{\"incident\": \"{}\", \"link\": \"{link}\", \"link_fingerprint\": \"{}\"}}\n",
+        native(&incident, None, 1)?,
+        native(&shared.text, shared.variant.as_deref(), shared.seed)?
+    );
+    write("expected.json", &expected)?;
+    Ok(dir)
 }
 
 /// The web app's performance in headless chromium against the native

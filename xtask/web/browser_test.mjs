@@ -7,14 +7,18 @@
 // save a screenshot. Then the performance figures: frames per second while
 // playing, and a whole run in WebAssembly against the native time.
 //
-//   node browser_test.mjs URL EXPECTED_FILE SCREENSHOT_DIR CHROMIUM
+//   node browser_test.mjs URL EXPECTED_FILE SCREENSHOT_DIR CHROMIUM YOURS_DIR
+//
+// YOURS_DIR holds the learner's own scenarios (a file to open, a broken
+// one, a `faultline share` link) and `expected.json`, their native
+// fingerprints.
 //
 // Prints `ok <story> ...` or `FAIL <story> ...` per check.
 import { readFileSync } from "node:fs";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { launch } from "./launch.mjs";
 
-const [url, expectedFile, shots, executablePath] = process.argv.slice(2);
+const [url, expectedFile, shots, executablePath, yoursDir] = process.argv.slice(2);
 const expected = readFileSync(expectedFile, "utf8")
   .trim()
   .split("\n")
@@ -123,6 +127,65 @@ async function walkThePath(page, url, shots) {
     fail(`the learning path: ${e}`);
   }
 }
+// The learner's own scenarios: a file picked with the "Open a file"
+// button's dialog and one dropped on the page run with the native
+// fingerprint; a broken one shows its located error; a link that
+// `faultline share` makes opens the same run.
+async function openYourOwn(page, url, shots) {
+  const want = JSON.parse(readFileSync(`${yoursDir}/expected.json`, "utf8"));
+  const finish = async () => {
+    await page.evaluate(() => window.faultline.play(1000));
+    await page.waitForFunction(() => JSON.parse(window.faultline.state()).finished, null, { timeout: 120000, polling: 200 });
+    return stateOf(page);
+  };
+  try {
+    await page.evaluate(() => window.faultline.go_home());
+    await page.waitForTimeout(200);
+    const [chooser] = await Promise.all([page.waitForEvent("filechooser", { timeout: 10000 }), clickPlace(page, "open-file")]);
+    await chooser.setFiles(`${yoursDir}/incident.toml`);
+    await page.waitForFunction(() => JSON.parse(window.faultline.state()).story === "incident", null, { timeout: 10000 });
+    await page.screenshot({ path: `${shots}/yours-1-opened.png` });
+    const opened = await finish();
+    if (opened.fingerprint === want.incident && opened.editor?.file === "incident.toml" && opened.editor.error === null) {
+      console.log(`ok a file picked in the dialog runs as natively (${opened.fingerprint})`);
+    } else {
+      fail(`the picked file: ${opened.fingerprint} against ${want.incident}, editor ${JSON.stringify(opened.editor)}`);
+    }
+    // Dropped on the page: the browser's own drag and drop events.
+    const text = readFileSync(`${yoursDir}/broken.toml`, "utf8");
+    const transfer = await page.evaluateHandle((t) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([t], "broken.toml", { type: "text/plain" }));
+      return dt;
+    }, text);
+    await page.dispatchEvent("canvas", "dragover", { dataTransfer: transfer });
+    await page.dispatchEvent("canvas", "drop", { dataTransfer: transfer });
+    await page.waitForFunction(() => JSON.parse(window.faultline.state()).editor?.file === "broken.toml", null, { timeout: 10000 });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${shots}/yours-2-broken.png` });
+    const broken = await stateOf(page);
+    const e = broken.editor.error;
+    if (broken.story === null && e && e.line === 1 && e.column === 1 && e.text.includes("did you mean `title`?")) {
+      console.log("ok a broken file dropped on the page shows its located error (1:1, with the suggestion)");
+    } else {
+      fail(`the dropped broken file: ${JSON.stringify(broken.editor)}, story ${broken.story}`);
+    }
+    // A share link from the command line.
+    await page.goto("about:blank");
+    await page.goto(want.link);
+    await page.waitForFunction(() => typeof window.faultline?.state === "function" && window.faultline.state() !== "null");
+    const linked = await finish();
+    await page.screenshot({ path: `${shots}/yours-3-shared.png` });
+    if (linked.fingerprint === want.link_fingerprint && linked.variant === "immediate-retries" && linked.seed === "3") {
+      console.log(`ok a faultline share link opens the same run (${linked.fingerprint})`);
+    } else {
+      fail(`the share link: ${linked.fingerprint} against ${want.link_fingerprint}, ${linked.variant} seed ${linked.seed}`);
+    }
+  } catch (e) {
+    fail(`your own scenario: ${e}`);
+  }
+}
+
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const errors = [];
@@ -136,6 +199,9 @@ try {
   const frames = async () => JSON.parse(await page.evaluate(() => window.faultline.state())).frames;
   await walkThePath(page, url, shots);
   await exportTheView(page, shots);
+  await openYourOwn(page, url, shots);
+  await page.goto(url);
+  await page.waitForFunction(() => typeof window.faultline?.state === "function" && window.faultline.state() !== "null");
   const perf = [];
   for (const story of expected) {
     await page.evaluate((name) => window.faultline.open_story(name), story.name);

@@ -34,6 +34,7 @@ mod load;
 mod path;
 mod predict;
 mod reference;
+mod share;
 pub mod spec;
 mod stale;
 mod suggest;
@@ -57,6 +58,10 @@ pub use load::{Scenario, load, parse_set_value};
 pub use path::{Chapter, LearningPath, Step, learning_path};
 pub use predict::{Graded, Moments, grade, grade_one, graded_at, pauses, predictions_for};
 pub use reference::{documented_fields, markdown as reference_page, schema_fields};
+pub use share::{
+    MAX_LINK, MAX_TEXT as MAX_SCENARIO_BYTES, Shared, decode as read_fragment,
+    encode as share_fragment, share_link,
+};
 pub use spec::{NodeKind, ScenarioSpec, instance_name};
 pub use stale::LiveStale;
 pub use suggest::did_you_mean;

@@ -1,16 +1,21 @@
 //! Share links: the scenario text (deflated), the variant and the seed in
-//! the URL fragment, so opening a link replays exactly the same run.
+//! the URL fragment, so opening a link replays exactly the same run. The
+//! web app makes and opens them; `faultline share` makes them from a file.
 //!
 //! The fragment is `#v1/<seed>/<variant or ->/<scenario, deflated and
 //! base64url-encoded>`. Anything else is refused with a message saying
-//! which part is wrong.
+//! which part is wrong. A link longer than `MAX_LINK` is refused when it
+//! is made: chat tools and some browsers cut such links.
 
 use miniz_oxide::deflate::compress_to_vec;
 use miniz_oxide::inflate::decompress_to_vec_with_limit;
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-/// The most scenario text a link may carry once inflated (1 MiB).
-const MAX_TEXT: usize = 1 << 20;
+/// The most scenario text a link may carry once inflated, and the
+/// largest file the web app opens (1 MiB).
+pub const MAX_TEXT: usize = 1 << 20;
+/// The longest link `share_link` makes, in characters.
+pub const MAX_LINK: usize = 32_000;
 
 /// What a link carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +60,21 @@ fn unbase64url(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// A whole link: `base` (the web app's address) and the fragment, or why
+/// it would be too long to send.
+pub fn share_link(base: &str, s: &Shared) -> Result<String, String> {
+    let base = base.split('#').next().unwrap_or_default();
+    let link = format!("{base}#{}", encode(s));
+    if link.chars().count() > MAX_LINK {
+        return Err(format!(
+            "the link would be {} characters long, and links over {MAX_LINK} are cut by chat tools and some browsers; the scenario is {} bytes: shorten its prose (story, questions) or send the file itself",
+            link.chars().count(),
+            s.text.len()
+        ));
+    }
+    Ok(link)
+}
+
 /// The fragment (without `#`) for a run.
 pub fn encode(s: &Shared) -> String {
     let packed = base64url(&compress_to_vec(s.text.as_bytes(), 9));
@@ -83,8 +103,8 @@ pub fn decode(fragment: &str) -> Result<Shared, String> {
     let raw = decompress_to_vec_with_limit(&bytes, MAX_TEXT).map_err(|_| {
         "the link's scenario is damaged: it does not inflate (was the link cut short?)".to_string()
     })?;
-    let text = sim_core::scenario::decode_text(raw)
-        .map_err(|e| format!("the link's scenario cannot be read: {e}"))?;
+    let text =
+        super::decode_text(raw).map_err(|e| format!("the link's scenario cannot be read: {e}"))?;
     let variant = (variant != "-").then(|| variant.to_string());
     Ok(Shared {
         text,
@@ -119,6 +139,43 @@ mod tests {
         assert_eq!(decode(&format!("#{link}")).unwrap(), s);
         let base = Shared { variant: None, ..s };
         assert_eq!(decode(&encode(&base)).unwrap(), base);
+        let link = share_link("http://127.0.0.1:8080/#old", &base).unwrap();
+        assert!(
+            link.starts_with("http://127.0.0.1:8080/#v1/42/-/"),
+            "{link}"
+        );
+    }
+
+    /// Every shipped story fits in a link; text that does not deflate
+    /// well enough is refused with the numbers, not cut.
+    #[test]
+    fn stories_fit_in_a_link_and_a_too_long_one_is_refused() {
+        for (name, text) in super::super::STORIES {
+            let s = Shared {
+                text: text.to_string(),
+                variant: None,
+                seed: 1,
+            };
+            let link = share_link("http://127.0.0.1:8080/", &s).unwrap();
+            assert!(link.len() < MAX_LINK / 2, "{name}: {}", link.len());
+        }
+        // Text that barely compresses: a long run of varied numbers.
+        let mut x = 1u64;
+        let noise: String = (0..40_000)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                char::from(b'a' + (x >> 59) as u8 % 26)
+            })
+            .collect();
+        let s = Shared {
+            text: format!("title = \"{noise}\"\n"),
+            variant: None,
+            seed: 1,
+        };
+        let e = share_link("http://x/", &s).unwrap_err();
+        assert!(e.contains("links over 32000 are cut"), "{e}");
     }
 
     #[test]

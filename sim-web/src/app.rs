@@ -611,6 +611,11 @@ impl App {
         if r.clicked() {
             self.asked_file = true;
         }
+        let r = ui.button("Start from an empty system");
+        self.places.insert("empty".into(), r.rect);
+        if r.clicked() {
+            self.open_text("my-system.toml", crate::builder::EMPTY);
+        }
         let r = ui.button("Write or paste one");
         self.places.insert("write".into(), r.rect);
         if r.clicked() {

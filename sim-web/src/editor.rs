@@ -47,6 +47,9 @@ pub struct Editor {
     pub text: String,
     /// Why the text does not load, where it says so; `None` when it does.
     pub error: Option<Diagnostic>,
+    /// The visual builder's choices, and why its last action was refused.
+    pub build: crate::builder::Builder,
+    pub build_error: Option<String>,
 }
 
 /// What the learner did in the editor this frame.
@@ -67,6 +70,8 @@ impl Editor {
             file: file.to_string(),
             text: text.to_string(),
             error: None,
+            build: Default::default(),
+            build_error: None,
         };
         e.check();
         e
@@ -125,6 +130,26 @@ pub fn show(ui: &mut egui::Ui, ed: &mut Editor, places: &mut crate::app::Places)
             name.id
         })
         .inner;
+    egui::CollapsingHeader::new("Build: nodes, calls, fields, faults")
+        .default_open(true)
+        .show(ui, |ui| {
+            match crate::builder::show(ui, &mut ed.build, &ed.text, places) {
+                Some(Ok(text)) => {
+                    ed.text = text;
+                    ed.build_error = None;
+                    edited = if ed.check() {
+                        Edited::Valid
+                    } else {
+                        Edited::Broken
+                    };
+                }
+                Some(Err(why)) => ed.build_error = Some(why),
+                None => {}
+            }
+            if let Some(why) = &ed.build_error {
+                ui.colored_label(ERROR, why);
+            }
+        });
     match &ed.error {
         None => {
             ui.weak("Loads as `faultline run` would load it; edits re-run it from where it was.")

@@ -2,12 +2,13 @@
 //! sim-core as the CLI, with no server beyond static files.
 //!
 //! Everything but the browser glue depends only on egui, so it builds and
-//! is tested natively (`app`, `home`, `challenge_view`, `editor`, `player`,
+//! is tested natively (`app`, `home`, `challenge_view`, `editor`, `builder`, `player`,
 //! `topology`, `observe`, `sample`, `params`, `textcache`);
 //! `web` (wasm32 only) starts the app in a canvas with eframe and exports
 //! a few functions for browser tests.
 
 pub mod app;
+pub mod builder;
 pub mod challenge_view;
 pub mod chart_view;
 pub mod editor;

@@ -170,6 +170,21 @@ async function openYourOwn(page, url, shots) {
     } else {
       fail(`the dropped broken file: ${JSON.stringify(broken.editor)}, story ${broken.story}`);
     }
+    // The builder, from an empty system: a node added with the mouse and
+    // the keyboard appears in the text and the picture.
+    await clickPlace(page, "empty");
+    await clickPlace(page, "node-name");
+    await page.keyboard.type("user");
+    await clickPlace(page, "add-node");
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: `${shots}/yours-4-builder.png` });
+    const text = await page.evaluate(() => window.faultline.editor_text());
+    const built = await stateOf(page);
+    if (text.includes('name = "user"') && text.includes('kind = "client"') && built.editor?.file === "my-system.toml") {
+      console.log("ok the builder adds a node from the palette to the scenario's text");
+    } else {
+      fail(`the builder: ${JSON.stringify(built.editor)} ${text}`);
+    }
     // A share link from the command line.
     await page.goto("about:blank");
     await page.goto(want.link);

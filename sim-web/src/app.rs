@@ -525,6 +525,7 @@ impl App {
 
     fn editor_panel(&mut self, ui: &mut egui::Ui) {
         let Some(ed) = &mut self.editor else { return };
+        ed.build.now_s = self.player.as_ref().map_or(0.0, |p| secs(p.now()));
         match editor::show(ui, ed, &mut self.places) {
             Edited::Valid => self.rerun_edited(),
             Edited::Close => self.editor = None,

@@ -37,10 +37,12 @@ pub struct Builder {
     /// The field chosen, and the value typed for it.
     pub field: String,
     pub value: String,
-    /// The fault to add: its action, its node and when (seconds).
+    /// The fault to add: its action, its node and when (seconds; empty:
+    /// where playback is on the timeline, `now_s`).
     pub fault: usize,
     pub fault_node: String,
     pub fault_at: String,
+    pub now_s: f64,
 }
 
 /// The faults the builder adds, each on one node.
@@ -205,7 +207,8 @@ pub fn set_field(doc: &mut Table, owner: &str, field: &str, value: &str) -> Resu
 }
 
 /// Adds a fault on `node` at `at` seconds: a crash, a restart, or a
-/// slowdown by ten.
+/// slowdown by ten. (Left empty in the builder, `at` is where playback
+/// is: move along the timeline, then add the fault there.)
 pub fn add_fault(doc: &mut Table, action: &str, node: &str, at: &str) -> Result<(), String> {
     if !node_names(doc).iter().any(|n| n == node) {
         return Err(format!("there is no node called `{node}`"));
@@ -484,19 +487,23 @@ fn faults(
         let r = pick(ui, ("fault-node", "of"), &mut b.fault_node, names);
         places.insert("fault-node".into(), r.rect);
         ui.label("at (s)");
+        let now = format!("{:.1}", b.now_s);
         let r = ui.add(
             egui::TextEdit::singleline(&mut b.fault_at)
                 .desired_width(40.0)
-                .hint_text("seconds"),
+                .hint_text(&now),
         );
         places.insert("fault-at".into(), r.rect);
         let r = ui.button("Add fault");
         places.insert("add-fault".into(), r.rect);
         if r.clicked() {
             let action = FAULTS[b.fault.min(FAULTS.len() - 1)];
-            *out = Some(edited(doc, |d| {
-                add_fault(d, action, &b.fault_node, &b.fault_at)
-            }));
+            let at = if b.fault_at.trim().is_empty() {
+                &now
+            } else {
+                &b.fault_at
+            };
+            *out = Some(edited(doc, |d| add_fault(d, action, &b.fault_node, at)));
         }
     });
 }

@@ -191,6 +191,7 @@ fn choose(h: &mut Harness<'_, App>, name: &str, option: &str) {
 fn type_into(h: &mut Harness<'_, App>, name: &str, text: &str) {
     click_place(h, name);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.key_press(egui::Key::Backspace);
     h.run();
     h.event(egui::Event::Text(text.into()));
     h.run();
@@ -288,4 +289,17 @@ fn the_builder_makes_the_double_charge_from_an_empty_system() {
     let p = app.player.as_ref().unwrap();
     assert_eq!(&p.text, text);
     assert_eq!(p.faults().len(), 1, "the timeline shows the crash");
+    // And one where playback is on the timeline, the time left empty.
+    let p = h.state_mut().player.as_mut().unwrap();
+    p.seek(sim_core::SimTime::ZERO + sim_core::SimDuration::from_secs(40));
+    while !p.work(u64::MAX / 2) {}
+    h.run();
+    choose(&mut h, "fault", "restart");
+    type_into(&mut h, "fault-at", "");
+    click_place(&mut h, "add-fault");
+    let text = &h.state().editor.as_ref().unwrap().text;
+    assert!(
+        text.contains("at = \"40000ms\"") && text.contains("restart = \"ledger\""),
+        "{text}"
+    );
 }

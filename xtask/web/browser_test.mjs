@@ -152,14 +152,26 @@ async function openYourOwn(page, url, shots) {
       fail(`the picked file: ${opened.fingerprint} against ${want.incident}, editor ${JSON.stringify(opened.editor)}`);
     }
     // Dropped on the page: the browser's own drag and drop events.
-    const text = readFileSync(`${yoursDir}/broken.toml`, "utf8");
-    const transfer = await page.evaluateHandle((t) => {
-      const dt = new DataTransfer();
-      dt.items.add(new File([t], "broken.toml", { type: "text/plain" }));
-      return dt;
-    }, text);
-    await page.dispatchEvent("canvas", "dragover", { dataTransfer: transfer });
-    await page.dispatchEvent("canvas", "drop", { dataTransfer: transfer });
+    const dropFile = async (name) => {
+      const text = readFileSync(`${yoursDir}/${name}`, "utf8");
+      const transfer = await page.evaluateHandle(([t, n]) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([t], n, { type: "text/plain" }));
+        return dt;
+      }, [text, name]);
+      await page.dispatchEvent("canvas", "dragover", { dataTransfer: transfer });
+      await page.dispatchEvent("canvas", "drop", { dataTransfer: transfer });
+    };
+    await page.evaluate(() => window.faultline.go_home());
+    await dropFile("incident.toml");
+    await page.waitForFunction(() => JSON.parse(window.faultline.state()).story === "incident", null, { timeout: 10000 });
+    const dropped = await finish();
+    if (dropped.fingerprint === want.incident) {
+      console.log(`ok a file dropped on the page runs as natively (${dropped.fingerprint})`);
+    } else {
+      fail(`the dropped file: ${dropped.fingerprint} against ${want.incident}`);
+    }
+    await dropFile("broken.toml");
     await page.waitForFunction(() => JSON.parse(window.faultline.state()).editor?.file === "broken.toml", null, { timeout: 10000 });
     await page.waitForTimeout(300);
     await page.screenshot({ path: `${shots}/yours-2-broken.png` });
@@ -178,12 +190,12 @@ async function openYourOwn(page, url, shots) {
     await clickPlace(page, "add-node");
     await page.waitForTimeout(300);
     await page.screenshot({ path: `${shots}/yours-4-builder.png` });
-    const text = await page.evaluate(() => window.faultline.editor_text());
+    const builtText = await page.evaluate(() => window.faultline.editor_text());
     const built = await stateOf(page);
-    if (text.includes('name = "user"') && text.includes('kind = "client"') && built.editor?.file === "my-system.toml") {
+    if (builtText.includes('name = "user"') && builtText.includes('kind = "client"') && built.editor?.file === "my-system.toml") {
       console.log("ok the builder adds a node from the palette to the scenario's text");
     } else {
-      fail(`the builder: ${JSON.stringify(built.editor)} ${text}`);
+      fail(`the builder: ${JSON.stringify(built.editor)} ${builtText}`);
     }
     // A share link from the command line.
     await page.goto("about:blank");

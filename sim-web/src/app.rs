@@ -666,7 +666,8 @@ impl App {
             }
             crate::predict_view::show(ui, p, choices, places);
             let won = |c: &ChallengeSpec| progress.has_won(&challenge_view::key(&p.name, c));
-            taken = challenge_view::show(ui, text, p, &self.params, self.challenge, &won);
+            let params = &self.params;
+            taken = challenge_view::show(ui, text, p, params, (self.challenge, places), &won);
             if self.reveal_challenge {
                 ui.scroll_to_cursor(Some(egui::Align::BOTTOM));
                 self.reveal_challenge = false;
@@ -686,7 +687,9 @@ impl App {
                     } else {
                         RichText::new(words).color(ui.visuals().hyperlink_color)
                     };
-                    if text.link(ui, shown).on_hover_text("Click to highlight it").clicked() {
+                    let r = text.link(ui, shown).on_hover_text("Click to highlight it");
+                    places.insert(format!("look:{}", i + 1), r.rect);
+                    if r.clicked() {
                         clicked_look = Some(i);
                     }
                 }
@@ -1177,8 +1180,24 @@ pub fn state_json(a: &App) -> String {
         "done": a.progress.done,
         "places": places,
         "editor": editor_json(a),
+        "focus": a.focused().map(|f| json!({"node": f.node, "chart": f.chart, "line": f.line})),
+        "challenge": challenge_json(a, p),
     })
     .to_string()
+}
+
+/// The challenge being taken: its title, and once the run has ended
+/// whether the try won and what the goal read.
+fn challenge_json(a: &App, p: &Player) -> serde_json::Value {
+    let Some(c) = a.challenge.and_then(|i| p.spec.challenges.get(i)) else {
+        return serde_json::Value::Null;
+    };
+    let verdict = challenge_view::verdict(p, c);
+    json!({
+        "title": c.title.get_ref(),
+        "won": verdict.as_ref().map(|v| v.0),
+        "measured": verdict.map(|v| v.1),
+    })
 }
 
 /// The editor, if open: its file, and where its text does not load.

@@ -324,9 +324,11 @@ fn palette(
     out: &mut Built,
 ) {
     ui.horizontal(|ui| {
-        let r = egui::ComboBox::new("palette", "kind")
+        let label = ui.label("Add a");
+        let r = egui::ComboBox::from_id_salt("palette")
             .selected_text(KINDS[b.kind.min(KINDS.len() - 1)].name)
-            .show_index(ui, &mut b.kind, KINDS.len(), |i| KINDS[i].name);
+            .show_index(ui, &mut b.kind, KINDS.len(), |i| KINDS[i].name)
+            .labelled_by(label.id);
         places.insert("palette".into(), r.rect);
         let r = ui.add(
             egui::TextEdit::singleline(&mut b.name)
@@ -357,7 +359,8 @@ fn pick(
     value: &mut String,
     names: &[String],
 ) -> egui::Response {
-    egui::ComboBox::new(id, label)
+    let label = ui.label(label);
+    egui::ComboBox::from_id_salt(id)
         .height(600.0)
         .selected_text(if value.is_empty() {
             "choose"
@@ -370,6 +373,7 @@ fn pick(
             }
         })
         .response
+        .labelled_by(label.id)
 }
 
 fn wiring(
@@ -383,12 +387,9 @@ fn wiring(
     ui.horizontal(|ui| {
         places.insert(
             "from".into(),
-            pick(ui, ("from", "calls"), &mut b.from, names).rect,
+            pick(ui, ("from", "From"), &mut b.from, names).rect,
         );
-        places.insert(
-            "to".into(),
-            pick(ui, ("to", "(from, to)"), &mut b.to, names).rect,
-        );
+        places.insert("to".into(), pick(ui, ("to", "to"), &mut b.to, names).rect);
     });
     ui.horizontal(|ui| {
         let r = ui.button("Connect with a call");
@@ -425,7 +426,7 @@ fn fields(
     let field_names: Vec<String> = all.iter().map(|f| f.0.to_string()).collect();
     ui.horizontal(|ui| {
         let before = (b.selected.clone(), b.field.clone());
-        let r = pick(ui, ("owner", "fields of"), &mut b.selected, &owners);
+        let r = pick(ui, ("owner", "Fields of"), &mut b.selected, &owners);
         places.insert("owner".into(), r.rect);
         let r = pick(ui, ("field", "field"), &mut b.field, &field_names);
         places.insert("field".into(), r.rect);
@@ -480,11 +481,13 @@ fn faults(
     out: &mut Built,
 ) {
     ui.horizontal(|ui| {
-        let r = egui::ComboBox::new("fault", "fault")
+        let label = ui.label("Fault:");
+        let r = egui::ComboBox::from_id_salt("fault")
             .selected_text(FAULTS[b.fault.min(FAULTS.len() - 1)])
-            .show_index(ui, &mut b.fault, FAULTS.len(), |i| FAULTS[i]);
+            .show_index(ui, &mut b.fault, FAULTS.len(), |i| FAULTS[i])
+            .labelled_by(label.id);
         places.insert("fault".into(), r.rect);
-        let r = pick(ui, ("fault-node", "of"), &mut b.fault_node, names);
+        let r = pick(ui, ("fault-node", "on"), &mut b.fault_node, names);
         places.insert("fault-node".into(), r.rect);
         ui.label("at (s)");
         let now = format!("{:.1}", b.now_s);

@@ -53,7 +53,7 @@ pub fn show(
     text: &mut TextCache,
     p: &Player,
     params: &[Param],
-    active: Option<usize>,
+    (active, places): (Option<usize>, &mut crate::app::Places),
     won: &dyn Fn(&ChallengeSpec) -> bool,
 ) -> Option<Asked> {
     let challenges = &p.spec.challenges;
@@ -71,16 +71,16 @@ pub fn show(
             if won(c) {
                 ui.colored_label(WON, "won");
             }
-            if !taken
-                && ui
-                    .small_button(format!("Take \"{}\"", c.title.get_ref()))
-                    .clicked()
-            {
-                asked = Some(Asked::Take(i));
+            if !taken {
+                let r = ui.small_button(format!("Take \"{}\"", c.title.get_ref()));
+                places.insert(format!("take:{}", i + 1), r.rect);
+                if r.clicked() {
+                    asked = Some(Asked::Take(i));
+                }
             }
         });
         text.label(ui, c.goal.as_str());
-        if taken && let Some(a) = active_challenge(ui, p, c, params) {
+        if taken && let Some(a) = active_challenge(ui, p, c, params, places) {
             asked = Some(a);
         }
     }
@@ -93,6 +93,7 @@ fn active_challenge(
     p: &Player,
     c: &ChallengeSpec,
     params: &[Param],
+    places: &mut crate::app::Places,
 ) -> Option<Asked> {
     let mut asked = None;
     let offered = c.offered();
@@ -112,7 +113,9 @@ fn active_challenge(
         }
     }
     ui.horizontal(|ui| {
-        if ui.button("Check my try").clicked() {
+        let r = ui.button("Check my try");
+        places.insert("check".into(), r.rect);
+        if r.clicked() {
             asked = Some(Asked::Check);
         }
         if ui.button("Leave the challenge").clicked() {

@@ -89,8 +89,23 @@ impl Editor {
     }
 
     /// Loads the text as the CLI loads a file; true when it loads.
+    /// Text over the size a file may have (a huge paste) is refused
+    /// before it is parsed.
     pub fn check(&mut self) -> bool {
-        self.error = load(&self.name(), &self.file, &self.text).err().map(|d| *d);
+        let max = sim_core::scenario::MAX_SCENARIO_BYTES;
+        self.error = if self.text.len() > max {
+            Some(Diagnostic::at(
+                &self.file,
+                "",
+                0..0,
+                format!(
+                    "the text is {} bytes, and a scenario opens here up to {max} bytes (1 MiB)",
+                    self.text.len()
+                ),
+            ))
+        } else {
+            load(&self.name(), &self.file, &self.text).err().map(|d| *d)
+        };
         self.error.is_none()
     }
 }
@@ -249,5 +264,7 @@ mod tests {
         assert!(d.to_string().contains("did you mean `title`?"));
         assert_eq!(Editor::new("", good).name(), "yours");
         assert!(Editor::new("yours.toml", STARTER).error.is_none());
+        let huge = Editor::new("big.toml", &"#".repeat(2 << 20));
+        assert!(huge.error.unwrap().message.contains("up to 1048576 bytes"));
     }
 }

@@ -47,6 +47,59 @@ async function clickPlace(page, name) {
   await page.waitForTimeout(150);
 }
 
+// Scrolls the panel under widget `name` with the mouse wheel until the
+// widget is in view (a long story panel puts its challenges below the
+// fold), as a person would before clicking it.
+async function scrollToPlace(page, name) {
+  const box = await page.locator("canvas").first().boundingBox();
+  for (let i = 0; i < 10; i++) {
+    const place = (await stateOf(page)).places[name];
+    if (!place) throw new Error(`nothing is drawn as ${name}`);
+    const [x, y, , h] = place;
+    if (y >= 0 && y + h <= box.height) return;
+    await page.mouse.move(box.x + x + 5, box.y + box.height / 2);
+    await page.mouse.wheel(0, y + h / 2 - box.height / 2);
+    await page.waitForTimeout(200);
+  }
+}
+
+// A story's "what to look for" item clicked highlights what it names,
+// and a challenge taken, tried with the right number and checked with
+// the mouse is won.
+async function takeAChallenge(page, shots) {
+  try {
+    await page.evaluate(() => window.faultline.open_story("queues"));
+    await page.waitForTimeout(300);
+    await scrollToPlace(page, "look:1");
+    await clickPlace(page, "look:1");
+    const looked = await stateOf(page);
+    await page.screenshot({ path: `${shots}/look-highlighted.png` });
+    if (!looked.focus || !(looked.focus.node || looked.focus.chart)) return fail(`a look item highlights nothing: ${JSON.stringify(looked.focus)}`);
+    await scrollToPlace(page, "take:1");
+    await clickPlace(page, "take:1");
+    const taken = await stateOf(page);
+    if (taken.challenge?.title !== "Staff the surge" || taken.variant !== "unbounded-fifo") {
+      return fail(`the challenge was not taken: ${JSON.stringify(taken.challenge)} ${taken.variant}`);
+    }
+    await page.evaluate(() => window.faultline.set_parameter("node.api.workers", "6"));
+    await page.waitForTimeout(200);
+    await scrollToPlace(page, "check");
+    await clickPlace(page, "check");
+    await page.waitForFunction(() => JSON.parse(window.faultline.state()).finished, null, { timeout: 120000, polling: 200 });
+    await page.waitForTimeout(300);
+    await scrollToPlace(page, "check");
+    await page.screenshot({ path: `${shots}/challenge-won.png` });
+    const tried = await stateOf(page);
+    if (tried.challenge?.won === true) {
+      console.log(`ok a look item highlights ${looked.focus.node ?? looked.focus.chart}; a challenge taken and checked with the mouse is won (${tried.challenge.measured})`);
+    } else {
+      fail(`the challenge try: ${JSON.stringify(tried.challenge)}`);
+    }
+  } catch (e) {
+    fail(`a challenge: ${e}`);
+  }
+}
+
 // A picture and a short video of the view, through the app's buttons,
 // saved where the screenshots go: a PNG and a WebM, by their first bytes.
 async function exportTheView(page, shots) {
@@ -226,6 +279,7 @@ try {
   const frames = async () => JSON.parse(await page.evaluate(() => window.faultline.state())).frames;
   await walkThePath(page, url, shots);
   await exportTheView(page, shots);
+  await takeAChallenge(page, shots);
   await openYourOwn(page, url, shots);
   await page.goto(url);
   await page.waitForFunction(() => typeof window.faultline?.state === "function" && window.faultline.state() !== "null");

@@ -40,6 +40,14 @@ fn start_label(c: &ChallengeSpec) -> String {
     }
 }
 
+/// A string a slider can move: a duration, a rate or a percentage (not a
+/// name or a mode).
+fn is_quantity(s: &str) -> bool {
+    s.parse::<crate::time::SimDuration>().is_ok()
+        || (s.contains('/') && super::units::parse_rate(s).is_ok())
+        || (s.ends_with('%') && super::units::parse_probability(s).is_ok())
+}
+
 /// Each number the learner may change is one the scenario sets; the
 /// budget allows at least one change and at most all of them.
 fn check_change(scenario: &Scenario, c: &ChallengeSpec) -> Result<(), Diagnostic> {
@@ -58,10 +66,11 @@ fn check_change(scenario: &Scenario, c: &ChallengeSpec) -> Result<(), Diagnostic
     }
     for p in paths {
         let found = value_at(&doc, p.get_ref()).map_err(|e| at(scenario, p.span(), e))?;
-        let number = matches!(
-            found,
-            Some(toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::String(_))
-        );
+        let number = match &found {
+            Some(toml::Value::Integer(_) | toml::Value::Float(_)) => true,
+            Some(toml::Value::String(s)) => is_quantity(s),
+            _ => false,
+        };
         if !number {
             return Err(at(
                 scenario,
@@ -395,6 +404,10 @@ solution = { "node.db.workers" = 8 }
         has(
             err("\"node.db.queue\"]", "\"node.db.qeue\"]"),
             "`node.db.qeue` is not a number that the scenario as written sets",
+        );
+        has(
+            err("\"node.db.queue\"]", "\"node.user.target\"]"),
+            "`node.user.target` is not a number that the scenario as written sets",
         );
         has(
             err("\"node.db.queue\"]", "\"node.dbb.queue\"]"),

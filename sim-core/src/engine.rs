@@ -87,6 +87,10 @@ pub enum Fault {
     /// From now on, messages from the first zone to the second travel over
     /// this link, unless a node link overrides it.
     SetZoneLink(ZoneId, ZoneId, LinkSpec),
+    /// The node stops for this long (a garbage collector, a stalled disk):
+    /// it handles no message and no timer until then, and then handles
+    /// everything that arrived or fell due, in order, with all it knew.
+    Pause(NodeId, SimDuration),
 }
 
 /// What an event does. Kept to a byte, with the per-kind numbers in
@@ -146,6 +150,8 @@ impl<M> Event<M> {
 struct NodeSlot {
     name: String,
     up: bool,
+    /// Paused until this time (ns): what arrives before it waits.
+    paused_until: u64,
     /// Bumped at each crash; timers set by an earlier incarnation are void.
     incarnation: u32,
     rng: SimRng,
@@ -733,6 +739,7 @@ impl<M: Message> Simulation<M> {
         core.slots.push(NodeSlot {
             name: name.to_string(),
             up: true,
+            paused_until: 0,
             incarnation: 0,
             rng: SimRng::derive(core.seed, name, StreamPurpose::Component),
             net_rng: SimRng::derive(core.seed, name, StreamPurpose::Network),
@@ -810,7 +817,10 @@ impl<M: Message> Simulation<M> {
             link.validate().map_err(EngineError::InvalidFault)?;
         }
         let target = match &fault {
-            Fault::Crash(n) | Fault::Restart(n) | Fault::SetNodeLink(n, _, _) => *n,
+            Fault::Crash(n)
+            | Fault::Restart(n)
+            | Fault::SetNodeLink(n, _, _)
+            | Fault::Pause(n, _) => *n,
             _ => NodeId(0),
         };
         self.core.faults.push(fault);
@@ -987,6 +997,16 @@ impl<M: Message> Simulation<M> {
         debug_assert!(now >= self.core.now);
         self.core.now = now;
         let target = event.target;
+        let paused = self
+            .core
+            .slots
+            .get(target.index())
+            .map_or(0, |s| s.paused_until);
+        if paused > time && event.kind != EventKind::Fault {
+            // A paused node's messages and timers wait for it, in order.
+            self.core.queue.push(paused, event);
+            return true;
+        }
         match event.kind {
             EventKind::Deliver => {
                 let (from, msg) = (
@@ -1126,6 +1146,14 @@ impl<M: Message> Simulation<M> {
                     self.core.trace(TraceKind::Link, a, Some(b), Some(&link));
                 }
                 self.core.network.set_node_link(a, b, link);
+            }
+            Fault::Pause(n, d) => {
+                let until = (self.core.now + d).as_nanos();
+                let slot = &mut self.core.slots[n.index()];
+                slot.paused_until = slot.paused_until.max(until);
+                if self.core.tracing {
+                    self.core.trace(TraceKind::Pause, n, None, Some(&d));
+                }
             }
             Fault::SetZoneLink(a, b, link) => {
                 if self.core.tracing && !self.core.slots.is_empty() {

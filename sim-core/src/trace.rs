@@ -36,6 +36,8 @@ pub enum TraceKind {
     Timer,
     Crash,
     Restart,
+    /// A node stopped for a while (`detail`: how long).
+    Pause,
     Partition,
     Heal,
     /// A link's behaviour changed (a scheduled latency spike or loss).
@@ -53,6 +55,7 @@ impl TraceKind {
             TraceKind::Timer => "timer",
             TraceKind::Crash => "crash",
             TraceKind::Restart => "restart",
+            TraceKind::Pause => "pause",
             TraceKind::Partition => "partition",
             TraceKind::Heal => "heal",
             TraceKind::Link => "link",

@@ -607,3 +607,58 @@ fn a_warm_up_leaves_out_what_came_before_it() {
         .unwrap_err();
     assert!(e.contains("must end before the run does"), "{e}");
 }
+
+/// A pause (issue 15, item 3): for two seconds the service handles
+/// nothing; the calls that would wait longer than the client's timeout
+/// fail, then the service works through the backlog at once (answering
+/// some callers who have left) and is healthy again. The timeline shows
+/// the window.
+#[test]
+fn a_paused_service_times_its_callers_out_then_works_off_the_backlog() {
+    let text = r#"
+title = "t"
+summary = "s"
+[run]
+duration = "12s"
+[network]
+latency = "1ms"
+[[node]]
+name = "user"
+kind = "client"
+target = "api"
+rate = "100/s"
+timeout = "500ms"
+[[node]]
+name = "api"
+kind = "service"
+workers = 64
+service_time = "1ms"
+[[fault]]
+at = "5s"
+pause = "api"
+lasting = "2s"
+"#;
+    let s = load("p", "p.toml", text).unwrap_or_else(|d| panic!("{d}"));
+    let spec = s.resolve(None, &[]).unwrap();
+    let windows = sim_core::scenario::fault_windows(&spec);
+    assert_eq!(windows.len(), 1);
+    assert_eq!(windows[0].label, "api paused");
+    assert_eq!(
+        windows[0].end.unwrap() - windows[0].start,
+        SimDuration::from_secs(2)
+    );
+    let mut built = build(&spec, 1).unwrap();
+    built.run();
+    let m = built.sim.metrics();
+    let counter = |n: &str| m.get_counter(n).unwrap_or(0);
+    let failed = counter("user.failed");
+    // A call that reaches the paused service waits until 7 s; it times out
+    // if it was sent before 6.5 s. So the calls sent from 5 s to 6.5 s
+    // fail: 1.5 s at 100/s, about 150 (a Poisson count: sd about 12).
+    assert!((110..=190).contains(&failed), "failed {failed}");
+    let requests = counter("user.requests");
+    assert!(counter("user.ok") + failed >= requests - 5);
+    // Paused again on a replay: the same run.
+    let mut again = build(&spec, 1).unwrap();
+    assert_eq!(again.run().fingerprint, built.sim.fingerprint());
+}

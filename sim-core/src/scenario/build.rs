@@ -426,6 +426,11 @@ fn schedule_fault(
             .into_iter()
             .map(Fault::Restart)
             .collect(),
+        FaultAction::Pause { node, lasting } => ids[node.get_ref().as_str()]
+            .clone()
+            .into_iter()
+            .map(|id| Fault::Pause(id, lasting))
+            .collect(),
         FaultAction::Partition {
             sides,
             one_way,

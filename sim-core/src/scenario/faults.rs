@@ -40,6 +40,11 @@ pub enum FaultAction<'a> {
     Hang(Target<'a>),
     /// A service's gray failure ends.
     Recover(Target<'a>),
+    /// A node stops for `lasting` (a garbage collector, a stalled disk).
+    Pause {
+        node: Target<'a>,
+        lasting: crate::time::SimDuration,
+    },
     /// Every service with the flag sets it to `on`.
     Flag {
         flag: Target<'a>,
@@ -57,6 +62,7 @@ pub const ACTIONS: &[&str] = &[
     "errors",
     "hang",
     "recover",
+    "pause",
     "flag",
 ];
 
@@ -84,6 +90,7 @@ impl FaultSpec {
             ("errors", self.errors.as_ref().map(Spanned::span)),
             ("hang", self.hang.as_ref().map(Spanned::span)),
             ("recover", self.recover.as_ref().map(Spanned::span)),
+            ("pause", self.pause.as_ref().map(Spanned::span)),
             ("flag", self.flag.as_ref().map(Spanned::span)),
         ]
         .into_iter()
@@ -149,6 +156,14 @@ impl FaultSpec {
             },
             "hang" => FaultAction::Hang(target(&self.hang)),
             "recover" => FaultAction::Recover(target(&self.recover)),
+            "pause" => FaultAction::Pause {
+                node: target(&self.pause),
+                lasting: self
+                    .lasting
+                    .map(|d| d.0)
+                    .filter(|d| d.as_nanos() > 0)
+                    .ok_or_else(|| needs("lasting = \"5s\" (how long it stops)"))?,
+            },
             _ => FaultAction::Flag {
                 flag: target(&self.flag),
                 on: self.on.ok_or_else(|| needs("on = true or false"))?,
@@ -164,6 +179,7 @@ impl FaultSpec {
             ("on", self.on.is_some(), "flag"),
             ("one_way", self.one_way.is_some(), "partition"),
             ("name", self.name.is_some(), "partition"),
+            ("lasting", self.lasting.is_some(), "pause"),
         ];
         match companions
             .iter()

@@ -657,6 +657,18 @@ pub const FIELDS: &[FieldDoc] = &[
     ),
     f(
         "[[fault]]",
+        "pause",
+        "node, group or replica name",
+        "Stop the node (a garbage collector, a stalled disk) for `lasting`: it handles no message and no timer until then, then everything that arrived or fell due, in order, acting on all it knew before. Unlike a crash it loses nothing and does not restart.",
+    ),
+    f(
+        "[[fault]]",
+        "lasting",
+        "duration",
+        "With `pause`: how long the node stops.",
+    ),
+    f(
+        "[[fault]]",
         "flag",
         "flag name",
         "Set a feature flag on every service that has it (a kill switch).",

@@ -569,6 +569,10 @@ pub struct FaultSpec {
     pub hang: Option<Spanned<String>>,
     /// End a service's gray failure.
     pub recover: Option<Spanned<String>>,
+    /// Stop a node (every replica of a group) for `lasting`: it handles
+    /// nothing until then, and then everything that waited.
+    pub pause: Option<Spanned<String>>,
+    pub lasting: Option<Duration>,
     /// Set the feature flag with this name to `on`, on every service that
     /// has it.
     pub flag: Option<Spanned<String>>,

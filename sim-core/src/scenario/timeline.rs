@@ -101,6 +101,11 @@ pub fn fault_windows(spec: &ScenarioSpec) -> Vec<FaultWindow> {
                     close(&|k| k == key, at, &mut open, &mut out);
                 }
             }
+            FaultAction::Pause { node: n, lasting } => out.push(FaultWindow {
+                start: at,
+                end: Some(at + lasting),
+                label: format!("{} paused", n.get_ref()),
+            }),
             FaultAction::Flag { .. } => {}
         }
     }

@@ -1152,7 +1152,8 @@ impl<M: Message> Simulation<M> {
                 let slot = &mut self.core.slots[n.index()];
                 slot.paused_until = slot.paused_until.max(until);
                 if self.core.tracing {
-                    self.core.trace(TraceKind::Pause, n, None, Some(&d));
+                    let lasting = d.to_string();
+                    self.core.trace(TraceKind::Pause, n, None, Some(&lasting));
                 }
             }
             Fault::SetZoneLink(a, b, link) => {

@@ -46,7 +46,7 @@ pub struct Builder {
 }
 
 /// The faults the builder adds, each on one node.
-pub const FAULTS: [&str; 3] = ["crash", "restart", "slow"];
+pub const FAULTS: [&str; 4] = ["crash", "restart", "slow", "pause"];
 
 /// The text's document, if it parses as TOML.
 pub fn document(text: &str) -> Result<Table, String> {
@@ -206,8 +206,8 @@ pub fn set_field(doc: &mut Table, owner: &str, field: &str, value: &str) -> Resu
     Ok(())
 }
 
-/// Adds a fault on `node` at `at` seconds: a crash, a restart, or a
-/// slowdown by ten. (Left empty in the builder, `at` is where playback
+/// Adds a fault on `node` at `at` seconds: a crash, a restart, a
+/// slowdown by ten, or a pause of five seconds. (Left empty in the builder, `at` is where playback
 /// is: move along the timeline, then add the fault there.)
 pub fn add_fault(doc: &mut Table, action: &str, node: &str, at: &str) -> Result<(), String> {
     if !node_names(doc).iter().any(|n| n == node) {
@@ -225,8 +225,14 @@ pub fn add_fault(doc: &mut Table, action: &str, node: &str, at: &str) -> Result<
     let ms = libm::round(secs * 1000.0) as u64;
     fault.insert("at".into(), Value::String(format!("{ms}ms")));
     fault.insert(action.into(), Value::String(node.into()));
-    if action == "slow" {
-        fault.insert("factor".into(), Value::Float(10.0));
+    match action {
+        "slow" => {
+            fault.insert("factor".into(), Value::Float(10.0));
+        }
+        "pause" => {
+            fault.insert("lasting".into(), Value::String("5s".into()));
+        }
+        _ => {}
     }
     push(doc, "fault", fault);
     Ok(())
@@ -542,6 +548,7 @@ mod tests {
         add_link(&mut doc, "api", "user").unwrap();
         set_field(&mut doc, "link 0", "loss", "5%").unwrap();
         add_fault(&mut doc, "crash", "ledger", "20").unwrap();
+        add_fault(&mut doc, "pause", "api", "30").unwrap();
         let text = text_of(&doc);
         let s = sim_core::scenario::load("b", "b.toml", &text)
             .unwrap_or_else(|d| panic!("{d}\n{text}"));
@@ -550,6 +557,7 @@ mod tests {
         assert!(text.contains("target = \"api\""), "{text}");
         assert!(text.contains("calls = \"ledger\""), "{text}");
         assert!(text.contains("at = \"20000ms\""), "{text}");
+        assert!(text.contains("pause = \"api\""), "{text}");
         // A second dependency of the api becomes a [[node.call]].
         add_node(&mut doc, kind("kv"), "cache").unwrap();
         connect(&mut doc, "api", "cache").unwrap();

@@ -318,6 +318,22 @@ fn the_timeline_marks_faults_and_pattern_events() {
         );
     }
 
+    // A pause is a mark on the timeline, and a window, in the browser too.
+    let paused = story("double-charge").replace(
+        "[[link]]",
+        "[[fault]]\nat = \"20s\"\npause = \"ledger\"\nlasting = \"3s\"\n\n[[link]]",
+    );
+    let mut p = Player::new("paused", &paused, None, None).unwrap();
+    p.run_to_end();
+    assert_eq!(p.faults()[0].label, "ledger paused");
+    let marks = p.observed.borrow().marks.clone();
+    assert!(
+        marks.iter().any(|m| m.fault
+            && m.text == "pause ledger for 3s"
+            && m.node.as_deref() == Some("ledger")),
+        "{marks:?}"
+    );
+
     // A crashed leader: the failover is a pattern event after the crash.
     let mut p = Player::new("cap", story("cap"), Some("cp"), None).unwrap();
     p.seek(SimTime::ZERO + SimDuration::from_secs(5));

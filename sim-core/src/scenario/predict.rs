@@ -303,60 +303,56 @@ text = "Some"
 when = [{ metric = "user.failed", op = ">", value = 0 }]
 "#;
 
-    #[test]
-    fn the_run_supports_the_answer_whose_conditions_all_hold() {
-        let s = load("t", "t.toml", TEXT).unwrap();
-        let mut built = build(&s.spec, 1).unwrap();
+    /// What one run of `spec` (seed 1) says of its predictions, graded at
+    /// the end: what each answer read, and which hold.
+    fn at_end(
+        spec: &ScenarioSpec,
+        variant: Option<&str>,
+    ) -> Vec<(Vec<usize>, Option<usize>, String)> {
+        let mut built = build(spec, 1).unwrap();
         let report = built.run();
         let graded = grade(
-            &s.spec,
-            None,
+            spec,
+            variant,
             built.sim.metrics(),
             &Moments::default(),
             &report,
-        )
-        .unwrap();
+        );
+        graded
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g.holding(),
+                    g.supported(),
+                    g.prediction.question.get_ref().clone(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_run_supports_the_answer_whose_conditions_all_hold() {
+        let s = load("t", "t.toml", TEXT).unwrap();
+        let graded = at_end(&s.spec, None);
         assert_eq!(
             graded.len(),
             1,
             "only the prediction about the scenario as written"
         );
-        assert_eq!(graded[0].holding(), [1]);
-        assert_eq!(graded[0].supported(), Some(1));
+        assert_eq!((graded[0].0.clone(), graded[0].1), (vec![1], Some(1)));
         let quiet = s.resolve(Some("quiet"), &[]).unwrap();
-        let mut built = build(&quiet, 1).unwrap();
-        let report = built.run();
-        let graded = grade(
-            &quiet,
-            Some("quiet"),
-            built.sim.metrics(),
-            &Moments::default(),
-            &report,
-        )
-        .unwrap();
-        assert_eq!(
-            graded[0].prediction.question.get_ref(),
-            "Quiet: any failures?"
-        );
-        assert_eq!(graded[0].supported(), Some(0));
+        let graded = at_end(&quiet, Some("quiet"));
+        assert_eq!(graded[0].2, "Quiet: any failures?");
+        assert_eq!(graded[0].1, Some(0));
     }
 
     #[test]
     fn an_answer_key_where_several_hold_supports_none() {
         let text = TEXT.replace(r#"op = "<", value = 10 }"#, r#"op = "<", value = 10000 }"#);
         let s = load("t", "t.toml", &text).unwrap();
-        let mut built = build(&s.spec, 1).unwrap();
-        let report = built.run();
-        let graded = grade(
-            &s.spec,
-            None,
-            built.sim.metrics(),
-            &Moments::default(),
-            &report,
-        )
-        .unwrap();
-        assert_eq!(graded[0].holding(), [0, 1]);
-        assert_eq!(graded[0].supported(), None);
+        let graded = at_end(&s.spec, None);
+        assert_eq!((graded[0].0.clone(), graded[0].1), (vec![0, 1], None));
     }
 
     /// A prediction with `at` is graded on the numbers as they stood

@@ -91,6 +91,10 @@ pub enum Fault {
     /// it handles no message and no timer until then, and then handles
     /// everything that arrived or fell due, in order, with all it knew.
     Pause(NodeId, SimDuration),
+    /// From now on the node's clock runs at this rate against true time
+    /// (1.25: a quarter fast; 0.8: a fifth slow): its timers and its local
+    /// time (`Context::local_now`) follow it.
+    ClockRate(NodeId, f64),
 }
 
 /// What an event does. Kept to a byte, with the per-kind numbers in
@@ -152,10 +156,46 @@ struct NodeSlot {
     up: bool,
     /// Paused until this time (ns): what arrives before it waits.
     paused_until: u64,
+    /// The node's clock: `rate` local seconds per true second since true
+    /// time `since`, when it read `local_at_since`.
+    clock: Clock,
     /// Bumped at each crash; timers set by an earlier incarnation are void.
     incarnation: u32,
     rng: SimRng,
     net_rng: SimRng,
+}
+
+/// A node's clock against true time (see `Fault::ClockRate`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Clock {
+    rate: f64,
+    since: u64,
+    local_at_since: u64,
+}
+
+impl Clock {
+    const TRUE: Clock = Clock {
+        rate: 1.0,
+        since: 0,
+        local_at_since: 0,
+    };
+
+    /// What the clock reads at true time `now` (ns).
+    fn local(&self, now: u64) -> u64 {
+        if self.rate == 1.0 {
+            return self.local_at_since + (now - self.since);
+        }
+        let run = libm::round((now - self.since) as f64 * self.rate) as u64;
+        self.local_at_since.saturating_add(run)
+    }
+
+    /// The true time a wait of `after` on this clock takes.
+    fn true_wait(&self, after: SimDuration) -> SimDuration {
+        if self.rate == 1.0 {
+            return after;
+        }
+        SimDuration::from_nanos(libm::round(after.as_nanos() as f64 / self.rate) as u64)
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -605,7 +645,15 @@ impl<M: Message> Context<'_, M> {
     /// or the node crashes.
     #[inline]
     pub fn set_timer(&mut self, after: SimDuration, payload: impl Into<M>) -> TimerId {
+        let after = self.core.slots[self.me.index()].clock.true_wait(after);
         self.core.set_timer(self.me, after, payload.into())
+    }
+    /// What this node's own clock reads: true time, unless a
+    /// `Fault::ClockRate` made it drift. A lease is judged by it.
+    #[inline]
+    pub fn local_now(&self) -> SimTime {
+        let clock = &self.core.slots[self.me.index()].clock;
+        SimTime::from_nanos(clock.local(self.core.now.as_nanos()))
     }
     /// Cancels a pending timer in O(1). False if it already fired, was
     /// already cancelled, or is not this node's.
@@ -740,6 +788,7 @@ impl<M: Message> Simulation<M> {
             name: name.to_string(),
             up: true,
             paused_until: 0,
+            clock: Clock::TRUE,
             incarnation: 0,
             rng: SimRng::derive(core.seed, name, StreamPurpose::Component),
             net_rng: SimRng::derive(core.seed, name, StreamPurpose::Network),
@@ -816,11 +865,19 @@ impl<M: Message> Simulation<M> {
         if let Fault::SetNodeLink(_, _, link) | Fault::SetZoneLink(_, _, link) = &fault {
             link.validate().map_err(EngineError::InvalidFault)?;
         }
+        if let Fault::ClockRate(_, rate) = fault
+            && !(rate.is_finite() && (0.1..=10.0).contains(&rate))
+        {
+            return Err(EngineError::InvalidFault(format!(
+                "a clock runs at 0.1 to 10 times true time, not {rate}"
+            )));
+        }
         let target = match &fault {
             Fault::Crash(n)
             | Fault::Restart(n)
             | Fault::SetNodeLink(n, _, _)
-            | Fault::Pause(n, _) => *n,
+            | Fault::Pause(n, _)
+            | Fault::ClockRate(n, _) => *n,
             _ => NodeId(0),
         };
         self.core.faults.push(fault);
@@ -1154,6 +1211,19 @@ impl<M: Message> Simulation<M> {
                 if self.core.tracing {
                     let lasting = d.to_string();
                     self.core.trace(TraceKind::Pause, n, None, Some(&lasting));
+                }
+            }
+            Fault::ClockRate(n, rate) => {
+                let now = self.core.now.as_nanos();
+                let slot = &mut self.core.slots[n.index()];
+                slot.clock = Clock {
+                    rate,
+                    since: now,
+                    local_at_since: slot.clock.local(now),
+                };
+                if self.core.tracing {
+                    let what = format!("{rate}x");
+                    self.core.trace(TraceKind::Clock, n, None, Some(&what));
                 }
             }
             Fault::SetZoneLink(a, b, link) => {

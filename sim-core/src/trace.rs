@@ -38,6 +38,8 @@ pub enum TraceKind {
     Restart,
     /// A node stopped for a while (`detail`: how long).
     Pause,
+    /// A node's clock began to run at another rate (`detail`: which).
+    Clock,
     Partition,
     Heal,
     /// A link's behaviour changed (a scheduled latency spike or loss).
@@ -56,6 +58,7 @@ impl TraceKind {
             TraceKind::Crash => "crash",
             TraceKind::Restart => "restart",
             TraceKind::Pause => "pause",
+            TraceKind::Clock => "clock",
             TraceKind::Partition => "partition",
             TraceKind::Heal => "heal",
             TraceKind::Link => "link",

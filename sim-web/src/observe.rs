@@ -544,6 +544,11 @@ impl TraceSink for ObserveSink {
             (TraceKind::Restart, _) => {
                 o.mark(r.time, true, format!("restart {}", r.node), Some(r.node));
             }
+            (TraceKind::Clock, _) => {
+                let rate = r.detail.map(debug_text).unwrap_or_default();
+                let text = format!("{}'s clock runs at {rate}", r.node);
+                o.mark(r.time, true, text, Some(r.node));
+            }
             (TraceKind::Pause, _) => {
                 let lasting = r.detail.map(debug_text).unwrap_or_default();
                 let text = format!("pause {} for {lasting}", r.node);

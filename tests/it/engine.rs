@@ -216,6 +216,54 @@ fn a_paused_node_handles_everything_late_and_in_order() {
     assert_eq!(run().2, fingerprint);
 }
 
+/// A node that sets a 100 ms timer, again and again, and notes the true
+/// and the local time each fires at.
+#[derive(Default)]
+struct Ticker {
+    fired: Vec<(SimTime, SimTime)>,
+}
+
+impl Node<Msg> for Ticker {
+    fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+        ctx.set_timer(SimDuration::from_millis(100), Msg::Tick(0));
+    }
+    fn on_message(&mut self, _: &mut Context<'_, Msg>, _: NodeId, _: Msg) {}
+    fn on_timer(&mut self, ctx: &mut Context<'_, Msg>, _: TimerId, _: Msg) {
+        self.fired.push((ctx.now(), ctx.local_now()));
+        ctx.set_timer(SimDuration::from_millis(100), Msg::Tick(0));
+    }
+}
+
+/// A clock that runs fast fires its node's timers early and reads ahead
+/// of true time; set right again, it keeps the lead it had.
+#[test]
+fn a_drifting_clock_moves_timers_and_local_time() {
+    let mut sim = Simulation::new(1);
+    let z = sim.zone("z");
+    let t = sim.add_node("t", z, Ticker::default()).unwrap();
+    // From 200 ms a quarter fast: a 100 ms wait takes 80 ms.
+    sim.schedule(ms(200), Fault::ClockRate(t, 1.25)).unwrap();
+    sim.schedule(ms(360), Fault::ClockRate(t, 1.0)).unwrap();
+    sim.run(RunLimits::until(ms(560)));
+    let fired = &sim.node::<Ticker>(t).unwrap().fired;
+    let at: Vec<(SimTime, SimTime)> = fired.to_vec();
+    assert_eq!(
+        at,
+        [
+            (ms(100), ms(100)),
+            (ms(200), ms(200)),
+            // Set at 200 on the fast clock: 80 ms.
+            (ms(280), ms(300)),
+            (ms(360), ms(400)),
+            // The clock is set right at 360, before that timer fires (the
+            // fault was scheduled first): 100 ms again, 40 ms ahead.
+            (ms(460), ms(500)),
+            (ms(560), ms(600)),
+        ]
+    );
+    assert!(sim.schedule(ms(600), Fault::ClockRate(t, 0.0)).is_err());
+}
+
 fn flood(link: LinkSpec, count: u64, seed: u64) -> (Simulation<Msg>, NodeId) {
     let mut sim = Simulation::new(seed);
     let z = sim.zone("z");

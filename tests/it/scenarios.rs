@@ -662,3 +662,65 @@ lasting = "2s"
     let mut again = build(&spec, 1).unwrap();
     assert_eq!(again.run().fingerprint, built.sim.fingerprint());
 }
+
+/// Clock drift (issue 15, item 3): the service takes 600 ms and the
+/// client gives up after 500 ms by its own clock. With a true clock every
+/// call fails; with the client's clock a fifth slow, its 500 ms last
+/// 625 ms of true time and every call succeeds; a quarter fast, 400 ms.
+#[test]
+fn a_drifting_clock_stretches_or_shrinks_a_timeout() {
+    let text = |drift: &str| {
+        let fault = if drift.is_empty() {
+            String::new()
+        } else {
+            format!("[[fault]]\nat = \"0s\"\nclock = \"user\"\ndrift = \"{drift}\"\n")
+        };
+        format!(
+            r#"
+title = "t"
+summary = "s"
+[run]
+duration = "10s"
+[network]
+latency = "1ms"
+[[node]]
+name = "user"
+kind = "client"
+target = "api"
+rate = "20/s"
+timeout = "500ms"
+[[node]]
+name = "api"
+kind = "service"
+workers = 64
+service_time = "600ms"
+{fault}"#
+        )
+    };
+    let run = |drift: &str| {
+        let s = load("c", "c.toml", &text(drift)).unwrap_or_else(|d| panic!("{d}"));
+        let spec = s.resolve(None, &[]).unwrap();
+        let mut built = build(&spec, 1).unwrap();
+        built.run();
+        let m = built.sim.metrics();
+        let c = |n: &str| m.get_counter(n).unwrap_or(0);
+        (
+            c("user.ok"),
+            c("user.failed"),
+            sim_core::scenario::fault_windows(&spec),
+        )
+    };
+    let (ok, failed, _) = run("");
+    assert_eq!(ok, 0);
+    assert!(failed > 150, "{failed}");
+    let (ok, failed, windows) = run("-20%");
+    assert!(ok > 150 && failed == 0, "ok {ok} failed {failed}");
+    assert_eq!(windows[0].label, "user's clock 20% slow");
+    let (ok, _, _) = run("25%");
+    assert_eq!(ok, 0);
+    // Bad drifts are refused with the format's words.
+    for (bad, says) in [("fast", "is not a drift"), ("-95%", "from -90% to +900%")] {
+        let e = load("c", "c.toml", &text(bad)).unwrap_err().to_string();
+        assert!(e.contains(says), "{e}");
+    }
+}

@@ -378,6 +378,13 @@ fn schedule_fault(
         }
         Ok::<(), String>(())
     };
+    // One engine fault per node a name stands for (a group: each replica).
+    let each = |n: &toml::Spanned<String>, fault: &dyn Fn(NodeId) -> Fault| -> Vec<Fault> {
+        ids[n.get_ref().as_str()]
+            .iter()
+            .map(|&id| fault(id))
+            .collect()
+    };
     let faults: Vec<Fault> = match action {
         FaultAction::Slow { node, factor } => {
             let permille = (factor * 1000.0).round().clamp(1.0, u32::MAX as f64);
@@ -416,21 +423,10 @@ fn schedule_fault(
             }
             return Ok(());
         }
-        FaultAction::Crash(n) => ids[n.get_ref().as_str()]
-            .clone()
-            .into_iter()
-            .map(Fault::Crash)
-            .collect(),
-        FaultAction::Restart(n) => ids[n.get_ref().as_str()]
-            .clone()
-            .into_iter()
-            .map(Fault::Restart)
-            .collect(),
-        FaultAction::Pause { node, lasting } => ids[node.get_ref().as_str()]
-            .clone()
-            .into_iter()
-            .map(|id| Fault::Pause(id, lasting))
-            .collect(),
+        FaultAction::Crash(n) => each(n, &Fault::Crash),
+        FaultAction::Restart(n) => each(n, &Fault::Restart),
+        FaultAction::Pause { node, lasting } => each(node, &|id| Fault::Pause(id, lasting)),
+        FaultAction::Clock { node, drift } => each(node, &|id| Fault::ClockRate(id, 1.0 + drift)),
         FaultAction::Partition {
             sides,
             one_way,

@@ -187,7 +187,8 @@ fn check_faults(ctx: &Check<'_>, places: &Places<'_>) -> Result<(), Diagnostic> 
             | FaultAction::Errors { node: r, .. }
             | FaultAction::Hang(r)
             | FaultAction::Recover(r)
-            | FaultAction::Pause { node: r, .. } => places.instance_ref(r, "fault")?,
+            | FaultAction::Pause { node: r, .. }
+            | FaultAction::Clock { node: r, .. } => places.instance_ref(r, "fault")?,
             FaultAction::Flag { flag, .. } => {
                 if !all_flags.contains(flag.get_ref().as_str()) {
                     return Err(ctx

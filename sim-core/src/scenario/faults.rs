@@ -45,6 +45,11 @@ pub enum FaultAction<'a> {
         node: Target<'a>,
         lasting: crate::time::SimDuration,
     },
+    /// A node's clock runs `drift` faster (negative: slower) from now on.
+    Clock {
+        node: Target<'a>,
+        drift: f64,
+    },
     /// Every service with the flag sets it to `on`.
     Flag {
         flag: Target<'a>,
@@ -63,6 +68,7 @@ pub const ACTIONS: &[&str] = &[
     "hang",
     "recover",
     "pause",
+    "clock",
     "flag",
 ];
 
@@ -91,6 +97,7 @@ impl FaultSpec {
             ("hang", self.hang.as_ref().map(Spanned::span)),
             ("recover", self.recover.as_ref().map(Spanned::span)),
             ("pause", self.pause.as_ref().map(Spanned::span)),
+            ("clock", self.clock.as_ref().map(Spanned::span)),
             ("flag", self.flag.as_ref().map(Spanned::span)),
         ]
         .into_iter()
@@ -164,6 +171,13 @@ impl FaultSpec {
                     .filter(|d| d.as_nanos() > 0)
                     .ok_or_else(|| needs("lasting = \"5s\" (how long it stops)"))?,
             },
+            "clock" => FaultAction::Clock {
+                node: target(&self.clock),
+                drift: self
+                    .drift
+                    .map(|d| d.0)
+                    .ok_or_else(|| needs("drift = \"25%\" (fast) or \"-20%\" (slow)"))?,
+            },
             _ => FaultAction::Flag {
                 flag: target(&self.flag),
                 on: self.on.ok_or_else(|| needs("on = true or false"))?,
@@ -180,6 +194,7 @@ impl FaultSpec {
             ("one_way", self.one_way.is_some(), "partition"),
             ("name", self.name.is_some(), "partition"),
             ("lasting", self.lasting.is_some(), "pause"),
+            ("drift", self.drift.is_some(), "clock"),
         ];
         match companions
             .iter()

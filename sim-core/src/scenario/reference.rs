@@ -669,6 +669,18 @@ pub const FIELDS: &[FieldDoc] = &[
     ),
     f(
         "[[fault]]",
+        "clock",
+        "node, group or replica name",
+        "From now on the node's clock runs fast or slow by `drift`: its timers (timeouts, retries' backoff, heartbeats) wait by its clock, and what it believes the time is drifts from true time. `drift = \"0%\"` sets it right again.",
+    ),
+    f(
+        "[[fault]]",
+        "drift",
+        "percentage, -90% to +900%",
+        "With `clock`: `\"25%\"` runs a quarter fast (a 500ms timeout fires after 400ms), `\"-20%\"` a fifth slow (after 625ms).",
+    ),
+    f(
+        "[[fault]]",
         "flag",
         "flag name",
         "Set a feature flag on every service that has it (a kill switch).",

@@ -573,6 +573,9 @@ pub struct FaultSpec {
     /// nothing until then, and then everything that waited.
     pub pause: Option<Spanned<String>>,
     pub lasting: Option<Duration>,
+    /// Make a node's clock run fast or slow by `drift` from now on.
+    pub clock: Option<Spanned<String>>,
+    pub drift: Option<Drift>,
     /// Set the feature flag with this name to `on`, on every service that
     /// has it.
     pub flag: Option<Spanned<String>>,
@@ -775,6 +778,32 @@ impl<'de> Deserialize<'de> for Size {
         super::units::parse_size(&s)
             .map(Size)
             .map_err(de::Error::custom)
+    }
+}
+
+/// How much faster a clock runs than true time: `"25%"` (a quarter fast),
+/// `"-20%"` (a fifth slow), `"0%"` (true again); from -90% to +900%.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Drift(pub f64);
+
+impl<'de> Deserialize<'de> for Drift {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let number = s
+            .strip_suffix('%')
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .filter(|p| p.is_finite())
+            .ok_or_else(|| {
+                de::Error::custom(format!(
+                    "`{s}` is not a drift: write a percentage, e.g. \"25%\" (fast) or \"-20%\" (slow)"
+                ))
+            })?;
+        if !(-90.0..=900.0).contains(&number) {
+            return Err(de::Error::custom(format!(
+                "a clock may drift from -90% to +900%, not {s}"
+            )));
+        }
+        Ok(Drift(number / 100.0))
     }
 }
 

@@ -106,6 +106,13 @@ pub fn fault_windows(spec: &ScenarioSpec) -> Vec<FaultWindow> {
                 end: Some(at + lasting),
                 label: format!("{} paused", n.get_ref()),
             }),
+            FaultAction::Clock { node: n, drift } => {
+                let key = format!("clock:{}", n.get_ref());
+                close(&|k| k == key, at, &mut open, &mut out);
+                if let Some(label) = drifting(n.get_ref(), drift) {
+                    open.push((key, at, label));
+                }
+            }
             FaultAction::Flag { .. } => {}
         }
     }
@@ -118,6 +125,18 @@ pub fn fault_windows(spec: &ScenarioSpec) -> Vec<FaultWindow> {
     }
     out.sort_by_key(|w| w.start);
     out
+}
+
+/// A drifting clock's window label ("api's clock 20% slow"); none for a
+/// clock set right.
+fn drifting(node: &str, drift: f64) -> Option<String> {
+    let how = match drift {
+        d if d > 0.0 => "fast",
+        d if d < 0.0 => "slow",
+        _ => return None,
+    };
+    let pct = libm::round(drift.abs() * 1000.0) / 10.0;
+    Some(format!("{node}'s clock {pct}% {how}"))
 }
 
 /// What the faults did to one client.

@@ -442,6 +442,9 @@ struct Core<M> {
     queue: EventQueue<Event<M>>,
     timers: Timers,
     slots: Vec<NodeSlot>,
+    /// The latest `paused_until` of any node: before it, an event may be
+    /// for a paused node.
+    pause_horizon: u64,
     names: BTreeMap<String, NodeId>,
     streams: BTreeMap<u64, String>,
     faults: Vec<Fault>,
@@ -716,6 +719,7 @@ impl<M: Message> Simulation<M> {
                 queue: EventQueue::new(),
                 timers: Timers::default(),
                 slots: Vec::new(),
+                pause_horizon: 0,
                 names: BTreeMap::new(),
                 streams: BTreeMap::new(),
                 faults: Vec::new(),
@@ -1054,15 +1058,14 @@ impl<M: Message> Simulation<M> {
         debug_assert!(now >= self.core.now);
         self.core.now = now;
         let target = event.target;
-        let paused = self
-            .core
-            .slots
-            .get(target.index())
-            .map_or(0, |s| s.paused_until);
-        if paused > time && event.kind != EventKind::Fault {
-            // A paused node's messages and timers wait for it, in order.
-            self.core.queue.push(paused, event);
-            return true;
+        // Before the last pause ends (never, in a run without one), a
+        // paused node's messages and timers wait for it, in order.
+        if time < self.core.pause_horizon && event.kind != EventKind::Fault {
+            let paused = self.core.slots[target.index()].paused_until;
+            if paused > time {
+                self.core.queue.push(paused, event);
+                return true;
+            }
         }
         match event.kind {
             EventKind::Deliver => {
@@ -1208,6 +1211,7 @@ impl<M: Message> Simulation<M> {
                 let until = (self.core.now + d).as_nanos();
                 let slot = &mut self.core.slots[n.index()];
                 slot.paused_until = slot.paused_until.max(until);
+                self.core.pause_horizon = self.core.pause_horizon.max(until);
                 if self.core.tracing {
                     let lasting = d.to_string();
                     self.core.trace(TraceKind::Pause, n, None, Some(&lasting));

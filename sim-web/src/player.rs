@@ -357,21 +357,22 @@ impl Player {
         }
         if pause {
             self.paused += 1;
-            self.grade(Some(stop), &self.built.metrics_now(), stop);
+            let metrics = self.built.metrics_now();
+            let v = self.variant.as_deref();
+            let fresh = answers_at(
+                &self.spec,
+                v,
+                &self.built.faults,
+                Some(stop),
+                &metrics,
+                stop,
+            );
+            self.keep(fresh);
         }
     }
 
-    /// Keeps the answers graded at `when` (`None`: the end) on `metrics`
-    /// as they stand at `now`.
-    fn grade(&mut self, when: Option<SimTime>, metrics: &Metrics, now: SimTime) {
-        let fresh = answers_at(
-            &self.spec,
-            self.variant.as_deref(),
-            &self.built.faults,
-            when,
-            metrics,
-            now,
-        );
+    /// Keeps answers just graded (`answers_at`), each at its index.
+    fn keep(&mut self, fresh: Vec<(usize, Answered)>) {
         for (i, a) in fresh {
             if self.answered.len() <= i {
                 self.answered.resize_with(i + 1, || None);
@@ -462,20 +463,9 @@ impl Player {
                 })
                 .collect(),
         );
-        let fresh = answers_at(
-            &self.spec,
-            self.variant.as_deref(),
-            &self.built.faults,
-            None,
-            metrics,
-            end,
-        );
-        for (i, a) in fresh {
-            if self.answered.len() <= i {
-                self.answered.resize_with(i + 1, || None);
-            }
-            self.answered[i] = Some(a);
-        }
+        let v = self.variant.as_deref();
+        let fresh = answers_at(&self.spec, v, &self.built.faults, None, metrics, end);
+        self.keep(fresh);
     }
 
     /// The run's answer to prediction `i` (of those about its variant),

@@ -608,6 +608,32 @@ fn a_warm_up_leaves_out_what_came_before_it() {
     assert!(e.contains("must end before the run does"), "{e}");
 }
 
+/// A client calling one service with a 500 ms timeout over a 1 ms
+/// network, then `faults` (TOML tables).
+fn client_and_service(duration: &str, rate: &str, service_time: &str, faults: &str) -> String {
+    format!(
+        r#"
+title = "t"
+summary = "s"
+[run]
+duration = "{duration}"
+[network]
+latency = "1ms"
+[[node]]
+name = "user"
+kind = "client"
+target = "api"
+rate = "{rate}"
+timeout = "500ms"
+[[node]]
+name = "api"
+kind = "service"
+workers = 64
+service_time = "{service_time}"
+{faults}"#
+    )
+}
+
 /// A pause (issue 15, item 3): for two seconds the service handles
 /// nothing; the calls that would wait longer than the client's timeout
 /// fail, then the service works through the backlog at once (answering
@@ -615,29 +641,8 @@ fn a_warm_up_leaves_out_what_came_before_it() {
 /// the window.
 #[test]
 fn a_paused_service_times_its_callers_out_then_works_off_the_backlog() {
-    let text = r#"
-title = "t"
-summary = "s"
-[run]
-duration = "12s"
-[network]
-latency = "1ms"
-[[node]]
-name = "user"
-kind = "client"
-target = "api"
-rate = "100/s"
-timeout = "500ms"
-[[node]]
-name = "api"
-kind = "service"
-workers = 64
-service_time = "1ms"
-[[fault]]
-at = "5s"
-pause = "api"
-lasting = "2s"
-"#;
+    let pause = "[[fault]]\nat = \"5s\"\npause = \"api\"\nlasting = \"2s\"\n";
+    let text = &client_and_service("12s", "100/s", "1ms", pause);
     let s = load("p", "p.toml", text).unwrap_or_else(|d| panic!("{d}"));
     let spec = s.resolve(None, &[]).unwrap();
     let windows = sim_core::scenario::fault_windows(&spec);
@@ -675,27 +680,7 @@ fn a_drifting_clock_stretches_or_shrinks_a_timeout() {
         } else {
             format!("[[fault]]\nat = \"0s\"\nclock = \"user\"\ndrift = \"{drift}\"\n")
         };
-        format!(
-            r#"
-title = "t"
-summary = "s"
-[run]
-duration = "10s"
-[network]
-latency = "1ms"
-[[node]]
-name = "user"
-kind = "client"
-target = "api"
-rate = "20/s"
-timeout = "500ms"
-[[node]]
-name = "api"
-kind = "service"
-workers = 64
-service_time = "600ms"
-{fault}"#
-        )
+        client_and_service("10s", "20/s", "600ms", &fault)
     };
     let run = |drift: &str| {
         let s = load("c", "c.toml", &text(drift)).unwrap_or_else(|d| panic!("{d}"));

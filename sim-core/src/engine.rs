@@ -95,6 +95,13 @@ pub enum Fault {
     /// (1.25: a quarter fast; 0.8: a fifth slow): its timers and its local
     /// time (`Context::local_now`) follow it.
     ClockRate(NodeId, f64),
+    /// The node's clock is set forward (or, negative, back) by this many
+    /// nanoseconds at once, as a time server's correction or an operator
+    /// does: what it believes the time is (`Context::local_now`) jumps,
+    /// while the timers it has set keep waiting the time they asked for
+    /// (they count elapsed time, as a monotonic clock does). It never
+    /// reads before zero.
+    ClockJump(NodeId, i64),
 }
 
 /// What an event does. Kept to a byte, with the per-kind numbers in
@@ -163,6 +170,12 @@ struct NodeSlot {
     incarnation: u32,
     rng: SimRng,
     net_rng: SimRng,
+}
+
+/// A clock's jump in words ("+3s", "-250ms").
+fn jump_text(by: i64) -> String {
+    let sign = if by < 0 { '-' } else { '+' };
+    format!("{sign}{}", SimDuration::from_nanos(by.unsigned_abs()))
 }
 
 /// A node's clock against true time (see `Fault::ClockRate`).
@@ -652,7 +665,8 @@ impl<M: Message> Context<'_, M> {
         self.core.set_timer(self.me, after, payload.into())
     }
     /// What this node's own clock reads: true time, unless a
-    /// `Fault::ClockRate` made it drift. A lease is judged by it.
+    /// `Fault::ClockRate` made it drift or a `Fault::ClockJump` set it
+    /// off. A lease is judged by it.
     #[inline]
     pub fn local_now(&self) -> SimTime {
         let clock = &self.core.slots[self.me.index()].clock;
@@ -881,7 +895,8 @@ impl<M: Message> Simulation<M> {
             | Fault::Restart(n)
             | Fault::SetNodeLink(n, _, _)
             | Fault::Pause(n, _)
-            | Fault::ClockRate(n, _) => *n,
+            | Fault::ClockRate(n, _)
+            | Fault::ClockJump(n, _) => *n,
             _ => NodeId(0),
         };
         self.core.faults.push(fault);
@@ -1149,6 +1164,34 @@ impl<M: Message> Simulation<M> {
         h.write_u64(u64::from(target.0) | (u64::from(kind) << 32) | (u64::from(extra) << 40));
     }
 
+    /// From now on `n`'s clock runs at `rate`.
+    fn set_clock_rate(&mut self, n: NodeId, rate: f64) {
+        let now = self.core.now.as_nanos();
+        let slot = &mut self.core.slots[n.index()];
+        slot.clock = Clock {
+            rate,
+            since: now,
+            local_at_since: slot.clock.local(now),
+        };
+        if self.core.tracing {
+            let what = format!("{rate}x");
+            self.core.trace(TraceKind::Clock, n, None, Some(&what));
+        }
+    }
+
+    /// Sets `n`'s clock off by `by` nanoseconds at once.
+    fn jump_clock(&mut self, n: NodeId, by: i64) {
+        let now = self.core.now.as_nanos();
+        let slot = &mut self.core.slots[n.index()];
+        let local = slot.clock.local(now).saturating_add_signed(by);
+        slot.clock.since = now;
+        slot.clock.local_at_since = local;
+        if self.core.tracing {
+            let what = jump_text(by);
+            self.core.trace(TraceKind::Clock, n, None, Some(&what));
+        }
+    }
+
     fn apply_fault(&mut self, fault: Fault) {
         match fault {
             Fault::Crash(n) => {
@@ -1217,19 +1260,8 @@ impl<M: Message> Simulation<M> {
                     self.core.trace(TraceKind::Pause, n, None, Some(&lasting));
                 }
             }
-            Fault::ClockRate(n, rate) => {
-                let now = self.core.now.as_nanos();
-                let slot = &mut self.core.slots[n.index()];
-                slot.clock = Clock {
-                    rate,
-                    since: now,
-                    local_at_since: slot.clock.local(now),
-                };
-                if self.core.tracing {
-                    let what = format!("{rate}x");
-                    self.core.trace(TraceKind::Clock, n, None, Some(&what));
-                }
-            }
+            Fault::ClockRate(n, rate) => self.set_clock_rate(n, rate),
+            Fault::ClockJump(n, by) => self.jump_clock(n, by),
             Fault::SetZoneLink(a, b, link) => {
                 if self.core.tracing && !self.core.slots.is_empty() {
                     let network = &self.core.network;

@@ -545,8 +545,12 @@ impl TraceSink for ObserveSink {
                 o.mark(r.time, true, format!("restart {}", r.node), Some(r.node));
             }
             (TraceKind::Clock, _) => {
-                let rate = r.detail.map(debug_text).unwrap_or_default();
-                let text = format!("{}'s clock runs at {rate}", r.node);
+                let what = r.detail.map(debug_text).unwrap_or_default();
+                let text = if what.starts_with(['+', '-']) {
+                    format!("{}'s clock jumps {what}", r.node)
+                } else {
+                    format!("{}'s clock runs at {what}", r.node)
+                };
                 o.mark(r.time, true, text, Some(r.node));
             }
             (TraceKind::Pause, _) => {

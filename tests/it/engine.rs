@@ -264,6 +264,32 @@ fn a_drifting_clock_moves_timers_and_local_time() {
     assert!(sim.schedule(ms(600), Fault::ClockRate(t, 0.0)).is_err());
 }
 
+/// A clock set back or forward reads differently at once, but the timers
+/// already set keep their true waits (they count elapsed time); it never
+/// reads before zero.
+#[test]
+fn a_clock_jump_moves_local_time_not_timers() {
+    let mut sim = Simulation::new(1);
+    let z = sim.zone("z");
+    let t = sim.add_node("t", z, Ticker::default()).unwrap();
+    sim.schedule(ms(150), Fault::ClockJump(t, -3_000_000_000))
+        .unwrap();
+    sim.schedule(ms(250), Fault::ClockJump(t, 500_000_000))
+        .unwrap();
+    sim.run(RunLimits::until(ms(300)));
+    let fired = sim.node::<Ticker>(t).unwrap().fired.to_vec();
+    assert_eq!(
+        fired,
+        [
+            (ms(100), ms(100)),
+            // Set back 3 s at 150 ms: the clock stops at zero.
+            (ms(200), ms(50)),
+            // Forward half a second at 250 ms.
+            (ms(300), ms(650)),
+        ]
+    );
+}
+
 fn flood(link: LinkSpec, count: u64, seed: u64) -> (Simulation<Msg>, NodeId) {
     let mut sim = Simulation::new(seed);
     let z = sim.zone("z");

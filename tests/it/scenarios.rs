@@ -709,3 +709,26 @@ fn a_drifting_clock_stretches_or_shrinks_a_timeout() {
         assert!(e.contains(says), "{e}");
     }
 }
+
+/// A clock jump (issue 15, item 3): setting the client's clock back 3 s
+/// does not stretch its 500 ms timeouts (timers count elapsed time), it
+/// shows on the fault timeline, and a clock fault with neither `drift`
+/// nor `jump` is refused.
+#[test]
+fn a_clock_jump_leaves_timeouts_alone() {
+    let text = |fault: &str| client_and_service("10s", "20/s", "600ms", fault);
+    let jump = "[[fault]]\nat = \"1s\"\nclock = \"user\"\njump = \"-3s\"\n";
+    let s = load("c", "c.toml", &text(jump)).unwrap_or_else(|d| panic!("{d}"));
+    let spec = s.resolve(None, &[]).unwrap();
+    let mut built = build(&spec, 1).unwrap();
+    built.run();
+    assert_eq!(built.sim.metrics().get_counter("user.ok").unwrap_or(0), 0);
+    let windows = sim_core::scenario::fault_windows(&spec);
+    assert_eq!(windows[0].label, "user's clock set back 3s");
+    let neither = "[[fault]]\nat = \"1s\"\nclock = \"user\"\n";
+    let e = load("c", "c.toml", &text(neither)).unwrap_err().to_string();
+    assert!(e.contains("jump = \"-3s\""), "{e}");
+    let stray = "[[fault]]\nat = \"1s\"\npause = \"user\"\nlasting = \"1s\"\njump = \"1s\"\n";
+    let e = load("c", "c.toml", &text(stray)).unwrap_err().to_string();
+    assert!(e.contains("`jump` goes only with `clock`"), "{e}");
+}

@@ -362,6 +362,25 @@ fn add_links(sim: &mut Simulation<Rpc>, spec: &ScenarioSpec, ids: &BTreeMap<Stri
     }
 }
 
+/// The message that starts or ends a service's gray failure, for the
+/// faults that are one.
+fn gray_failure(action: &FaultAction<'_>) -> Option<Control> {
+    Some(match *action {
+        FaultAction::Slow { factor, .. } => {
+            let permille = (factor * 1000.0).round().clamp(1.0, u32::MAX as f64);
+            Control::Slow {
+                permille: permille as u32,
+            }
+        }
+        FaultAction::Errors { rate, .. } => Control::Errors {
+            ppm: (rate * 1e6).round() as u32,
+        },
+        FaultAction::Hang(_) => Control::Hang,
+        FaultAction::Recover(_) => Control::Recover,
+        _ => return None,
+    })
+}
+
 /// Schedules one fault: a control message to each node it acts on, or an
 /// engine fault.
 fn schedule_fault(
@@ -386,23 +405,11 @@ fn schedule_fault(
             .collect()
     };
     let faults: Vec<Fault> = match action {
-        FaultAction::Slow { node, factor } => {
-            let permille = (factor * 1000.0).round().clamp(1.0, u32::MAX as f64);
-            let permille = permille as u32;
-            control(Control::Slow { permille }, node, sim)?;
-            return Ok(());
-        }
-        FaultAction::Errors { node, rate } => {
-            let ppm = (rate * 1e6).round() as u32;
-            control(Control::Errors { ppm }, node, sim)?;
-            return Ok(());
-        }
-        FaultAction::Hang(node) => {
-            control(Control::Hang, node, sim)?;
-            return Ok(());
-        }
-        FaultAction::Recover(node) => {
-            control(Control::Recover, node, sim)?;
+        FaultAction::Slow { node, .. }
+        | FaultAction::Errors { node, .. }
+        | FaultAction::Hang(node)
+        | FaultAction::Recover(node) => {
+            control(gray_failure(&action).expect("a gray failure"), node, sim)?;
             return Ok(());
         }
         FaultAction::Flag { flag, on } => {
@@ -426,7 +433,16 @@ fn schedule_fault(
         FaultAction::Crash(n) => each(n, &Fault::Crash),
         FaultAction::Restart(n) => each(n, &Fault::Restart),
         FaultAction::Pause { node, lasting } => each(node, &|id| Fault::Pause(id, lasting)),
-        FaultAction::Clock { node, drift } => each(node, &|id| Fault::ClockRate(id, 1.0 + drift)),
+        FaultAction::Clock { node, drift, jump } => {
+            let mut faults = Vec::new();
+            if let Some(drift) = drift {
+                faults.extend(each(node, &|id| Fault::ClockRate(id, 1.0 + drift)));
+            }
+            if let Some(jump) = jump {
+                faults.extend(each(node, &|id| Fault::ClockJump(id, jump)));
+            }
+            faults
+        }
         FaultAction::Partition {
             sides,
             one_way,

@@ -45,10 +45,13 @@ pub enum FaultAction<'a> {
         node: Target<'a>,
         lasting: crate::time::SimDuration,
     },
-    /// A node's clock runs `drift` faster (negative: slower) from now on.
+    /// A node's clock runs `drift` faster (negative: slower) from now on,
+    /// and is set forward (negative: back) by `jump` nanoseconds; at least
+    /// one of the two.
     Clock {
         node: Target<'a>,
-        drift: f64,
+        drift: Option<f64>,
+        jump: Option<i64>,
     },
     /// Every service with the flag sets it to `on`.
     Flag {
@@ -87,51 +90,7 @@ impl FaultSpec {
     /// The one action this fault does, or why it is not one.
     pub fn action(&self) -> Result<FaultAction<'_>, FaultProblem> {
         let at = self.at.get_ref().0;
-        let mut set: Vec<(&str, Range<usize>)> = [
-            ("crash", self.crash.as_ref().map(Spanned::span)),
-            ("restart", self.restart.as_ref().map(Spanned::span)),
-            ("partition", self.partition.as_ref().map(Spanned::span)),
-            ("heal", self.heal.as_ref().map(Spanned::span)),
-            ("slow", self.slow.as_ref().map(Spanned::span)),
-            ("errors", self.errors.as_ref().map(Spanned::span)),
-            ("hang", self.hang.as_ref().map(Spanned::span)),
-            ("recover", self.recover.as_ref().map(Spanned::span)),
-            ("pause", self.pause.as_ref().map(Spanned::span)),
-            ("clock", self.clock.as_ref().map(Spanned::span)),
-            ("flag", self.flag.as_ref().map(Spanned::span)),
-        ]
-        .into_iter()
-        .filter_map(|(name, span)| span.map(|s| (name, s)))
-        .collect();
-        // In the order the file writes them.
-        set.sort_by_key(|(_, span)| span.start);
-        let expected = || {
-            let names: Vec<String> = ACTIONS.iter().map(|a| format!("`{a}`")).collect();
-            Some(format!("one of {}", names.join(", ")))
-        };
-        let (first, span) = match set.as_slice() {
-            [] => {
-                return Err(FaultProblem {
-                    span: self.at.span(),
-                    message: format!("the fault at {at} does nothing"),
-                    expected: expected(),
-                });
-            }
-            [one] => one.clone(),
-            [a, b, ..] => {
-                return Err(FaultProblem {
-                    span: b.1.clone(),
-                    message: format!(
-                        "the fault at {at} must do exactly one thing, but it does {}: `{}` and `{}`{}",
-                        set.len(),
-                        a.0,
-                        b.0,
-                        if set.len() > 2 { " and more" } else { "" }
-                    ),
-                    expected: Some("one fault per `[[fault]]` table".into()),
-                });
-            }
-        };
+        let (first, span) = self.only_action()?;
         self.stray_companion(first)?;
         let needs = |with: &str| FaultProblem {
             span: span.clone(),
@@ -171,18 +130,67 @@ impl FaultSpec {
                     .filter(|d| d.as_nanos() > 0)
                     .ok_or_else(|| needs("lasting = \"5s\" (how long it stops)"))?,
             },
+            "clock" if self.drift.is_none() && self.jump.is_none() => {
+                return Err(needs(
+                    "drift = \"25%\" (fast) or \"-20%\" (slow), or jump = \"-3s\" (set back)",
+                ));
+            }
             "clock" => FaultAction::Clock {
                 node: target(&self.clock),
-                drift: self
-                    .drift
-                    .map(|d| d.0)
-                    .ok_or_else(|| needs("drift = \"25%\" (fast) or \"-20%\" (slow)"))?,
+                drift: self.drift.map(|d| d.0),
+                jump: self.jump.map(|j| j.0),
             },
             _ => FaultAction::Flag {
                 flag: target(&self.flag),
                 on: self.on.ok_or_else(|| needs("on = true or false"))?,
             },
         })
+    }
+
+    /// The one action field the table sets, with its location.
+    fn only_action(&self) -> Result<(&'static str, Range<usize>), FaultProblem> {
+        let at = self.at.get_ref().0;
+        let mut set: Vec<(&str, Range<usize>)> = [
+            ("crash", self.crash.as_ref().map(Spanned::span)),
+            ("restart", self.restart.as_ref().map(Spanned::span)),
+            ("partition", self.partition.as_ref().map(Spanned::span)),
+            ("heal", self.heal.as_ref().map(Spanned::span)),
+            ("slow", self.slow.as_ref().map(Spanned::span)),
+            ("errors", self.errors.as_ref().map(Spanned::span)),
+            ("hang", self.hang.as_ref().map(Spanned::span)),
+            ("recover", self.recover.as_ref().map(Spanned::span)),
+            ("pause", self.pause.as_ref().map(Spanned::span)),
+            ("clock", self.clock.as_ref().map(Spanned::span)),
+            ("flag", self.flag.as_ref().map(Spanned::span)),
+        ]
+        .into_iter()
+        .filter_map(|(name, span)| span.map(|s| (name, s)))
+        .collect();
+        // In the order the file writes them.
+        set.sort_by_key(|(_, span)| span.start);
+        let expected = || {
+            let names: Vec<String> = ACTIONS.iter().map(|a| format!("`{a}`")).collect();
+            Some(format!("one of {}", names.join(", ")))
+        };
+        match set.as_slice() {
+            [] => Err(FaultProblem {
+                span: self.at.span(),
+                message: format!("the fault at {at} does nothing"),
+                expected: expected(),
+            }),
+            [one] => Ok(one.clone()),
+            [a, b, ..] => Err(FaultProblem {
+                span: b.1.clone(),
+                message: format!(
+                    "the fault at {at} must do exactly one thing, but it does {}: `{}` and `{}`{}",
+                    set.len(),
+                    a.0,
+                    b.0,
+                    if set.len() > 2 { " and more" } else { "" }
+                ),
+                expected: Some("one fault per `[[fault]]` table".into()),
+            }),
+        }
     }
 
     /// A companion field given to an action that does not use it.
@@ -195,6 +203,7 @@ impl FaultSpec {
             ("name", self.name.is_some(), "partition"),
             ("lasting", self.lasting.is_some(), "pause"),
             ("drift", self.drift.is_some(), "clock"),
+            ("jump", self.jump.is_some(), "clock"),
         ];
         match companions
             .iter()

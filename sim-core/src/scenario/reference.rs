@@ -671,13 +671,19 @@ pub const FIELDS: &[FieldDoc] = &[
         "[[fault]]",
         "clock",
         "node, group or replica name",
-        "From now on the node's clock runs fast or slow by `drift`: its timers (timeouts, retries' backoff, heartbeats) wait by its clock, and what it believes the time is drifts from true time. `drift = \"0%\"` sets it right again.",
+        "From now on the node's clock runs fast or slow by `drift` (its timers: timeouts, retries' backoff, heartbeats, wait by its clock, and what it believes the time is drifts from true time), or is set off at once by `jump`, or both. `drift = \"0%\"` sets it right again.",
     ),
     f(
         "[[fault]]",
         "drift",
         "percentage, -90% to +900%",
         "With `clock`: `\"25%\"` runs a quarter fast (a 500ms timeout fires after 400ms), `\"-20%\"` a fifth slow (after 625ms).",
+    ),
+    f(
+        "[[fault]]",
+        "jump",
+        "signed duration",
+        "With `clock`: set the clock forward (`\"+2s\"`) or back (`\"-3s\"`) at once, as a time server's correction does. What the node believes the time is jumps (a lease it judges by its clock lasts longer or shorter); timers it already set keep their waits, as a monotonic clock's do. With or instead of `drift`.",
     ),
     f(
         "[[fault]]",

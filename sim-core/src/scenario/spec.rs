@@ -573,9 +573,11 @@ pub struct FaultSpec {
     /// nothing until then, and then everything that waited.
     pub pause: Option<Spanned<String>>,
     pub lasting: Option<Duration>,
-    /// Make a node's clock run fast or slow by `drift` from now on.
+    /// Make a node's clock run fast or slow by `drift` from now on, or
+    /// set it forward or back by `jump`.
     pub clock: Option<Spanned<String>>,
     pub drift: Option<Drift>,
+    pub jump: Option<SignedDuration>,
     /// Set the feature flag with this name to `on`, on every service that
     /// has it.
     pub flag: Option<Spanned<String>>,

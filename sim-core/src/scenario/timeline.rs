@@ -77,21 +77,7 @@ pub fn fault_windows(spec: &ScenarioSpec) -> Vec<FaultWindow> {
                 sides,
                 one_way,
                 name,
-            } => {
-                let [a, b] = sides.get_ref();
-                let side = |s: &Vec<toml::Spanned<String>>| {
-                    s.iter()
-                        .map(|n| n.get_ref().as_str())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                };
-                let arrow = if one_way { "-/->" } else { "|" };
-                open.push((
-                    format!("partition:{name}"),
-                    at,
-                    format!("{} {arrow} {}", side(a), side(b)),
-                ));
-            }
+            } => open.push((format!("partition:{name}"), at, cut(sides, one_way))),
             FaultAction::Heal(h) => {
                 let h = h.get_ref().clone();
                 if h == "all" {
@@ -106,7 +92,19 @@ pub fn fault_windows(spec: &ScenarioSpec) -> Vec<FaultWindow> {
                 end: Some(at + lasting),
                 label: format!("{} paused", n.get_ref()),
             }),
-            FaultAction::Clock { node: n, drift } => {
+            FaultAction::Clock {
+                node: n,
+                drift,
+                jump,
+            } => {
+                if let Some(jump) = jump {
+                    out.push(FaultWindow {
+                        start: at,
+                        end: Some(at),
+                        label: jumping(n.get_ref(), jump),
+                    });
+                }
+                let Some(drift) = drift else { continue };
                 let key = format!("clock:{}", n.get_ref());
                 close(&|k| k == key, at, &mut open, &mut out);
                 if let Some(label) = drifting(n.get_ref(), drift) {
@@ -137,6 +135,26 @@ fn drifting(node: &str, drift: f64) -> Option<String> {
     };
     let pct = libm::round(drift.abs() * 1000.0) / 10.0;
     Some(format!("{node}'s clock {pct}% {how}"))
+}
+
+/// A partition as a label ("a,b | c", or "a -/-> c" one way).
+fn cut(sides: &toml::Spanned<[Vec<toml::Spanned<String>>; 2]>, one_way: bool) -> String {
+    let [a, b] = sides.get_ref();
+    let side = |s: &Vec<toml::Spanned<String>>| {
+        s.iter()
+            .map(|n| n.get_ref().as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let arrow = if one_way { "-/->" } else { "|" };
+    format!("{} {arrow} {}", side(a), side(b))
+}
+
+/// A clock's jump as a label ("api's clock set back 3s").
+fn jumping(node: &str, jump: i64) -> String {
+    let by = SimDuration::from_nanos(jump.unsigned_abs());
+    let how = if jump < 0 { "back" } else { "forward" };
+    format!("{node}'s clock set {how} {by}")
 }
 
 /// What the faults did to one client.

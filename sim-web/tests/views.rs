@@ -706,3 +706,42 @@ fn the_leader_of_a_replica_group_is_labelled() {
     );
     assert!(labels.len() >= 3, "{labels:?}");
 }
+
+/// The lock story's nodes say who holds the lock: the lock names its
+/// holder and token, the holder says it holds that token, and storage
+/// shows its counter. During the reconciler's first pause (10 s to 18 s)
+/// its lease runs out and the lock passes to the api worker, while the
+/// paused reconciler still believes it holds its old token.
+#[test]
+fn the_lock_story_labels_holders_and_tokens() {
+    use sim_web::topology::{kind_of, links, node_label};
+    let mut p = Player::new("lost-lock", story("lost-lock"), Some("no-fencing"), None).unwrap();
+    let names: Vec<String> = p.sim().nodes().map(|(_, n)| n.to_string()).collect();
+    let edges = links(&p.spec, &names);
+    let mut labels_at = |ms: u64| {
+        p.seek(SimTime::ZERO + SimDuration::from_millis(ms));
+        while !p.work(u64::MAX / 2) {}
+        ["lock", "reconciler", "db"].map(|node| {
+            let id = p.sim().node_id(node).unwrap();
+            node_label(p.sim(), id, node, kind_of(&p.spec, node), &edges)
+        })
+    };
+    let token = |label: &str| -> u64 { label.rsplit('#').next().unwrap().parse().unwrap() };
+    let [_, _, db] = labels_at(9_000);
+    assert!(db.starts_with("db = "), "{db}");
+    // Sampled through the pause's last two seconds: the lock is free
+    // between the api worker's rounds, or the api worker's, with a newer
+    // token than the one the reconciler still holds.
+    let mut seen_api = 0;
+    for ms in (16_000..18_000).step_by(100) {
+        let [lock, reconciler, _] = labels_at(ms);
+        assert!(reconciler.contains("holds #"), "{ms} ms: {reconciler}");
+        if lock == "lock (free)" {
+            continue;
+        }
+        assert!(lock.starts_with("lock api-worker #"), "{ms} ms: {lock}");
+        assert!(token(&reconciler) < token(&lock), "{reconciler} / {lock}");
+        seen_api += 1;
+    }
+    assert!(seen_api >= 5, "{seen_api}");
+}

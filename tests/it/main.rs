@@ -5,6 +5,7 @@
 //! - `engine`: timers, crashes, the network, bounded runs, traces.
 //! - `properties`: random topologies never break conservation or time order.
 //! - `request_path`: client, service and ledger with their policies.
+//! - `locks`: the lock service, its workers, leases and fencing.
 //! - `tidy`: checks on the code and its docs themselves.
 //! - `golden`: every story × variant's fingerprint, pinned in a file.
 
@@ -13,6 +14,7 @@ mod determinism;
 mod engine;
 mod fuzz_scenarios;
 mod golden;
+mod locks;
 mod patterns;
 mod properties;
 mod replication;

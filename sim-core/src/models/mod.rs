@@ -11,7 +11,8 @@
 //! gray failures and flags) and a ledger whose charges are the side effect
 //! to protect. The data models: a versioned store and quorum client, caches,
 //! a shard router, and replication (leader/follower or quorums) with the
-//! sessions that use it. Each model owns its messages and timers; `rpc`
+//! sessions that use it. Coordination: a lock service with leases and
+//! fencing tokens, its workers and the storage they guard. Each model owns its messages and timers; `rpc`
 //! gathers them into the one type a scenario's simulation carries.
 
 pub mod cache;
@@ -20,6 +21,7 @@ pub mod client;
 pub mod hold;
 pub mod kv;
 pub mod ledger;
+pub mod lock;
 pub mod queueing;
 pub mod replication;
 pub mod request;

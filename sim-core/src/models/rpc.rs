@@ -1,7 +1,7 @@
 //! Every message and timer of the built-in models, as the one type a
 //! scenario's simulation carries. Each model owns its part (`request`,
 //! `kv`, `replication`, and the timers of `client`, `caller`, `service`,
-//! `replica`, `session` and `ledger`); `Rpc` only gathers them, converts
+//! `replica`, `session`, `ledger` and `lock`); `Rpc` only gathers them, converts
 //! from each, and hashes and prints them as they were when all messages
 //! were one flat enum, so that fingerprints and traces recorded by earlier
 //! versions still hold.
@@ -10,6 +10,7 @@ use super::caller::CallerTimer;
 use super::client::ClientTimer;
 use super::kv::{KvMsg, KvTimer};
 use super::ledger::Charge;
+use super::lock::{LockMsg, LockTimer};
 use super::replication::{RepMsg, ReplicaTimer, SessionTimeout};
 use super::request::{Control, Request};
 use super::service::WorkDone;
@@ -28,6 +29,8 @@ pub enum Rpc {
     Replica(ReplicaTimer),
     SessionTimeout(SessionTimeout),
     Charge(Charge),
+    Lock(LockMsg),
+    LockTimer(LockTimer),
 }
 
 macro_rules! from_part {
@@ -51,6 +54,8 @@ from_part!(
     ReplicaTimer => Replica,
     SessionTimeout => SessionTimeout,
     Charge => Charge,
+    LockMsg => Lock,
+    LockTimer => LockTimer,
 );
 
 impl From<Control> for Rpc {
@@ -72,6 +77,8 @@ mod wire {
     pub const REPLICA: isize = 32;
     pub const SESSION_TIMEOUT: isize = 36;
     pub const CHARGE: isize = 37;
+    pub const LOCK: isize = 38;
+    pub const LOCK_TIMER: isize = 46;
 }
 
 impl Hash for Rpc {
@@ -84,6 +91,8 @@ impl Hash for Rpc {
             Rpc::Caller(m) => renumbered(m, wire::CALLER, h),
             Rpc::KvTimer(m) => renumbered(m, wire::KV_TIMER, h),
             Rpc::Replica(m) => renumbered(m, wire::REPLICA, h),
+            Rpc::Lock(m) => renumbered(m, wire::LOCK, h),
+            Rpc::LockTimer(m) => renumbered(m, wire::LOCK_TIMER, h),
             // The single messages are structs: no variant number of their
             // own, so theirs is written here.
             Rpc::WorkDone(m) => numbered(m, wire::WORK_DONE, h),
@@ -186,6 +195,8 @@ impl fmt::Debug for Rpc {
             Rpc::Replica(m) => m.fmt(f),
             Rpc::SessionTimeout(m) => m.fmt(f),
             Rpc::Charge(m) => m.fmt(f),
+            Rpc::Lock(m) => m.fmt(f),
+            Rpc::LockTimer(m) => m.fmt(f),
         }
     }
 }
@@ -356,6 +367,50 @@ mod tests {
             })
             .collect();
         assert_eq!(got, PINNED);
+    }
+
+    /// The messages added after the flat enum (the lock models') number
+    /// on from its last: no hash of theirs meets another message's.
+    #[test]
+    fn later_messages_hash_apart() {
+        use crate::models::lock::{LockMsg, LockTimer};
+        use crate::time::SimDuration;
+        let mut all = samples();
+        all.extend([
+            Rpc::from(LockMsg::Acquire { call: 1 }),
+            Rpc::from(LockMsg::Granted {
+                call: 1,
+                token: 2,
+                lease: SimDuration::from_nanos(3),
+            }),
+            Rpc::from(LockMsg::Release { token: 1 }),
+            Rpc::from(LockMsg::Read { call: 1, token: 2 }),
+            Rpc::from(LockMsg::Value { call: 1, value: 2 }),
+            Rpc::from(LockMsg::Write {
+                call: 1,
+                token: 2,
+                base: 3,
+                value: 4,
+            }),
+            Rpc::from(LockMsg::Written { call: 1 }),
+            Rpc::from(LockMsg::Fenced { call: 1, newest: 2 }),
+            Rpc::from(LockTimer::LeaseEnd { token: 1 }),
+            Rpc::from(LockTimer::GraceEnd),
+            Rpc::from(LockTimer::Next),
+            Rpc::from(LockTimer::WorkDone { call: 1 }),
+            Rpc::from(LockTimer::Timeout { call: 1 }),
+        ]);
+        let mut hashes: Vec<u64> = all
+            .iter()
+            .map(|m| {
+                let mut h = StableHasher::default();
+                m.hash(&mut h);
+                h.finish()
+            })
+            .collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), all.len());
     }
 
     /// The JSON-lines trace prints a message's Debug text: it stays as it

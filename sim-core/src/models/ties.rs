@@ -6,6 +6,7 @@
 
 use super::caller::CallerTimer;
 use super::kv::KvMsg;
+use super::lock::LockMsg;
 use super::replication::RepMsg;
 use super::request::{PROBE_ORDER, Request};
 use super::rpc::Rpc;
@@ -37,6 +38,7 @@ impl Rpc {
             Rpc::Request(m) => m.tie(),
             Rpc::Kv(m) => Some(m.tie()),
             Rpc::Replication(m) => m.tie(),
+            Rpc::Lock(m) => m.tie(),
             Rpc::Caller(CallerTimer::AttemptTimeout { call, .. }) => {
                 Some(Tie::Timeout { call: *call })
             }
@@ -46,7 +48,8 @@ impl Rpc {
             | Rpc::KvTimer(_)
             | Rpc::Replica(_)
             | Rpc::SessionTimeout(_)
-            | Rpc::Charge(_) => None,
+            | Rpc::Charge(_)
+            | Rpc::LockTimer(_) => None,
         }
     }
 
@@ -57,13 +60,15 @@ impl Rpc {
             Rpc::Request(m) => m.describe(),
             Rpc::Kv(m) => Some(m.describe()),
             Rpc::Replication(m) => m.describe(),
+            Rpc::Lock(m) => Some(m.describe()),
             Rpc::Client(_)
             | Rpc::Caller(_)
             | Rpc::WorkDone(_)
             | Rpc::KvTimer(_)
             | Rpc::Replica(_)
             | Rpc::SessionTimeout(_)
-            | Rpc::Charge(_) => None,
+            | Rpc::Charge(_)
+            | Rpc::LockTimer(_) => None,
         };
         words.unwrap_or_else(|| format!("{self:?}"))
     }
@@ -88,6 +93,7 @@ impl Rpc {
                 outcome: Outcome::Err(_),
                 ..
             }) | Rpc::Replication(RepMsg::Refused { .. })
+                | Rpc::Lock(LockMsg::Fenced { .. })
         )
     }
 
@@ -162,6 +168,36 @@ impl KvMsg {
             KvMsg::KvValue { version, .. } => format!("value v{version}"),
             KvMsg::KvAck { .. } => "ack".into(),
             KvMsg::Invalidate { key } => format!("invalidate key {key}"),
+        }
+    }
+}
+
+impl LockMsg {
+    fn tie(&self) -> Option<Tie> {
+        use LockMsg::*;
+        Some(match self {
+            Acquire { call } | Read { call, .. } | Write { call, .. } => Tie::Call {
+                call: *call,
+                order: None,
+            },
+            Granted { call, .. } | Value { call, .. } | Written { call } | Fenced { call, .. } => {
+                Tie::Answer { call: *call }
+            }
+            Release { .. } => return None,
+        })
+    }
+
+    fn describe(&self) -> String {
+        use LockMsg::*;
+        match self {
+            Acquire { .. } => "acquire the lock".into(),
+            Granted { token, lease, .. } => format!("granted token {token} for {lease}"),
+            Release { token } => format!("release token {token}"),
+            Read { token, .. } => format!("read with token {token}"),
+            Value { value, .. } => format!("value {value}"),
+            Write { token, value, .. } => format!("write {value} with token {token}"),
+            Written { .. } => "written".into(),
+            Fenced { newest, .. } => format!("fenced: token {newest} seen"),
         }
     }
 }

@@ -41,6 +41,10 @@ pub const STORIES: &[(&str, &str)] = &[
         "kill-switch",
         include_str!("../../../scenarios/kill-switch.toml"),
     ),
+    (
+        "lost-lock",
+        include_str!("../../../scenarios/lost-lock.toml"),
+    ),
     ("queues", include_str!("../../../scenarios/queues.toml")),
     (
         "retry-storm",

@@ -98,6 +98,12 @@ pub enum NodeKind {
     Session,
     /// A client doing quorum reads and writes on a group of stores.
     QuorumClient,
+    /// A lock service granting leases with fencing tokens.
+    Lock,
+    /// A worker that takes a lock to change shared data.
+    LockClient,
+    /// Storage for lock holders' data, that can refuse old tokens.
+    Storage,
 }
 
 /// One node; which fields apply depends on `kind`.
@@ -190,6 +196,11 @@ pub struct NodeSpec {
     pub reads_per_write: Option<u32>,
     pub think: Option<Duration>,
     pub writes: Option<u64>,
+    // Locks.
+    pub lease: Option<Spanned<Duration>>,
+    pub work: Option<DistSpec>,
+    pub check_lease: Option<bool>,
+    pub fencing: Option<bool>,
 }
 
 /// A quorum client's read and write quorums: `{ r = 2, w = 2 }`.

@@ -22,6 +22,8 @@ mod caller;
 mod client;
 mod kv;
 mod ledger;
+mod lock;
+mod lock_client;
 pub mod metrics;
 mod quorum_client;
 mod reader;
@@ -31,6 +33,7 @@ pub mod rows;
 mod service;
 mod session;
 mod shared;
+mod storage;
 mod writer;
 
 use super::diagnostic::Diagnostic;
@@ -257,6 +260,9 @@ pub const KINDS: &[&Kind] = &[
     &replica::KIND,
     &session::KIND,
     &quorum_client::KIND,
+    &lock::KIND,
+    &lock_client::KIND,
+    &storage::KIND,
 ];
 
 /// The declaration of `kind`.

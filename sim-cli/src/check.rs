@@ -7,7 +7,8 @@
 //! the check with its reason: it is never counted as held. Every failure
 //! names the seed and a command that replays it, pasteable as printed.
 //! `--json` lists every judged expectation. Each prediction's answer key
-//! is proved too (exactly one answer holds), and each challenge both
+//! is proved too (exactly one answer holds, the same on every seed), and
+//! each challenge both
 //! ways: the scenario as the challenge starts does not reach its goal,
 //! and a run with its solution does.
 //!
@@ -45,6 +46,8 @@ struct Entry {
     because: String,
     why: Option<String>,
     replay: String,
+    /// A prediction's one holding answer on this run.
+    answer: Option<String>,
 }
 
 impl Entry {
@@ -58,7 +61,7 @@ impl Entry {
             "seed": self.seed, "fingerprint": self.fingerprint, "metric": self.metric, "op": self.op,
             "expected": self.expected, "actual": self.actual.filter(|a| a.is_finite()),
             "verdict": self.verdict, "because": self.because, "reason": self.why,
-            "replay": self.replay,
+            "replay": self.replay, "answer": self.answer,
         })
     }
 
@@ -135,6 +138,7 @@ fn run_one(
         because: String::new(),
         why: None,
         replay: replay.clone(),
+        answer: None,
     };
     let graded = grade(spec, variant, built.sim.metrics(), &moments, &report).unwrap_or_default();
     let judged = match judge(spec, variant, built.sim.metrics(), &report) {
@@ -152,8 +156,9 @@ fn run_one(
             "",
         );
         let holding = g.holding();
-        if holding.len() == 1 {
+        if let [one] = holding[..] {
             e.verdict = "held";
+            e.answer = Some(g.prediction.answers[one].text.get_ref().clone());
         } else {
             e.verdict = "failed";
             e.why = Some(answer_key_problem(g, &holding));
@@ -251,6 +256,7 @@ fn run_solution(
         because: String::new(),
         why: None,
         replay: replay_command(scenario, variant, seed, &shown),
+        answer: None,
     };
     if let Some(why) = sim_core::scenario::cut_short(&report) {
         e.verdict = "cut short";
@@ -308,7 +314,31 @@ fn check_scenario(scenario: &Scenario, seeds: u64) -> Result<Vec<Entry>, Failure
     for r in results.into_iter().chain(solutions) {
         entries.extend(r.map_err(error)?);
     }
+    one_answer_key(&mut entries);
     Ok(entries)
+}
+
+/// A prediction has one answer key: the answer that holds on the first
+/// seed must hold on every other, or a learner's grade would depend on
+/// the seed they happened to run.
+fn one_answer_key(entries: &mut [Entry]) {
+    let mut keys: Vec<(Option<String>, String, u64, String)> = Vec::new();
+    for e in entries.iter_mut() {
+        let Some(answer) = &e.answer else { continue };
+        let key = keys
+            .iter()
+            .find(|(v, m, _, _)| *v == e.variant && *m == e.metric);
+        match key {
+            None => keys.push((e.variant.clone(), e.metric.clone(), e.seed, answer.clone())),
+            Some((_, _, seed, first)) if first != answer => {
+                e.verdict = "failed";
+                e.why = Some(format!(
+                    "the answer that holds is \"{answer}\", but on seed {seed} it was \"{first}\": an answer key must not depend on the seed"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
 }
 
 pub fn check(names: &[String], seeds: u64, json_out: bool) -> Result<(), Failure> {

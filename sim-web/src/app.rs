@@ -1182,8 +1182,25 @@ pub fn state_json(a: &App) -> String {
         "editor": editor_json(a),
         "focus": a.focused().map(|f| json!({"node": f.node, "chart": f.chart, "line": f.line})),
         "challenge": challenge_json(a, p),
+        "labels": labels_json(p),
     })
     .to_string()
+}
+
+/// Each node's label as the picture writes it ("lock api-worker #7").
+fn labels_json(p: &Player) -> BTreeMap<String, String> {
+    let names: Vec<String> = p.sim().nodes().map(|(_, n)| n.to_string()).collect();
+    let edges = topology::links(&p.spec, &names);
+    p.sim()
+        .nodes()
+        .map(|(id, name)| {
+            let kind = topology::kind_of(&p.spec, name);
+            (
+                name.to_string(),
+                topology::node_label(p.sim(), id, name, kind, &edges),
+            )
+        })
+        .collect()
 }
 
 /// The challenge being taken: its title, and once the run has ended

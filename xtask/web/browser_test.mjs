@@ -344,6 +344,29 @@ try {
   });
   await page.waitForTimeout(500);
   await page.screenshot({ path: `${shots}/cap-partition.png` });
+  // The lock story in the reconciler's first pause: the lock has passed
+  // to the api worker, and the paused reconciler still says it holds its
+  // old token.
+  await page.evaluate(() => {
+    window.faultline.open_story("lost-lock");
+    window.faultline.choose_variant("no-fencing");
+    window.faultline.seek(16.5);
+    window.faultline.play(1);
+  });
+  await page.waitForFunction(() => JSON.parse(window.faultline.state()).time_s >= 16.5, null, {
+    timeout: 60000,
+  });
+  await page.screenshot({ path: `${shots}/lost-lock-pause.png` });
+  {
+    const labels = JSON.parse(await page.evaluate(() => window.faultline.state())).labels;
+    const held = /holds #(\d+)/.exec(labels.reconciler);
+    const lock = /#(\d+)$/.exec(labels.lock);
+    if (!held || !(labels.lock === "lock (free)" || (labels.lock.startsWith("lock api-worker #") && Number(lock[1]) > Number(held[1])))) {
+      fail(`lost-lock: in the pause the labels read ${JSON.stringify(labels)}`);
+    } else {
+      console.log(`ok in the lock story's pause: ${labels.lock}; ${labels.reconciler}`);
+    }
+  }
   // Narration: as the breaker opens in the cascade, its caption stands
   // beside orders while the run plays.
   await page.evaluate(() => {

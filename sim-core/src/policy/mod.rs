@@ -9,6 +9,7 @@
 pub mod bulkhead;
 pub mod circuit_breaker;
 pub mod codel;
+pub mod detector;
 pub mod fallback;
 pub mod flags;
 pub mod hedge;

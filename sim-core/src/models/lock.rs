@@ -87,6 +87,13 @@ pub enum LockTimer {
     Timeout { call: u64 },
 }
 
+/// The counters `<node>.<what>` for each of `names`, in order.
+fn counters<const N: usize>(ctx: &mut Context<'_, Rpc>, names: [&str; N]) -> [CounterId; N] {
+    let node = ctx.name().to_string();
+    let m = ctx.metrics();
+    names.map(|what| m.counter(&format!("{node}.{what}")))
+}
+
 /// The lock server.
 pub struct LockServer {
     lease: SimDuration,
@@ -160,15 +167,10 @@ const STALE_RELEASES: usize = 3;
 
 impl Node<Rpc> for LockServer {
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
-        let name = ctx.name().to_string();
-        let m = ctx.metrics();
-        let c = |m: &mut crate::metrics::Metrics, what: &str| m.counter(&format!("{name}.{what}"));
-        self.m = Some([
-            c(m, "grants"),
-            c(m, "releases"),
-            c(m, "expired"),
-            c(m, "stale_releases"),
-        ]);
+        self.m = Some(counters(
+            ctx,
+            ["grants", "releases", "expired", "stale_releases"],
+        ));
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc) {
@@ -392,17 +394,10 @@ impl LockWorker {
 
 impl Node<Rpc> for LockWorker {
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
-        let name = ctx.name().to_string();
-        let m = ctx.metrics();
-        let c = |m: &mut crate::metrics::Metrics, what: &str| m.counter(&format!("{name}.{what}"));
-        self.m = Some([
-            c(m, "acquired"),
-            c(m, "writes"),
-            c(m, "done"),
-            c(m, "fenced"),
-            c(m, "lapsed"),
-            c(m, "timeouts"),
-        ]);
+        self.m = Some(counters(
+            ctx,
+            ["acquired", "writes", "done", "fenced", "lapsed", "timeouts"],
+        ));
         self.acquire(ctx);
     }
 
@@ -487,16 +482,10 @@ impl Storage {
 
 impl Node<Rpc> for Storage {
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
-        let name = ctx.name().to_string();
-        let m = ctx.metrics();
-        let c = |m: &mut crate::metrics::Metrics, what: &str| m.counter(&format!("{name}.{what}"));
-        self.m = Some([
-            c(m, "reads"),
-            c(m, "writes"),
-            c(m, "fenced"),
-            c(m, "lost_updates"),
-            c(m, "erased"),
-        ]);
+        self.m = Some(counters(
+            ctx,
+            ["reads", "writes", "fenced", "lost_updates", "erased"],
+        ));
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc) {

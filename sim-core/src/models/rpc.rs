@@ -358,15 +358,14 @@ mod tests {
     /// fingerprint recorded by an earlier version still holds.
     #[test]
     fn message_hashes_are_pinned() {
-        let got: Vec<u64> = samples()
-            .iter()
-            .map(|m| {
-                let mut h = StableHasher::default();
-                m.hash(&mut h);
-                h.finish()
-            })
-            .collect();
+        let got: Vec<u64> = samples().iter().map(stable_hash).collect();
         assert_eq!(got, PINNED);
+    }
+
+    fn stable_hash(m: &Rpc) -> u64 {
+        let mut h = StableHasher::default();
+        m.hash(&mut h);
+        h.finish()
     }
 
     /// The messages added after the flat enum (the lock models') number
@@ -400,14 +399,7 @@ mod tests {
             Rpc::from(LockTimer::WorkDone { call: 1 }),
             Rpc::from(LockTimer::Timeout { call: 1 }),
         ]);
-        let mut hashes: Vec<u64> = all
-            .iter()
-            .map(|m| {
-                let mut h = StableHasher::default();
-                m.hash(&mut h);
-                h.finish()
-            })
-            .collect();
+        let mut hashes: Vec<u64> = all.iter().map(stable_hash).collect();
         hashes.sort_unstable();
         hashes.dedup();
         assert_eq!(hashes.len(), all.len());

@@ -147,17 +147,20 @@ impl LockServer {
         ctx.send(to, LockMsg::Granted { call, token, lease });
     }
 
-    /// The lock held as `token` is free again (released, or its lease ran
-    /// out): counted under `metric`.
-    fn free(&mut self, ctx: &mut Context<'_, Rpc>, token: u64, metric: usize) {
-        let m = self.m.expect("started");
-        if self.holder.is_some_and(|(_, t, _)| t == token) {
-            self.holder = None;
-            ctx.metrics().add(m[metric], 1);
-            self.grant_next(ctx);
-        } else if metric == RELEASES {
-            ctx.metrics().add(m[STALE_RELEASES], 1);
+    /// Frees the lock if `token` holds it (released, or its lease ran
+    /// out) and passes it on; whether it did.
+    fn free(&mut self, ctx: &mut Context<'_, Rpc>, token: u64) -> bool {
+        if self.holder.is_none_or(|(_, t, _)| t != token) {
+            return false;
         }
+        self.holder = None;
+        self.grant_next(ctx);
+        true
+    }
+
+    fn count(&self, ctx: &mut Context<'_, Rpc>, which: usize) {
+        let m = self.m.expect("started");
+        ctx.metrics().add(m[which], 1);
     }
 }
 
@@ -192,14 +195,22 @@ impl Node<Rpc> for LockServer {
                 }
                 self.grant_next(ctx);
             }
-            LockMsg::Release { token } => self.free(ctx, token, RELEASES),
+            LockMsg::Release { token } => {
+                let freed = self.free(ctx, token);
+                self.count(ctx, if freed { RELEASES } else { STALE_RELEASES });
+            }
             _ => {}
         }
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
         match payload {
-            Rpc::LockTimer(LockTimer::LeaseEnd { token }) => self.free(ctx, token, EXPIRED),
+            Rpc::LockTimer(LockTimer::LeaseEnd { token }) => {
+                let freed = self.free(ctx, token);
+                if freed {
+                    self.count(ctx, EXPIRED);
+                }
+            }
             Rpc::LockTimer(LockTimer::GraceEnd) => {
                 self.in_grace = false;
                 self.grant_next(ctx);

@@ -477,6 +477,8 @@ struct Core<M> {
     /// several iterations, and the estimate (a pass over every node) is
     /// taken once per count.
     memory_checked_at: u64,
+    /// Bytes held for the run outside the nodes (a front end's checkers).
+    outside_footprint: u64,
 }
 
 /// The message as it was dropped, for trace output.
@@ -748,6 +750,7 @@ impl<M: Message> Simulation<M> {
                 stop_request: None,
                 warmup: None,
                 memory_checked_at: 0,
+                outside_footprint: 0,
             },
         }
     }
@@ -956,14 +959,23 @@ impl<M: Message> Simulation<M> {
     }
 
     /// The run's memory estimate in bytes: pending events and timer slots
-    /// at [`EVENT_BYTES`] each, and every node's [`Node::footprint`].
+    /// at [`EVENT_BYTES`] each, every node's [`Node::footprint`], and what
+    /// is held outside the nodes (`set_outside_footprint`).
     pub fn memory_estimate(&self) -> u64 {
         let fixed = (self.core.queue.len() as u64 + self.core.timers.slots.len() as u64)
-            .saturating_mul(EVENT_BYTES);
+            .saturating_mul(EVENT_BYTES)
+            .saturating_add(self.core.outside_footprint);
         self.nodes
             .iter()
             .fold(fixed, |sum, n| sum.saturating_add(n.footprint()))
     }
+    /// Says how many bytes are held for the run outside the nodes (the
+    /// checkers that judge histories as the run goes), so the memory
+    /// budget counts them too.
+    pub fn set_outside_footprint(&mut self, bytes: u64) {
+        self.core.outside_footprint = bytes;
+    }
+
     pub fn events_processed(&self) -> u64 {
         self.core.events
     }

@@ -116,7 +116,7 @@ impl Player {
         let seed = seed.unwrap_or(spec.run.seed);
         let (built, observed) = Self::build_traced(&spec, seed)?;
         let end = SimTime::ZERO + spec.run.duration.0;
-        let samples = Samples::new(&built.sim, end);
+        let samples = Samples::new(end);
         let pauses = pauses(&spec, variant);
         Ok(Player {
             name: name.to_string(),
@@ -157,7 +157,7 @@ impl Player {
         self.rebuilds += 1;
         let spec = self.scenario.resolve(variant, &self.overrides)?;
         (self.built, self.observed) = Self::build_traced(&spec, seed)?;
-        self.samples = Samples::new(&self.built.sim, SimTime::ZERO + spec.run.duration.0);
+        self.samples = Samples::new(SimTime::ZERO + spec.run.duration.0);
         self.spec = spec;
         self.variant = variant.map(str::to_string);
         self.seed = seed;

@@ -3,13 +3,13 @@
 //! fixed points of simulated time (a few hundred per run), so a chart is
 //! the same however fast or in how many slices the run was played.
 //!
-//! Stale reads are judged as the run goes (`scenario::stale`): each
-//! sample feeds the trackers every read and write that returned since the
-//! last one. At the end the chart's total equals the run's `stale_reads`.
+//! Stale reads are judged as the run goes, by the run's own checkers
+//! (`Built::drain` feeds them whatever returned since the last sample).
+//! At the end the chart's total equals the run's `stale_reads`.
 
 use sim_core::CounterId;
+use sim_core::scenario::Built;
 use sim_core::scenario::Rpc;
-use sim_core::scenario::{Built, LiveStale};
 use sim_core::{SimDuration, SimTime, Simulation};
 use std::collections::BTreeMap;
 
@@ -36,7 +36,6 @@ pub struct Samples {
     known_metrics: usize,
     /// The counters charted over time.
     watched_counters: Vec<(CounterId, String)>,
-    live: LiveStale,
 }
 
 /// Counters worth a chart over time.
@@ -47,7 +46,7 @@ pub fn charted(name: &str) -> bool {
 }
 
 impl Samples {
-    pub fn new(sim: &Simulation<Rpc>, end: SimTime) -> Self {
+    pub fn new(end: SimTime) -> Self {
         let interval = SimDuration::from_nanos((end.as_nanos() / POINTS).max(1_000_000));
         Samples {
             interval,
@@ -57,7 +56,6 @@ impl Samples {
             stale: BTreeMap::new(),
             known_metrics: 0,
             watched_counters: Vec::new(),
-            live: LiveStale::new(sim),
         }
     }
 
@@ -95,15 +93,14 @@ impl Samples {
         }
     }
 
-    /// Feeds the tracker what returned since the last sample.
+    /// Reads each reader's and session's stale reads so far.
     fn judge(&mut self, built: &Built) {
         let n = self.times.len();
-        let stale = &mut self.stale;
-        self.live.update(built, |name, count| {
-            let values = stale.entry(name.to_string()).or_default();
+        for (name, count) in built.stale_so_far() {
+            let values = self.stale.entry(name.to_string()).or_default();
             values.resize(n - 1, 0.0);
             values.push(count as f64);
-        });
+        }
     }
 }
 

@@ -254,6 +254,15 @@ impl Tracker {
         }
     }
 
+    /// How many records it holds (acknowledged writes, and the clients'
+    /// versions), for a memory estimate.
+    pub fn entries(&self) -> u64 {
+        fn count<K>(m: &BTreeMap<K, Vec<(u64, u64)>>) -> usize {
+            m.values().map(Vec::len).sum()
+        }
+        (count(&self.acked) + count(&self.own) + count(&self.read)) as u64
+    }
+
     /// Stale reads so far, over all clients.
     pub fn stale_reads(&self) -> u64 {
         self.clients.values().map(|c| c.stale_reads).sum()

@@ -2,7 +2,9 @@
 //! opposed to metrics of how fast. The linearizability of a single
 //! register's history (`linearizability`), and stale reads with their age,
 //! read-your-writes and monotonic reads over a key-value history
-//! (`consistency`).
+//! (`consistency`). `segments` checks linearizability as a history is
+//! recorded, stretch by stretch between quiet points.
 
 pub mod consistency;
 pub mod linearizability;
+pub mod segments;

@@ -4,6 +4,7 @@
 use super::faults::FaultAction;
 use super::histories::KvHistories;
 use super::load::DEFAULT_ZONE;
+use super::sessions::SessionHistories;
 use super::spec::FaultSpec;
 use super::spec::instance_name;
 use super::spec::{CompareOp, ExpectSpec, ScenarioSpec};
@@ -13,13 +14,12 @@ use crate::engine::{
     DEFAULT_EVENT_BUDGET, Fault, NodeId, RunLimits, RunReport, Simulation, StopReason,
 };
 use crate::metrics::Metrics;
-use crate::models::replication::{Replica, Session, analyse};
 use crate::models::request::Control;
 use crate::models::router::Router;
 use crate::models::rpc::Rpc;
 use crate::network::{LinkSpec, NodeSet, Partition};
 use crate::time::{SimDuration, SimTime};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// A simulation built from a scenario, with what is needed to run it.
 pub struct Built {
@@ -30,6 +30,8 @@ pub struct Built {
     pub faults: Vec<FaultWindow>,
     /// The readers' and writers' histories, judged as the run goes.
     kv: KvHistories,
+    /// The replicated groups' sessions' histories, likewise.
+    groups: SessionHistories,
 }
 
 /// How many events a run goes between takings of the key-value models'
@@ -98,12 +100,16 @@ impl Built {
     /// slices calls it between them, so what the nodes hold stays small.
     pub fn drain(&mut self) {
         self.kv.drain(&mut self.sim);
+        self.groups.drain(&mut self.sim);
+        let held = self.kv.entries() + self.groups.entries();
+        self.sim
+            .set_outside_footprint(held.saturating_mul(crate::models::ENTRY_BYTES));
     }
 
-    /// Each reader's name and its stale reads so far (as of the last
-    /// `drain`).
+    /// Each reader's and session's name and its stale reads so far (as of
+    /// the last `drain`).
     pub fn stale_so_far(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
-        self.kv.stale_so_far()
+        self.kv.stale_so_far().chain(self.groups.stale_so_far())
     }
 
     /// Runs the checkers over what is left of the recorded histories and
@@ -144,65 +150,9 @@ impl Built {
             let c = m.counter(&format!("{name}.hottest_shard_p99_ns"));
             m.add(c, p99);
         }
-        self.finish_replication(&nodes);
         self.drain();
+        self.groups.finish(&mut self.sim);
         self.kv.record(self.sim.metrics_mut());
-    }
-}
-
-impl Built {
-    /// Per replicated group: lost updates, divergent keys and keys whose
-    /// history is not linearizable; per session, its stale reads (with
-    /// their ages) and session-guarantee violations.
-    fn finish_replication(&mut self, nodes: &[(NodeId, String)]) {
-        let groups: BTreeSet<String> = nodes
-            .iter()
-            .filter_map(|(id, _)| self.sim.node::<Replica>(*id))
-            .map(|r| r.group().to_string())
-            .collect();
-        for g in groups {
-            let replicas: Vec<&Replica> = nodes
-                .iter()
-                .filter_map(|(id, _)| self.sim.node::<Replica>(*id))
-                .filter(|r| r.group() == g)
-                .collect();
-            let (names, sessions): (Vec<&str>, Vec<&Session>) = nodes
-                .iter()
-                .filter_map(|(id, name)| {
-                    self.sim
-                        .node::<Session>(*id)
-                        .filter(|s| s.group() == g)
-                        .map(|s| (name.as_str(), s))
-                })
-                .unzip();
-            let from = self.sim.metrics().measured_from().as_nanos();
-            let report = analyse(&replicas, &sessions, LINEARIZABILITY_BUDGET, from);
-            let names: Vec<String> = names.into_iter().map(String::from).collect();
-            let m = self.sim.metrics_mut();
-            for (what, v) in [
-                ("lost_updates", report.lost_writes),
-                ("divergent_keys", report.divergent_keys),
-                ("nonlinearizable_keys", report.nonlinearizable_keys),
-                ("undecided_keys", report.undecided_keys),
-            ] {
-                let c = m.counter(&format!("{g}.{what}"));
-                m.add(c, v);
-            }
-            for (name, r) in names.iter().zip(report.sessions) {
-                for (what, v) in [
-                    ("stale_reads", r.stale_reads),
-                    ("read_your_writes_violations", r.read_your_writes_violations),
-                    ("monotonic_read_violations", r.monotonic_read_violations),
-                ] {
-                    let c = m.counter(&format!("{name}.{what}"));
-                    m.add(c, v);
-                }
-                let ages = m.histogram(&format!("{name}.stale_age_ns"));
-                for age in r.stale_ages {
-                    m.record(ages, age);
-                }
-            }
-        }
     }
 }
 
@@ -268,15 +218,15 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
                 .memory_budget
                 .map_or(crate::engine::DEFAULT_MEMORY_BUDGET, |b| b.0),
         );
-    let kv = KvHistories::new(
-        &sim,
-        SimTime::ZERO + spec.run.warmup.map_or(SimDuration::ZERO, |w| w.0),
-    );
+    let warmup = SimTime::ZERO + spec.run.warmup.map_or(SimDuration::ZERO, |w| w.0);
+    let kv = KvHistories::new(&sim, warmup);
+    let groups = SessionHistories::new(&sim, warmup, LINEARIZABILITY_BUDGET);
     Ok(Built {
         sim,
         limits,
         faults: super::timeline::fault_windows(spec),
         kv,
+        groups,
     })
 }
 

@@ -64,6 +64,11 @@ impl KvHistories {
         self.tracker.add(&batch);
     }
 
+    /// How many records the checker holds, for the memory budget.
+    pub fn entries(&self) -> u64 {
+        self.tracker.entries()
+    }
+
     /// Each reader's name and its stale reads so far.
     pub fn stale_so_far(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
         self.readers.iter().map(|(id, name)| {

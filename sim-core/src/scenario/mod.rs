@@ -11,7 +11,8 @@
 //! judges a run; `predict` and `challenge` are the learner's questions
 //! and goals; `charts` is the chart model both front ends draw;
 //! `timeline` the faults as windows of time and the recovery from them;
-//! `stale` stale reads judged as a run goes. The format's reference page
+//! `histories` and `sessions` the checkers fed as a run goes. The
+//! format's reference page
 //! is `reference`, the shipped stories `library` and their order in
 //! chapters `path`. Under those: units
 //! (`units`), "did you mean" (`suggest`), located diagnostics
@@ -34,9 +35,9 @@ mod load;
 mod path;
 mod predict;
 mod reference;
+mod sessions;
 mod share;
 pub mod spec;
-mod stale;
 mod suggest;
 mod timeline;
 mod units;
@@ -63,7 +64,6 @@ pub use share::{
     encode as share_fragment, share_link,
 };
 pub use spec::{NodeKind, ScenarioSpec, instance_name};
-pub use stale::LiveStale;
 pub use suggest::did_you_mean;
 pub use timeline::{FaultWindow, Recovery, fault_windows, recovery};
 pub use units::{UnitError, parse_probability, parse_rate, parse_size};

@@ -57,14 +57,14 @@
 //!
 //! The group's shared types live here; `messages` is what its members
 //! say, `replica` a replica, `session` a user of the group, `analysis`
-//! what the checkers find after a run.
+//! what the checkers find, as the run goes and after it.
 
 mod analysis;
 mod messages;
 mod replica;
 mod session;
 
-pub use analysis::{GroupReport, analyse, lost_writes};
+pub use analysis::{GroupChecker, GroupReport, analyse, lost_writes};
 pub use messages::RepMsg;
 pub use replica::{Replica, ReplicaTimer};
 pub use session::{ReadFrom, Session, SessionConfig, SessionOp, SessionTimeout};

@@ -1,5 +1,6 @@
 //! A user of a replicated group: reads and writes keys in an open loop
-//! and records its history for the checkers.
+//! and records its history for the checkers, who take what is finished
+//! as the run goes (`take_finished`).
 
 use super::super::ENTRY_BYTES;
 use super::super::rpc::Rpc;
@@ -115,9 +116,12 @@ pub struct Session {
     next_timer: Option<TimerId>,
     leader: Option<NodeId>,
     written: BTreeSet<u64>,
-    pending: BTreeMap<u64, usize>,
+    /// Operations in flight, by call (calls are numbered in time order).
+    pending: BTreeMap<u64, SessionOp>,
     next_call: u64,
-    history: Vec<SessionOp>,
+    /// Operations finished (answered, refused or timed out) and not yet
+    /// taken by the checkers.
+    finished: Vec<SessionOp>,
     m: Option<SessionMetrics>,
 }
 
@@ -130,14 +134,28 @@ impl Session {
             written: BTreeSet::new(),
             pending: BTreeMap::new(),
             next_call: 0,
-            history: Vec::new(),
+            finished: Vec::new(),
             m: None,
             cfg,
         }
     }
 
-    pub fn history(&self) -> &[SessionOp] {
-        &self.history
+    /// Every operation not yet taken: the finished ones, then those in
+    /// flight.
+    pub fn history(&self) -> Vec<SessionOp> {
+        let pending = self.pending.values();
+        self.finished.iter().chain(pending).copied().collect()
+    }
+
+    /// Takes the operations finished since the last call: the session
+    /// expects nothing more of them.
+    pub fn take_finished(&mut self) -> Vec<SessionOp> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// Each operation in flight, as (key, invoked at).
+    pub fn in_flight(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.pending.values().map(|op| (op.key, op.invoke))
     }
 
     /// The name of the group it uses.
@@ -174,13 +192,21 @@ impl Session {
             .pending
             .values()
             .next()
-            .map_or(0, |&i| now.saturating_sub(self.history[i].invoke));
+            .map_or(0, |op| now.saturating_sub(op.invoke));
         let series = self.m.as_ref().expect("started").waiting_series;
         ctx.metrics().record_series(series, at, age as f64);
     }
 
-    fn finish(&mut self, ctx: &mut Context<'_, Rpc>, call: u64, ok: bool) -> Option<usize> {
-        let i = self.pending.remove(&call)?;
+    /// Ends operation `call` (if it is still in flight): `done` fills in
+    /// what its answer said, and the operation is kept for the checkers.
+    fn finish(
+        &mut self,
+        ctx: &mut Context<'_, Rpc>,
+        call: u64,
+        ok: bool,
+        done: impl FnOnce(&mut SessionOp),
+    ) -> Option<SessionOp> {
+        let mut op = self.pending.remove(&call)?;
         self.record_waiting(ctx);
         let m = self.m.as_ref().expect("started");
         let (okc, failed, gok, latency) = (m.ok, m.failed, m.group_ok, m.latency);
@@ -188,17 +214,19 @@ impl Session {
         let at = ctx.now();
         let now = at.as_nanos();
         if ok {
-            let took = now.saturating_sub(self.history[i].invoke);
+            let took = now.saturating_sub(op.invoke);
             ctx.metrics().add(okc, 1);
             ctx.metrics().add(gok, 1);
             ctx.metrics().record(latency, took);
             ctx.metrics().record_series(ok_series, at, took as f64);
-            self.history[i].ret = Some(now);
+            op.ret = Some(now);
         } else {
             ctx.metrics().add(failed, 1);
             ctx.metrics().record_series(failed_series, at, 1.0);
         }
-        Some(i)
+        done(&mut op);
+        self.finished.push(op);
+        Some(op)
     }
 
     fn next(&mut self, ctx: &mut Context<'_, Rpc>) {
@@ -218,16 +246,18 @@ impl Session {
         let local = self.cfg.replicas[self.cfg.local];
         let id = ((ctx.id().index() as u64 + 1) << 40) | (call + 1);
         let invoke = ctx.now().as_nanos();
-        self.pending.insert(call, self.history.len());
-        self.history.push(SessionOp {
-            key,
-            write: !read,
-            id: if read { 0 } else { id },
-            stamp: 0,
-            invoke,
-            ret: None,
-            dropped: false,
-        });
+        self.pending.insert(
+            call,
+            SessionOp {
+                key,
+                write: !read,
+                id: if read { 0 } else { id },
+                stamp: 0,
+                invoke,
+                ret: None,
+                dropped: false,
+            },
+        );
         self.record_waiting(ctx);
         let (to, msg) = if read {
             let mine = self.cfg.read_your_writes && self.written.contains(&key);
@@ -267,7 +297,7 @@ impl Session {
 
 impl Node<Rpc> for Session {
     fn footprint(&self) -> u64 {
-        (self.written.len() + self.pending.len() + self.history.len()) as u64 * ENTRY_BYTES
+        (self.written.len() + self.pending.len() + self.finished.len()) as u64 * ENTRY_BYTES
     }
 
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
@@ -302,22 +332,25 @@ impl Node<Rpc> for Session {
         let Rpc::Replication(msg) = msg else { return };
         match msg {
             RepMsg::PutOk { call, id, stamp } => {
-                if let Some(i) = self.finish(ctx, call, true) {
-                    debug_assert_eq!(self.history[i].id, id);
-                    self.history[i].stamp = stamp;
-                    self.written.insert(self.history[i].key);
+                let done = self.finish(ctx, call, true, |op| {
+                    debug_assert_eq!(op.id, id);
+                    op.stamp = stamp;
+                });
+                if let Some(op) = done {
+                    self.written.insert(op.key);
                 }
             }
             RepMsg::GetOk { call, items } => {
-                if let Some(i) = self.finish(ctx, call, true) {
-                    if let Some(newest) = items.iter().max_by_key(|it| (it.stamp, it.id)) {
-                        self.history[i].id = newest.id;
-                        self.history[i].stamp = newest.stamp;
+                let newest = items.iter().max_by_key(|it| (it.stamp, it.id));
+                let done = self.finish(ctx, call, true, |op| {
+                    if let Some(newest) = newest {
+                        op.id = newest.id;
+                        op.stamp = newest.stamp;
                     }
-                    if items.len() > 1 {
-                        let c = self.m.as_ref().expect("started").conflicts;
-                        ctx.metrics().add(c, 1);
-                    }
+                });
+                if done.is_some() && items.len() > 1 {
+                    let c = self.m.as_ref().expect("started").conflicts;
+                    ctx.metrics().add(c, 1);
                 }
             }
             RepMsg::Refused {
@@ -325,10 +358,9 @@ impl Node<Rpc> for Session {
                 leader,
                 maybe_applied,
             } => {
-                if let Some(i) = self.finish(ctx, call, false) {
-                    let op = &mut self.history[i];
+                self.finish(ctx, call, false, |op| {
                     op.dropped = !(op.write && maybe_applied);
-                }
+                });
                 if leader.is_some() {
                     self.leader = leader;
                 }
@@ -352,14 +384,11 @@ impl Node<Rpc> for Session {
                 self.schedule_next(ctx);
             }
             Rpc::SessionTimeout(SessionTimeout { call }) => {
-                if let Some(i) = self.finish(ctx, call, false) {
-                    // A write may have been applied; a read left no trace.
-                    let op = &mut self.history[i];
-                    op.dropped = !op.write;
-                    if self.cfg.leader_mode {
-                        // Whoever we thought led may be gone: ask around.
-                        self.leader = None;
-                    }
+                // A write may have been applied; a read left no trace.
+                let done = self.finish(ctx, call, false, |op| op.dropped = !op.write);
+                if done.is_some() && self.cfg.leader_mode {
+                    // Whoever we thought led may be gone: ask around.
+                    self.leader = None;
                 }
             }
             _ => {}

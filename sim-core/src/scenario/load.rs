@@ -400,8 +400,10 @@ fn from_toml(file: &str, source: &str, e: &toml::de::Error) -> Diagnostic {
             let expected = expected.strip_prefix("expected ").unwrap_or(expected);
             let mut candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
             let mut expected = expected.to_string();
-            // A node's field: its kind's fields, not every kind's.
+            // A node's field: its kind's fields, not every kind's (a key
+            // inside an inline table keeps that table's own fields).
             if prefix == "unknown field `"
+                && !in_inline_table(source, span.start)
                 && let Some(kind) = node_kind_at(source, span.start)
             {
                 candidates = super::kinds::COMMON
@@ -418,6 +420,26 @@ fn from_toml(file: &str, source: &str, e: &toml::de::Error) -> Diagnostic {
         }
     }
     d
+}
+
+/// Whether a byte offset sits inside an inline table (`{ ... }`) on its
+/// line: TOML keeps an inline table on one line.
+fn in_inline_table(source: &str, offset: usize) -> bool {
+    let offset = offset.min(source.len());
+    let start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let (mut depth, mut quote) = (0i32, None::<char>);
+    for c in source[start..offset].chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '{') => depth += 1,
+            (None, '}') => depth -= 1,
+            (None, '#') => break,
+            _ => {}
+        }
+    }
+    depth > 0
 }
 
 /// The kind of the `[[node]]` table a byte offset sits in (directly, not

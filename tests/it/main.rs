@@ -6,10 +6,12 @@
 //! - `properties`: random topologies never break conservation or time order.
 //! - `request_path`: client, service and ledger with their policies.
 //! - `locks`: the lock service, its workers, leases and fencing.
+//! - `detection`: heartbeats and the monitor's failure detectors.
 //! - `tidy`: checks on the code and its docs themselves.
 //! - `golden`: every story × variant's fingerprint, pinned in a file.
 
 mod data;
+mod detection;
 mod determinism;
 mod engine;
 mod fuzz_scenarios;

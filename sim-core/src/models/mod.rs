@@ -12,8 +12,9 @@
 //! to protect. The data models: a versioned store and quorum client, caches,
 //! a shard router, and replication (leader/follower or quorums) with the
 //! sessions that use it. Coordination: a lock service with leases and
-//! fencing tokens, its workers and the storage they guard. Each model owns its messages and timers; `rpc`
-//! gathers them into the one type a scenario's simulation carries.
+//! fencing tokens, its workers and the storage they guard; heartbeat
+//! senders and the monitor that judges them (`monitor`). Each model owns
+//! its messages and timers; `rpc` gathers them into the one type a scenario's simulation carries.
 
 pub mod cache;
 pub mod caller;
@@ -22,6 +23,7 @@ pub mod hold;
 pub mod kv;
 pub mod ledger;
 pub mod lock;
+pub mod monitor;
 pub mod queueing;
 pub mod replication;
 pub mod request;

@@ -1,7 +1,7 @@
 //! Every message and timer of the built-in models, as the one type a
 //! scenario's simulation carries. Each model owns its part (`request`,
 //! `kv`, `replication`, and the timers of `client`, `caller`, `service`,
-//! `replica`, `session`, `ledger` and `lock`); `Rpc` only gathers them, converts
+//! `replica`, `session`, `ledger`, `lock` and `monitor`); `Rpc` only gathers them, converts
 //! from each, and hashes and prints them as they were when all messages
 //! were one flat enum, so that fingerprints and traces recorded by earlier
 //! versions still hold.
@@ -11,6 +11,7 @@ use super::client::ClientTimer;
 use super::kv::{KvMsg, KvTimer};
 use super::ledger::Charge;
 use super::lock::{LockMsg, LockTimer};
+use super::monitor::WatchMsg;
 use super::replication::{RepMsg, ReplicaTimer, SessionTimeout};
 use super::request::{Control, Request};
 use super::service::WorkDone;
@@ -31,6 +32,7 @@ pub enum Rpc {
     Charge(Charge),
     Lock(LockMsg),
     LockTimer(LockTimer),
+    Watch(WatchMsg),
 }
 
 macro_rules! from_part {
@@ -56,6 +58,7 @@ from_part!(
     Charge => Charge,
     LockMsg => Lock,
     LockTimer => LockTimer,
+    WatchMsg => Watch,
 );
 
 impl From<Control> for Rpc {
@@ -79,6 +82,7 @@ mod wire {
     pub const CHARGE: isize = 37;
     pub const LOCK: isize = 38;
     pub const LOCK_TIMER: isize = 46;
+    pub const WATCH: isize = 51;
 }
 
 impl Hash for Rpc {
@@ -93,6 +97,7 @@ impl Hash for Rpc {
             Rpc::Replica(m) => renumbered(m, wire::REPLICA, h),
             Rpc::Lock(m) => renumbered(m, wire::LOCK, h),
             Rpc::LockTimer(m) => renumbered(m, wire::LOCK_TIMER, h),
+            Rpc::Watch(m) => renumbered(m, wire::WATCH, h),
             // The single messages are structs: no variant number of their
             // own, so theirs is written here.
             Rpc::WorkDone(m) => numbered(m, wire::WORK_DONE, h),
@@ -197,6 +202,7 @@ impl fmt::Debug for Rpc {
             Rpc::Charge(m) => m.fmt(f),
             Rpc::Lock(m) => m.fmt(f),
             Rpc::LockTimer(m) => m.fmt(f),
+            Rpc::Watch(m) => m.fmt(f),
         }
     }
 }
@@ -368,11 +374,13 @@ mod tests {
         h.finish()
     }
 
-    /// The messages added after the flat enum (the lock models') number
+    /// The messages added after the flat enum (the lock and monitor
+    /// models') number
     /// on from its last: no hash of theirs meets another message's.
     #[test]
     fn later_messages_hash_apart() {
         use crate::models::lock::{LockMsg, LockTimer};
+        use crate::models::monitor::WatchMsg;
         use crate::time::SimDuration;
         let mut all = samples();
         all.extend([
@@ -398,6 +406,12 @@ mod tests {
             Rpc::from(LockTimer::Next),
             Rpc::from(LockTimer::WorkDone { call: 1 }),
             Rpc::from(LockTimer::Timeout { call: 1 }),
+            Rpc::from(WatchMsg::Heartbeat {
+                incarnation: 1,
+                crashed_at: Some(2),
+            }),
+            Rpc::from(WatchMsg::Beat),
+            Rpc::from(WatchMsg::Look { sender: 1 }),
         ]);
         let mut hashes: Vec<u64> = all.iter().map(stable_hash).collect();
         hashes.sort_unstable();

@@ -7,6 +7,7 @@
 use super::caller::CallerTimer;
 use super::kv::KvMsg;
 use super::lock::LockMsg;
+use super::monitor::WatchMsg;
 use super::replication::RepMsg;
 use super::request::{PROBE_ORDER, Request};
 use super::rpc::Rpc;
@@ -49,7 +50,8 @@ impl Rpc {
             | Rpc::Replica(_)
             | Rpc::SessionTimeout(_)
             | Rpc::Charge(_)
-            | Rpc::LockTimer(_) => None,
+            | Rpc::LockTimer(_)
+            | Rpc::Watch(_) => None,
         }
     }
 
@@ -61,6 +63,9 @@ impl Rpc {
             Rpc::Kv(m) => Some(m.describe()),
             Rpc::Replication(m) => m.describe(),
             Rpc::Lock(m) => Some(m.describe()),
+            Rpc::Watch(WatchMsg::Heartbeat { incarnation, .. }) => {
+                Some(format!("heartbeat (start {incarnation})"))
+            }
             Rpc::Client(_)
             | Rpc::Caller(_)
             | Rpc::WorkDone(_)
@@ -68,7 +73,8 @@ impl Rpc {
             | Rpc::Replica(_)
             | Rpc::SessionTimeout(_)
             | Rpc::Charge(_)
-            | Rpc::LockTimer(_) => None,
+            | Rpc::LockTimer(_)
+            | Rpc::Watch(_) => None,
         };
         words.unwrap_or_else(|| format!("{self:?}"))
     }

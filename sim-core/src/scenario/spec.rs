@@ -104,6 +104,10 @@ pub enum NodeKind {
     LockClient,
     /// Storage for lock holders' data, that can refuse old tokens.
     Storage,
+    /// A process that only sends heartbeats.
+    Heartbeat,
+    /// A failure detector judging heartbeat senders.
+    Monitor,
 }
 
 /// One node; which fields apply depends on `kind`.
@@ -201,6 +205,19 @@ pub struct NodeSpec {
     pub work: Option<DistSpec>,
     pub check_lease: Option<bool>,
     pub fencing: Option<bool>,
+    // Failure detection.
+    pub detector: Option<Spanned<DetectorSpec>>,
+}
+
+/// A monitor's failure detector: `{ timeout = "1s" }`, or
+/// `{ phi = 8, window = 100, min_std = "10ms" }`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorSpec {
+    pub timeout: Option<Duration>,
+    pub phi: Option<f64>,
+    pub window: Option<u32>,
+    pub min_std: Option<Duration>,
 }
 
 /// A quorum client's read and write quorums: `{ r = 2, w = 2 }`.

@@ -20,11 +20,13 @@
 mod cache;
 mod caller;
 mod client;
+mod heartbeat;
 mod kv;
 mod ledger;
 mod lock;
 mod lock_client;
 pub mod metrics;
+mod monitor;
 mod quorum_client;
 mod reader;
 mod replica;
@@ -263,6 +265,8 @@ pub const KINDS: &[&Kind] = &[
     &lock::KIND,
     &lock_client::KIND,
     &storage::KIND,
+    &heartbeat::KIND,
+    &monitor::KIND,
 ];
 
 /// The declaration of `kind`.

@@ -35,6 +35,17 @@ pub struct Operation {
     pub ret: Option<u64>,
 }
 
+impl Operation {
+    /// An operation that returned.
+    pub fn returned(op: RegisterOp, invoke: u64, ret: u64) -> Self {
+        Operation {
+            op,
+            invoke,
+            ret: Some(ret),
+        }
+    }
+}
+
 /// The verdict, with the search's effort.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verdict {
@@ -305,14 +316,10 @@ pub fn random_register_history(seed: u64, clients: usize, ops: usize) -> Vec<Ope
 mod tests {
     use super::*;
 
-    fn op(op: RegisterOp, invoke: u64, ret: u64) -> Operation {
-        Operation {
-            op,
-            invoke,
-            ret: Some(ret),
-        }
-    }
     use RegisterOp::{Read, Write};
+    fn op(o: RegisterOp, invoke: u64, ret: u64) -> Operation {
+        Operation::returned(o, invoke, ret)
+    }
 
     #[test]
     fn sequential_histories() {

@@ -244,12 +244,8 @@ mod tests {
     use crate::rng::SimRng;
     use RegisterOp::{Read, Write};
 
-    fn op(op: RegisterOp, invoke: u64, ret: u64) -> Operation {
-        Operation {
-            op,
-            invoke,
-            ret: Some(ret),
-        }
+    fn op(o: RegisterOp, invoke: u64, ret: u64) -> Operation {
+        Operation::returned(o, invoke, ret)
     }
 
     /// When the client is done with an operation: at its return, or (a

@@ -167,7 +167,7 @@ fn record(
 #[cfg(test)]
 mod tests {
     use crate::checker::consistency::{KvOp, check};
-    use crate::checker::linearizability::{Operation, RegisterOp, check_keys};
+    use crate::checker::linearizability::{Operation, check_keys};
     use crate::engine::{RunLimits, Simulation};
     use crate::models::replication::Session;
     use crate::models::rpc::Rpc;
@@ -200,17 +200,8 @@ mod tests {
                 } else if op.ret.is_none() {
                     continue;
                 }
-                let register = if op.write {
-                    RegisterOp::Write(op.id)
-                } else {
-                    RegisterOp::Read(op.id)
-                };
                 let ops = per_key.entry((s.group().to_string(), op.key)).or_default();
-                ops.push(Operation {
-                    op: register,
-                    invoke: op.invoke,
-                    ret: op.ret,
-                });
+                ops.push(op.as_register_op());
             }
         }
         for (key, ops) in &per_key {

@@ -11,7 +11,6 @@
 
 use super::{Replica, Session, SessionOp};
 use crate::checker::consistency::{ClientFindings, Tracker};
-use crate::checker::linearizability::{Operation, RegisterOp};
 use crate::checker::segments::{RegisterStream, StreamVerdict};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -100,19 +99,10 @@ impl GroupChecker {
             if op.dropped {
                 continue;
             }
-            let register = Operation {
-                op: if op.write {
-                    RegisterOp::Write(op.id)
-                } else {
-                    RegisterOp::Read(op.id)
-                },
-                invoke: op.invoke,
-                ret: op.ret,
-            };
             self.keys
                 .entry(op.key)
                 .or_insert_with(|| RegisterStream::new(0))
-                .push(register);
+                .push(op.as_register_op());
         }
     }
 

@@ -6,6 +6,7 @@ use super::super::ENTRY_BYTES;
 use super::super::rpc::Rpc;
 use super::RepMsg;
 use crate::checker::consistency::{KvOp, KvOpKind};
+use crate::checker::linearizability::{Operation, RegisterOp};
 use crate::data::keys::KeyDist;
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
@@ -69,6 +70,20 @@ pub struct SessionOp {
 }
 
 impl SessionOp {
+    /// The operation as the linearizability checker reads it: a register
+    /// whose values are write ids.
+    pub fn as_register_op(&self) -> Operation {
+        Operation {
+            op: if self.write {
+                RegisterOp::Write(self.id)
+            } else {
+                RegisterOp::Read(self.id)
+            },
+            invoke: self.invoke,
+            ret: self.ret,
+        }
+    }
+
     /// The operation as the consistency checker reads it: by `client`,
     /// with the replicas' stamp as its version.
     pub fn as_kv_op(&self, client: u32) -> KvOp {

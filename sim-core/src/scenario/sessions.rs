@@ -111,11 +111,12 @@ impl SessionHistories {
     /// `lost_updates`, `divergent_keys`, `nonlinearizable_keys` and
     /// `undecided_keys`; per session `stale_reads`,
     /// `read_your_writes_violations`, `monotonic_read_violations` and the
-    /// histogram `stale_age_ns`.
+    /// histogram `stale_age_ns`. Call it once, at the end; the stale reads
+    /// so far still read the final counts after it.
     pub fn finish(&mut self, sim: &mut Simulation<Rpc>) {
-        self.drain(sim);
-        for g in std::mem::take(&mut self.groups) {
-            let mut checker = g.checker;
+        for g in &mut self.groups {
+            // What the sessions still hold: finished operations not yet
+            // taken, and those in flight.
             let rest: Vec<(usize, SessionOp)> = g
                 .sessions
                 .iter()
@@ -123,13 +124,13 @@ impl SessionHistories {
                 .filter_map(|(c, (id, _))| sim.node::<Session>(*id).map(|s| (c, s)))
                 .flat_map(|(c, s)| s.history().into_iter().map(move |op| (c, op)))
                 .collect();
-            checker.add(&rest);
+            g.checker.add(&rest);
             let replicas: Vec<&Replica> = sim
                 .nodes()
                 .filter_map(|(id, _)| sim.node::<Replica>(id))
                 .filter(|r| r.group() == g.name)
                 .collect();
-            let report = checker.report(&replicas);
+            let report = g.checker.report(&replicas);
             record(sim.metrics_mut(), &g.name, &g.sessions, report);
         }
     }
@@ -274,6 +275,16 @@ mod tests {
                 }
                 sliced.sim.run(sliced.limits);
                 sliced.finish();
+                // After the end the counts still read, and are the totals.
+                let after: BTreeMap<String, u64> = sliced
+                    .stale_so_far()
+                    .map(|(name, n)| (name.to_string(), n))
+                    .collect();
+                assert_eq!(
+                    after.keys().collect::<Vec<_>>(),
+                    live.keys().collect::<Vec<_>>()
+                );
+                live = after;
                 let (a, b) = (findings(&whole), findings(&sliced));
                 assert_eq!(a, b, "{story} {variant:?}");
                 for (name, n) in &by_hand {

@@ -142,9 +142,10 @@ impl GroupChecker {
     /// still in flight too: a write may have taken effect) and the run is
     /// over: the rest of each key's history is judged, and the replicas'
     /// final state is compared.
-    pub fn report(self, replicas: &[&Replica]) -> GroupReport {
+    /// The staleness counts stay readable (`stale_reads`); call it once.
+    pub fn report(&mut self, replicas: &[&Replica]) -> GroupReport {
         let mut report = GroupReport::default();
-        for stream in self.keys.into_values() {
+        for stream in std::mem::take(&mut self.keys).into_values() {
             match stream.finish(self.budget) {
                 StreamVerdict::Linearizable => {}
                 StreamVerdict::NotLinearizable => report.nonlinearizable_keys += 1,

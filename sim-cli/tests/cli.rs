@@ -974,3 +974,66 @@ fn share_prints_a_link_that_carries_the_file_variant_and_seed() {
     assert!(err.contains("links over 32000 are cut"), "{err}");
     assert!(err.contains("send the file itself"), "{err}");
 }
+
+/// A Raft group whose members forget their vote in a crash, crashed every
+/// 45 ms amid elections: `explore` finds a seed with two leaders in one
+/// term, and its replay shows it.
+#[test]
+fn explore_finds_two_leaders_in_a_term_when_a_crash_forgets_the_vote() {
+    let mut text = String::from(
+        r#"title = "forgotten vote"
+summary = "A vote kept only in memory."
+[run]
+duration = "3s"
+[network]
+latency = { dist = "exponential", mean = "10ms" }
+[[node]]
+name = "kv"
+kind = "raft"
+replicas = 3
+election_timeout = "30ms"
+election_jitter = "30%"
+heartbeat = "10ms"
+fsync = false
+[[expect]]
+metric = "kv.two_leader_terms"
+op = "=="
+value = 0
+because = "one leader per term"
+"#,
+    );
+    for i in 0..60 {
+        let (at, m) = (20 + i * 45, i % 3);
+        text.push_str(&format!(
+            "[[fault]]\nat = \"{at}ms\"\ncrash = \"kv-{m}\"\n[[fault]]\nat = \"{}ms\"\nrestart = \"kv-{m}\"\n",
+            at + 3
+        ));
+    }
+    let path = write_temp("forgotten-vote.toml", &text);
+    let file = path.to_str().unwrap();
+    let (ok, out, _) = faultline(&["explore", file, "--seeds", "40"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("kv.two_leader_terms == 0 does not hold"),
+        "{out}"
+    );
+    let replay = out
+        .lines()
+        .find_map(|l| l.strip_prefix("replay:  faultline "))
+        .unwrap();
+    let args: Vec<String> = replay
+        .split(' ')
+        .map(|a| a.trim_matches('\'').to_string())
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, out, _) = faultline(&args);
+    assert!(!ok, "{out}");
+    assert!(out.contains("terms with two leaders: "), "{out}");
+    // With the vote on disk, no seed of the 40 breaks it.
+    let kept = write_temp(
+        "vote-on-disk.toml",
+        &text.replace("fsync = false", "fsync = true"),
+    );
+    let (ok, out, _) = faultline(&["check", kept.to_str().unwrap(), "--seeds", "40"]);
+    assert!(ok, "{out}");
+}

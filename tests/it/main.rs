@@ -7,9 +7,11 @@
 //! - `request_path`: client, service and ledger with their policies.
 //! - `locks`: the lock service, its workers, leases and fencing.
 //! - `detection`: heartbeats and the monitor's failure detectors.
+//! - `consensus`: the Raft group, its elections against theory, its checkers.
 //! - `tidy`: checks on the code and its docs themselves.
 //! - `golden`: every story × variant's fingerprint, pinned in a file.
 
+mod consensus;
 mod data;
 mod detection;
 mod determinism;

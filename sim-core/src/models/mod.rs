@@ -13,7 +13,8 @@
 //! a shard router, and replication (leader/follower or quorums) with the
 //! sessions that use it. Coordination: a lock service with leases and
 //! fencing tokens, its workers and the storage they guard; heartbeat
-//! senders and the monitor that judges them (`monitor`). Each model owns
+//! senders and the monitor that judges them (`monitor`); consensus, a Raft
+//! group as a replicated store (`raft`). Each model owns
 //! its messages and timers; `rpc` gathers them into the one type a scenario's simulation carries.
 
 pub mod cache;
@@ -25,6 +26,7 @@ pub mod ledger;
 pub mod lock;
 pub mod monitor;
 pub mod queueing;
+pub mod raft;
 pub mod replication;
 pub mod request;
 pub mod router;

@@ -1,7 +1,7 @@
 //! Every message and timer of the built-in models, as the one type a
 //! scenario's simulation carries. Each model owns its part (`request`,
 //! `kv`, `replication`, and the timers of `client`, `caller`, `service`,
-//! `replica`, `session`, `ledger`, `lock` and `monitor`); `Rpc` only gathers them, converts
+//! `replica`, `session`, `ledger`, `lock`, `monitor` and `raft`); `Rpc` only gathers them, converts
 //! from each, and hashes and prints them as they were when all messages
 //! were one flat enum, so that fingerprints and traces recorded by earlier
 //! versions still hold.
@@ -12,6 +12,7 @@ use super::kv::{KvMsg, KvTimer};
 use super::ledger::Charge;
 use super::lock::{LockMsg, LockTimer};
 use super::monitor::WatchMsg;
+use super::raft::RaftMsg;
 use super::replication::{RepMsg, ReplicaTimer, SessionTimeout};
 use super::request::{Control, Request};
 use super::service::WorkDone;
@@ -33,6 +34,7 @@ pub enum Rpc {
     Lock(LockMsg),
     LockTimer(LockTimer),
     Watch(WatchMsg),
+    Raft(RaftMsg),
 }
 
 macro_rules! from_part {
@@ -59,6 +61,7 @@ from_part!(
     LockMsg => Lock,
     LockTimer => LockTimer,
     WatchMsg => Watch,
+    RaftMsg => Raft,
 );
 
 impl From<Control> for Rpc {
@@ -83,6 +86,7 @@ mod wire {
     pub const LOCK: isize = 38;
     pub const LOCK_TIMER: isize = 46;
     pub const WATCH: isize = 51;
+    pub const RAFT: isize = 54;
 }
 
 impl Hash for Rpc {
@@ -98,6 +102,7 @@ impl Hash for Rpc {
             Rpc::Lock(m) => renumbered(m, wire::LOCK, h),
             Rpc::LockTimer(m) => renumbered(m, wire::LOCK_TIMER, h),
             Rpc::Watch(m) => renumbered(m, wire::WATCH, h),
+            Rpc::Raft(m) => renumbered(m, wire::RAFT, h),
             // The single messages are structs: no variant number of their
             // own, so theirs is written here.
             Rpc::WorkDone(m) => numbered(m, wire::WORK_DONE, h),
@@ -203,6 +208,7 @@ impl fmt::Debug for Rpc {
             Rpc::Lock(m) => m.fmt(f),
             Rpc::LockTimer(m) => m.fmt(f),
             Rpc::Watch(m) => m.fmt(f),
+            Rpc::Raft(m) => m.fmt(f),
         }
     }
 }
@@ -374,13 +380,14 @@ mod tests {
         h.finish()
     }
 
-    /// The messages added after the flat enum (the lock and monitor
-    /// models') number
+    /// The messages added after the flat enum (the lock, monitor and
+    /// Raft models') number
     /// on from its last: no hash of theirs meets another message's.
     #[test]
     fn later_messages_hash_apart() {
         use crate::models::lock::{LockMsg, LockTimer};
         use crate::models::monitor::WatchMsg;
+        use crate::models::raft::RaftMsg;
         use crate::time::SimDuration;
         let mut all = samples();
         all.extend([
@@ -412,6 +419,31 @@ mod tests {
             }),
             Rpc::from(WatchMsg::Beat),
             Rpc::from(WatchMsg::Look { sender: 1 }),
+            Rpc::from(RaftMsg::Vote {
+                term: 1,
+                last_index: 2,
+                last_term: 1,
+            }),
+            Rpc::from(RaftMsg::Voted {
+                term: 1,
+                granted: true,
+            }),
+            Rpc::from(RaftMsg::Append {
+                term: 1,
+                prev_index: 2,
+                prev_term: 1,
+                entries: Vec::new(),
+                commit: 2,
+                round: 3,
+            }),
+            Rpc::from(RaftMsg::Appended {
+                term: 1,
+                ok: true,
+                index: 2,
+                round: 3,
+            }),
+            Rpc::from(RaftMsg::ElectionTimeout { epoch: 1 }),
+            Rpc::from(RaftMsg::HeartbeatDue),
         ]);
         let mut hashes: Vec<u64> = all.iter().map(stable_hash).collect();
         hashes.sort_unstable();

@@ -8,6 +8,7 @@ use super::caller::CallerTimer;
 use super::kv::KvMsg;
 use super::lock::LockMsg;
 use super::monitor::WatchMsg;
+use super::raft::RaftMsg;
 use super::replication::RepMsg;
 use super::request::{PROBE_ORDER, Request};
 use super::rpc::Rpc;
@@ -51,7 +52,8 @@ impl Rpc {
             | Rpc::SessionTimeout(_)
             | Rpc::Charge(_)
             | Rpc::LockTimer(_)
-            | Rpc::Watch(_) => None,
+            | Rpc::Watch(_)
+            | Rpc::Raft(_) => None,
         }
     }
 
@@ -66,6 +68,7 @@ impl Rpc {
             Rpc::Watch(WatchMsg::Heartbeat { incarnation, .. }) => {
                 Some(format!("heartbeat (start {incarnation})"))
             }
+            Rpc::Raft(m) => m.describe(),
             Rpc::Client(_)
             | Rpc::Caller(_)
             | Rpc::WorkDone(_)
@@ -126,6 +129,30 @@ impl Rpc {
         match self {
             Rpc::Request(Request::Call { key, .. }) => *key,
             _ => None,
+        }
+    }
+}
+
+impl RaftMsg {
+    fn describe(&self) -> Option<String> {
+        match self {
+            RaftMsg::Vote { term, .. } => Some(format!("vote for me in term {term}")),
+            RaftMsg::Voted {
+                term,
+                granted: true,
+            } => Some(format!("my vote, term {term}")),
+            RaftMsg::Voted { term, .. } => Some(format!("no vote, term {term}")),
+            RaftMsg::Append { term, entries, .. } if entries.is_empty() => {
+                Some(format!("heartbeat, term {term}"))
+            }
+            RaftMsg::Append { term, entries, .. } => {
+                Some(format!("append {} entries, term {term}", entries.len()))
+            }
+            RaftMsg::Appended {
+                ok: true, index, ..
+            } => Some(format!("have up to {index}")),
+            RaftMsg::Appended { .. } => Some("log does not match".into()),
+            RaftMsg::ElectionTimeout { .. } | RaftMsg::HeartbeatDue => None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! From a checked scenario spec to a ready-to-run simulation, and from its
 //! metrics to expectation verdicts.
 
+use super::consensus::RaftHistories;
 use super::faults::FaultAction;
 use super::histories::KvHistories;
 use super::load::DEFAULT_ZONE;
@@ -32,6 +33,8 @@ pub struct Built {
     kv: KvHistories,
     /// The replicated groups' sessions' histories, likewise.
     groups: SessionHistories,
+    /// The Raft groups' members' events, likewise.
+    raft: RaftHistories,
 }
 
 /// How many events a run goes between takings of the key-value models'
@@ -101,7 +104,8 @@ impl Built {
     pub fn drain(&mut self) {
         self.kv.drain(&mut self.sim);
         self.groups.drain(&mut self.sim);
-        let held = self.kv.entries() + self.groups.entries();
+        self.raft.drain(&mut self.sim);
+        let held = self.kv.entries() + self.groups.entries() + self.raft.entries();
         self.sim
             .set_outside_footprint(held.saturating_mul(crate::models::ENTRY_BYTES));
     }
@@ -152,6 +156,7 @@ impl Built {
         }
         self.drain();
         self.groups.finish(&mut self.sim);
+        self.raft.finish(&mut self.sim);
         self.kv.record(self.sim.metrics_mut());
     }
 }
@@ -221,12 +226,14 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
     let warmup = SimTime::ZERO + spec.run.warmup.map_or(SimDuration::ZERO, |w| w.0);
     let kv = KvHistories::new(&sim, warmup);
     let groups = SessionHistories::new(&sim, warmup, LINEARIZABILITY_BUDGET);
+    let raft = RaftHistories::new(&sim);
     Ok(Built {
         sim,
         limits,
         faults: super::timeline::fault_windows(spec),
         kv,
         groups,
+        raft,
     })
 }
 

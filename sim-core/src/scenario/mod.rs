@@ -11,7 +11,7 @@
 //! judges a run; `predict` and `challenge` are the learner's questions
 //! and goals; `charts` is the chart model both front ends draw;
 //! `timeline` the faults as windows of time and the recovery from them;
-//! `histories` and `sessions` the checkers fed as a run goes. The
+//! `histories`, `sessions` and `consensus` the checkers fed as a run goes. The
 //! format's reference page
 //! is `reference`, the shipped stories `library` and their order in
 //! chapters `path`. Under those: units
@@ -23,6 +23,7 @@ mod build;
 mod challenge;
 mod charts;
 mod checks;
+mod consensus;
 mod diagnostic;
 mod faults;
 mod graph;

@@ -5,19 +5,24 @@
 //! at its quiet points. Neither the sessions nor the checker keep an
 //! operation once it is judged; the findings equal those of checking the
 //! whole history at the end, however often the histories are taken.
+//! A group is a replicated store (`replica`) or a Raft group (`raft`);
+//! their sessions are the same.
 
 use crate::engine::Simulation;
 use crate::ids::NodeId;
 use crate::metrics::Metrics;
+use crate::models::raft::RaftNode;
 use crate::models::replication::{GroupChecker, Replica, Session, SessionOp};
 use crate::models::rpc::Rpc;
 use crate::time::SimTime;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One replicated group's sessions (by id and name) and its checker.
 #[derive(Clone, Debug)]
 struct Group {
     name: String,
+    /// A Raft group: what survives is what its members' logs hold.
+    raft: bool,
     sessions: Vec<(NodeId, String)>,
     checker: GroupChecker,
 }
@@ -35,9 +40,14 @@ impl SessionHistories {
     pub fn new(sim: &Simulation<Rpc>, warmup: SimTime, budget: u64) -> Self {
         // Every group with replicas, by name, and its sessions.
         let mut groups: BTreeMap<String, Vec<(NodeId, String)>> = BTreeMap::new();
+        let mut raft: BTreeSet<String> = BTreeSet::new();
         for (id, _) in sim.nodes() {
             if let Some(r) = sim.node::<Replica>(id) {
                 groups.entry(r.group().to_string()).or_default();
+            }
+            if let Some(r) = sim.node::<RaftNode>(id) {
+                groups.entry(r.group().to_string()).or_default();
+                raft.insert(r.group().to_string());
             }
         }
         for (id, name) in sim.nodes() {
@@ -50,6 +60,7 @@ impl SessionHistories {
             .into_iter()
             .map(|(name, sessions)| Group {
                 checker: GroupChecker::new(sessions.len(), budget, warmup.as_nanos()),
+                raft: raft.contains(&name),
                 name,
                 sessions,
             })
@@ -125,29 +136,39 @@ impl SessionHistories {
                 .flat_map(|(c, s)| s.history().into_iter().map(move |op| (c, op)))
                 .collect();
             g.checker.add(&rest);
-            let replicas: Vec<&Replica> = sim
-                .nodes()
-                .filter_map(|(id, _)| sim.node::<Replica>(id))
-                .filter(|r| r.group() == g.name)
-                .collect();
-            let report = g.checker.report(&replicas);
-            record(sim.metrics_mut(), &g.name, &g.sessions, report);
+            let report = if g.raft {
+                let held: BTreeSet<u64> = sim
+                    .nodes()
+                    .filter_map(|(id, _)| sim.node::<RaftNode>(id))
+                    .filter(|r| r.group() == g.name)
+                    .flat_map(|r| r.log().iter().map(|e| e.id))
+                    .collect();
+                g.checker.report_held(&held)
+            } else {
+                let replicas: Vec<&Replica> = sim
+                    .nodes()
+                    .filter_map(|(id, _)| sim.node::<Replica>(id))
+                    .filter(|r| r.group() == g.name)
+                    .collect();
+                g.checker.report(&replicas)
+            };
+            record(sim.metrics_mut(), g, report);
         }
     }
 }
 
-fn record(
-    m: &mut Metrics,
-    group: &str,
-    sessions: &[(NodeId, String)],
-    report: crate::models::replication::GroupReport,
-) {
+fn record(m: &mut Metrics, g: &Group, report: crate::models::replication::GroupReport) {
+    let (group, sessions) = (&g.name, &g.sessions);
     for (what, v) in [
         ("lost_updates", report.lost_writes),
         ("divergent_keys", report.divergent_keys),
         ("nonlinearizable_keys", report.nonlinearizable_keys),
         ("undecided_keys", report.undecided_keys),
     ] {
+        // A Raft group's members are compared by the entries they apply.
+        if g.raft && what == "divergent_keys" {
+            continue;
+        }
         let c = m.counter(&format!("{group}.{what}"));
         m.add(c, v);
     }

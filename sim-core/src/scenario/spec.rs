@@ -108,6 +108,8 @@ pub enum NodeKind {
     Heartbeat,
     /// A failure detector judging heartbeat senders.
     Monitor,
+    /// A replicated store kept by Raft consensus.
+    Raft,
 }
 
 /// One node; which fields apply depends on `kind`.
@@ -207,6 +209,12 @@ pub struct NodeSpec {
     pub fencing: Option<bool>,
     // Failure detection.
     pub detector: Option<Spanned<DetectorSpec>>,
+    // Consensus.
+    pub election_timeout: Option<Spanned<Duration>>,
+    pub election_jitter: Option<Probability>,
+    pub reads: Option<crate::models::raft::ReadMode>,
+    pub fsync: Option<bool>,
+    pub bootstrap: Option<bool>,
 }
 
 /// A monitor's failure detector: `{ timeout = "1s" }`, or

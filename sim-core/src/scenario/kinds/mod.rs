@@ -28,6 +28,7 @@ mod lock_client;
 pub mod metrics;
 mod monitor;
 mod quorum_client;
+mod raft;
 mod reader;
 mod replica;
 mod router;
@@ -267,6 +268,7 @@ pub const KINDS: &[&Kind] = &[
     &storage::KIND,
     &heartbeat::KIND,
     &monitor::KIND,
+    &raft::KIND,
 ];
 
 /// The declaration of `kind`.

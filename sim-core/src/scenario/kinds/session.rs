@@ -4,8 +4,9 @@
 use super::metrics::{counter, histogram};
 use super::reader::{KEYS, key_dist};
 use super::rows::percent;
-use super::{Build, Field, Kind, Report, optional, required};
-use crate::models::replication::{Session, SessionConfig};
+use super::{Build, Check, Field, Kind, Report, optional, required};
+use crate::models::replication::{ReadFrom, Session, SessionConfig};
+use crate::scenario::diagnostic::Diagnostic;
 use crate::scenario::load::DEFAULT_ZONE;
 use crate::scenario::spec::{NodeKind, NodeSpec, ReplicationName};
 use crate::time::SimDuration;
@@ -18,7 +19,8 @@ pub const KIND: Kind = Kind::new(
     build,
     report,
 )
-.targets(&[NodeKind::Replica])
+.targets(&[NodeKind::Replica, NodeKind::Raft])
+.checked_by(check)
 .records(&[&[
     counter("requests"),
     counter("ok"),
@@ -50,7 +52,7 @@ const FIELDS: &[Field] = &[
     optional(
         "read_from",
         "`leader`, `local` or `random`",
-        "Where reads go: the leader only (which refuses if it is not), the replica in the session's zone (the default), or any replica.",
+        "Where reads go: the leader only (which refuses if it is not), the replica in the session's zone (the default), or any replica. A Raft group's sessions read at its leader.",
     ),
     optional(
         "read_your_writes",
@@ -63,6 +65,23 @@ const FIELDS: &[Field] = &[
         "From each time on, operations arrive at the new rate (`\"0/s\"` pauses them).",
     ),
 ];
+
+/// A Raft group answers only at its leader: a session of one reads there.
+fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
+    let target = n.target.as_ref().and_then(|t| ctx.node(t.get_ref()));
+    let raft = target.is_some_and(|t| *t.kind.get_ref() == NodeKind::Raft);
+    match n.read_from {
+        Some(r) if raft && r != ReadFrom::Leader => Err(ctx
+            .field(
+                n,
+                "read_from",
+                n.name.span(),
+                "a Raft group answers reads only at its leader",
+            )
+            .with_expected("`read_from = \"leader\"`, or leave it out")),
+        _ => Ok(()),
+    }
+}
 
 fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
     let target = n.target.as_ref().expect("checked").get_ref();
@@ -81,14 +100,17 @@ fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
         group: target.clone(),
         replicas: b.group(target),
         local,
-        leader_mode: t
-            .replication
-            .as_ref()
-            .is_some_and(|r| r.get_ref().mode == ReplicationName::Leader),
+        leader_mode: *t.kind.get_ref() == NodeKind::Raft
+            || t.replication
+                .as_ref()
+                .is_some_and(|r| r.get_ref().mode == ReplicationName::Leader),
         keys: key_dist(n.keys.as_ref().map(|k| k.get_ref())),
         rate_per_s: n.rate.as_ref().expect("checked").get_ref().0,
         read_share: n.read_share.map_or(0.5, |p| p.0),
-        read_from: n.read_from.unwrap_or_default(),
+        read_from: match *t.kind.get_ref() {
+            NodeKind::Raft => ReadFrom::Leader,
+            _ => n.read_from.unwrap_or_default(),
+        },
         read_your_writes: n.read_your_writes.unwrap_or(false),
         timeout: n
             .timeout

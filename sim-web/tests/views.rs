@@ -745,3 +745,42 @@ fn the_lock_story_labels_holders_and_tokens() {
     }
     assert!(seen_api >= 5, "{seen_api}");
 }
+
+/// The Raft story's members say their role and term. In the sane variant
+/// one member leads in term 1 and the rest follow it; in the storm the
+/// terms have climbed far past one by 20 s.
+#[test]
+fn raft_members_label_their_role_and_term() {
+    use sim_web::topology::{kind_of, links, node_label};
+    let labels = |variant: &str| -> Vec<String> {
+        let text = story("election-storm");
+        let mut p = Player::new("election-storm", text, Some(variant), None).unwrap();
+        let names: Vec<String> = p.sim().nodes().map(|(_, n)| n.to_string()).collect();
+        let edges = links(&p.spec, &names);
+        p.seek(SimTime::ZERO + SimDuration::from_secs(20));
+        while !p.work(u64::MAX / 2) {}
+        (0..5)
+            .map(|i| {
+                let node = format!("config-{i}");
+                let id = p.sim().node_id(&node).unwrap();
+                node_label(p.sim(), id, &node, kind_of(&p.spec, &node), &edges)
+            })
+            .collect()
+    };
+    let sane = labels("sane");
+    let leaders = sane
+        .iter()
+        .filter(|l| l.contains("(leader, term 1)"))
+        .count();
+    let followers = sane
+        .iter()
+        .filter(|l| l.contains("(follower, term 1)"))
+        .count();
+    assert_eq!((leaders, followers), (1, 4), "{sane:?}");
+    let storm = labels("short");
+    let term = |l: &String| -> u64 {
+        let t = l.rsplit("term ").next().unwrap();
+        t.trim_end_matches(')').parse().unwrap()
+    };
+    assert!(storm.iter().map(term).max().unwrap() >= 10, "{storm:?}");
+}

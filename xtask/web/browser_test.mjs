@@ -367,6 +367,31 @@ try {
       console.log(`ok in the lock story's pause: ${labels.lock}; ${labels.reconciler}`);
     }
   }
+  // The election storm: every Raft member says its role and term, and
+  // in the short variant the terms have climbed far past one.
+  await page.evaluate(() => {
+    window.faultline.open_story("election-storm");
+    window.faultline.choose_variant("short");
+    window.faultline.seek(20);
+    window.faultline.play(1);
+  });
+  await page.waitForFunction(() => JSON.parse(window.faultline.state()).time_s >= 20, null, {
+    timeout: 60000,
+  });
+  await page.screenshot({ path: `${shots}/election-storm.png` });
+  {
+    const labels = JSON.parse(await page.evaluate(() => window.faultline.state())).labels;
+    const terms = Object.entries(labels)
+      .filter(([name]) => name.startsWith("config-"))
+      .map(([, text]) => /term (\d+)/.exec(text))
+      .filter((m) => m)
+      .map((m) => Number(m[1]));
+    if (terms.length !== 5 || Math.max(...terms) < 10) {
+      fail(`election-storm: the members' labels read ${JSON.stringify(labels)}`);
+    } else {
+      console.log(`ok in the election storm: terms ${terms.join(", ")}`);
+    }
+  }
   // Narration: as the breaker opens in the cascade, its caption stands
   // beside orders while the run plays.
   await page.evaluate(() => {

@@ -26,6 +26,10 @@ pub const STORIES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/degrade-gracefully.toml"),
     ),
     (
+        "election-storm",
+        include_str!("../../../scenarios/election-storm.toml"),
+    ),
+    (
         "eventually-wrong",
         include_str!("../../../scenarios/eventually-wrong.toml"),
     ),

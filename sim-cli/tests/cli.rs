@@ -416,6 +416,21 @@ fn compare_tabulates_variants_on_the_same_seeds_deterministically() {
     );
 }
 
+/// Runs the replay command `explore` printed in `out`: (success, stdout).
+fn replay(out: &str) -> (bool, String) {
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("replay:  faultline "))
+        .unwrap();
+    let args: Vec<String> = line
+        .split(' ')
+        .map(|a| a.trim_matches('\'').to_string())
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, out, _) = faultline(&args);
+    (ok, out)
+}
+
 #[test]
 fn explore_finds_a_breaking_seed_and_prints_its_replay() {
     let (ok, out, _) = faultline(&["explore", "double-charge", "--seeds", "3"]);
@@ -441,17 +456,8 @@ fn explore_finds_a_breaking_seed_and_prints_its_replay() {
         out.contains("breaks double-charge [no-idempotency]"),
         "{out}"
     );
-    let replay = out
-        .lines()
-        .find_map(|l| l.strip_prefix("replay:  faultline "))
-        .unwrap();
     // The printed command really replays the failure.
-    let args: Vec<String> = replay
-        .split(' ')
-        .map(|a| a.trim_matches('\'').to_string())
-        .collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (ok, out, _) = faultline(&args);
+    let (ok, out) = replay(&out);
     assert!(!ok, "{out}");
     assert!(
         out.contains("FAIL ledger.duplicate_charges > 0 (was 0)"),
@@ -1017,16 +1023,7 @@ because = "one leader per term"
         out.contains("kv.two_leader_terms == 0 does not hold"),
         "{out}"
     );
-    let replay = out
-        .lines()
-        .find_map(|l| l.strip_prefix("replay:  faultline "))
-        .unwrap();
-    let args: Vec<String> = replay
-        .split(' ')
-        .map(|a| a.trim_matches('\'').to_string())
-        .collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (ok, out, _) = faultline(&args);
+    let (ok, out) = replay(&out);
     assert!(!ok, "{out}");
     assert!(out.contains("terms with two leaders: "), "{out}");
     // With the vote on disk, no seed of the 40 breaks it.

@@ -153,7 +153,6 @@ fn report(r: &Report<'_>, n: &NodeSpec, g: &str) -> Vec<(String, String)> {
         ReadMode::Lease => "by lease",
         ReadMode::Local => "from the leader's state, unchecked",
     };
-    let (undecided, nonlinearizable) = (c("undecided_keys"), c("nonlinearizable_keys"));
     vec![
         (
             "requests".into(),
@@ -189,16 +188,7 @@ fn report(r: &Report<'_>, n: &NodeSpec, g: &str) -> Vec<(String, String)> {
                 c("lost_updates")
             ),
         ),
-        (
-            "linearizable".into(),
-            if undecided > 0 {
-                format!(
-                    "unknown: {nonlinearizable} keys are not, and {undecided} more could not be decided within the search's budget"
-                )
-            } else {
-                format!("{nonlinearizable} keys are not")
-            },
-        ),
+        r.linearizable(g),
     ]
 }
 

@@ -311,17 +311,7 @@ fn report(r: &Report<'_>, _: &NodeSpec, g: &str) -> Vec<(String, String)> {
             c("divergent_keys")
         ),
     ));
-    let (undecided, nonlinearizable) = (c("undecided_keys"), c("nonlinearizable_keys"));
-    rows.push((
-        "linearizable".into(),
-        if undecided > 0 {
-            format!(
-                "unknown: {nonlinearizable} keys are not, and {undecided} more could not be decided within the search's budget"
-            )
-        } else {
-            format!("{nonlinearizable} keys are not")
-        },
-    ));
+    rows.push(r.linearizable(g));
     rows
 }
 

@@ -29,6 +29,21 @@ impl Report<'_> {
         }
     }
 
+    /// The "linearizable" row of a replicated group `g`: how many keys
+    /// are not, and how many the search could not decide.
+    pub fn linearizable(&self, g: &str) -> (String, String) {
+        let undecided = self.count(g, "undecided_keys");
+        let not = self.count(g, "nonlinearizable_keys");
+        let text = if undecided > 0 {
+            format!(
+                "unknown: {not} keys are not, and {undecided} more could not be decided within the search's budget"
+            )
+        } else {
+            format!("{not} keys are not")
+        };
+        ("linearizable".into(), text)
+    }
+
     /// A histogram of durations as "p50 .. p99 .. max ..".
     pub fn quantiles(&self, name: &str) -> String {
         let h = self.metrics.get_histogram(name);

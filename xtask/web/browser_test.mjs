@@ -52,6 +52,11 @@ async function clickPlace(page, name) {
 // fold), as a person would before clicking it.
 async function scrollToPlace(page, name) {
   const box = await page.locator("canvas").first().boundingBox();
+  // A view just opened may not have drawn its first frame yet: wait for
+  // the place to appear (up to five seconds) before giving up.
+  for (let wait = 0; wait < 25 && !(await stateOf(page)).places[name]; wait++) {
+    await page.waitForTimeout(200);
+  }
   for (let i = 0; i < 10; i++) {
     const place = (await stateOf(page)).places[name];
     if (!place) throw new Error(`nothing is drawn as ${name}`);

@@ -40,7 +40,15 @@ const stateOf = async (page) => JSON.parse(await page.evaluate(() => window.faul
 // as a person would.
 async function clickPlace(page, name) {
   const box = await page.locator("canvas").first().boundingBox();
-  const place = (await stateOf(page)).places[name];
+  // The places are those of the last frame drawn: wait until two looks a
+  // frame apart agree, so a layout still settling is not clicked.
+  let place = (await stateOf(page)).places[name];
+  for (let i = 0; i < 20; i++) {
+    await page.waitForTimeout(100);
+    const again = (await stateOf(page)).places[name];
+    if (place && again && JSON.stringify(again) === JSON.stringify(place)) break;
+    place = again;
+  }
   if (!place) throw new Error(`nothing is drawn as ${name}`);
   const [x, y, w, h] = place;
   await page.mouse.click(box.x + x + w / 2, box.y + y + h / 2);

@@ -123,9 +123,6 @@ impl RaftNode {
     pub fn term(&self) -> u64 {
         self.term
     }
-    pub fn commit_index(&self) -> u64 {
-        self.commit
-    }
     /// Its log, from index 1.
     pub fn log(&self) -> &[Entry] {
         &self.log

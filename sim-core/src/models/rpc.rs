@@ -444,6 +444,15 @@ mod tests {
             }),
             Rpc::from(RaftMsg::ElectionTimeout { epoch: 1 }),
             Rpc::from(RaftMsg::HeartbeatDue),
+            Rpc::from(RaftMsg::PreVote {
+                term: 1,
+                last_index: 2,
+                last_term: 1,
+            }),
+            Rpc::from(RaftMsg::PreVoted {
+                term: 1,
+                granted: true,
+            }),
         ]);
         let mut hashes: Vec<u64> = all.iter().map(stable_hash).collect();
         hashes.sort_unstable();

@@ -152,6 +152,12 @@ impl RaftMsg {
                 ok: true, index, ..
             } => Some(format!("have up to {index}")),
             RaftMsg::Appended { .. } => Some("log does not match".into()),
+            RaftMsg::PreVote { term, .. } => Some(format!("would you vote for me in term {term}?")),
+            RaftMsg::PreVoted {
+                term,
+                granted: true,
+            } => Some(format!("I would, term {term}")),
+            RaftMsg::PreVoted { term, .. } => Some(format!("I would not, term {term}")),
             RaftMsg::ElectionTimeout { .. } | RaftMsg::HeartbeatDue => None,
         }
     }

@@ -61,12 +61,15 @@ impl RaftHistories {
     }
 
     /// Records each group's findings: `leaders`, `terms` (the highest
-    /// term led), `leaderless_ms`, `two_leader_terms` and
-    /// `conflicting_commits`. Call it once, after a last `drain`.
+    /// term led), `leaderless_ms`, `two_leader_terms`,
+    /// `conflicting_commits` and `behind_at_end` (how many committed
+    /// entries the member furthest behind has yet to learn of). Call it
+    /// once, after a last `drain`.
     pub fn finish(&mut self, sim: &mut Simulation<Rpc>) {
         let end = sim.now();
         for g in &self.groups {
             let r = g.checker.report(end);
+            let lag = behind(sim, &g.members);
             let m = sim.metrics_mut();
             for (what, v) in [
                 ("leaders", r.leaders),
@@ -74,10 +77,22 @@ impl RaftHistories {
                 ("leaderless_ms", r.leaderless_ns / 1_000_000),
                 ("two_leader_terms", r.two_leader_terms),
                 ("conflicting_commits", r.conflicting_commits),
+                ("behind_at_end", lag),
             ] {
                 let c = m.counter(&format!("{}.{what}", g.name));
                 m.add(c, v);
             }
         }
     }
+}
+
+/// How many committed entries the member furthest behind has not learned
+/// of (by its commit index) when the run ends.
+fn behind(sim: &Simulation<Rpc>, members: &[NodeId]) -> u64 {
+    let commits: Vec<u64> = members
+        .iter()
+        .filter_map(|&id| sim.node::<RaftNode>(id).map(RaftNode::commit_index))
+        .collect();
+    let newest = commits.iter().copied().max().unwrap_or(0);
+    commits.iter().map(|c| newest - c).max().unwrap_or(0)
 }

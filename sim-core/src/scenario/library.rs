@@ -49,6 +49,10 @@ pub const STORIES: &[(&str, &str)] = &[
         "lost-lock",
         include_str!("../../../scenarios/lost-lock.toml"),
     ),
+    (
+        "minority-side",
+        include_str!("../../../scenarios/minority-side.toml"),
+    ),
     ("queues", include_str!("../../../scenarios/queues.toml")),
     (
         "retry-storm",
@@ -69,5 +73,9 @@ pub const STORIES: &[(&str, &str)] = &[
     (
         "tail-at-scale",
         include_str!("../../../scenarios/tail-at-scale.toml"),
+    ),
+    (
+        "unaware-leader",
+        include_str!("../../../scenarios/unaware-leader.toml"),
     ),
 ];

@@ -215,6 +215,7 @@ pub struct NodeSpec {
     pub reads: Option<crate::models::raft::ReadMode>,
     pub fsync: Option<bool>,
     pub bootstrap: Option<bool>,
+    pub pre_vote: Option<bool>,
 }
 
 /// A monitor's failure detector: `{ timeout = "1s" }`, or

@@ -39,4 +39,14 @@ pub enum RaftMsg {
     ElectionTimeout { epoch: u64 },
     /// A leader's timer: time for the next heartbeat round.
     HeartbeatDue,
+    /// Before standing (with `pre_vote`): would the member vote for this
+    /// one in `term` (one past the asker's own), whose log ends at
+    /// (`last_index`, `last_term`)? Nobody's term changes.
+    PreVote {
+        term: u64,
+        last_index: u64,
+        last_term: u64,
+    },
+    /// The answer to a pre-vote, for `term`.
+    PreVoted { term: u64, granted: bool },
 }

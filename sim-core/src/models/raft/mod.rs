@@ -10,8 +10,12 @@
 //! committed, and every member applies committed entries in order to its
 //! key-value state. A leader that has not heard from a majority for an
 //! election timeout steps down (check quorum), and a member that heard a
-//! leader within its election timeout ignores vote requests (so a member
-//! cut off and back does not depose a working leader).
+//! leader within its election timeout ignores vote requests. A member cut
+//! off from the majority still stands again and again, raising its term;
+//! when it is back, the leader hears of that term in its answers and
+//! steps down. With `pre_vote` a member first asks whether a majority
+//! would vote for it (`RaftMsg::PreVote`, which changes no term), and
+//! stands only then, so a cut-off member's term stays where it was.
 //!
 //! Clients are the replicated store's sessions, unchanged: a member that
 //! does not lead refuses, naming the leader it knows. The leader answers
@@ -118,6 +122,11 @@ pub struct RaftConfig {
     /// This member stands for election as the run starts (a cluster
     /// bootstrapped on it).
     pub bootstrap: bool,
+    /// Before standing, a member asks whether a majority would vote for
+    /// it, and stands only if so: one that cannot win (cut off, or
+    /// behind) never raises its term, so it deposes nobody when it
+    /// rejoins.
+    pub pre_vote: bool,
 }
 
 impl RaftConfig {
@@ -135,6 +144,7 @@ impl RaftConfig {
             fsync: true,
             batch: 64,
             bootstrap: false,
+            pre_vote: false,
         }
     }
 }

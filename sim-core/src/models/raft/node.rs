@@ -81,6 +81,8 @@ pub struct RaftNode {
     applied: u64,
     state: BTreeMap<u64, Item>,
     votes: BTreeSet<NodeId>,
+    /// While it asks for pre-votes (`pre_vote`): who said they would.
+    pre_votes: Option<BTreeSet<NodeId>>,
     /// When it last heard a leader of its term (by its clock).
     heard_leader: Option<SimTime>,
     election: Option<TimerId>,
@@ -104,6 +106,7 @@ impl RaftNode {
             applied: 0,
             state: BTreeMap::new(),
             votes: BTreeSet::new(),
+            pre_votes: None,
             heard_leader: None,
             election: None,
             heartbeat: None,
@@ -122,6 +125,10 @@ impl RaftNode {
     }
     pub fn term(&self) -> u64 {
         self.term
+    }
+    /// The newest index it knows to be committed.
+    pub fn commit_index(&self) -> u64 {
+        self.commit
     }
     /// Its log, from index 1.
     pub fn log(&self) -> &[Entry] {
@@ -186,6 +193,7 @@ impl RaftNode {
         }
         self.role = Role::Follower;
         self.votes.clear();
+        self.pre_votes = None;
     }
 
     /// Stops leading: what clients wait for is refused.
@@ -215,7 +223,73 @@ impl RaftNode {
         self.reset_election(ctx);
     }
 
+    /// Its election timeout ran out: it stands, or with `pre_vote` first
+    /// asks whether it could win.
+    fn on_election_timeout(&mut self, ctx: &mut Context<'_, Rpc>) {
+        self.election = None;
+        match self.role {
+            Role::Leader => {}
+            _ if self.cfg.pre_vote => self.start_pre_vote(ctx),
+            _ => self.start_election(ctx),
+        }
+    }
+
+    /// Asks every member whether it would vote for this one in the next
+    /// term, changing nobody's term; stands once a majority would.
+    fn start_pre_vote(&mut self, ctx: &mut Context<'_, Rpc>) {
+        self.reset_election(ctx);
+        self.pre_votes = Some(BTreeSet::from([self.me()]));
+        if self.majority() == 1 {
+            return self.start_election(ctx);
+        }
+        let msg = RaftMsg::PreVote {
+            term: self.term + 1,
+            last_index: self.last_index(),
+            last_term: self.term_at(self.last_index()),
+        };
+        for &p in &self.cfg.peers {
+            if p != self.me() {
+                ctx.send(p, msg.clone());
+            }
+        }
+    }
+
+    /// It would vote for the asker if it asked: a newer term, a log at
+    /// least as new, and no leader heard within an election timeout.
+    fn on_pre_vote(
+        &mut self,
+        ctx: &mut Context<'_, Rpc>,
+        from: NodeId,
+        term: u64,
+        last: (u64, u64),
+    ) {
+        let granted = term > self.term
+            && self.role != Role::Leader
+            && !self.leader_is_alive(ctx)
+            && self.up_to_date(last);
+        ctx.send(from, RaftMsg::PreVoted { term, granted });
+    }
+
+    fn on_pre_voted(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, term: u64, granted: bool) {
+        let majority = self.majority();
+        let Some(yes) = self.pre_votes.as_mut() else {
+            return;
+        };
+        if granted && term == self.term + 1 {
+            yes.insert(from);
+            if yes.len() >= majority {
+                self.start_election(ctx);
+            }
+        }
+    }
+
+    /// Is a log ending at `last` (index, term) at least as new as its own?
+    fn up_to_date(&self, (last_index, last_term): (u64, u64)) -> bool {
+        (last_term, last_index) >= (self.term_at(self.last_index()), self.last_index())
+    }
+
     pub(super) fn start_election(&mut self, ctx: &mut Context<'_, Rpc>) {
+        self.pre_votes = None;
         self.term += 1;
         self.role = Role::Candidate;
         self.voted_for = Some(self.me());
@@ -246,9 +320,7 @@ impl RaftNode {
         if term > self.term {
             self.follow(ctx, term);
         }
-        let (last_index, last_term) = last;
-        let up_to_date =
-            (last_term, last_index) >= (self.term_at(self.last_index()), self.last_index());
+        let up_to_date = self.up_to_date(last);
         let free = self.voted_for.is_none_or(|v| v == from);
         let granted = term == self.term && free && up_to_date;
         if granted {

@@ -33,6 +33,7 @@ pub const KIND: Kind = Kind::new(
     histogram("commit_latency_ns"),
     counter("two_leader_terms"),
     counter("conflicting_commits"),
+    counter("behind_at_end"),
     counter("lost_updates"),
     counter("nonlinearizable_keys"),
     counter("undecided_keys"),
@@ -78,6 +79,11 @@ const FIELDS: &[Field] = &[
         "bootstrap",
         "bool",
         "`<name>-0` stands for election as the run starts, as a new cluster bootstrapped on one member does, so the run begins with it leading (default false: every member waits out its first election timeout).",
+    ),
+    optional(
+        "pre_vote",
+        "bool",
+        "Before standing, a member asks the others whether they would vote for it, and stands only if a majority would (default false). One that cannot win, cut off or behind, then never raises its term, and deposes nobody when it is back.",
     ),
 ];
 
@@ -127,6 +133,7 @@ fn config(n: &NodeSpec, peers: Vec<crate::engine::NodeId>, i: usize) -> RaftConf
     cfg.reads = n.reads.unwrap_or_default();
     cfg.fsync = n.fsync.unwrap_or(true);
     cfg.bootstrap = i == 0 && n.bootstrap.unwrap_or(false);
+    cfg.pre_vote = n.pre_vote.unwrap_or(false);
     cfg
 }
 
@@ -188,8 +195,17 @@ fn report(r: &Report<'_>, n: &NodeSpec, g: &str) -> Vec<(String, String)> {
                 c("lost_updates")
             ),
         ),
+        ("at the end".into(), behind(c("behind_at_end"))),
         r.linearizable(g),
     ]
+}
+
+fn behind(entries: u64) -> String {
+    match entries {
+        0 => "every member knows of every committed entry".into(),
+        1 => "the member furthest behind has yet to learn of 1 committed entry".into(),
+        n => format!("the member furthest behind has yet to learn of {n} committed entries"),
+    }
 }
 
 /// Each member's role and term.

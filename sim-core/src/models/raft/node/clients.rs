@@ -147,6 +147,12 @@ impl RaftNode {
                 index,
                 round,
             } => self.on_appended(ctx, from, (term, ok, index, round)),
+            RaftMsg::PreVote {
+                term,
+                last_index,
+                last_term,
+            } => self.on_pre_vote(ctx, from, term, (last_index, last_term)),
+            RaftMsg::PreVoted { term, granted } => self.on_pre_voted(ctx, from, term, granted),
             RaftMsg::ElectionTimeout { .. } | RaftMsg::HeartbeatDue => {}
         }
     }
@@ -183,10 +189,7 @@ impl Node<Rpc> for RaftNode {
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
         match payload {
             Rpc::Raft(RaftMsg::ElectionTimeout { epoch }) if epoch == self.epoch => {
-                self.election = None;
-                if self.role != Role::Leader {
-                    self.start_election(ctx);
-                }
+                self.on_election_timeout(ctx)
             }
             Rpc::Raft(RaftMsg::HeartbeatDue) => self.heartbeat_due(ctx),
             _ => {}
@@ -210,6 +213,7 @@ impl Node<Rpc> for RaftNode {
         self.applied = 0;
         self.state.clear();
         self.votes.clear();
+        self.pre_votes = None;
         self.heard_leader = None;
         self.election = None;
         self.heartbeat = None;

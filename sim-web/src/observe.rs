@@ -2,7 +2,8 @@
 //! and kept small, so playback stays cheap:
 //!
 //! - traffic per link since the view last looked (the topology's dots and
-//!   red marks);
+//!   red marks), with an election's votes and the heartbeats counted
+//!   apart;
 //! - marks for the timeline: faults (crash, restart, partition, heal, link
 //!   changes) and pattern events the models note (a breaker opening, a
 //!   leader elected, a replica ejected);
@@ -18,8 +19,8 @@
 //! or without it.
 
 use sim_core::scenario::Rpc;
-use sim_core::scenario::Tie;
 use sim_core::scenario::order_number;
+use sim_core::scenario::{Purpose, Tie};
 use sim_core::{SimDuration, SimTime};
 use sim_core::{TraceKind, TraceRecord, TraceSink};
 use std::cell::RefCell;
@@ -40,6 +41,9 @@ pub struct LinkFlow {
     pub to: String,
     pub sent: u64,
     pub dropped: u64,
+    /// Of `sent`: an election's votes, and heartbeats (drawn apart).
+    pub votes: u64,
+    pub beats: u64,
 }
 
 /// Something to mark on the timeline.
@@ -173,7 +177,7 @@ impl Observed {
         self.requests.get(number.checked_sub(first)? as usize)
     }
 
-    fn flow(&mut self, r: &TraceRecord<'_>, to: &str, to_id: u32, dropped: bool) {
+    fn flow(&mut self, r: &TraceRecord<'_>, to: &str, to_id: u32, sent: Option<Purpose>) {
         let key = (r.node_id.index() as u32, to_id);
         let i = match self.flow_index.get(&key) {
             Some(&i) => i,
@@ -187,10 +191,14 @@ impl Observed {
                 self.flows.len() - 1
             }
         };
-        if dropped {
-            self.flows[i].dropped += 1;
-        } else {
-            self.flows[i].sent += 1;
+        let f = &mut self.flows[i];
+        match sent {
+            None => f.dropped += 1,
+            Some(purpose) => {
+                f.sent += 1;
+                f.votes += u64::from(purpose == Purpose::Vote);
+                f.beats += u64::from(purpose == Purpose::Heartbeat);
+            }
         }
     }
 
@@ -494,7 +502,8 @@ impl TraceSink for ObserveSink {
         match (r.kind, peer) {
             (TraceKind::Send, Some((to, to_id))) => {
                 if to_id != r.node_id.index() as u32 {
-                    o.flow(r, to, to_id, false);
+                    let purpose = rpc().map_or(Purpose::Work, Rpc::purpose);
+                    o.flow(r, to, to_id, Some(purpose));
                 }
                 if let Some(m) = rpc() {
                     o.tracker.note_write(m, r.node, r.time);
@@ -509,7 +518,7 @@ impl TraceSink for ObserveSink {
             },
             (TraceKind::Drop, Some((to, to_id))) => {
                 // Recorded at the sender's name, with the receiver as peer.
-                o.flow(r, to, to_id, true);
+                o.flow(r, to, to_id, None);
                 if follow && let Some(m) = rpc() {
                     let reason = r
                         .detail

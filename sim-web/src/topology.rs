@@ -2,7 +2,8 @@
 //! zone, coloured by state (up, crashed, leading, breaker open) and
 //! labelled with what else matters (cut off by a partition, a cold cache,
 //! busy workers and queued calls), links
-//! between them with moving dots for the traffic of the last frame and
+//! between them with moving dots for the traffic of the last frame (an
+//! election's votes large and amber, heartbeats small and pale) and
 //! red marks where messages were dropped or a partition cuts the link.
 //!
 //! Click a node to select it; then crash or restart it, or cut its link
@@ -148,6 +149,9 @@ pub fn show(
     let ids: BTreeMap<&str, NodeId> = nodes.iter().map(|(id, n)| (n.as_str(), *id)).collect();
     draw_links(ui, &painter, &layout, &edges, sim, &ids);
     draw_traffic(ui, &painter, &layout, &flows);
+    if elects(&p.spec) {
+        traffic_legend(ui, &painter, rect);
+    }
     let view = NodesView {
         sim,
         spec: &p.spec,
@@ -379,9 +383,11 @@ fn draw_links(
 }
 
 /// Traffic on the links. Dots are small squares (a circle costs several
-/// times the vertices), at most one per link when many links are busy;
-/// they share one mesh of plain quads: two triangles each, where an
-/// anti-aliased shape costs ten (a software GPU pays per triangle).
+/// times the vertices), at most one per link and purpose when many links
+/// are busy; they share one mesh of plain quads: two triangles each, where
+/// an anti-aliased shape costs ten (a software GPU pays per triangle).
+/// An election's votes are large amber squares, heartbeats small pale
+/// ones, and everything else (the work) blue.
 fn draw_traffic(
     ui: &egui::Ui,
     painter: &egui::Painter,
@@ -396,12 +402,13 @@ fn draw_traffic(
         let (Some(&pa), Some(&pb)) = (layout.pos.get(&f.from), layout.pos.get(&f.to)) else {
             continue;
         };
-        let dots =
-            ((f.sent as f32).log2().clamp(0.0, 6.0) as usize + usize::from(f.sent > 0)).min(most);
-        for k in 0..dots {
-            let phase = (time * 0.8 + k as f32 / dots as f32).fract();
+        for (k, dot) in dots(f, most).into_iter().enumerate() {
+            let phase = (time * 0.8 + dot.phase + k as f32 * 0.013).fract();
             let at = pa + (pb - pa) * phase;
-            dots_mesh.add_colored_rect(Rect::from_center_size(at, Vec2::splat(5.0)), UP);
+            dots_mesh.add_colored_rect(
+                Rect::from_center_size(at, Vec2::splat(dot.size)),
+                dot.colour,
+            );
         }
         if f.dropped > 0 {
             let at = pa + (pb - pa) * 0.8;
@@ -415,6 +422,62 @@ fn draw_traffic(
         }
     }
     painter.add(dots_mesh);
+}
+
+/// Whether the system holds a group that elects its leader by votes.
+fn elects(spec: &ScenarioSpec) -> bool {
+    spec.nodes
+        .iter()
+        .any(|n| *n.kind.get_ref() == sim_core::scenario::NodeKind::Raft)
+}
+
+/// What the dots' colours mean, in the bottom left corner.
+fn traffic_legend(ui: &egui::Ui, painter: &egui::Painter, rect: Rect) {
+    let text = ui.visuals().weak_text_color();
+    let mut at = rect.left_bottom() + Vec2::new(10.0, -12.0);
+    for (colour, size, what) in [
+        (UP, 5.0, "work"),
+        (VOTE, 8.0, "votes"),
+        (BEAT, 3.0, "heartbeats"),
+    ] {
+        painter.rect_filled(Rect::from_center_size(at, Vec2::splat(size)), 0.0, colour);
+        let r = painter.text(
+            at + Vec2::new(8.0, 0.0),
+            Align2::LEFT_CENTER,
+            what,
+            FontId::proportional(11.0),
+            text,
+        );
+        at.x = r.right() + 14.0;
+    }
+}
+
+pub const VOTE: Color32 = Color32::from_rgb(235, 170, 30);
+pub const BEAT: Color32 = Color32::from_rgb(170, 190, 215);
+
+/// One moving dot: where along the link (0 to 1, before the clock), how
+/// large, which colour.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dot {
+    pub phase: f32,
+    pub size: f32,
+    pub colour: Color32,
+}
+
+/// The dots one link's traffic is drawn with: per purpose, one more per
+/// doubling of its messages, at most `most`, spread along the link.
+pub fn dots(f: &crate::observe::LinkFlow, most: usize) -> Vec<Dot> {
+    let work = f.sent - f.votes - f.beats;
+    let mut out = Vec::new();
+    for (count, size, colour) in [(work, 5.0, UP), (f.votes, 8.0, VOTE), (f.beats, 3.0, BEAT)] {
+        let n = ((count as f32).log2().clamp(0.0, 6.0) as usize + usize::from(count > 0)).min(most);
+        out.extend((0..n).map(|k| Dot {
+            phase: k as f32 / n as f32,
+            size,
+            colour,
+        }));
+    }
+    out
 }
 
 /// What drawing the nodes reads.

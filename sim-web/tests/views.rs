@@ -784,3 +784,77 @@ fn raft_members_label_their_role_and_term() {
     };
     assert!(storm.iter().map(term).max().unwrap() >= 10, "{storm:?}");
 }
+
+/// A Raft group's elections are on the timeline (who was elected, in
+/// which term; who stopped leading), and its traffic tells votes and
+/// heartbeats from the work: while the minority side's west members stand
+/// again and again, their link carries votes; a quiet leader's links
+/// carry heartbeats; the dots are drawn in the votes' and heartbeats'
+/// own colours and sizes.
+#[test]
+fn raft_elections_are_marked_and_votes_and_heartbeats_drawn_apart() {
+    use sim_web::observe::LinkFlow;
+    use sim_web::topology::{BEAT, VOTE, dots};
+    let mut p = Player::new("minority-side", story("minority-side"), Some("plain"), None).unwrap();
+    p.run_to_end();
+    let marks = p.observed.borrow().marks.clone();
+    let elected: Vec<&str> = marks
+        .iter()
+        .filter(|m| !m.fault && m.text.contains("elected leader of term"))
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(
+        elected.first(),
+        Some(&"kv-0: elected leader of term 1"),
+        "{elected:?}"
+    );
+    assert!(elected.len() >= 3, "{elected:?}");
+    assert!(
+        marks
+            .iter()
+            .any(|m| m.text == "kv-0: stops leading (term 1)" && m.node.as_deref() == Some("kv-0")),
+        "{marks:?}"
+    );
+
+    // During the cut: votes between the two west members; heartbeats from
+    // the east's leader to its followers.
+    let mut p = Player::new("minority-side", story("minority-side"), Some("plain"), None).unwrap();
+    p.seek(SimTime::ZERO + SimDuration::from_secs(25));
+    while !p.work(u64::MAX / 2) {}
+    p.observed.borrow_mut().take_flows();
+    p.seek(SimTime::ZERO + SimDuration::from_secs(30));
+    while !p.work(u64::MAX / 2) {}
+    let flows = p.observed.borrow_mut().take_flows();
+    let between =
+        |a: &str, b: &str| -> Option<&LinkFlow> { flows.iter().find(|f| f.from == a && f.to == b) };
+    let west = between("kv-0", "kv-4").expect("the west members talk");
+    assert!(west.votes > 10, "{west:?}");
+    assert_eq!(west.votes, west.sent, "only votes: {west:?}");
+    let beats: u64 = flows
+        .iter()
+        .filter(|f| ["kv-1", "kv-2", "kv-3"].contains(&f.from.as_str()))
+        .map(|f| f.beats)
+        .sum();
+    assert!(beats > 100, "{flows:?}");
+    let drawn = dots(west, 7);
+    assert!(
+        !drawn.is_empty() && drawn.iter().all(|d| d.colour == VOTE),
+        "{drawn:?}"
+    );
+    let quiet = LinkFlow {
+        sent: 12,
+        beats: 8,
+        ..LinkFlow::default()
+    };
+    let drawn = dots(&quiet, 7);
+    let pale = drawn.iter().filter(|d| d.colour == BEAT).count();
+    assert!(pale > 0 && pale < drawn.len(), "{drawn:?}");
+    assert!(drawn.iter().all(|d| d.colour != VOTE));
+    let big = drawn.iter().map(|d| d.size).fold(0.0, f32::max);
+    assert!(
+        drawn
+            .iter()
+            .filter(|d| d.colour == BEAT)
+            .all(|d| d.size < big)
+    );
+}

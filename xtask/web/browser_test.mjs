@@ -405,6 +405,30 @@ try {
       console.log(`ok in the election storm: terms ${terms.join(", ")}`);
     }
   }
+  // The minority side, five seconds into the cut: the two west members
+  // have stood again and again (their terms above the east's), and the
+  // picture shows their votes and the east leader's heartbeats.
+  await page.evaluate(() => {
+    window.faultline.open_story("minority-side");
+    window.faultline.choose_variant("plain");
+    window.faultline.seek(25);
+    window.faultline.play(1);
+  });
+  await page.waitForFunction(() => JSON.parse(window.faultline.state()).time_s >= 25, null, {
+    timeout: 60000,
+  });
+  await page.screenshot({ path: `${shots}/minority-side.png` });
+  {
+    const labels = JSON.parse(await page.evaluate(() => window.faultline.state())).labels;
+    const term = (name) => Number((/term (\d+)/.exec(labels[name] || "") || [0, -1])[1]);
+    const west = Math.min(term("kv-0"), term("kv-4"));
+    const east = Math.max(term("kv-1"), term("kv-2"), term("kv-3"));
+    if (east < 2 || west <= east) {
+      fail(`minority-side: the members' labels read ${JSON.stringify(labels)}`);
+    } else {
+      console.log(`ok on the minority side: west terms from ${west}, east at most ${east}`);
+    }
+  }
   // Narration: as the breaker opens in the cascade, its caption stands
   // beside orders while the run plays.
   await page.evaluate(() => {

@@ -32,6 +32,34 @@ pub enum Tie {
     Timeout { call: u64 },
 }
 
+/// What a message is for, as the topology tells traffic apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// Serving requests, copying data, everything else.
+    Work,
+    /// An election: asking for a vote or a pre-vote, or answering.
+    Vote,
+    /// "I am alive", or "I still lead": a heartbeat, a Raft leader's
+    /// empty round, and the members' answers to its rounds.
+    Heartbeat,
+}
+
+impl RaftMsg {
+    fn purpose(&self) -> Purpose {
+        match self {
+            RaftMsg::Vote { .. }
+            | RaftMsg::Voted { .. }
+            | RaftMsg::PreVote { .. }
+            | RaftMsg::PreVoted { .. } => Purpose::Vote,
+            RaftMsg::Append { entries, .. } if entries.is_empty() => Purpose::Heartbeat,
+            RaftMsg::Appended { .. } => Purpose::Heartbeat,
+            RaftMsg::Append { .. } | RaftMsg::ElectionTimeout { .. } | RaftMsg::HeartbeatDue => {
+                Purpose::Work
+            }
+        }
+    }
+}
+
 impl Rpc {
     /// How this message is tied to requests (None: it is not part of one,
     /// such as a heartbeat, a health probe or most timers).
@@ -54,6 +82,30 @@ impl Rpc {
             | Rpc::LockTimer(_)
             | Rpc::Watch(_)
             | Rpc::Raft(_) => None,
+        }
+    }
+
+    /// What it is for: an election's votes and the heartbeats are drawn
+    /// apart from the work.
+    pub fn purpose(&self) -> Purpose {
+        match self {
+            Rpc::Raft(m) => m.purpose(),
+            Rpc::Replication(RepMsg::Heartbeat { .. }) | Rpc::Watch(WatchMsg::Heartbeat { .. }) => {
+                Purpose::Heartbeat
+            }
+            Rpc::Request(_)
+            | Rpc::Kv(_)
+            | Rpc::Replication(_)
+            | Rpc::Lock(_)
+            | Rpc::Caller(_)
+            | Rpc::Client(_)
+            | Rpc::WorkDone(_)
+            | Rpc::KvTimer(_)
+            | Rpc::Replica(_)
+            | Rpc::SessionTimeout(_)
+            | Rpc::Charge(_)
+            | Rpc::LockTimer(_)
+            | Rpc::Watch(_) => Purpose::Work,
         }
     }
 

@@ -46,7 +46,7 @@ mod words;
 
 pub use crate::models::client::order_number;
 pub use crate::models::rpc::Rpc;
-pub use crate::models::ties::Tie;
+pub use crate::models::ties::{Purpose, Tie};
 pub use build::{Built, DRAIN_EVERY, Verdict, build, evaluate, metric_value, series_interval};
 pub use challenge::{Try, challenges_for, judge_try, solution_sets};
 pub use charts::{Charts, Line, Panel, Stat, Window};

@@ -199,6 +199,7 @@ impl RaftNode {
     /// Stops leading: what clients wait for is refused.
     fn step_down(&mut self, ctx: &mut Context<'_, Rpc>) {
         self.events.push(RaftEvent::Follows { at: ctx.now() });
+        ctx.note(&format_args!("stops leading (term {})", self.term));
         if let Some(t) = self.heartbeat.take() {
             ctx.cancel_timer(t);
         }
@@ -357,6 +358,7 @@ impl RaftNode {
             term: self.term,
             at: now,
         });
+        ctx.note(&format_args!("elected leader of term {}", self.term));
         self.log.push(Entry {
             term: self.term,
             op: EntryOp::Noop,

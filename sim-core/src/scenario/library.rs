@@ -63,6 +63,10 @@ pub const STORIES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/sick-node.toml"),
     ),
     (
+        "split-brain",
+        include_str!("../../../scenarios/split-brain.toml"),
+    ),
+    (
         "stale-cache",
         include_str!("../../../scenarios/stale-cache.toml"),
     ),

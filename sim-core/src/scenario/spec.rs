@@ -191,6 +191,7 @@ pub struct NodeSpec {
     pub clock_skew: Option<Spanned<Vec<SignedDuration>>>,
     pub heartbeat: Option<Spanned<Duration>>,
     pub failover_after: Option<Spanned<Duration>>,
+    pub failover: Option<crate::models::replication::Failover>,
     pub anti_entropy: Option<Spanned<Duration>>,
     pub drift_check: Option<Spanned<Duration>>,
     // Session: a user of a replicated store.

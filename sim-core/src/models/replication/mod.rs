@@ -16,7 +16,10 @@
 //! has not heard from a majority for `failover_after` steps down. When the
 //! leader has been silent that long and a majority is reachable, the
 //! reachable replica with the newest data (ties: the lowest index) makes
-//! itself leader of a new term. A replica that learns of a newer term's
+//! itself leader of a new term. With `Failover::Timeout` neither needs a
+//! majority: a silent leader is replaced by whoever can no longer hear
+//! it, and a leader never steps down, so replicas cut apart both lead.
+//! A replica that learns of a newer term's
 //! leader asks it for a snapshot and replaces its own data with it, so
 //! whatever it held that the new leader did not have is gone: that is how
 //! asynchronous replication loses acknowledged writes. This is a
@@ -105,6 +108,21 @@ pub enum Mode {
     },
 }
 
+/// When a leader/follower group fails over (`failover = "majority"` in a
+/// scenario file).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failover {
+    /// A replica takes over only with a majority in reach, and a leader
+    /// without one steps down.
+    #[default]
+    Majority,
+    /// A replica takes over as soon as the leader is silent, and a leader
+    /// never steps down: the naive heartbeat failover, two leaders at
+    /// once when the replicas are cut apart (split brain).
+    Timeout,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReplicaConfig {
     /// The group's name, the prefix of its metrics.
@@ -121,6 +139,7 @@ pub struct ReplicaConfig {
     pub skew_ns: i64,
     pub heartbeat: SimDuration,
     pub failover_after: SimDuration,
+    pub failover: Failover,
     /// A coordinator fails a request it could not complete in this time.
     pub request_timeout: SimDuration,
     pub anti_entropy: Option<SimDuration>,
@@ -140,6 +159,7 @@ impl ReplicaConfig {
             skew_ns: 0,
             heartbeat: SimDuration::from_millis(100),
             failover_after: SimDuration::from_secs(1),
+            failover: Failover::Majority,
             request_timeout: SimDuration::from_secs(1),
             anti_entropy: None,
             drift_check: None,

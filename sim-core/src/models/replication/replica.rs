@@ -12,7 +12,7 @@
 use super::super::ENTRY_BYTES;
 use super::super::rpc::Rpc;
 use super::RepMsg;
-use super::{Item, MAX_GROUP, Mode, ReplicaConfig, STAMP_NODE_BITS, merge};
+use super::{Failover, Item, MAX_GROUP, Mode, ReplicaConfig, STAMP_NODE_BITS, merge};
 use crate::engine::{Context, Node, NodeId, TimerId};
 use crate::metrics::{CounterId, GaugeId, HistogramId};
 use crate::time::SimTime;
@@ -477,7 +477,7 @@ impl Replica {
         }
         let now = ctx.now();
         let reachable = self.reachable(now);
-        let majority = reachable.len() * 2 > self.n();
+        let majority = self.cfg.failover == Failover::Timeout || reachable.len() * 2 > self.n();
         if self.is_leader() && !majority {
             self.leader = None;
             self.count(ctx, |m| m.step_downs);

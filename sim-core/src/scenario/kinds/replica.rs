@@ -75,6 +75,11 @@ const FIELDS: &[Field] = &[
         "A replica not heard from for this long counts as gone (default 1s): a leader without a majority steps down, a silent leader is replaced, a quorum coordinator refuses when too few replicas are left.",
     ),
     optional(
+        "failover",
+        "`majority` or `timeout`",
+        "Leader/follower only: when a replica takes over from a silent leader. `majority` (the default): only with a majority in reach, and a leader without one steps down. `timeout`: as soon as it stops hearing the leader, and a leader never steps down, so replicas cut apart both lead (split brain).",
+    ),
+    optional(
         "timeout",
         "duration",
         "A coordinator fails a request it could not complete in this long (default 1s).",
@@ -108,6 +113,12 @@ fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
     let rep = n.replication.as_ref().expect("required");
     if let Some((what, message)) = replication_problem(rep.get_ref(), count) {
         return fail(rep.span(), &what, message);
+    }
+    if n.failover.is_some() && rep.get_ref().mode != ReplicationName::Leader {
+        let message =
+            "`failover` applies only to `mode = \"leader\"`: quorums have no leader to replace"
+                .into();
+        return fail(rep.span(), "failover", message);
     }
     if let Some(z) = &n.zones {
         if n.zone.is_some() {
@@ -252,6 +263,7 @@ fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
         if let Some(d) = &n.failover_after {
             cfg.failover_after = d.get_ref().0;
         }
+        cfg.failover = n.failover.unwrap_or_default();
         if let Some(d) = n.timeout.as_ref().map(Spanned::get_ref) {
             cfg.request_timeout = d.0;
         }

@@ -501,11 +501,12 @@ impl TraceSink for ObserveSink {
         let peer = r.peer.zip(r.peer_id.map(|p| p.index() as u32));
         match (r.kind, peer) {
             (TraceKind::Send, Some((to, to_id))) => {
+                let m = rpc();
                 if to_id != r.node_id.index() as u32 {
-                    let purpose = rpc().map_or(Purpose::Work, Rpc::purpose);
+                    let purpose = m.map_or(Purpose::Work, Rpc::purpose);
                     o.flow(r, to, to_id, Some(purpose));
                 }
-                if let Some(m) = rpc() {
+                if let Some(m) = m {
                     o.tracker.note_write(m, r.node, r.time);
                     if follow {
                         self.on_send(&mut o, r, to, to_id, m);

@@ -403,6 +403,8 @@ fn draw_traffic(
             continue;
         };
         for (k, dot) in dots(f, most).into_iter().enumerate() {
+            // Nudged by k, so that each purpose's first dot does not sit
+            // on the others'.
             let phase = (time * 0.8 + dot.phase + k as f32 * 0.013).fract();
             let at = pa + (pb - pa) * phase;
             dots_mesh.add_colored_rect(
@@ -435,11 +437,7 @@ fn elects(spec: &ScenarioSpec) -> bool {
 fn traffic_legend(ui: &egui::Ui, painter: &egui::Painter, rect: Rect) {
     let text = ui.visuals().weak_text_color();
     let mut at = rect.left_bottom() + Vec2::new(10.0, -12.0);
-    for (colour, size, what) in [
-        (UP, 5.0, "work"),
-        (VOTE, 8.0, "votes"),
-        (BEAT, 3.0, "heartbeats"),
-    ] {
+    for (size, colour, what) in STYLES {
         painter.rect_filled(Rect::from_center_size(at, Vec2::splat(size)), 0.0, colour);
         let r = painter.text(
             at + Vec2::new(8.0, 0.0),
@@ -455,6 +453,14 @@ fn traffic_legend(ui: &egui::Ui, painter: &egui::Painter, rect: Rect) {
 pub const VOTE: Color32 = Color32::from_rgb(235, 170, 30);
 pub const BEAT: Color32 = Color32::from_rgb(170, 190, 215);
 
+/// Each purpose's dot size, colour and name in the legend: work, votes,
+/// heartbeats, in that order.
+const STYLES: [(f32, Color32, &str); 3] = [
+    (5.0, UP, "work"),
+    (8.0, VOTE, "votes"),
+    (3.0, BEAT, "heartbeats"),
+];
+
 /// One moving dot: where along the link (0 to 1, before the clock), how
 /// large, which colour.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -469,7 +475,7 @@ pub struct Dot {
 pub fn dots(f: &crate::observe::LinkFlow, most: usize) -> Vec<Dot> {
     let work = f.sent - f.votes - f.beats;
     let mut out = Vec::new();
-    for (count, size, colour) in [(work, 5.0, UP), (f.votes, 8.0, VOTE), (f.beats, 3.0, BEAT)] {
+    for (count, (size, colour, _)) in [work, f.votes, f.beats].into_iter().zip(STYLES) {
         let n = ((count as f32).log2().clamp(0.0, 6.0) as usize + usize::from(count > 0)).min(most);
         out.extend((0..n).map(|k| Dot {
             phase: k as f32 / n as f32,

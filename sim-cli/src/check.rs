@@ -16,12 +16,12 @@
 //! expectation, or whose run is cut short.
 
 use super::build;
-use super::report::number;
 use super::{Failure, command_name, error, open, parse_sets};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 use sim_core::scenario::Scenario;
 use sim_core::scenario::ScenarioSpec;
+use sim_core::scenario::measure;
 use sim_core::scenario::seed_range;
 use sim_core::scenario::spec::ChallengeSpec;
 use sim_core::scenario::{
@@ -77,8 +77,8 @@ impl Entry {
                 "expected {} {} {}, got {}{}",
                 self.metric,
                 self.op,
-                number(e),
-                number(a),
+                measure(&self.metric, e),
+                measure(&self.metric, a),
                 if self.because.is_empty() {
                     String::new()
                 } else {
@@ -447,8 +447,8 @@ pub fn explore(name: &str, seeds: u64, sets: &[String]) -> Result<(), Failure> {
                         "{} {} {} does not hold: it was {}",
                         e.metric,
                         e.op,
-                        number(x),
-                        number(a)
+                        measure(&e.metric, x),
+                        measure(&e.metric, a)
                     ),
                     ("cut short", ..) => format!(
                         "the run was cut short, so it is not a result: {}",

@@ -33,7 +33,7 @@ pub struct RunSummary<'a> {
     pub challenges: &'a [sim_core::scenario::Try<'a>],
 }
 
-pub use sim_core::scenario::number;
+pub use sim_core::scenario::{measure, number};
 
 /// A table for people: the header and rows as lines, columns two spaces
 /// apart, numbers right-aligned (and the first column left-aligned when
@@ -159,12 +159,9 @@ impl RunSummary<'_> {
             .iter()
             .flat_map(|p| {
                 p.lines.iter().map(move |l| {
-                    let what = match p.unit.as_str() {
-                        "ms" => "latency",
-                        "calls" => "queue",
-                        _ if p.title.starts_with("goodput") => "goodput",
-                        _ if p.title.starts_with("database load") => "load",
-                        _ => "failures",
+                    let what = match p.id {
+                        "queues" => "queue",
+                        id => id,
                     };
                     let peak = l
                         .values
@@ -252,8 +249,8 @@ impl RunSummary<'_> {
                             },
                             v.metric,
                             v.op.as_str(),
-                            number(v.expected),
-                            number(v.actual),
+                            measure(&v.metric, v.expected),
+                            measure(&v.metric, v.actual),
                             if e.because.is_empty() {
                                 String::new()
                             } else {
@@ -331,8 +328,8 @@ impl RunSummary<'_> {
                             if v.holds { "✅ holds:" } else { "❌ FAILS:" },
                             v.metric,
                             v.op.as_str(),
-                            number(v.expected),
-                            number(v.actual),
+                            measure(&v.metric, v.expected),
+                            measure(&v.metric, v.actual),
                             if e.because.is_empty() {
                                 String::new()
                             } else {

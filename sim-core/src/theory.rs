@@ -41,6 +41,30 @@ pub fn mmc_mean_wait(c: u32, lambda: f64, mu: f64) -> Option<f64> {
     Some(p_wait / (f64::from(c) * mu - lambda))
 }
 
+/// The interactive response time law: with `users` users who think for
+/// `think` seconds on average between requests, and a throughput of
+/// `throughput` requests per second, the mean response time is
+/// N/X - Z (Denning and Buzen, "The Operational Analysis of Queueing
+/// Network Models", 1978). It holds for any closed system in balance.
+pub fn interactive_response(users: f64, throughput: f64, think: f64) -> f64 {
+    users / throughput - think
+}
+
+/// A closed loop of `users` users, each thinking for a mean of `think`
+/// seconds, in front of one FIFO server with exponential service of mean
+/// `service` seconds (the machine-repairman model): the exact mean
+/// response time and throughput by mean value analysis (Reiser and
+/// Lavenberg, 1980). The think time may have any distribution.
+pub fn closed_single_server(users: u32, service: f64, think: f64) -> (f64, f64) {
+    let (mut response, mut throughput, mut queue) = (0.0, 0.0, 0.0);
+    for n in 1..=users {
+        response = service * (1.0 + queue);
+        throughput = f64::from(n) / (response + think);
+        queue = throughput * response;
+    }
+    (response, throughput)
+}
+
 /// M/G/1 mean time waiting in the queue by Pollaczek–Khinchine:
 /// Wq = lambda E[S^2] / (2 (1 - rho)).
 pub fn mg1_mean_wait(lambda: f64, mean_service: f64, second_moment_service: f64) -> Option<f64> {

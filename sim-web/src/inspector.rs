@@ -3,7 +3,7 @@
 
 use crate::player::Player;
 use egui::Color32;
-use sim_core::scenario::number;
+use sim_core::scenario::measure;
 use sim_core::{SimDuration, SimTime};
 
 /// The expectations' verdicts, once the run has ended.
@@ -37,8 +37,8 @@ pub fn verdicts(ui: &mut egui::Ui, p: &Player) {
                                 "{} {} {} (was {})",
                                 v.metric,
                                 v.op.as_str(),
-                                number(v.expected),
-                                number(v.actual)
+                                measure(&v.metric, v.expected),
+                                measure(&v.metric, v.actual)
                             ));
                             ui.label(&o.because);
                         });

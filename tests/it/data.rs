@@ -2,7 +2,7 @@
 
 use sim_core::checker::linearizability::{Operation, check_register};
 use sim_core::models::kv::{KvStore, QuorumClient, QuorumConfig};
-use sim_core::{LinkSpec, NodeId, RunLimits, SimDuration, SimTime, Simulation};
+use sim_core::{Dist, LinkSpec, NodeId, RunLimits, SimTime, Simulation};
 
 fn binomial(n: u64, k: u64) -> f64 {
     if k > n {
@@ -36,7 +36,7 @@ fn quorum_reads_miss_the_latest_write_as_combinatorics_says() {
                 r,
                 w,
                 reads_per_write: 4,
-                think: SimDuration::from_millis(1),
+                think: Dist::constant(1e6).unwrap(),
                 max_writes: writes,
             }),
         )
@@ -81,7 +81,7 @@ fn quorum_run(n: usize, r: usize, w: usize) -> (Vec<Operation>, u64) {
                 r,
                 w,
                 reads_per_write: 3,
-                think: SimDuration::from_millis(1),
+                think: Dist::constant(1e6).unwrap(),
                 max_writes: 500,
             }),
         )
@@ -123,6 +123,7 @@ fn the_checker_and_the_client_agree_on_stale_reads() {
                 kind: match o.op {
                     RegisterOp::Write(v) => KvOpKind::Write(v),
                     RegisterOp::Read(v) => KvOpKind::Read(v),
+                    RegisterOp::Cas { .. } => unreachable!("a quorum client only reads and writes"),
                 },
                 invoke: o.invoke,
                 ret: o.ret,

@@ -12,6 +12,7 @@
 //! - `golden`: every story × variant's fingerprint, pinned in a file.
 
 mod consensus;
+mod contention;
 mod data;
 mod detection;
 mod determinism;

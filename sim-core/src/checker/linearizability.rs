@@ -25,6 +25,12 @@ pub enum RegisterOp {
     Write(u64),
     /// A read and the value it returned.
     Read(u64),
+    /// A successful compare-and-set (or any atomic step) from `from` to
+    /// `to`: it takes effect only where the register holds `from`.
+    Cas {
+        from: u64,
+        to: u64,
+    },
 }
 
 /// One operation: invoked at `invoke`, returned at `ret` (None: never).
@@ -164,6 +170,7 @@ pub fn check_register_within(
             let next_state = match o.op {
                 RegisterOp::Write(v) => Some(v),
                 RegisterOp::Read(v) => (v == state).then_some(state),
+                RegisterOp::Cas { from, to } => (from == state).then_some(to),
             };
             let mut lifted = false;
             if let Some(s) = next_state {
@@ -222,7 +229,8 @@ pub fn prune(history: &[Operation]) -> Vec<Operation> {
     let read: BTreeSet<u64> = history
         .iter()
         .filter_map(|o| match o.op {
-            RegisterOp::Read(v) => Some(v),
+            // A compare-and-set saw the value it changed.
+            RegisterOp::Read(v) | RegisterOp::Cas { from: v, .. } => Some(v),
             RegisterOp::Write(_) => None,
         })
         .collect();

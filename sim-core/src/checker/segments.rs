@@ -227,13 +227,13 @@ fn last_candidates(stretch: &[Operation], start: u64) -> Vec<u64> {
 fn read_value(o: &Operation) -> Option<u64> {
     match o.op {
         RegisterOp::Read(v) => Some(v),
-        RegisterOp::Write(_) => None,
+        RegisterOp::Write(_) | RegisterOp::Cas { .. } => None,
     }
 }
 
 fn op_key(op: RegisterOp) -> u64 {
     match op {
-        RegisterOp::Write(v) | RegisterOp::Read(v) => v,
+        RegisterOp::Write(v) | RegisterOp::Read(v) | RegisterOp::Cas { to: v, .. } => v,
     }
 }
 

@@ -9,11 +9,21 @@
 //! outstanding it refuses new ones at once (`throttled`) instead of adding
 //! to a queue downstream.
 //!
+//! A client can instead be closed-loop (`ClosedLoop`): a fixed number of
+//! users, each thinking, sending one request, waiting for it to end
+//! (however it ends), and thinking again, optionally for a fixed number of
+//! tasks each (finite work). Its throughput then follows from its users'
+//! patience rather than from a rate, and the interactive response time law
+//! holds: R = N/X - Z.
+//!
 //! Metrics, prefixed with the node's name: the caller's (`requests`, `ok`,
 //! `failed`, `failed.<error kind>`, `attempts`, `retries`, `latency_ns`,
 //! ...; see `models::caller`), and `throttled` (refused by the client's
 //! own in-flight limit, also counted as a failed request with
-//! `overloaded`). Every request ends exactly once:
+//! `overloaded`). A closed-loop client adds `tasks_done` (requests ended),
+//! `users_done` (users who finished all their tasks) and the histogram
+//! `finished_ns` (when each task ended, from the start of the run: its
+//! maximum is the time the work was done). Every request ends exactly once:
 //! `requests = ok + failed + in_flight()`.
 
 use super::caller::{Caller, CallerConfig};
@@ -21,7 +31,7 @@ use super::request::Request;
 use super::rpc::Rpc;
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
-use crate::metrics::{CounterId, SeriesId};
+use crate::metrics::{CounterId, HistogramId, SeriesId};
 use crate::policy::ErrorKind;
 use crate::time::SimTime;
 
@@ -34,6 +44,8 @@ pub enum ClientTimer {
     Resubmit { order: u64 },
     /// The arrival rate changes to `rate_changes[index]`.
     RateChange { index: usize },
+    /// A closed-loop user is done thinking and sends its next request.
+    UserReady { user: u32 },
 }
 
 /// Bits of an order id that count the client's orders; the client's node
@@ -66,6 +78,19 @@ pub struct ClientConfig {
     pub rate_changes: Vec<(SimTime, f64)>,
     /// Refuse new requests while this many are outstanding.
     pub max_in_flight: Option<usize>,
+    /// Users who wait for each answer, instead of Poisson arrivals.
+    pub closed: Option<ClosedLoop>,
+}
+
+/// A closed loop: `users` users, each repeating think, request, wait.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClosedLoop {
+    pub users: u32,
+    /// The think time before each request (nanoseconds).
+    pub think: Dist,
+    /// Requests per user, after which the user stops (None: until the
+    /// run ends).
+    pub tasks: Option<u64>,
 }
 
 impl ClientConfig {
@@ -80,6 +105,7 @@ impl ClientConfig {
             max_orders: None,
             rate_changes: Vec::new(),
             max_in_flight: None,
+            closed: None,
         }
     }
 }
@@ -90,6 +116,8 @@ struct Metrics {
     overloaded: CounterId,
     throttled: CounterId,
     failed_series: SeriesId,
+    /// A closed loop's: tasks done, users done, when each task ended.
+    closed: Option<(CounterId, CounterId, HistogramId)>,
 }
 
 pub struct Client {
@@ -100,6 +128,8 @@ pub struct Client {
     next_timer: Option<TimerId>,
     /// A rate change to zero stopped new orders.
     paused: bool,
+    /// Each closed-loop user's requests so far.
+    sent: Vec<u64>,
     m: Option<Metrics>,
 }
 
@@ -111,6 +141,7 @@ impl Client {
             next_order: 0,
             next_timer: None,
             paused: false,
+            sent: Vec::new(),
             m: None,
         }
     }
@@ -181,6 +212,48 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Closed loop: `user` thinks, then sends its next request, unless it
+    /// has done all its tasks.
+    fn think(&mut self, ctx: &mut Context<'_, Rpc>, user: u32) {
+        let Some(c) = &self.cfg.closed else { return };
+        if c.tasks.is_some_and(|k| self.sent[user as usize] >= k) {
+            if let Some((_, done, _)) = self.m.as_ref().and_then(|m| m.closed) {
+                ctx.metrics().add(done, 1);
+            }
+            return;
+        }
+        let gap = c.think.sample_duration(ctx.rng());
+        ctx.set_timer(gap, ClientTimer::UserReady { user });
+    }
+
+    /// Closed loop: `user` sends a request, and thinks again at once if
+    /// it ended without waiting.
+    fn user_request(&mut self, ctx: &mut Context<'_, Rpc>, user: u32) {
+        self.sent[user as usize] += 1;
+        let order = ((ctx.id().index() as u64) << ORDER_BITS) | self.next_order;
+        self.next_order += 1;
+        let key = self.cfg.idempotency_keys.then_some(order);
+        if let Some(done) = self
+            .caller
+            .call(ctx, u64::from(user), order, key, None, None)
+        {
+            self.task_ended(ctx, done.tag);
+        }
+    }
+
+    /// Closed loop: the request of user `tag` ended.
+    fn task_ended(&mut self, ctx: &mut Context<'_, Rpc>, tag: u64) {
+        let Some((done, _, finished)) = self.m.as_ref().and_then(|m| m.closed) else {
+            return;
+        };
+        let at = ctx.now().as_nanos();
+        ctx.metrics().add(done, 1);
+        ctx.metrics().record(finished, at);
+        self.think(ctx, tag as u32);
+    }
+}
+
 impl Node<Rpc> for Client {
     fn footprint(&self) -> u64 {
         self.caller.footprint()
@@ -197,6 +270,13 @@ impl Node<Rpc> for Client {
             overloaded: c(m, &format!("failed.{}", ErrorKind::Overloaded.as_str())),
             throttled: c(m, "throttled"),
             failed_series: m.series(&format!("{name}.failures"), m.series_interval()),
+            closed: self.cfg.closed.as_ref().map(|_| {
+                (
+                    c(m, "tasks_done"),
+                    c(m, "users_done"),
+                    m.histogram(&format!("{name}.finished_ns")),
+                )
+            }),
         });
         let now = ctx.now();
         for (i, &(at, _)) in self.cfg.rate_changes.iter().enumerate() {
@@ -205,12 +285,21 @@ impl Node<Rpc> for Client {
                 ClientTimer::RateChange { index: i },
             );
         }
-        self.schedule_next_order(ctx);
+        if let Some(c) = &self.cfg.closed {
+            self.sent = vec![0; c.users as usize];
+            for user in 0..c.users {
+                self.think(ctx, user);
+            }
+        } else {
+            self.schedule_next_order(ctx);
+        }
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, _from: NodeId, msg: Rpc) {
-        if let Rpc::Request(Request::Reply { call, outcome }) = msg {
-            let _ = self.caller.on_reply(ctx, call, outcome);
+        if let Rpc::Request(Request::Reply { call, outcome }) = msg
+            && let Some(done) = self.caller.on_reply(ctx, call, outcome)
+        {
+            self.task_ended(ctx, done.tag);
         }
     }
 
@@ -218,7 +307,9 @@ impl Node<Rpc> for Client {
         let payload = match payload {
             Rpc::Client(t) => t,
             Rpc::Caller(t) => {
-                let _ = self.caller.on_timer(ctx, t);
+                if let Some(done) = self.caller.on_timer(ctx, t) {
+                    self.task_ended(ctx, done.tag);
+                }
                 return;
             }
             _ => return,
@@ -243,6 +334,7 @@ impl Node<Rpc> for Client {
                 let rate = self.cfg.rate_changes[index].1;
                 self.change_rate(ctx, rate);
             }
+            ClientTimer::UserReady { user } => self.user_request(ctx, user),
         }
     }
 }

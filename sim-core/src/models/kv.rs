@@ -23,12 +23,13 @@
 //! behind a stale read was).
 
 use super::ENTRY_BYTES;
+use super::counter::{Change, CounterMsg};
 use super::rpc::Rpc;
 use crate::checker::linearizability::{Operation, RegisterOp};
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
 use crate::metrics::{CounterId, GaugeId, HistogramId, SeriesId};
-use crate::time::{SimDuration, SimTime};
+use crate::time::SimTime;
 use std::collections::{BTreeMap, VecDeque};
 
 /// What the key-value models (stores, caches, routers and their clients)
@@ -71,11 +72,13 @@ pub enum KvTimer {
 /// that can be overloaded).
 pub struct KvStore {
     data: BTreeMap<u64, (u64, u64, SimTime)>,
+    /// What a key never written holds (at version 0).
+    initial: u64,
     /// Added to the true time when this node stamps a write it makes.
     pub skew: i64,
     capacity: Option<(u32, Dist)>,
-    queue: VecDeque<(NodeId, KvMsg, SimTime)>,
-    in_service: BTreeMap<u64, (NodeId, KvMsg, SimTime)>,
+    queue: VecDeque<(NodeId, Rpc, SimTime)>,
+    in_service: BTreeMap<u64, (NodeId, Rpc, SimTime)>,
     next_job: u64,
     m: Option<StoreMetrics>,
 }
@@ -99,6 +102,7 @@ impl KvStore {
     pub fn new() -> Self {
         KvStore {
             data: BTreeMap::new(),
+            initial: 0,
             skew: 0,
             capacity: None,
             queue: VecDeque::new(),
@@ -126,6 +130,22 @@ impl KvStore {
         }
     }
 
+    /// A store whose keys hold `initial` until written (a stock, a
+    /// balance).
+    pub fn with_initial(self, initial: u64) -> Self {
+        KvStore { initial, ..self }
+    }
+
+    /// What a key never written holds.
+    pub fn initial(&self) -> u64 {
+        self.initial
+    }
+
+    /// The value `key` holds now (the initial one if never written).
+    pub fn value(&self, key: u64) -> u64 {
+        self.data.get(&key).map_or(self.initial, |&(_, v, _)| v)
+    }
+
     /// (version, value, written at) held for `key`.
     pub fn get(&self, key: u64) -> Option<(u64, u64, SimTime)> {
         self.data.get(&key).copied()
@@ -143,7 +163,7 @@ impl KvStore {
         ctx.metrics().set(b, now, busy);
     }
 
-    fn start(&mut self, ctx: &mut Context<'_, Rpc>, request: (NodeId, KvMsg, SimTime)) {
+    fn start(&mut self, ctx: &mut Context<'_, Rpc>, request: (NodeId, Rpc, SimTime)) {
         let (_, service) = self.capacity.as_ref().expect("only with capacity");
         let took = service.sample_duration(ctx.rng());
         let job = self.next_job;
@@ -153,10 +173,17 @@ impl KvStore {
     }
 
     /// Applies a request and answers it.
-    fn serve(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: KvMsg, arrived: SimTime) {
+    fn serve(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc, arrived: SimTime) {
         let response = self.metrics().response;
         let waited = ctx.now().saturating_since(arrived).as_nanos();
         ctx.metrics().record(response, waited);
+        let msg = match msg {
+            Rpc::Kv(m) => m,
+            Rpc::Counter(CounterMsg::Update { call, key, change }) => {
+                return self.update(ctx, from, call, key, change);
+            }
+            _ => return,
+        };
         match msg {
             KvMsg::KvWrite {
                 call,
@@ -176,7 +203,7 @@ impl KvStore {
                     self.data
                         .get(&key)
                         .copied()
-                        .unwrap_or((0, 0, SimTime::ZERO));
+                        .unwrap_or((0, self.initial, SimTime::ZERO));
                 ctx.send(
                     from,
                     KvMsg::KvValue {
@@ -188,6 +215,46 @@ impl KvStore {
             }
             _ => {}
         }
+    }
+}
+
+impl KvStore {
+    /// Applies `change` to `key` if its condition holds, and says what
+    /// the key holds now.
+    fn update(
+        &mut self,
+        ctx: &mut Context<'_, Rpc>,
+        from: NodeId,
+        call: u64,
+        key: u64,
+        change: Change,
+    ) {
+        let (version, value) = self
+            .data
+            .get(&key)
+            .map_or((0, self.initial), |&(v, x, _)| (v, x));
+        let (ok, version, value) = match change.apply(version, value) {
+            Some(new) => {
+                let stamp = self.stamp(ctx.now());
+                self.data.insert(key, (version + 1, new, stamp));
+                (true, version + 1, new)
+            }
+            None => (false, version, value),
+        };
+        ctx.send(
+            from,
+            CounterMsg::Updated {
+                call,
+                ok,
+                version,
+                value,
+            },
+        );
+    }
+
+    /// The time by this store's clock (skewed).
+    fn stamp(&self, now: SimTime) -> SimTime {
+        SimTime::from_nanos(now.as_nanos().saturating_add_signed(self.skew))
     }
 }
 
@@ -212,10 +279,11 @@ impl Node<Rpc> for KvStore {
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, from: NodeId, msg: Rpc) {
-        let Rpc::Kv(msg) = msg else { return };
-        let counter = match msg {
-            KvMsg::KvWrite { .. } => self.metrics().writes,
-            KvMsg::KvRead { .. } => self.metrics().reads,
+        let counter = match &msg {
+            Rpc::Kv(KvMsg::KvWrite { .. }) | Rpc::Counter(CounterMsg::Update { .. }) => {
+                self.metrics().writes
+            }
+            Rpc::Kv(KvMsg::KvRead { .. }) => self.metrics().reads,
             _ => return,
         };
         let (load, now) = (self.metrics().load, ctx.now());
@@ -260,7 +328,7 @@ pub struct QuorumConfig {
     /// Operations alternate: a write, then `reads_per_write` reads.
     pub reads_per_write: u32,
     /// The gap between one operation's end and the next one's start.
-    pub think: SimDuration,
+    pub think: Dist,
     /// Stop after this many writes.
     pub max_writes: u64,
 }
@@ -399,7 +467,8 @@ impl QuorumClient {
                 last.op = RegisterOp::Read(value);
             }
         }
-        ctx.set_timer(self.cfg.think, KvTimer::KvNext);
+        let think = self.cfg.think.sample_duration(ctx.rng());
+        ctx.set_timer(think, KvTimer::KvNext);
     }
 }
 
@@ -417,7 +486,8 @@ impl Node<Rpc> for QuorumClient {
             stale: m.counter(&format!("{name}.stale_reads")),
             behind: m.histogram(&format!("{name}.stale_versions")),
         });
-        ctx.set_timer(self.cfg.think, KvTimer::KvNext);
+        let think = self.cfg.think.sample_duration(ctx.rng());
+        ctx.set_timer(think, KvTimer::KvNext);
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Rpc>, _from: NodeId, msg: Rpc) {

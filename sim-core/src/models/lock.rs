@@ -261,7 +261,8 @@ pub struct WorkerConfig {
     /// The time between reading the counter and writing it back.
     pub work: Dist,
     /// The wait after a round before asking again.
-    pub think: SimDuration,
+    /// The pause between rounds (nanoseconds).
+    pub think: Dist,
     /// How long it waits for an answer before starting its round again.
     pub timeout: SimDuration,
     /// Give up a write its own clock says comes after its lease.
@@ -333,7 +334,8 @@ impl LockWorker {
     fn rest(&mut self, ctx: &mut Context<'_, Rpc>) {
         self.step = Step::Idle;
         self.call += 1;
-        ctx.set_timer(self.cfg.think, LockTimer::Next);
+        let think = self.cfg.think.sample_duration(ctx.rng());
+        ctx.set_timer(think, LockTimer::Next);
     }
 
     fn work_done(&mut self, ctx: &mut Context<'_, Rpc>) {

@@ -14,12 +14,14 @@
 //! sessions that use it. Coordination: a lock service with leases and
 //! fencing tokens, its workers and the storage they guard; heartbeat
 //! senders and the monitor that judges them (`monitor`); consensus, a Raft
-//! group as a replicated store (`raft`). Each model owns
+//! group as a replicated store (`raft`). Contention: read-modify-write
+//! clients of a counter, with compare-and-set (`counter`). Each model owns
 //! its messages and timers; `rpc` gathers them into the one type a scenario's simulation carries.
 
 pub mod cache;
 pub mod caller;
 pub mod client;
+pub mod counter;
 pub mod hold;
 pub mod kv;
 pub mod ledger;

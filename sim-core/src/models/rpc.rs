@@ -8,6 +8,7 @@
 
 use super::caller::CallerTimer;
 use super::client::ClientTimer;
+use super::counter::CounterMsg;
 use super::kv::{KvMsg, KvTimer};
 use super::ledger::Charge;
 use super::lock::{LockMsg, LockTimer};
@@ -35,6 +36,7 @@ pub enum Rpc {
     LockTimer(LockTimer),
     Watch(WatchMsg),
     Raft(RaftMsg),
+    Counter(CounterMsg),
 }
 
 macro_rules! from_part {
@@ -62,6 +64,7 @@ from_part!(
     LockTimer => LockTimer,
     WatchMsg => Watch,
     RaftMsg => Raft,
+    CounterMsg => Counter,
 );
 
 impl From<Control> for Rpc {
@@ -87,6 +90,7 @@ mod wire {
     pub const LOCK_TIMER: isize = 46;
     pub const WATCH: isize = 51;
     pub const RAFT: isize = 54;
+    pub const COUNTER: isize = 62;
 }
 
 impl Hash for Rpc {
@@ -103,6 +107,7 @@ impl Hash for Rpc {
             Rpc::LockTimer(m) => renumbered(m, wire::LOCK_TIMER, h),
             Rpc::Watch(m) => renumbered(m, wire::WATCH, h),
             Rpc::Raft(m) => renumbered(m, wire::RAFT, h),
+            Rpc::Counter(m) => renumbered(m, wire::COUNTER, h),
             // The single messages are structs: no variant number of their
             // own, so theirs is written here.
             Rpc::WorkDone(m) => numbered(m, wire::WORK_DONE, h),
@@ -209,6 +214,7 @@ impl fmt::Debug for Rpc {
             Rpc::LockTimer(m) => m.fmt(f),
             Rpc::Watch(m) => m.fmt(f),
             Rpc::Raft(m) => m.fmt(f),
+            Rpc::Counter(m) => m.fmt(f),
         }
     }
 }
@@ -385,6 +391,7 @@ mod tests {
     /// on from its last: no hash of theirs meets another message's.
     #[test]
     fn later_messages_hash_apart() {
+        use crate::models::counter::Change;
         use crate::models::lock::{LockMsg, LockTimer};
         use crate::models::monitor::WatchMsg;
         use crate::models::raft::RaftMsg;
@@ -453,6 +460,19 @@ mod tests {
                 term: 1,
                 granted: true,
             }),
+            Rpc::from(CounterMsg::Update {
+                call: 1,
+                key: 2,
+                change: Change::Add(-1),
+            }),
+            Rpc::from(CounterMsg::Updated {
+                call: 1,
+                ok: true,
+                version: 2,
+                value: 3,
+            }),
+            Rpc::from(CounterMsg::UserReady { user: 1 }),
+            Rpc::from(CounterMsg::Worked { user: 1 }),
         ]);
         let mut hashes: Vec<u64> = all.iter().map(stable_hash).collect();
         hashes.sort_unstable();

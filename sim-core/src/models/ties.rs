@@ -5,6 +5,7 @@
 //! to a model's messages fails to compile until it says how it is tied.
 
 use super::caller::CallerTimer;
+use super::counter::{Change, CounterMsg};
 use super::kv::KvMsg;
 use super::lock::LockMsg;
 use super::monitor::WatchMsg;
@@ -69,6 +70,7 @@ impl Rpc {
             Rpc::Kv(m) => Some(m.tie()),
             Rpc::Replication(m) => m.tie(),
             Rpc::Lock(m) => m.tie(),
+            Rpc::Counter(m) => m.tie(),
             Rpc::Caller(CallerTimer::AttemptTimeout { call, .. }) => {
                 Some(Tie::Timeout { call: *call })
             }
@@ -105,7 +107,8 @@ impl Rpc {
             | Rpc::SessionTimeout(_)
             | Rpc::Charge(_)
             | Rpc::LockTimer(_)
-            | Rpc::Watch(_) => Purpose::Work,
+            | Rpc::Watch(_)
+            | Rpc::Counter(_) => Purpose::Work,
         }
     }
 
@@ -121,6 +124,7 @@ impl Rpc {
                 Some(format!("heartbeat (start {incarnation})"))
             }
             Rpc::Raft(m) => m.describe(),
+            Rpc::Counter(m) => m.describe(),
             Rpc::Client(_)
             | Rpc::Caller(_)
             | Rpc::WorkDone(_)
@@ -259,6 +263,39 @@ impl KvMsg {
             KvMsg::KvValue { version, .. } => format!("value v{version}"),
             KvMsg::KvAck { .. } => "ack".into(),
             KvMsg::Invalidate { key } => format!("invalidate key {key}"),
+        }
+    }
+}
+
+impl CounterMsg {
+    fn tie(&self) -> Option<Tie> {
+        match self {
+            CounterMsg::Update { call, .. } => Some(Tie::Call {
+                call: *call,
+                order: None,
+            }),
+            CounterMsg::Updated { call, .. } => Some(Tie::Answer { call: *call }),
+            CounterMsg::UserReady { .. } | CounterMsg::Worked { .. } => None,
+        }
+    }
+
+    fn describe(&self) -> Option<String> {
+        match self {
+            CounterMsg::Update { key, change, .. } => Some(match change {
+                Change::Put(v) => format!("set key {key} to {v}"),
+                Change::Cas { version, value } => {
+                    format!("set key {key} to {value} if still v{version}")
+                }
+                Change::Add(d) if *d < 0 => format!("take {} from key {key} if there is", -d),
+                Change::Add(d) => format!("add {d} to key {key}"),
+            }),
+            CounterMsg::Updated {
+                ok, version, value, ..
+            } => Some(match ok {
+                true => format!("done: {value} (v{version})"),
+                false => format!("refused: it holds {value} (v{version})"),
+            }),
+            CounterMsg::UserReady { .. } | CounterMsg::Worked { .. } => None,
         }
     }
 }

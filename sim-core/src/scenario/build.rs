@@ -157,6 +157,7 @@ impl Built {
         self.drain();
         self.groups.finish(&mut self.sim);
         self.raft.finish(&mut self.sim);
+        super::counters::finish(&mut self.sim);
         self.kv.record(self.sim.metrics_mut());
     }
 }

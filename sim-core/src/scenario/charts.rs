@@ -5,7 +5,7 @@
 //!
 //! A line is drawn for every node whose series of that name exists (a
 //! client's or a session's `ok_latency_ns`, `waiting_ns` and `failures`, a service's
-//! `queue`, a store's `load`), so a new kind's model gets charts by
+//! `queue`, a store's `load`, a counter client's `lost_races`), so a new kind's model gets charts by
 //! recording a series under one of these names.
 
 use super::spec::ScenarioSpec;
@@ -23,6 +23,8 @@ pub const FAILURES: &str = "failures";
 pub const QUEUE: &str = "queue";
 /// One value per request a store served.
 pub const LOAD: &str = "load";
+/// One value per attempt that lost a race (a compare-and-set refused).
+pub const LOST_RACES: &str = "lost_races";
 
 /// Every chart a `[[look]]` may name: the panels below, and the counts
 /// so far that the web app charts from its samples (stale reads,
@@ -33,6 +35,7 @@ pub const CHART_IDS: &[&str] = &[
     "failures",
     "queues",
     "load",
+    "conflicts",
     "stale",
     "duplicates",
 ];
@@ -95,6 +98,12 @@ pub const PANELS: &[PanelDef] = &[
         title: "database load: requests per second",
         unit: "/s",
         lines: &[(LOAD, Stat::PerSecond, "")],
+    },
+    PanelDef {
+        id: "conflicts",
+        title: "conflicts per second: attempts that lost a race",
+        unit: "/s",
+        lines: &[(LOST_RACES, Stat::PerSecond, "")],
     },
 ];
 

@@ -70,6 +70,23 @@ pub fn cut_short(report: &RunReport) -> Option<String> {
     }
 }
 
+/// A metric's value as every front end shows it: a duration where the
+/// metric counts nanoseconds (`latency_ns.p99`, `finished_ns.max`,
+/// `wasted_ns`; not a ratio of two), else the plain number.
+pub fn measure(metric: &str, v: f64) -> String {
+    const IN_UNIT: &[&str] = &["p50", "p90", "p99", "p999", "max", "mean"];
+    let in_ns = !metric.contains('/')
+        && match metric.rsplit_once('.') {
+            Some((head, stat)) if IN_UNIT.contains(&stat) => head.ends_with("_ns"),
+            _ => metric.ends_with("_ns"),
+        };
+    if in_ns && v.is_finite() && v >= 0.0 {
+        crate::time::SimDuration::from_nanos(v.round() as u64).to_string()
+    } else {
+        number(v)
+    }
+}
+
 /// A verdict's number as every front end shows it, without needless
 /// decimals: 42, 0.25, 1.5e9.
 pub fn number(v: f64) -> String {
@@ -124,6 +141,22 @@ mod tests {
     use super::*;
     use crate::scenario::build::build;
     use crate::scenario::load::load;
+
+    /// Nanosecond metrics read as durations; counts, rates and ratios of
+    /// two durations stay numbers.
+    #[test]
+    fn values_in_nanoseconds_are_shown_as_durations() {
+        assert_eq!(
+            measure("buyers.finished_ns.max", 12_723_870_255.0),
+            "12.723s"
+        );
+        assert_eq!(measure("alice.latency_ns.p99", 2e8), "200ms");
+        assert_eq!(measure("buyers.wasted_ns", 1.5e9), "1.5s");
+        assert_eq!(measure("alice.latency_ns.count", 42.0), "42");
+        assert_eq!(measure("alice.latency_ns.over_200ms", 3.0), "3");
+        assert_eq!(measure("buyers.wasted_ns / buyers.work_ns", 0.5), "0.5");
+        assert_eq!(measure("user.ok.per_s", 99.5), "99.5");
+    }
 
     const TEXT: &str = r#"
 title = "t"

@@ -24,6 +24,7 @@ mod challenge;
 mod charts;
 mod checks;
 mod consensus;
+mod counters;
 mod diagnostic;
 mod faults;
 mod graph;
@@ -52,7 +53,8 @@ pub use challenge::{Try, challenges_for, judge_try, solution_sets};
 pub use charts::{Charts, Line, Panel, Stat, Window};
 pub use diagnostic::Diagnostic;
 pub use judge::{
-    AS_WRITTEN, Judged, cut_short, expectations_for, judge, judged_variants, number, variant_label,
+    AS_WRITTEN, Judged, cut_short, expectations_for, judge, judged_variants, measure, number,
+    variant_label,
 };
 pub use library::STORIES;
 pub use limits::{MAX_GRID_POINTS, MAX_SEEDS, MAX_SHARDS, MAX_SWEEP_JOBS, seed_range};

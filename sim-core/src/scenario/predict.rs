@@ -150,7 +150,11 @@ pub(super) fn measured<'v>(
     let mut read: Vec<String> = Vec::new();
     for v in verdicts {
         let text = match v {
-            Ok(v) => format!("{} = {}", v.metric, super::judge::number(v.actual)),
+            Ok(v) => format!(
+                "{} = {}",
+                v.metric,
+                super::judge::measure(&v.metric, v.actual)
+            ),
             Err(why) => why.clone(),
         };
         if !read.contains(&text) {

@@ -104,6 +104,8 @@ pub enum NodeKind {
     LockClient,
     /// Storage for lock holders' data, that can refuse old tokens.
     Storage,
+    /// Users who change a shared counter in a store (read-modify-write).
+    CounterClient,
     /// A process that only sends heartbeats.
     Heartbeat,
     /// A failure detector judging heartbeat senders.
@@ -131,6 +133,14 @@ pub struct NodeSpec {
     pub orders: Option<u64>,
     pub rate_changes: Option<Vec<RateChangeSpec>>,
     pub max_in_flight: Option<Spanned<u64>>,
+    /// A closed loop: this many users, each waiting for its answer.
+    pub users: Option<Spanned<u32>>,
+    /// A closed loop's requests per user.
+    pub tasks: Option<Spanned<u64>>,
+    // Counter client: read-modify-write of shared data.
+    /// Added to the counter by each task (negative: take).
+    pub change: Option<Spanned<i64>>,
+    pub method: Option<crate::models::counter::Method>,
     // Client: the policies on its calls (a service sets them per `call`).
     pub breaker: Option<Spanned<BreakerSpec>>,
     pub bulkhead: Option<Spanned<u32>>,
@@ -170,6 +180,8 @@ pub struct NodeSpec {
     pub shed: Option<ShedSpec>,
     // Ledger.
     pub processing_time: Option<DistSpec>,
+    /// A kv store: what every key holds until written.
+    pub initial: Option<u64>,
     // Data: caches, readers, writers.
     pub ttl: Option<Duration>,
     pub ttl_jitter: Option<Probability>,
@@ -201,7 +213,7 @@ pub struct NodeSpec {
     // Quorum client.
     pub quorum: Option<Spanned<QuorumRw>>,
     pub reads_per_write: Option<u32>,
-    pub think: Option<Duration>,
+    pub think: Option<DistSpec>,
     pub writes: Option<u64>,
     // Locks.
     pub lease: Option<Spanned<Duration>>,

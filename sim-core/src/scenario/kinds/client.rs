@@ -2,10 +2,11 @@
 //! ledger at a Poisson rate, with the resilience patterns on their calls.
 
 use super::caller::{POLICY_FIELDS, Policies};
-use super::metrics::{CALLER, counter};
+use super::metrics::{CALLER, counter, histogram};
 use super::rows::{ms, percent};
 use super::{Build, Check, Field, Kind, Report, optional, required};
-use crate::models::client::{Client, ClientConfig};
+use crate::dist::Dist;
+use crate::models::client::{Client, ClientConfig, ClosedLoop};
 use crate::policy::ErrorKind;
 use crate::policy::timeout::TimeoutConfig;
 use crate::scenario::diagnostic::Diagnostic;
@@ -15,21 +16,44 @@ use crate::time::{SimDuration, SimTime};
 pub const KIND: Kind = Kind::new(
     NodeKind::Client,
     "client",
-    "Users who send orders (requests) to a service or a ledger, at a Poisson rate, with the resilience patterns on their calls.",
+    "Users who send orders (requests) to a service or a ledger, with the resilience patterns on their calls: at a Poisson `rate` (an open loop), or as `users` who each think, send one request and wait for its end before thinking again (a closed loop).",
     &[FIELDS, POLICY_FIELDS],
     build,
     report,
 )
 .targets(&[NodeKind::Service, NodeKind::Ledger])
 .checked_by(check)
-.records(&[&[counter("throttled")], CALLER]);
+.records(&[
+    &[
+        counter("throttled"),
+        counter("tasks_done"),
+        counter("users_done"),
+        histogram("finished_ns"),
+    ],
+    CALLER,
+]);
 
 const FIELDS: &[Field] = &[
     required("target", "node name", "The service (or ledger) it calls."),
-    required(
+    optional(
         "rate",
         "rate",
-        "New orders per unit of time, Poisson, e.g. `\"50/s\"`.",
+        "New orders per unit of time, Poisson, e.g. `\"50/s\"` (an open loop; a client has `rate` or `users`).",
+    ),
+    optional(
+        "users",
+        "integer >= 1",
+        "A closed loop instead of a rate: this many users, each thinking, sending one request and waiting until it ends (succeeded or failed) before thinking again.",
+    ),
+    optional(
+        "think",
+        "distribution",
+        "A closed loop's think time before each request (default 0: the next request goes as soon as the last one ends).",
+    ),
+    optional(
+        "tasks",
+        "integer >= 1",
+        "A closed loop's requests per user; a user who has made them stops (finite work: `finished_ns.max` is when the work was done). Default: until the run ends.",
     ),
     optional(
         "timeout",
@@ -92,6 +116,7 @@ pub(super) fn policies(n: &NodeSpec) -> Policies<'_> {
 }
 
 fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
+    check_loop(ctx, n)?;
     if let Some(m) = &n.max_in_flight
         && *m.get_ref() == 0
     {
@@ -105,10 +130,77 @@ fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
     policies(n).check(ctx, &format!("node `{}`", n.name.get_ref()))
 }
 
+/// A client is open (`rate`) or closed (`users`), and each loop's own
+/// fields appear only with it.
+fn check_loop(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
+    let node = format!("node `{}`", n.name.get_ref());
+    let Some(users) = &n.users else {
+        if n.rate.is_none() {
+            return Err(ctx.at(
+                n.name.span(),
+                &node,
+                "a client needs `rate` (new orders per second, an open loop) or `users` (each waiting for its answer, a closed loop)".into(),
+            ));
+        }
+        for (field, given) in [("think", n.think.is_some()), ("tasks", n.tasks.is_some())] {
+            if given {
+                return Err(ctx.at(
+                    n.name.span(),
+                    &node,
+                    format!("`{field}` belongs to a closed loop; add `users` (and remove `rate`), or remove `{field}`"),
+                ));
+            }
+        }
+        return Ok(());
+    };
+    if *users.get_ref() == 0 {
+        return Err(ctx.field(
+            n,
+            "users",
+            users.span(),
+            "a closed loop needs at least 1 user",
+        ));
+    }
+    if let Some(t) = &n.tasks
+        && *t.get_ref() == 0
+    {
+        return Err(ctx.field(
+            n,
+            "tasks",
+            t.span(),
+            "each user needs at least 1 task; leave `tasks` out to keep going until the run ends",
+        ));
+    }
+    let open_only = [
+        ("rate", n.rate.is_some()),
+        ("rate_changes", n.rate_changes.is_some()),
+        ("orders", n.orders.is_some()),
+        ("double_submit", n.double_submit.is_some()),
+        ("max_in_flight", n.max_in_flight.is_some()),
+    ];
+    match open_only.iter().find(|(_, given)| *given) {
+        Some((field, _)) => Err(ctx.field(
+            n,
+            "users",
+            users.span(),
+            format!("`{field}` belongs to an open loop, and `users` makes this client a closed one; keep one of the two"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
     let targets = b.target(n.target.as_ref());
-    let rate = n.rate.as_ref().expect("checked").get_ref().0;
+    let rate = n.rate.as_ref().map_or(1.0, |r| r.get_ref().0);
     let mut c = ClientConfig::poisson(targets[0], rate);
+    c.closed = n.users.as_ref().map(|u| ClosedLoop {
+        users: *u.get_ref(),
+        think: n
+            .think
+            .as_ref()
+            .map_or(Dist::Constant(0.0), |d| d.0.clone()),
+        tasks: n.tasks.as_ref().map(|t| *t.get_ref()),
+    });
     c.call.targets = targets;
     c.call.timeout = TimeoutConfig {
         per_attempt: n.timeout.as_ref().map(|d| d.get_ref().0),
@@ -142,7 +234,7 @@ pub(super) fn rate_changes(n: &NodeSpec) -> Vec<(SimTime, f64)> {
     changes
 }
 
-fn report(r: &Report<'_>, _: &NodeSpec, name: &str) -> Vec<(String, String)> {
+fn report(r: &Report<'_>, n: &NodeSpec, name: &str) -> Vec<(String, String)> {
     let c = |what: &str| r.count(name, what);
     let (requests, ok, failed) = (c("requests"), c("ok"), c("failed"));
     let reasons: Vec<String> = ErrorKind::ALL
@@ -211,10 +303,30 @@ fn report(r: &Report<'_>, _: &NodeSpec, name: &str) -> Vec<(String, String)> {
             ),
         ),
     ];
-    rows.into_iter()
+    closed_row(r, n, name)
+        .into_iter()
+        .chain(rows)
         .chain(super::caller::pattern_summary(r, name).map(|p| ("patterns".to_string(), p)))
         .chain(recovery_row(r, name))
         .collect()
+}
+
+/// A closed loop's users and how far their work got.
+fn closed_row(r: &Report<'_>, n: &NodeSpec, name: &str) -> Option<(String, String)> {
+    let users = *n.users.as_ref()?.get_ref();
+    let done = r.count(name, "tasks_done");
+    let finished = r.metrics.get_histogram(&format!("{name}.finished_ns"));
+    let work = match n.tasks.as_ref().map(|t| *t.get_ref()) {
+        None => format!("{done} tasks done"),
+        Some(k) => {
+            let all = u64::from(users) * k;
+            match (r.count(name, "users_done") == u64::from(users), finished) {
+                (true, Some(h)) => format!("all {all} tasks done at {}", ms(h.quantile(1.0))),
+                _ => format!("{done} of {all} tasks done by the end"),
+            }
+        }
+    };
+    Some(("users".into(), format!("{users} (a closed loop); {work}")))
 }
 
 /// A client's detection and recovery after the scheduled faults.

@@ -23,6 +23,9 @@ pub const KIND: Kind = Kind::new(
     gauge("queue_depth"),
     gauge("busy_workers"),
     histogram("response_ns"),
+    counter("oversold"),
+    counter("lost_updates"),
+    counter("nonlinearizable_keys"),
 ]]);
 
 const FIELDS: &[Field] = &[
@@ -35,6 +38,11 @@ const FIELDS: &[Field] = &[
         "service_time",
         "distribution",
         "The time per request, if it has a capacity (with `workers`).",
+    ),
+    optional(
+        "initial",
+        "integer >= 0",
+        "What every key holds until it is written (default 0): a stock, a balance, a counter's start.",
     ),
     optional(
         "replicas",
@@ -59,9 +67,12 @@ fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
 }
 
 fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
-    let store = || match (&n.workers, &n.service_time) {
-        (Some(w), Some(t)) => KvStore::with_capacity(*w.get_ref(), t.0.clone()),
-        _ => KvStore::new(),
+    let store = || {
+        let s = match (&n.workers, &n.service_time) {
+            (Some(w), Some(t)) => KvStore::with_capacity(*w.get_ref(), t.0.clone()),
+            _ => KvStore::new(),
+        };
+        s.with_initial(n.initial.unwrap_or(0))
     };
     b.add_replicated(n, store)
 }
@@ -81,5 +92,31 @@ fn report(r: &Report<'_>, _: &NodeSpec, name: &str) -> Vec<(String, String)> {
             "queue depth".into(),
             r.gauge_mean_max(&format!("{name}.queue_depth")),
         ),
+    ]
+    .into_iter()
+    .chain(counter_rows(r, name))
+    .collect()
+}
+
+/// What the counter checker found, for a store that counter clients
+/// changed.
+fn counter_rows(r: &Report<'_>, name: &str) -> Vec<(String, String)> {
+    if r.metrics
+        .get_counter(&format!("{name}.lost_updates"))
+        .is_none()
+    {
+        return Vec::new();
+    }
+    let c = |what: &str| r.count(name, what);
+    vec![
+        (
+            "lost updates".into(),
+            format!(
+                "{} (changes reported done that the data does not show); oversold {}",
+                c("lost_updates"),
+                c("oversold")
+            ),
+        ),
+        r.linearizable(name),
     ]
 }

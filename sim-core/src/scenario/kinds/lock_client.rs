@@ -4,6 +4,7 @@
 
 use super::metrics::counter;
 use super::{Build, Check, Field, Kind, Report, optional, required};
+use crate::dist::Dist;
 use crate::models::lock::{LockWorker, WorkerConfig};
 use crate::scenario::diagnostic::Diagnostic;
 use crate::scenario::spec::{NodeKind, NodeSpec};
@@ -43,7 +44,7 @@ const FIELDS: &[Field] = &[
     ),
     optional(
         "think",
-        "duration",
+        "distribution",
         "The wait after a round before it asks for the lock again (default 100ms).",
     ),
     optional(
@@ -87,7 +88,10 @@ fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
         lock: b.target(n.target.as_ref())[0],
         storage: b.target(n.calls.as_ref())[0],
         work: n.work.as_ref().expect("checked").0.clone(),
-        think: n.think.map_or(SimDuration::from_millis(100), |d| d.0),
+        think: n
+            .think
+            .as_ref()
+            .map_or(Dist::Constant(1e8), |d| d.0.clone()),
         timeout: n
             .timeout
             .as_ref()

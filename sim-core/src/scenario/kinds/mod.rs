@@ -20,6 +20,7 @@
 mod cache;
 mod caller;
 mod client;
+mod counter_client;
 mod heartbeat;
 mod kv;
 mod ledger;
@@ -266,6 +267,7 @@ pub const KINDS: &[&Kind] = &[
     &lock::KIND,
     &lock_client::KIND,
     &storage::KIND,
+    &counter_client::KIND,
     &heartbeat::KIND,
     &monitor::KIND,
     &raft::KIND,

@@ -6,10 +6,10 @@
 use super::metrics::{counter, histogram};
 use super::rows::percent;
 use super::{Build, Check, Field, Kind, Report, optional, required};
+use crate::dist::Dist;
 use crate::models::kv::{QuorumClient, QuorumConfig};
 use crate::scenario::diagnostic::Diagnostic;
 use crate::scenario::spec::{NodeKind, NodeSpec};
-use crate::time::SimDuration;
 
 pub const KIND: Kind = Kind::new(
     NodeKind::QuorumClient,
@@ -46,7 +46,7 @@ const FIELDS: &[Field] = &[
     ),
     optional(
         "think",
-        "duration",
+        "distribution",
         "The pause between one operation's end and the next one's start (default 1ms).",
     ),
     optional(
@@ -84,7 +84,10 @@ fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
         r: q.r as usize,
         w: q.w as usize,
         reads_per_write: n.reads_per_write.unwrap_or(1),
-        think: n.think.map_or(SimDuration::from_millis(1), |d| d.0),
+        think: n
+            .think
+            .as_ref()
+            .map_or(Dist::Constant(1e6), |d| d.0.clone()),
         max_writes: n.writes.unwrap_or(u64::MAX),
     });
     b.add(n.name.get_ref(), client)

@@ -22,6 +22,10 @@ pub const STORIES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/cascading-failure.toml"),
     ),
     (
+        "contended-counter",
+        include_str!("../../../scenarios/contended-counter.toml"),
+    ),
+    (
         "degrade-gracefully",
         include_str!("../../../scenarios/degrade-gracefully.toml"),
     ),
@@ -53,6 +57,7 @@ pub const STORIES: &[(&str, &str)] = &[
         "minority-side",
         include_str!("../../../scenarios/minority-side.toml"),
     ),
+    ("oversold", include_str!("../../../scenarios/oversold.toml")),
     ("queues", include_str!("../../../scenarios/queues.toml")),
     (
         "retry-storm",

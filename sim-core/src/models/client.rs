@@ -27,6 +27,7 @@
 //! `requests = ok + failed + in_flight()`.
 
 use super::caller::{Caller, CallerConfig};
+use super::counter::CounterMsg;
 use super::request::Request;
 use super::rpc::Rpc;
 use crate::dist::Dist;
@@ -44,8 +45,6 @@ pub enum ClientTimer {
     Resubmit { order: u64 },
     /// The arrival rate changes to `rate_changes[index]`.
     RateChange { index: usize },
-    /// A closed-loop user is done thinking and sends its next request.
-    UserReady { user: u32 },
 }
 
 /// Bits of an order id that count the client's orders; the client's node
@@ -224,7 +223,8 @@ impl Client {
             return;
         }
         let gap = c.think.sample_duration(ctx.rng());
-        ctx.set_timer(gap, ClientTimer::UserReady { user });
+        // The closed-loop users' timer, shared with the counter clients.
+        ctx.set_timer(gap, CounterMsg::UserReady { user });
     }
 
     /// Closed loop: `user` sends a request, and thinks again at once if
@@ -306,6 +306,7 @@ impl Node<Rpc> for Client {
     fn on_timer(&mut self, ctx: &mut Context<'_, Rpc>, _: TimerId, payload: Rpc) {
         let payload = match payload {
             Rpc::Client(t) => t,
+            Rpc::Counter(CounterMsg::UserReady { user }) => return self.user_request(ctx, user),
             Rpc::Caller(t) => {
                 if let Some(done) = self.caller.on_timer(ctx, t) {
                     self.task_ended(ctx, done.tag);
@@ -334,7 +335,6 @@ impl Node<Rpc> for Client {
                 let rate = self.cfg.rate_changes[index].1;
                 self.change_rate(ctx, rate);
             }
-            ClientTimer::UserReady { user } => self.user_request(ctx, user),
         }
     }
 }

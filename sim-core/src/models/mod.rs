@@ -15,7 +15,9 @@
 //! fencing tokens, its workers and the storage they guard; heartbeat
 //! senders and the monitor that judges them (`monitor`); consensus, a Raft
 //! group as a replicated store (`raft`). Contention: read-modify-write
-//! clients of a counter, with compare-and-set (`counter`). Each model owns
+//! clients of a counter, with compare-and-set (`counter`), and transfers
+//! under locks from a lock manager that detects deadlocks (`transfer`,
+//! `lock_manager`). Each model owns
 //! its messages and timers; `rpc` gathers them into the one type a scenario's simulation carries.
 
 pub mod cache;
@@ -26,6 +28,7 @@ pub mod hold;
 pub mod kv;
 pub mod ledger;
 pub mod lock;
+pub mod lock_manager;
 pub mod monitor;
 pub mod queueing;
 pub mod raft;
@@ -35,6 +38,7 @@ pub mod router;
 pub mod rpc;
 pub mod service;
 pub mod ties;
+pub mod transfer;
 
 /// What one entry of a model's growing state (a call in flight, a queued
 /// job, a stored key, a history entry) counts for in a run's memory

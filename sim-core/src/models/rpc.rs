@@ -12,6 +12,7 @@ use super::counter::CounterMsg;
 use super::kv::{KvMsg, KvTimer};
 use super::ledger::Charge;
 use super::lock::{LockMsg, LockTimer};
+use super::lock_manager::LockMgrMsg;
 use super::monitor::WatchMsg;
 use super::raft::RaftMsg;
 use super::replication::{RepMsg, ReplicaTimer, SessionTimeout};
@@ -37,6 +38,7 @@ pub enum Rpc {
     Watch(WatchMsg),
     Raft(RaftMsg),
     Counter(CounterMsg),
+    LockMgr(LockMgrMsg),
 }
 
 macro_rules! from_part {
@@ -65,6 +67,7 @@ from_part!(
     WatchMsg => Watch,
     RaftMsg => Raft,
     CounterMsg => Counter,
+    LockMgrMsg => LockMgr,
 );
 
 impl From<Control> for Rpc {
@@ -91,6 +94,7 @@ mod wire {
     pub const WATCH: isize = 51;
     pub const RAFT: isize = 54;
     pub const COUNTER: isize = 62;
+    pub const LOCK_MGR: isize = 66;
 }
 
 impl Hash for Rpc {
@@ -108,6 +112,7 @@ impl Hash for Rpc {
             Rpc::Watch(m) => renumbered(m, wire::WATCH, h),
             Rpc::Raft(m) => renumbered(m, wire::RAFT, h),
             Rpc::Counter(m) => renumbered(m, wire::COUNTER, h),
+            Rpc::LockMgr(m) => renumbered(m, wire::LOCK_MGR, h),
             // The single messages are structs: no variant number of their
             // own, so theirs is written here.
             Rpc::WorkDone(m) => numbered(m, wire::WORK_DONE, h),
@@ -215,6 +220,7 @@ impl fmt::Debug for Rpc {
             Rpc::Watch(m) => m.fmt(f),
             Rpc::Raft(m) => m.fmt(f),
             Rpc::Counter(m) => m.fmt(f),
+            Rpc::LockMgr(m) => m.fmt(f),
         }
     }
 }
@@ -386,12 +392,11 @@ mod tests {
         h.finish()
     }
 
-    /// The messages added after the flat enum (the lock, monitor and
-    /// Raft models') number
-    /// on from its last: no hash of theirs meets another message's.
+    /// The messages added after the flat enum (the lock, monitor, Raft,
+    /// counter and lock manager models') number on from its last: no
+    /// hash of theirs meets another message's.
     #[test]
     fn later_messages_hash_apart() {
-        use crate::models::counter::Change;
         use crate::models::lock::{LockMsg, LockTimer};
         use crate::models::monitor::WatchMsg;
         use crate::models::raft::RaftMsg;
@@ -460,6 +465,18 @@ mod tests {
                 term: 1,
                 granted: true,
             }),
+        ]);
+        all.extend(contention_samples());
+        let mut hashes: Vec<u64> = all.iter().map(stable_hash).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), all.len());
+    }
+
+    /// The counter clients', transfer clients' and lock manager's.
+    fn contention_samples() -> Vec<Rpc> {
+        use crate::models::counter::Change;
+        vec![
             Rpc::from(CounterMsg::Update {
                 call: 1,
                 key: 2,
@@ -473,11 +490,19 @@ mod tests {
             }),
             Rpc::from(CounterMsg::UserReady { user: 1 }),
             Rpc::from(CounterMsg::Worked { user: 1 }),
-        ]);
-        let mut hashes: Vec<u64> = all.iter().map(stable_hash).collect();
-        hashes.sort_unstable();
-        hashes.dedup();
-        assert_eq!(hashes.len(), all.len());
+            Rpc::from(LockMgrMsg::Lock {
+                call: 1,
+                txn: 2,
+                resource: 3,
+            }),
+            Rpc::from(LockMgrMsg::Locked { call: 1 }),
+            Rpc::from(LockMgrMsg::Refused {
+                call: 1,
+                deadlock: true,
+            }),
+            Rpc::from(LockMgrMsg::Unlock { txn: 1 }),
+            Rpc::from(LockMgrMsg::WaitExpired { waiter: 1 }),
+        ]
     }
 
     /// The JSON-lines trace prints a message's Debug text: it stays as it

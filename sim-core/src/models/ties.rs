@@ -8,6 +8,7 @@ use super::caller::CallerTimer;
 use super::counter::{Change, CounterMsg};
 use super::kv::KvMsg;
 use super::lock::LockMsg;
+use super::lock_manager::LockMgrMsg;
 use super::monitor::WatchMsg;
 use super::raft::RaftMsg;
 use super::replication::RepMsg;
@@ -71,6 +72,7 @@ impl Rpc {
             Rpc::Replication(m) => m.tie(),
             Rpc::Lock(m) => m.tie(),
             Rpc::Counter(m) => m.tie(),
+            Rpc::LockMgr(m) => m.tie(),
             Rpc::Caller(CallerTimer::AttemptTimeout { call, .. }) => {
                 Some(Tie::Timeout { call: *call })
             }
@@ -108,7 +110,8 @@ impl Rpc {
             | Rpc::Charge(_)
             | Rpc::LockTimer(_)
             | Rpc::Watch(_)
-            | Rpc::Counter(_) => Purpose::Work,
+            | Rpc::Counter(_)
+            | Rpc::LockMgr(_) => Purpose::Work,
         }
     }
 
@@ -125,6 +128,7 @@ impl Rpc {
             }
             Rpc::Raft(m) => m.describe(),
             Rpc::Counter(m) => m.describe(),
+            Rpc::LockMgr(m) => m.describe(),
             Rpc::Client(_)
             | Rpc::Caller(_)
             | Rpc::WorkDone(_)
@@ -296,6 +300,34 @@ impl CounterMsg {
                 false => format!("refused: it holds {value} (v{version})"),
             }),
             CounterMsg::UserReady { .. } | CounterMsg::Worked { .. } => None,
+        }
+    }
+}
+
+impl LockMgrMsg {
+    fn tie(&self) -> Option<Tie> {
+        match self {
+            LockMgrMsg::Lock { call, .. } => Some(Tie::Call {
+                call: *call,
+                order: None,
+            }),
+            LockMgrMsg::Locked { call } | LockMgrMsg::Refused { call, .. } => {
+                Some(Tie::Answer { call: *call })
+            }
+            LockMgrMsg::Unlock { .. } | LockMgrMsg::WaitExpired { .. } => None,
+        }
+    }
+
+    fn describe(&self) -> Option<String> {
+        match self {
+            LockMgrMsg::Lock { resource, txn, .. } => {
+                Some(format!("lock {resource} for transaction {txn}"))
+            }
+            LockMgrMsg::Locked { .. } => Some("locked".into()),
+            LockMgrMsg::Refused { deadlock: true, .. } => Some("refused: deadlock".into()),
+            LockMgrMsg::Refused { .. } => Some("refused: waited too long".into()),
+            LockMgrMsg::Unlock { txn } => Some(format!("unlock transaction {txn}")),
+            LockMgrMsg::WaitExpired { .. } => None,
         }
     }
 }

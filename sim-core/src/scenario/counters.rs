@@ -1,5 +1,6 @@
 //! The counter checker: what the counter clients were told against what
-//! their store holds at the end. Every task a client counted as a success
+//! their store holds at the end (and for transfer clients, that money
+//! moved between accounts is never made or lost). Every task a client counted as a success
 //! changed a counter by its `change`; so a store's keys should hold their
 //! initial values plus all those changes. The difference is the lost
 //! updates (changes reported done that the data does not show), and the
@@ -22,6 +23,7 @@ use crate::ids::NodeId;
 use crate::models::counter::{CounterClient, UNKNOWN, state, version_of};
 use crate::models::kv::KvStore;
 use crate::models::rpc::Rpc;
+use crate::models::transfer::TransferClient;
 use std::collections::BTreeMap;
 
 /// What the clients of one store did, gathered.
@@ -37,31 +39,44 @@ struct Changes {
     history: BTreeMap<u64, Vec<Operation>>,
 }
 
+impl Changes {
+    fn add_history(&mut self, ops: &[(u64, Operation)]) {
+        for (key, op) in ops {
+            self.history.entry(*key).or_default().push(*op);
+        }
+    }
+}
+
 /// Judges every store that counter clients changed, and records the
 /// findings in the run's metrics.
 pub fn finish(sim: &mut Simulation<Rpc>) {
     let mut stores: BTreeMap<NodeId, Changes> = BTreeMap::new();
     let ids: Vec<(NodeId, String)> = sim.nodes().map(|(id, n)| (id, n.to_string())).collect();
     for (id, name) in &ids {
-        let Some(client) = sim.node::<CounterClient>(*id) else {
-            continue;
-        };
-        let cfg = client.config();
         let ok = sim
             .metrics()
             .get_counter(&format!("{name}.succeeded"))
             .unwrap_or(0);
-        let done = i128::from(ok) * i128::from(cfg.change);
-        let c = stores.entry(cfg.store).or_default();
-        c.unsure += i128::from(client.writes_in_flight()) * i128::from(cfg.change.unsigned_abs());
-        c.keys = c.keys.max(u64::from(cfg.keys));
-        if done < 0 {
-            c.taken -= done;
-        } else {
-            c.added += done;
-        }
-        for (key, op) in client.history() {
-            c.history.entry(*key).or_default().push(*op);
+        if let Some(client) = sim.node::<CounterClient>(*id) {
+            let cfg = client.config();
+            let done = i128::from(ok) * i128::from(cfg.change);
+            let c = stores.entry(cfg.store).or_default();
+            c.keys = c.keys.max(u64::from(cfg.keys));
+            c.unsure +=
+                i128::from(client.writes_in_flight()) * i128::from(cfg.change.unsigned_abs());
+            if done < 0 {
+                c.taken -= done;
+            } else {
+                c.added += done;
+            }
+            c.add_history(client.history());
+        } else if let Some(client) = sim.node::<TransferClient>(*id) {
+            // A transfer moves money: the accounts' sum never changes.
+            let cfg = client.config();
+            let c = stores.entry(cfg.store).or_default();
+            c.keys = c.keys.max(u64::from(cfg.accounts));
+            c.unsure += i128::from(client.writes_in_flight()) * i128::from(cfg.amount);
+            c.add_history(client.history());
         }
     }
     for (store, c) in stores {

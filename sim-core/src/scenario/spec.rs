@@ -106,6 +106,10 @@ pub enum NodeKind {
     Storage,
     /// Users who change a shared counter in a store (read-modify-write).
     CounterClient,
+    /// Exclusive locks on numbered resources, with deadlock detection.
+    LockManager,
+    /// Users who move money between accounts under two locks.
+    TransferClient,
     /// A process that only sends heartbeats.
     Heartbeat,
     /// A failure detector judging heartbeat senders.
@@ -141,6 +145,12 @@ pub struct NodeSpec {
     /// Added to the counter by each task (negative: take).
     pub change: Option<Spanned<i64>>,
     pub method: Option<crate::models::counter::Method>,
+    // Lock manager and transfer client.
+    pub lock_timeout: Option<Spanned<Duration>>,
+    pub detect_deadlocks: Option<bool>,
+    pub lock_order: Option<crate::models::transfer::LockOrder>,
+    pub accounts: Option<Spanned<u32>>,
+    pub amount: Option<Spanned<u64>>,
     // Client: the policies on its calls (a service sets them per `call`).
     pub breaker: Option<Spanned<BreakerSpec>>,
     pub bulkhead: Option<Spanned<u32>>,

@@ -26,6 +26,7 @@ mod kv;
 mod ledger;
 mod lock;
 mod lock_client;
+mod lock_manager;
 pub mod metrics;
 mod monitor;
 mod quorum_client;
@@ -38,6 +39,7 @@ mod service;
 mod session;
 mod shared;
 mod storage;
+mod transfer_client;
 mod writer;
 
 use super::diagnostic::Diagnostic;
@@ -268,6 +270,8 @@ pub const KINDS: &[&Kind] = &[
     &lock_client::KIND,
     &storage::KIND,
     &counter_client::KIND,
+    &lock_manager::KIND,
+    &transfer_client::KIND,
     &heartbeat::KIND,
     &monitor::KIND,
     &raft::KIND,

@@ -543,9 +543,30 @@ pub fn table(plan: &SweepPlan, rows: &[Row], as_json: bool) -> String {
     out
 }
 
+/// A metric of one run's sample: a name it holds, or a ratio `a / b` of
+/// two (0 where `b` is 0).
+fn cell(sample: &Sample, metric: &str) -> Option<f64> {
+    match metric.split_once(" / ") {
+        Some((a, b)) => {
+            let (a, b) = (cell(sample, a.trim())?, cell(sample, b.trim())?);
+            Some(if b == 0.0 { 0.0 } else { a / b })
+        }
+        None => sample.get(metric).copied(),
+    }
+}
+
 /// For people: per point, the mean ± 95% CI over seeds of a few metrics
-/// (`--metric`, or each client's ok, failed and p99 latency).
-pub fn summary(plan: &SweepPlan, rows: &[Row], chosen: &[String]) -> String {
+/// (`--metric`, or each client's ok, failed and p99 latency). A chosen
+/// metric that no run holds is an error, not a column of zeros.
+pub fn summary(plan: &SweepPlan, rows: &[Row], chosen: &[String]) -> Result<String, String> {
+    if let Some(m) = chosen
+        .iter()
+        .find(|m| !rows.is_empty() && rows.iter().all(|r| cell(&r.metrics, m).is_none()))
+    {
+        return Err(format!(
+            "error: no run of the sweep has `{m}`; a sweep keeps every counter, each histogram's `.p50` and `.p99`, each gauge's `.avg`, and ratios of them as `a / b`"
+        ));
+    }
     let points = plan.points();
     let seeds = plan.seeds as usize;
     let all: BTreeSet<&String> = rows.iter().flat_map(|r| r.metrics.keys()).collect();
@@ -566,11 +587,11 @@ pub fn summary(plan: &SweepPlan, rows: &[Row], chosen: &[String]) -> String {
         for m in &metrics {
             let xs: Vec<f64> = runs
                 .iter()
-                .map(|r| r.metrics.get(m).copied().unwrap_or(0.0))
+                .map(|r| cell(&r.metrics, m).unwrap_or(0.0))
                 .collect();
             let (mean, ci) = mean_ci(&xs);
             let show = |v: f64| {
-                if m.contains("_ns") {
+                if m.contains("_ns") && !m.contains('/') {
                     format!("{:.2}ms", v / 1e6)
                 } else {
                     number(v)
@@ -602,7 +623,7 @@ pub fn summary(plan: &SweepPlan, rows: &[Row], chosen: &[String]) -> String {
         plan.base_seed + plan.seeds - 1,
     );
     out.push_str(&super::report::aligned(&header, &table, false));
-    out
+    Ok(out)
 }
 
 /// Whether `path` asks for JSON (.json) or CSV (.csv).
@@ -675,7 +696,7 @@ pub fn run_sweep(
             );
         }
         _ => {
-            print!("{}", summary(&plan, &rows, metrics));
+            print!("{}", summary(&plan, &rows, metrics).map_err(bad_input)?);
             if let (Some(path), Some(as_json)) = (out, as_json) {
                 write_atomically(path, table(&plan, &rows, as_json).as_bytes())?;
                 println!("\nwrote {} ({} rows)", path.display(), rows.len());
@@ -702,7 +723,7 @@ pub fn run_merge(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (plan, rows) = merge_parts(&texts).map_err(error)?;
-    print!("{}", summary(&plan, &rows, metrics));
+    print!("{}", summary(&plan, &rows, metrics).map_err(bad_input)?);
     if let (Some(path), Some(as_json)) = (out, as_json) {
         write_atomically(path, table(&plan, &rows, as_json).as_bytes())?;
         println!("\nwrote {} ({} rows)", path.display(), rows.len());

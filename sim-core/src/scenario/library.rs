@@ -25,6 +25,7 @@ pub const STORIES: &[(&str, &str)] = &[
         "contended-counter",
         include_str!("../../../scenarios/contended-counter.toml"),
     ),
+    ("deadlock", include_str!("../../../scenarios/deadlock.toml")),
     (
         "degrade-gracefully",
         include_str!("../../../scenarios/degrade-gracefully.toml"),

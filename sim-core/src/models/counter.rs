@@ -33,10 +33,11 @@
 //! `ok_latency_ns` (each success's time) and `lost_races` (each conflict).
 
 use super::rpc::Rpc;
+use super::tasks::{Histories, TaskMetrics};
 use crate::checker::linearizability::{Operation, RegisterOp};
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
-use crate::metrics::{CounterId, HistogramId, SeriesId};
+use crate::metrics::{CounterId, SeriesId};
 use crate::policy::ErrorKind;
 use crate::policy::retry::{RetryConfig, RetryDecision, RetryState};
 use crate::time::{SimDuration, SimTime};
@@ -172,19 +173,12 @@ struct User {
 }
 
 struct Metrics {
-    tasks: CounterId,
-    succeeded: CounterId,
+    task: TaskMetrics,
     sold_out: CounterId,
-    gave_up: CounterId,
-    attempts: CounterId,
     conflicts: CounterId,
     work: CounterId,
     wasted: CounterId,
-    latency: HistogramId,
-    finished: HistogramId,
-    users_done: CounterId,
-    /// The charts' series: each success's time, each conflict.
-    ok_series: SeriesId,
+    /// The charts' series of conflicts.
     conflict_series: SeriesId,
 }
 
@@ -195,7 +189,7 @@ pub struct CounterClient {
     calls: BTreeMap<u64, u32>,
     next_call: u64,
     /// Every operation on the store, by key, for the checkers.
-    history: Vec<(u64, Operation)>,
+    history: Histories,
     m: Option<Metrics>,
 }
 
@@ -219,7 +213,7 @@ impl CounterClient {
             cfg,
             calls: BTreeMap::new(),
             next_call: 0,
-            history: Vec::new(),
+            history: Histories::default(),
             m: None,
         }
     }
@@ -240,7 +234,7 @@ impl CounterClient {
     /// Every operation on the store so far, with its key: register
     /// histories, one per key, of `state(version, value)`.
     pub fn history(&self) -> &[(u64, Operation)] {
-        &self.history
+        self.history.all()
     }
 
     fn metrics(&self) -> &Metrics {
@@ -255,13 +249,8 @@ impl CounterClient {
     /// The user thinks, then starts its next task; or stops, its tasks
     /// done.
     fn think(&mut self, ctx: &mut Context<'_, Rpc>, user: u32) {
-        let u = &self.users[user as usize];
-        if self.cfg.tasks.is_some_and(|k| u.tasks >= k) {
-            self.add(ctx, |m| m.users_done, 1);
-            return;
-        }
-        let gap = self.cfg.think.sample_duration(ctx.rng());
-        ctx.set_timer(gap, CounterMsg::UserReady { user });
+        let done = (self.users[user as usize].tasks, self.cfg.tasks);
+        self.metrics().task.next(ctx, user, done, &self.cfg.think);
     }
 
     fn send(&mut self, ctx: &mut Context<'_, Rpc>, user: u32, msg: impl FnOnce(u64) -> Rpc) {
@@ -278,10 +267,10 @@ impl CounterClient {
             let u = &mut self.users[user as usize];
             (u.tasks, u.key, u.started) = (u.tasks + 1, key, ctx.now());
             u.retry = RetryState::default();
-            self.add(ctx, |m| m.tasks, 1);
+            self.add(ctx, |m| m.task.tasks, 1);
         }
         self.users[user as usize].retry.record_attempt();
-        self.add(ctx, |m| m.attempts, 1);
+        self.add(ctx, |m| m.task.attempts, 1);
         let key = self.users[user as usize].key;
         if self.cfg.method == Method::Atomic {
             self.work(ctx, user, 0, 0);
@@ -297,23 +286,13 @@ impl CounterClient {
     /// `user` invokes `op` on `key` (`UNKNOWN` where what it does is
     /// known only when it returns).
     fn begin(&mut self, ctx: &mut Context<'_, Rpc>, user: u32, key: u64, op: RegisterOp) {
-        let invoke = ctx.now().as_nanos();
-        self.users[user as usize].op = self.history.len();
-        self.history.push((
-            key,
-            Operation {
-                op,
-                invoke,
-                ret: None,
-            },
-        ));
+        self.users[user as usize].op = self.history.begin(ctx.now(), key, op);
     }
 
     /// `user`'s operation in flight returned, having done `op`.
     fn returned(&mut self, ctx: &mut Context<'_, Rpc>, user: u32, op: RegisterOp) {
-        let at = ctx.now().as_nanos();
-        let (_, o) = &mut self.history[self.users[user as usize].op];
-        (o.op, o.ret) = (op, Some(at));
+        self.history
+            .returned(self.users[user as usize].op, ctx.now(), op);
     }
 
     fn work(&mut self, ctx: &mut Context<'_, Rpc>, user: u32, version: u64, value: u64) {
@@ -329,7 +308,7 @@ impl CounterClient {
         self.returned(ctx, user, RegisterOp::Read(state(version, value)));
         if value.checked_add_signed(self.cfg.change).is_none() {
             self.add(ctx, |m| m.sold_out, 1);
-            self.end_task(ctx, user);
+            self.end_task(ctx, user, false);
             return;
         }
         self.work(ctx, user, version, value);
@@ -378,17 +357,10 @@ impl CounterClient {
         };
         self.returned(ctx, user, op);
         if ok {
-            self.add(ctx, |m| m.succeeded, 1);
-            let took = ctx
-                .now()
-                .saturating_since(self.users[user as usize].started);
-            let (series, now) = (self.metrics().ok_series, ctx.now());
-            ctx.metrics()
-                .record_series(series, now, took.as_nanos() as f64);
-            self.end_task(ctx, user);
+            self.end_task(ctx, user, true);
         } else if self.cfg.method == Method::Atomic {
             self.add(ctx, |m| m.sold_out, 1);
-            self.end_task(ctx, user);
+            self.end_task(ctx, user, false);
         } else {
             self.conflict(ctx, user);
         }
@@ -413,20 +385,17 @@ impl CounterClient {
                 ctx.set_timer(wait, CounterMsg::UserReady { user });
             }
             RetryDecision::GiveUp(_) => {
-                self.add(ctx, |m| m.gave_up, 1);
-                self.end_task(ctx, user);
+                self.add(ctx, |m| m.task.gave_up, 1);
+                self.end_task(ctx, user, false);
             }
         }
     }
 
-    fn end_task(&mut self, ctx: &mut Context<'_, Rpc>, user: u32) {
+    fn end_task(&mut self, ctx: &mut Context<'_, Rpc>, user: u32, ok: bool) {
         let u = &mut self.users[user as usize];
         u.step = Step::Idle;
-        let took = ctx.now().saturating_since(u.started).as_nanos();
-        let (latency, finished) = (self.metrics().latency, self.metrics().finished);
-        let at = ctx.now().as_nanos();
-        ctx.metrics().record(latency, took);
-        ctx.metrics().record(finished, at);
+        let started = u.started;
+        self.metrics().task.ended(ctx, started, ok);
         self.think(ctx, user);
     }
 }
@@ -439,21 +408,18 @@ impl Node<Rpc> for CounterClient {
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
         let name = ctx.name().to_string();
         let m = ctx.metrics();
+        let task = TaskMetrics::new(m, &name);
         let mut c = |what: &str| m.counter(&format!("{name}.{what}"));
+        let (sold_out, conflicts, work, wasted) =
+            (c("sold_out"), c("conflicts"), c("work_ns"), c("wasted_ns"));
+        let conflict_series = m.series(&format!("{name}.lost_races"), m.series_interval());
         self.m = Some(Metrics {
-            tasks: c("tasks"),
-            succeeded: c("succeeded"),
-            sold_out: c("sold_out"),
-            gave_up: c("gave_up"),
-            attempts: c("attempts"),
-            conflicts: c("conflicts"),
-            work: c("work_ns"),
-            wasted: c("wasted_ns"),
-            users_done: c("users_done"),
-            latency: m.histogram(&format!("{name}.latency_ns")),
-            finished: m.histogram(&format!("{name}.finished_ns")),
-            ok_series: m.series(&format!("{name}.ok_latency_ns"), m.series_interval()),
-            conflict_series: m.series(&format!("{name}.lost_races"), m.series_interval()),
+            task,
+            sold_out,
+            conflicts,
+            work,
+            wasted,
+            conflict_series,
         });
         for user in 0..self.cfg.users {
             self.think(ctx, user);

@@ -37,6 +37,7 @@ pub mod request;
 pub mod router;
 pub mod rpc;
 pub mod service;
+pub mod tasks;
 pub mod ties;
 pub mod transfer;
 

@@ -27,10 +27,11 @@ use super::counter::{Change, CounterMsg, UNKNOWN, state};
 use super::kv::KvMsg;
 use super::lock_manager::LockMgrMsg;
 use super::rpc::Rpc;
+use super::tasks::{Histories, TaskMetrics};
 use crate::checker::linearizability::{Operation, RegisterOp};
 use crate::dist::Dist;
 use crate::engine::{Context, Node, NodeId, TimerId};
-use crate::metrics::{CounterId, HistogramId, SeriesId};
+use crate::metrics::{CounterId, SeriesId};
 use crate::policy::ErrorKind;
 use crate::policy::retry::{RetryConfig, RetryDecision, RetryState};
 use crate::time::SimTime;
@@ -92,17 +93,10 @@ struct User {
 }
 
 struct Metrics {
-    tasks: CounterId,
-    succeeded: CounterId,
+    task: TaskMetrics,
     insufficient: CounterId,
-    attempts: CounterId,
     deadlocks: CounterId,
     timeouts: CounterId,
-    gave_up: CounterId,
-    users_done: CounterId,
-    latency: HistogramId,
-    finished: HistogramId,
-    ok_series: SeriesId,
     failures: SeriesId,
 }
 
@@ -113,7 +107,7 @@ pub struct TransferClient {
     calls: BTreeMap<u64, (u32, usize)>,
     next_call: u64,
     next_txn: u64,
-    history: Vec<(u64, Operation)>,
+    history: Histories,
     m: Option<Metrics>,
 }
 
@@ -140,7 +134,7 @@ impl TransferClient {
             calls: BTreeMap::new(),
             next_call: 0,
             next_txn: 0,
-            history: Vec::new(),
+            history: Histories::default(),
             m: None,
         }
     }
@@ -151,7 +145,7 @@ impl TransferClient {
 
     /// Every read and write on the store, by account.
     pub fn history(&self) -> &[(u64, Operation)] {
-        &self.history
+        self.history.all()
     }
 
     /// Users whose writes are on their way: one of a pair may be stored.
@@ -162,21 +156,17 @@ impl TransferClient {
             .count() as u64
     }
 
+    fn metrics(&self) -> &Metrics {
+        self.m.as_ref().expect("started")
+    }
+
     fn count(&self, ctx: &mut Context<'_, Rpc>, which: fn(&Metrics) -> CounterId) {
-        let id = which(self.m.as_ref().expect("started"));
-        ctx.metrics().add(id, 1);
+        TaskMetrics::count(ctx, which(self.metrics()));
     }
 
     fn think(&mut self, ctx: &mut Context<'_, Rpc>, user: u32) {
-        if self
-            .cfg
-            .tasks
-            .is_some_and(|k| self.users[user as usize].tasks >= k)
-        {
-            return self.count(ctx, |m| m.users_done);
-        }
-        let gap = self.cfg.think.sample_duration(ctx.rng());
-        ctx.set_timer(gap, CounterMsg::UserReady { user });
+        let done = (self.users[user as usize].tasks, self.cfg.tasks);
+        self.metrics().task.next(ctx, user, done, &self.cfg.think);
     }
 
     fn call(
@@ -211,9 +201,9 @@ impl TransferClient {
             let u = &mut self.users[user as usize];
             (u.tasks, u.accounts, u.started) = (u.tasks + 1, (from, to), ctx.now());
             u.retry = RetryState::default();
-            self.count(ctx, |m| m.tasks);
+            self.count(ctx, |m| m.task.tasks);
         }
-        self.count(ctx, |m| m.attempts);
+        self.count(ctx, |m| m.task.attempts);
         let txn = self.next_txn;
         self.next_txn += 1;
         let u = &mut self.users[user as usize];
@@ -237,22 +227,24 @@ impl TransferClient {
     }
 
     fn begin(&mut self, ctx: &mut Context<'_, Rpc>, key: u64, op: RegisterOp) -> usize {
-        let invoke = ctx.now().as_nanos();
-        self.history.push((
-            key,
-            Operation {
-                op,
-                invoke,
-                ret: None,
-            },
-        ));
-        self.history.len() - 1
+        self.history.begin(ctx.now(), key, op)
     }
 
-    fn returned(&mut self, ctx: &mut Context<'_, Rpc>, at: usize, op: RegisterOp) {
-        let now = ctx.now().as_nanos();
-        let (_, o) = &mut self.history[at];
-        (o.op, o.ret) = (op, Some(now));
+    /// Answer `which` (0: the account paid from, 1: paid to) of `user`'s
+    /// pair came back, having done `op`; the answers still awaited.
+    fn settle(
+        &mut self,
+        ctx: &mut Context<'_, Rpc>,
+        user: u32,
+        which: usize,
+        op: RegisterOp,
+    ) -> u8 {
+        let u = &mut self.users[user as usize];
+        let at = if which == 0 { u.ops.0 } else { u.ops.1 };
+        u.pending -= 1;
+        let left = u.pending;
+        self.history.returned(at, ctx.now(), op);
+        left
     }
 
     fn locked(&mut self, ctx: &mut Context<'_, Rpc>, user: u32) {
@@ -286,22 +278,19 @@ impl TransferClient {
         version: u64,
         value: u64,
     ) {
-        let u = self.users[user as usize];
-        let at = if which == 0 { u.ops.0 } else { u.ops.1 };
-        self.returned(ctx, at, RegisterOp::Read(state(version, value)));
+        let left = self.settle(ctx, user, which, RegisterOp::Read(state(version, value)));
         let u = &mut self.users[user as usize];
         if which == 0 {
             u.read.0 = Some(value);
         } else {
             u.read.1 = Some(value);
         }
-        u.pending -= 1;
-        if u.pending > 0 {
+        if left > 0 {
             return;
         }
         if u.read.0.unwrap_or(0) < self.cfg.amount {
             self.count(ctx, |m| m.insufficient);
-            return self.end_task(ctx, user, true);
+            return self.end_task(ctx, user, (true, false));
         }
         u.step = Step::Working;
         let took = self.cfg.work.sample_duration(ctx.rng());
@@ -341,18 +330,8 @@ impl TransferClient {
         version: u64,
         value: u64,
     ) {
-        let u = self.users[user as usize];
-        let at = if which == 0 { u.ops.0 } else { u.ops.1 };
-        self.returned(ctx, at, RegisterOp::Write(state(version, value)));
-        let u = &mut self.users[user as usize];
-        u.pending -= 1;
-        if u.pending == 0 {
-            let started = u.started;
-            self.count(ctx, |m| m.succeeded);
-            let took = ctx.now().saturating_since(started).as_nanos();
-            let (series, now) = (self.m.as_ref().expect("started").ok_series, ctx.now());
-            ctx.metrics().record_series(series, now, took as f64);
-            self.end_task(ctx, user, true);
+        if self.settle(ctx, user, which, RegisterOp::Write(state(version, value))) == 0 {
+            self.end_task(ctx, user, (true, true));
         }
     }
 
@@ -379,25 +358,22 @@ impl TransferClient {
                 ctx.set_timer(wait, CounterMsg::UserReady { user });
             }
             RetryDecision::GiveUp(_) => {
-                self.count(ctx, |m| m.gave_up);
-                self.end_task(ctx, user, false);
+                self.count(ctx, |m| m.task.gave_up);
+                self.end_task(ctx, user, (false, false));
             }
         }
     }
 
-    /// The transfer is over: release the locks, note the time, think.
-    fn end_task(&mut self, ctx: &mut Context<'_, Rpc>, user: u32, release: bool) {
+    /// The transfer is over, a success or not: release the locks (unless
+    /// a refusal did), note the time, think.
+    fn end_task(&mut self, ctx: &mut Context<'_, Rpc>, user: u32, (release, ok): (bool, bool)) {
         let u = &self.users[user as usize];
         let (txn, started) = (u.txn, u.started);
         if release {
             ctx.send(self.cfg.locks, LockMgrMsg::Unlock { txn });
         }
         self.users[user as usize].step = Step::Idle;
-        let m = self.m.as_ref().expect("started");
-        let (latency, finished, now) = (m.latency, m.finished, ctx.now());
-        ctx.metrics()
-            .record(latency, now.saturating_since(started).as_nanos());
-        ctx.metrics().record(finished, now.as_nanos());
+        self.metrics().task.ended(ctx, started, ok);
         self.think(ctx, user);
     }
 }
@@ -410,20 +386,17 @@ impl Node<Rpc> for TransferClient {
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
         let name = ctx.name().to_string();
         let m = ctx.metrics();
+        let task = TaskMetrics::new(m, &name);
         let mut c = |what: &str| m.counter(&format!("{name}.{what}"));
+        let (insufficient, deadlocks, timeouts) =
+            (c("insufficient"), c("deadlocks"), c("timeouts"));
+        let failures = m.series(&format!("{name}.failures"), m.series_interval());
         self.m = Some(Metrics {
-            tasks: c("tasks"),
-            succeeded: c("succeeded"),
-            insufficient: c("insufficient"),
-            attempts: c("attempts"),
-            deadlocks: c("deadlocks"),
-            timeouts: c("timeouts"),
-            gave_up: c("gave_up"),
-            users_done: c("users_done"),
-            latency: m.histogram(&format!("{name}.latency_ns")),
-            finished: m.histogram(&format!("{name}.finished_ns")),
-            ok_series: m.series(&format!("{name}.ok_latency_ns"), m.series_interval()),
-            failures: m.series(&format!("{name}.failures"), m.series_interval()),
+            task,
+            insufficient,
+            deadlocks,
+            timeouts,
+            failures,
         });
         for user in 0..self.cfg.users {
             self.think(ctx, user);

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             print!("{t}");
             write_memory_block(&t)
         }),
+        Some("wasm-fingerprints") => ensure_wasm_target().and_then(|()| wasm_fingerprints_match()),
         Some("web") => web::build_site().map(|_| ()),
         Some("serve") => {
             let port = args
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
                  test            formatting, clippy, the wasm32 build and every test (what CI runs)\n  \
                  bench [--quick] the engine benchmarks, written into BENCHMARKS.md\n  \
                  bench-memory    every story's peak memory at 1x and 8x its duration, into BENCHMARKS.md\n  \
+                 wasm-fingerprints  reference runs and every story x variant, natively and under Node.js\n  \
                  web             the web app, built into target/web/dist\n  \
                  serve [--port N] serve the web app on 127.0.0.1 (default port 8080)\n  \
                  browser-test    the web app in headless chromium: every story played, fingerprints compared"
@@ -222,34 +224,60 @@ fn wasm_fingerprints_match() -> Result<(), String> {
     eprintln!("\n==> fingerprints: native vs WebAssembly (Node.js)");
     let seeds: Vec<String> = REFERENCE_SEEDS.iter().map(u64::to_string).collect();
     let from_wasm = probe_in_node(&wasm, &seeds)?;
-    let native: Vec<String> = REFERENCE_SEEDS
-        .iter()
-        .map(|&seed| format!("{:016x}", wasm_probe::reference_fingerprint(seed)))
-        .collect();
+    let mut native = Vec::new();
+    for &seed in &REFERENCE_SEEDS {
+        native.push(format!("{:016x}", wasm_probe::reference_fingerprint(seed)));
+        native.push(format!("{:016x}", wasm_probe::contention_fingerprint(seed)));
+    }
     for (i, seed) in REFERENCE_SEEDS.iter().enumerate() {
-        eprintln!(
-            "    seed {seed:>10}: native {}  wasm {}",
-            native[i],
-            from_wasm.get(i).map_or("(missing)", String::as_str)
-        );
+        for (j, system) in ["node API", "contention"].iter().enumerate() {
+            let at = 2 * i + j;
+            eprintln!(
+                "    {system:<10} seed {seed:>10}: native {}  wasm {}",
+                native[at],
+                from_wasm.get(at).map_or("(missing)", String::as_str)
+            );
+        }
     }
     if native != from_wasm {
         return Err("native and WebAssembly fingerprints differ: determinism is broken".into());
     }
-    // Every shipped story, as written, under one seed.
-    let from_wasm = probe_in_node(&wasm, &["--stories".into(), STORY_SEED.to_string()])?;
-    let stories = sim_core::scenario::STORIES;
-    let mut differ = Vec::new();
-    for (i, (name, _)) in stories.iter().enumerate() {
-        let native = wasm_probe::story_fingerprint(i, STORY_SEED)
-            .map_or("(does not build)".to_string(), |f| format!("{f:016x}"));
-        let wasm = from_wasm.get(i).map_or("(missing)", String::as_str);
-        eprintln!("    {name:<20} native {native}  wasm {wasm}");
-        if native != wasm {
-            differ.push(*name);
+    stories_match_in_wasm(&wasm)
+}
+
+/// Every shipped story's every run (as written and each variant), under
+/// one seed, natively and in WebAssembly.
+fn stories_match_in_wasm(wasm: &Path) -> Result<(), String> {
+    let from_wasm = probe_in_node(wasm, &["--stories".into(), STORY_SEED.to_string()])?;
+    let mut native = Vec::new();
+    let mut labels = Vec::new();
+    for (i, (name, text)) in sim_core::scenario::STORIES.iter().enumerate() {
+        let variants: Vec<String> = sim_core::scenario::load(name, name, text)
+            .map(|s| s.variants().map(str::to_string).collect())
+            .unwrap_or_default();
+        for run in 0..wasm_probe::story_runs(i) {
+            let variant = run.checked_sub(1).map_or("-", |k| variants[k].as_str());
+            labels.push(format!("{name} {variant}"));
+            native.push(
+                wasm_probe::story_fingerprint(i, run, STORY_SEED)
+                    .map_or("(does not build)".to_string(), |f| format!("{f:016x}")),
+            );
         }
     }
-    if !differ.is_empty() || from_wasm.len() != stories.len() {
+    let mut differ = Vec::new();
+    for (i, label) in labels.iter().enumerate() {
+        let wasm = from_wasm.get(i).map_or("(missing)", String::as_str);
+        if native[i] != wasm {
+            eprintln!("    {label:<36} native {}  wasm {wasm}  DIFFER", native[i]);
+            differ.push(label.as_str());
+        }
+    }
+    eprintln!(
+        "    {} of {} story runs (every variant, seed {STORY_SEED}) agree",
+        labels.len() - differ.len(),
+        labels.len()
+    );
+    if !differ.is_empty() || from_wasm.len() != labels.len() {
         return Err(format!(
             "native and WebAssembly story fingerprints differ ({}): determinism is broken",
             differ.join(", ")

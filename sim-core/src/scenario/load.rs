@@ -30,7 +30,6 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// Variant names, in file order (alphabetical: TOML tables are maps).
     /// The variants' names in the order the file lists them (the first is
     /// the baseline `compare` measures the others against).
     pub fn variants(&self) -> impl Iterator<Item = &str> {

@@ -105,13 +105,54 @@ pub extern "C" fn faultline_reference_fingerprint(seed: u64) -> u64 {
     reference_fingerprint(seed)
 }
 
-/// The fingerprint of shipped story number `index` (in the library's
-/// order), as written, under `seed`: built from its scenario file and run
-/// to its end, as `faultline run` does.
-pub fn story_fingerprint(index: usize, seed: u64) -> Option<u64> {
+/// A scenario-file reference system for what the stories alone may not
+/// reach: closed-loop users with a random think time and finite work,
+/// compare-and-set with decorrelated jitter, and locks with deadlock
+/// detection and lock timeouts.
+const CONTENTION: &str = include_str!("contention.toml");
+
+/// The fingerprint of the contention reference system under `seed`,
+/// folded with its counters (so their arithmetic is compared too).
+pub fn contention_fingerprint(seed: u64) -> u64 {
+    let scenario =
+        sim_core::scenario::load("contention", "contention.toml", CONTENTION).expect("loads");
+    let spec = scenario.resolve(None, &[]).expect("resolves");
+    let mut built = sim_core::scenario::build(&spec, seed).expect("builds");
+    let mut h = built.run().fingerprint.0;
+    for (_, value) in built.sim.metrics().counters() {
+        h = h.rotate_left(7) ^ value;
+    }
+    h
+}
+
+/// The WebAssembly export: `contention_fingerprint` for JavaScript.
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)] // `no_mangle` exports a symbol; no unsafe operation happens
+#[unsafe(no_mangle)]
+pub extern "C" fn faultline_contention_fingerprint(seed: u64) -> u64 {
+    contention_fingerprint(seed)
+}
+
+/// How many runs story number `index` (in the library's order) has: as
+/// written, then each variant in file order.
+pub fn story_runs(index: usize) -> usize {
+    sim_core::scenario::STORIES
+        .get(index)
+        .and_then(|(name, text)| sim_core::scenario::load(name, name, text).ok())
+        .map_or(0, |s| 1 + s.variants().count())
+}
+
+/// The fingerprint of run `run` of shipped story number `index` under
+/// `seed` (run 0 is the story as written, run k its k-th variant), built
+/// from its scenario file and run to its end, as `faultline run` does.
+pub fn story_fingerprint(index: usize, run: usize, seed: u64) -> Option<u64> {
     let (name, text) = sim_core::scenario::STORIES.get(index)?;
     let scenario = sim_core::scenario::load(name, name, text).ok()?;
-    let spec = scenario.resolve(None, &[]).ok()?;
+    let variant = match run {
+        0 => None,
+        k => Some(scenario.variants().nth(k - 1)?),
+    };
+    let spec = scenario.resolve(variant, &[]).ok()?;
     let mut built = sim_core::scenario::build(&spec, seed).ok()?;
     Some(built.run().fingerprint.0)
 }
@@ -124,10 +165,18 @@ pub extern "C" fn faultline_story_count() -> u32 {
     sim_core::scenario::STORIES.len() as u32
 }
 
-/// `story_fingerprint` for JavaScript (0 if the story does not build).
+/// `story_runs` for JavaScript.
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)] // `no_mangle` exports a symbol; no unsafe operation happens
 #[unsafe(no_mangle)]
-pub extern "C" fn faultline_story_fingerprint(index: u32, seed: u64) -> u64 {
-    story_fingerprint(index as usize, seed).unwrap_or(0)
+pub extern "C" fn faultline_story_runs(index: u32) -> u32 {
+    story_runs(index as usize) as u32
+}
+
+/// `story_fingerprint` for JavaScript (0 if the run does not build).
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)] // `no_mangle` exports a symbol; no unsafe operation happens
+#[unsafe(no_mangle)]
+pub extern "C" fn faultline_story_fingerprint(index: u32, run: u32, seed: u64) -> u64 {
+    story_fingerprint(index as usize, run as usize, seed).unwrap_or(0)
 }

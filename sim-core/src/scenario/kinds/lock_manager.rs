@@ -44,10 +44,20 @@ fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
 
 fn report(r: &Report<'_>, _: &NodeSpec, name: &str) -> Vec<(String, String)> {
     let c = |what: &str| r.count(name, what).to_string();
+    // Every granted wait records its length; waits that ended refused, or
+    // never ended, do not.
+    let granted_after_wait = r
+        .metrics
+        .get_histogram(&format!("{name}.wait_ns"))
+        .map_or(0, |h| h.count());
     vec![
         (
             "grants".into(),
-            format!("{} ({} after waiting)", c("grants"), c("waits")),
+            format!(
+                "{} ({granted_after_wait} after waiting); {} waits began",
+                c("grants"),
+                c("waits")
+            ),
         ),
         (
             "refused".into(),

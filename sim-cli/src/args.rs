@@ -163,6 +163,14 @@ pub enum Command {
         /// scenario, variant, seed, metric, actual value and verdict.
         #[arg(long)]
         json: bool,
+        /// Also write a JUnit XML report here (atomically), whether or not
+        /// the check passes: one test case per scenario, variant and check.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<std::path::PathBuf>,
+        /// Also print a GitHub Actions annotation (`::error file=,line=::`)
+        /// for each broken check, at its line in the scenario file.
+        #[arg(long, conflicts_with = "json")]
+        github: bool,
     },
     /// Print a link that opens a story or scenario file in the web app, with
     /// the scenario carried in the link itself.
@@ -260,6 +268,8 @@ mod fuzz {
         "--shard",
         "--out",
         "--json",
+        "--junit",
+        "--github",
         "--baseline",
         "--memory-budget",
         "--event-budget",

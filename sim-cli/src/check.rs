@@ -16,24 +16,36 @@
 //! expectation, or whose run is cut short.
 
 use super::build;
+use super::ci_report;
+use super::output::Outputs;
 use super::{Failure, command_name, error, open, parse_sets};
 use rayon::prelude::*;
 use serde_json::{Value, json};
+use sim_core::scenario::Diagnostic;
 use sim_core::scenario::Scenario;
 use sim_core::scenario::ScenarioSpec;
 use sim_core::scenario::measure;
 use sim_core::scenario::seed_range;
-use sim_core::scenario::spec::ChallengeSpec;
+use sim_core::scenario::spec::{ChallengeSpec, ExpectSpec};
 use sim_core::scenario::{
     Graded, Judged, Moments, grade, judge, judged_variants, pauses, variant_label,
 };
 use sim_core::scenario::{challenges_for, judge_try, solution_sets};
+use std::ops::Range;
 
 /// What became of one expectation on one run.
-struct Entry {
-    scenario: String,
-    variant: Option<String>,
-    seed: u64,
+pub(crate) struct Entry {
+    pub(crate) scenario: String,
+    /// The scenario's file, and where in it the check is written (1-based
+    /// line and column; the top of the file for a run cut short).
+    pub(crate) file: String,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    /// The check as a test case names it: `metric op value` as written,
+    /// or the prediction or challenge it is about.
+    pub(crate) case: String,
+    pub(crate) variant: Option<String>,
+    pub(crate) seed: u64,
     /// The fingerprint of the run it was judged on.
     fingerprint: String,
     metric: String,
@@ -42,22 +54,23 @@ struct Entry {
     actual: Option<f64>,
     /// `held`, `failed`, `error` (no verdict could be reached) or
     /// `cut short` (the run stopped early, so nothing was judged).
-    verdict: &'static str,
+    pub(crate) verdict: &'static str,
     because: String,
-    why: Option<String>,
-    replay: String,
+    pub(crate) why: Option<String>,
+    pub(crate) replay: String,
     /// A prediction's one holding answer on this run.
     answer: Option<String>,
 }
 
 impl Entry {
-    fn held(&self) -> bool {
+    pub(crate) fn held(&self) -> bool {
         self.verdict == "held"
     }
 
     fn to_json(&self) -> Value {
         json!({
             "scenario": self.scenario, "variant": variant_label(self.variant.as_deref()),
+            "file": self.file, "line": self.line, "column": self.column, "case": self.case,
             "seed": self.seed, "fingerprint": self.fingerprint, "metric": self.metric, "op": self.op,
             "expected": self.expected, "actual": self.actual.filter(|a| a.is_finite()),
             "verdict": self.verdict, "because": self.because, "reason": self.why,
@@ -65,7 +78,7 @@ impl Entry {
         })
     }
 
-    fn failure_line(&self) -> String {
+    pub(crate) fn failure_line(&self) -> String {
         let head = format!(
             "FAIL {} [{}] seed {}",
             self.scenario,
@@ -125,8 +138,12 @@ fn run_one(
     let mut moments = Moments::default();
     let report = built.run_pausing(&pauses(spec, variant), |t, m| moments.take(t, m));
     let replay = replay_command(scenario, variant, seed, sets);
-    let entry = |metric: String, op: &str| Entry {
+    let entry = |metric: String, op: &str, span: Option<Range<usize>>| Entry {
         scenario: scenario.name.clone(),
+        file: scenario.file.clone(),
+        line: place(scenario, span.clone()).0,
+        column: place(scenario, span).1,
+        case: metric.clone(),
         variant: variant.map(str::to_string),
         seed,
         fingerprint: report.fingerprint.to_string(),
@@ -144,16 +161,18 @@ fn run_one(
     let judged = match judge(spec, variant, built.sim.metrics(), &report) {
         Ok(judged) => judged,
         Err(why) => {
-            let mut e = entry("(the run)".into(), "");
+            let mut e = entry(RUN_FINISHES.into(), "", None);
             e.verdict = "cut short";
             e.why = Some(why);
             return Ok(vec![e]);
         }
     };
     let keys = graded.iter().map(|g| {
+        let written = same_item(&spec.predictions, &scenario.spec.predictions, g.prediction);
         let mut e = entry(
             format!("prediction \"{}\"", g.prediction.question.get_ref()),
             "",
+            written.map(|p| p.question.span()),
         );
         let holding = g.holding();
         if let [one] = holding[..] {
@@ -171,9 +190,11 @@ fn run_one(
     let faults = sim_core::scenario::fault_windows(spec);
     for c in challenges_for(spec, variant) {
         let t = judge_try(c, &[], built.sim.metrics(), &faults, report.end_time);
+        let written = same_item(&spec.challenges, &scenario.spec.challenges, c);
         let mut e = entry(
             format!("challenge \"{}\": not reached unchanged", c.title.get_ref()),
             "",
+            written.map(|c| c.title.span()),
         );
         e.verdict = if t.reached() { "failed" } else { "held" };
         if t.reached() {
@@ -186,29 +207,77 @@ fn run_one(
     }
     Ok(judged
         .into_iter()
-        .map(
-            |Judged {
-                 expectation,
-                 verdict,
-             }| {
-                let mut e = entry(
-                    expectation.metric.get_ref().clone(),
-                    expectation.op.get_ref().as_str(),
-                );
-                e.because = expectation.because.clone();
-                match verdict {
-                    Ok(v) => {
-                        e.expected = Some(v.expected);
-                        e.actual = Some(v.actual);
-                        e.verdict = if v.holds { "held" } else { "failed" };
-                    }
-                    Err(why) => e.why = Some(why),
-                }
-                e
-            },
-        )
+        .map(|j| expectation_entry(scenario, spec, j, &entry))
         .chain(keys)
         .collect())
+}
+
+/// Makes a run's entry for a check: its metric, operator and where the
+/// file writes it.
+type MakeEntry<'a> = dyn Fn(String, &str, Option<Range<usize>>) -> Entry + 'a;
+
+/// One judged expectation as an entry, placed where the file writes it.
+fn expectation_entry(
+    scenario: &Scenario,
+    spec: &ScenarioSpec,
+    judged: Judged<'_>,
+    entry: &MakeEntry<'_>,
+) -> Entry {
+    let Judged {
+        expectation,
+        verdict,
+    } = judged;
+    let written = same_item(&spec.expectations, &scenario.spec.expectations, expectation);
+    let mut e = entry(
+        expectation.metric.get_ref().clone(),
+        expectation.op.get_ref().as_str(),
+        written.map(|w| w.metric.span()),
+    );
+    e.case = expectation_case(scenario, expectation, written);
+    e.because = expectation.because.clone();
+    match verdict {
+        Ok(v) => {
+            e.expected = Some(v.expected);
+            e.actual = Some(v.actual);
+            e.verdict = if v.holds { "held" } else { "failed" };
+        }
+        Err(why) => e.why = Some(why),
+    }
+    e
+}
+
+/// The name of the test case a run that stopped early fails.
+pub(crate) const RUN_FINISHES: &str = "every run finishes within its limits";
+
+/// Where `span` of the scenario's own text begins: 1-based line and
+/// column (the top of the file when there is no span).
+fn place(scenario: &Scenario, span: Option<Range<usize>>) -> (usize, usize) {
+    span.map_or((1, 1), |span| {
+        let d = Diagnostic::at(&scenario.file, &scenario.source, span, "");
+        (d.line, d.column)
+    })
+}
+
+/// The item of the file as written that `item` of the resolved list was
+/// read from (a variant changes values, never these lists, so the two
+/// have the same length and order; the resolved spans point into text
+/// the resolver wrote, not into the file).
+fn same_item<'a, T>(resolved: &[T], written: &'a [T], item: &T) -> Option<&'a T> {
+    if resolved.len() != written.len() {
+        return None;
+    }
+    let i = resolved.iter().position(|x| std::ptr::eq(x, item))?;
+    written.get(i)
+}
+
+/// An expectation as a test case names it: `metric op value`, the value
+/// as the file writes it (`200ms`, not nanoseconds).
+fn expectation_case(scenario: &Scenario, e: &ExpectSpec, written: Option<&ExpectSpec>) -> String {
+    let value = written
+        .and_then(|w| scenario.source.get(w.value.span()))
+        .map(|v| v.trim().trim_matches('"').to_string())
+        .unwrap_or_else(|| e.value.get_ref().to_string());
+    format!("{} {} {value}", e.metric.get_ref(), e.op.get_ref().as_str())
 }
 
 /// Why a prediction's answer key failed on a run: no answer held, or
@@ -243,12 +312,18 @@ fn run_solution(
     let shown: Vec<String> = sets.iter().map(|(p, v)| format!("{p}={v}")).collect();
     let mut built = build(spec, seed)?;
     let report = built.run();
+    let metric = format!("challenge \"{}\": its solution wins", c.title.get_ref());
+    let (line, column) = place(scenario, Some(c.title.span()));
     let mut e = Entry {
         scenario: scenario.name.clone(),
+        file: scenario.file.clone(),
+        line,
+        column,
+        case: metric.clone(),
         variant: variant.map(str::to_string),
         seed,
         fingerprint: report.fingerprint.to_string(),
-        metric: format!("challenge \"{}\": its solution wins", c.title.get_ref()),
+        metric,
         op: String::new(),
         expected: None,
         actual: None,
@@ -341,7 +416,17 @@ fn one_answer_key(entries: &mut [Entry]) {
     }
 }
 
-pub fn check(names: &[String], seeds: u64, json_out: bool) -> Result<(), Failure> {
+/// How `check` reports, besides its exit code.
+pub struct CheckOutput<'a> {
+    /// JSON on standard output instead of text.
+    pub json: bool,
+    /// A JUnit XML file to write (atomically), pass or fail.
+    pub junit: Option<&'a std::path::Path>,
+    /// GitHub Actions annotations on standard output.
+    pub github: bool,
+}
+
+pub fn check(names: &[String], seeds: u64, output: &CheckOutput<'_>) -> Result<(), Failure> {
     seed_range(0, seeds).map_err(error)?;
     let scenarios = names
         .iter()
@@ -351,73 +436,90 @@ pub fn check(names: &[String], seeds: u64, json_out: bool) -> Result<(), Failure
     for scenario in &scenarios {
         entries.extend(check_scenario(scenario, seeds)?);
     }
-    let failed: Vec<&Entry> = entries.iter().filter(|e| !e.held()).collect();
-    let cut: Vec<&Entry> = failed
-        .iter()
-        .copied()
-        .filter(|e| e.verdict == "cut short")
-        .collect();
-    let judged = entries.len() - cut.len();
-    if json_out {
-        let doc = json!({
-            "seeds": seeds,
-            "judged": judged,
-            "held": entries.iter().filter(|e| e.held()).count(),
-            "runs_cut_short": cut.len(),
-            "expectations": entries.iter().map(Entry::to_json).collect::<Vec<_>>(),
-        });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).expect("plain values")
-        );
+    let cases = ci_report::cases(&entries);
+    if output.json {
+        print_json(&entries, seeds);
     } else {
-        for e in &failed {
-            if e.verdict == "cut short" {
-                println!(
-                    "CUT SHORT {} [{}] seed {}: not a result, nothing was judged: {}\n     replay: {}",
-                    e.scenario,
-                    variant_label(e.variant.as_deref()),
-                    e.seed,
-                    e.why.as_deref().unwrap_or(""),
-                    e.replay
-                );
-            } else {
-                println!("{}", e.failure_line());
-            }
-        }
-        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-        println!(
-            "check: {} of {judged} judged expectations held ({}, {} each){}",
-            entries.iter().filter(|e| e.held()).count(),
-            plural(scenarios.len(), "scenario"),
-            plural(seeds as usize, "seed"),
-            if cut.is_empty() {
-                String::new()
-            } else {
-                format!("; {} cut short", plural(cut.len(), "run"))
-            }
-        );
+        print_text(&entries, scenarios.len(), seeds);
     }
-    if !cut.is_empty() {
+    if output.github {
+        print!("{}", ci_report::annotations(&cases));
+    }
+    if let Some(path) = output.junit {
+        let mut files = Outputs::new();
+        files.add(path, ci_report::junit(&cases, seeds));
+        files.commit()?;
+    }
+    verdict(&entries)
+}
+
+fn print_json(entries: &[Entry], seeds: u64) {
+    let cut = entries.iter().filter(|e| e.verdict == "cut short").count();
+    let doc = json!({
+        "seeds": seeds,
+        "judged": entries.len() - cut,
+        "held": entries.iter().filter(|e| e.held()).count(),
+        "runs_cut_short": cut,
+        "expectations": entries.iter().map(Entry::to_json).collect::<Vec<_>>(),
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc).expect("plain values")
+    );
+}
+
+fn print_text(entries: &[Entry], scenarios: usize, seeds: u64) {
+    let mut cut = 0;
+    for e in entries.iter().filter(|e| !e.held()) {
+        if e.verdict == "cut short" {
+            cut += 1;
+            println!(
+                "CUT SHORT {} [{}] seed {}: not a result, nothing was judged: {}\n     replay: {}",
+                e.scenario,
+                variant_label(e.variant.as_deref()),
+                e.seed,
+                e.why.as_deref().unwrap_or(""),
+                e.replay
+            );
+        } else {
+            println!("{}", e.failure_line());
+        }
+    }
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    println!(
+        "check: {} of {} judged expectations held ({}, {} each){}",
+        entries.iter().filter(|e| e.held()).count(),
+        entries.len() - cut,
+        plural(scenarios, "scenario"),
+        plural(seeds as usize, "seed"),
+        if cut == 0 {
+            String::new()
+        } else {
+            format!("; {} cut short", plural(cut, "run"))
+        }
+    );
+}
+
+/// The exit: a run cut short is an error (no result), then any broken
+/// expectation a failure.
+fn verdict(entries: &[Entry]) -> Result<(), Failure> {
+    let cut = entries.iter().filter(|e| e.verdict == "cut short").count();
+    if cut > 0 {
         return Err(Failure(
             1,
             format!(
                 "error: {} cut short, so the check has no result for it",
-                if cut.len() == 1 {
+                if cut == 1 {
                     "a run was".to_string()
                 } else {
-                    format!("{} runs were", cut.len())
+                    format!("{cut} runs were")
                 }
             ),
         ));
     }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure(
-            1,
-            format!("{} expectations did not hold", failed.len()),
-        ))
+    match entries.iter().filter(|e| !e.held()).count() {
+        0 => Ok(()),
+        failed => Err(Failure(1, format!("{failed} expectations did not hold"))),
     }
 }
 

@@ -22,6 +22,7 @@ mod args;
 mod challenges;
 mod charts;
 mod check;
+mod ci_report;
 mod compare;
 mod demo;
 mod library;
@@ -132,7 +133,17 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             scenarios,
             seeds,
             json,
-        } => check::check(&scenarios, seeds, json),
+            junit,
+            github,
+        } => check::check(
+            &scenarios,
+            seeds,
+            &check::CheckOutput {
+                json,
+                junit: junit.as_deref(),
+                github,
+            },
+        ),
         Command::Sweep {
             scenario,
             params,

@@ -1,19 +1,10 @@
 //! The `faultline` binary end to end. (Cargo exposes a binary's path only to
 //! its own package's tests, so CLI tests live here rather than in tests/.)
 
-use std::process::Command;
+mod common;
 
-fn faultline(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .output()
-        .expect("the faultline binary runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{faultline, story_text, write_temp};
+use std::process::Command;
 
 fn fingerprint_of(stdout: &str) -> String {
     stdout
@@ -55,22 +46,6 @@ fn a_bad_rate_is_an_error_not_a_panic() {
     let (ok, _, err) = faultline(&["demo", "--arrival-rate=-3"]);
     assert!(!ok);
     assert!(err.contains("must be positive"), "{err}");
-}
-
-fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("faultline-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn story_text() -> String {
-    std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scenarios/double-charge.toml"
-    ))
-    .unwrap()
 }
 
 #[test]

@@ -202,7 +202,7 @@ fn an_unknown_kind_lists_the_kinds() {
     assert_has(
         &e,
         &[
-            "unknown variant `servise`",
+            "unknown node kind `servise`",
             "`client`, `service`",
             "did you mean `service`?",
         ],

@@ -412,7 +412,14 @@ fn from_toml(file: &str, source: &str, e: &toml::de::Error) -> Diagnostic {
                     .collect();
                 expected = format!("fields of a {}: {}", kind.name, candidates.join(", "));
             }
-            d.message = format!("{}`{name}`", &prefix[..prefix.len() - 1]);
+            // Serde's "variant" is an enum's; to a user, a variant is a
+            // named override, so an unknown name is a value (or a kind).
+            let what = match (prefix, key.as_deref()) {
+                ("unknown field `", _) => "unknown field",
+                (_, Some("kind")) => "unknown node kind",
+                _ => "unknown value",
+            };
+            d.message = format!("{what} `{name}`");
             d = d
                 .with_expected(expected)
                 .with_suggestion(did_you_mean(name, candidates));

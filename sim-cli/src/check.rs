@@ -78,6 +78,22 @@ impl Entry {
         })
     }
 
+    /// What the text output says about an entry that did not hold: the
+    /// failure, or the run that was cut short, with its replay command.
+    pub(crate) fn problem_line(&self) -> String {
+        if self.verdict != "cut short" {
+            return self.failure_line();
+        }
+        format!(
+            "CUT SHORT {} [{}] seed {}: not a result, nothing was judged: {}\n     replay: {}",
+            self.scenario,
+            variant_label(self.variant.as_deref()),
+            self.seed,
+            self.why.as_deref().unwrap_or(""),
+            self.replay
+        )
+    }
+
     pub(crate) fn failure_line(&self) -> String {
         let head = format!(
             "FAIL {} [{}] seed {}",
@@ -138,24 +154,27 @@ fn run_one(
     let mut moments = Moments::default();
     let report = built.run_pausing(&pauses(spec, variant), |t, m| moments.take(t, m));
     let replay = replay_command(scenario, variant, seed, sets);
-    let entry = |metric: String, op: &str, span: Option<Range<usize>>| Entry {
-        scenario: scenario.name.clone(),
-        file: scenario.file.clone(),
-        line: place(scenario, span.clone()).0,
-        column: place(scenario, span).1,
-        case: metric.clone(),
-        variant: variant.map(str::to_string),
-        seed,
-        fingerprint: report.fingerprint.to_string(),
-        metric,
-        op: op.to_string(),
-        expected: None,
-        actual: None,
-        verdict: "error",
-        because: String::new(),
-        why: None,
-        replay: replay.clone(),
-        answer: None,
+    let entry = |metric: String, op: &str, span: Option<Range<usize>>| {
+        let (line, column) = place(scenario, span);
+        Entry {
+            scenario: scenario.name.clone(),
+            file: scenario.file.clone(),
+            line,
+            column,
+            case: metric.clone(),
+            variant: variant.map(str::to_string),
+            seed,
+            fingerprint: report.fingerprint.to_string(),
+            metric,
+            op: op.to_string(),
+            expected: None,
+            actual: None,
+            verdict: "error",
+            because: String::new(),
+            why: None,
+            replay: replay.clone(),
+            answer: None,
+        }
     };
     let graded = grade(spec, variant, built.sim.metrics(), &moments, &report).unwrap_or_default();
     let judged = match judge(spec, variant, built.sim.metrics(), &report) {
@@ -436,19 +455,21 @@ pub fn check(names: &[String], seeds: u64, output: &CheckOutput<'_>) -> Result<(
     for scenario in &scenarios {
         entries.extend(check_scenario(scenario, seeds)?);
     }
-    let cases = ci_report::cases(&entries);
     if output.json {
         print_json(&entries, seeds);
     } else {
         print_text(&entries, scenarios.len(), seeds);
     }
-    if output.github {
-        print!("{}", ci_report::annotations(&cases));
-    }
-    if let Some(path) = output.junit {
-        let mut files = Outputs::new();
-        files.add(path, ci_report::junit(&cases, seeds));
-        files.commit()?;
+    if output.github || output.junit.is_some() {
+        let cases = ci_report::cases(&entries);
+        if output.github {
+            print!("{}", ci_report::annotations(&cases));
+        }
+        if let Some(path) = output.junit {
+            let mut files = Outputs::new();
+            files.add(path, ci_report::junit(&cases, seeds));
+            files.commit()?;
+        }
     }
     verdict(&entries)
 }
@@ -469,22 +490,10 @@ fn print_json(entries: &[Entry], seeds: u64) {
 }
 
 fn print_text(entries: &[Entry], scenarios: usize, seeds: u64) {
-    let mut cut = 0;
     for e in entries.iter().filter(|e| !e.held()) {
-        if e.verdict == "cut short" {
-            cut += 1;
-            println!(
-                "CUT SHORT {} [{}] seed {}: not a result, nothing was judged: {}\n     replay: {}",
-                e.scenario,
-                variant_label(e.variant.as_deref()),
-                e.seed,
-                e.why.as_deref().unwrap_or(""),
-                e.replay
-            );
-        } else {
-            println!("{}", e.failure_line());
-        }
+        println!("{}", e.problem_line());
     }
+    let cut = entries.iter().filter(|e| e.verdict == "cut short").count();
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     println!(
         "check: {} of {} judged expectations held ({}, {} each){}",

@@ -49,20 +49,25 @@ impl Case<'_> {
         format!("[{}] {}", variant_label(self.variant), self.name)
     }
 
+    /// The seeds on which it did not hold.
+    fn broken(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().copied().filter(|e| !e.held())
+    }
+
     /// One line about what broke: on how many seeds, and the first.
     fn summary(&self) -> String {
-        let bad: Vec<&Entry> = self.entries.iter().copied().filter(|e| !e.held()).collect();
-        let first = bad.first().map_or(String::new(), |e| {
-            e.failure_line()
+        let bad = self.broken().count();
+        let first = self.broken().next().map_or(String::new(), |e| {
+            e.problem_line()
                 .lines()
                 .next()
                 .unwrap_or_default()
                 .to_string()
         });
         let of = if self.name == RUN_FINISHES {
-            format!("{} run{} cut short", bad.len(), plural(bad.len()))
+            format!("{bad} run{} cut short", plural(bad))
         } else {
-            format!("broken on {} of {} seeds", bad.len(), self.entries.len())
+            format!("broken on {bad} of {} seeds", self.entries.len())
         };
         format!("{of}; first: {first}")
     }
@@ -70,22 +75,13 @@ impl Case<'_> {
     /// Every broken seed with its replay command, at most [`LISTED`].
     fn details(&self) -> String {
         let mut text = format!("{}:{}:{}\n", self.file, self.line, self.column);
-        let bad: Vec<&Entry> = self.entries.iter().copied().filter(|e| !e.held()).collect();
-        for e in bad.iter().take(LISTED) {
-            let line = match e.verdict {
-                "cut short" => format!(
-                    "CUT SHORT seed {}: {}\n     replay: {}",
-                    e.seed,
-                    e.why.as_deref().unwrap_or(""),
-                    e.replay
-                ),
-                _ => e.failure_line(),
-            };
-            text.push_str(&line);
+        for e in self.broken().take(LISTED) {
+            text.push_str(&e.problem_line());
             text.push('\n');
         }
-        if bad.len() > LISTED {
-            let _ = writeln!(text, "... and {} more", bad.len() - LISTED);
+        let bad = self.broken().count();
+        if bad > LISTED {
+            let _ = writeln!(text, "... and {} more", bad - LISTED);
         }
         text
     }
@@ -219,11 +215,7 @@ fn escape(text: &str) -> String {
 pub fn annotations(cases: &[Case<'_>]) -> String {
     let mut out = String::new();
     for c in cases.iter().filter(|c| !c.passed()) {
-        let replay = c
-            .entries
-            .iter()
-            .find(|e| !e.held())
-            .map_or("", |e| e.replay.as_str());
+        let replay = c.broken().next().map_or("", |e| e.replay.as_str());
         let _ = writeln!(
             out,
             "::error file={},line={},col={},title={}::{}",

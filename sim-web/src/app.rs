@@ -1046,9 +1046,11 @@ fn playback_row(
         if r.changed() && (r.dragged() || r.clicked() || r.has_focus()) {
             p.seek(SimTime::ZERO + SimDuration::from_nanos((t * 1e9) as u64));
         }
-        ui.label(format!(
-            "now {}",
-            SimDuration::from_nanos(p.now().as_nanos())
+        // Fixed width, in monospace: the buttons after it must not move
+        // while it counts, or a click meant for one lands on its neighbour.
+        ui.monospace(format!(
+            "now {:>10}",
+            SimDuration::from_nanos(p.now().as_nanos()).to_string()
         ));
         ui.separator();
         ui.monospace(format!("fingerprint {}", p.fingerprint()));

@@ -107,7 +107,9 @@ impl RunSummary<'_> {
                 // A group that reports as a whole is one block, under the
                 // group's name.
                 let name = match kind.group {
-                    true if name != instance_name(n.name.get_ref(), 0) => return None,
+                    true if n.replicas.is_some() && name != instance_name(n.name.get_ref(), 0) => {
+                        return None;
+                    }
                     true => n.name.get_ref().clone(),
                     false => name,
                 };

@@ -88,7 +88,7 @@ pub fn links(spec: &ScenarioSpec, names: &[String]) -> BTreeSet<(String, String)
                 }
             }
         }
-        if kinds::of(*n.kind.get_ref()).group {
+        if kinds::of(*n.kind.get_ref()).peers {
             for a in &from {
                 for b in &from {
                     if a < b {

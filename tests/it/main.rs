@@ -20,6 +20,7 @@ mod engine;
 mod fuzz_scenarios;
 mod golden;
 mod locks;
+mod messaging;
 mod patterns;
 mod properties;
 mod replication;

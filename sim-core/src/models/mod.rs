@@ -29,6 +29,7 @@ pub mod kv;
 pub mod ledger;
 pub mod lock;
 pub mod lock_manager;
+pub mod messaging;
 pub mod monitor;
 pub mod queueing;
 pub mod raft;

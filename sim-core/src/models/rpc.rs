@@ -13,6 +13,7 @@ use super::kv::{KvMsg, KvTimer};
 use super::ledger::Charge;
 use super::lock::{LockMsg, LockTimer};
 use super::lock_manager::LockMgrMsg;
+use super::messaging::BrokerMsg;
 use super::monitor::WatchMsg;
 use super::raft::RaftMsg;
 use super::replication::{RepMsg, ReplicaTimer, SessionTimeout};
@@ -39,6 +40,7 @@ pub enum Rpc {
     Raft(RaftMsg),
     Counter(CounterMsg),
     LockMgr(LockMgrMsg),
+    Broker(BrokerMsg),
 }
 
 macro_rules! from_part {
@@ -68,6 +70,7 @@ from_part!(
     RaftMsg => Raft,
     CounterMsg => Counter,
     LockMgrMsg => LockMgr,
+    BrokerMsg => Broker,
 );
 
 impl From<Control> for Rpc {
@@ -95,6 +98,7 @@ mod wire {
     pub const RAFT: isize = 54;
     pub const COUNTER: isize = 62;
     pub const LOCK_MGR: isize = 66;
+    pub const BROKER: isize = 71;
 }
 
 impl Hash for Rpc {
@@ -113,6 +117,7 @@ impl Hash for Rpc {
             Rpc::Raft(m) => renumbered(m, wire::RAFT, h),
             Rpc::Counter(m) => renumbered(m, wire::COUNTER, h),
             Rpc::LockMgr(m) => renumbered(m, wire::LOCK_MGR, h),
+            Rpc::Broker(m) => renumbered(m, wire::BROKER, h),
             // The single messages are structs: no variant number of their
             // own, so theirs is written here.
             Rpc::WorkDone(m) => numbered(m, wire::WORK_DONE, h),
@@ -221,6 +226,7 @@ impl fmt::Debug for Rpc {
             Rpc::Raft(m) => m.fmt(f),
             Rpc::Counter(m) => m.fmt(f),
             Rpc::LockMgr(m) => m.fmt(f),
+            Rpc::Broker(m) => m.fmt(f),
         }
     }
 }
@@ -467,6 +473,7 @@ mod tests {
             }),
         ]);
         all.extend(contention_samples());
+        all.extend(messaging_samples());
         let mut hashes: Vec<u64> = all.iter().map(stable_hash).collect();
         hashes.sort_unstable();
         hashes.dedup();
@@ -503,6 +510,85 @@ mod tests {
             Rpc::from(LockMgrMsg::Unlock { txn: 1 }),
             Rpc::from(LockMgrMsg::WaitExpired { waiter: 1 }),
         ]
+    }
+
+    /// The brokers', producers' and consumers'.
+    fn messaging_samples() -> Vec<Rpc> {
+        use crate::models::messaging::{Delivery, Envelope};
+        let msg = Envelope {
+            id: 1,
+            key: 2,
+            created: SimTime::from_nanos(3),
+            bytes: 4,
+            poison: false,
+        };
+        let delivery = Delivery {
+            msg: msg.clone(),
+            partition: 1,
+            offset: 2,
+            receives: 3,
+        };
+        [
+            BrokerMsg::Produce {
+                batch: 1,
+                msgs: vec![msg],
+                idempotent: true,
+            },
+            BrokerMsg::Acked { batch: 1 },
+            BrokerMsg::Refused {
+                batch: 1,
+                blocked: true,
+            },
+            BrokerMsg::Unblocked,
+            BrokerMsg::Join { group: "g".into() },
+            BrokerMsg::Heartbeat,
+            BrokerMsg::Fetch {
+                generation: 1,
+                max: 2,
+            },
+            BrokerMsg::Delivered {
+                generation: 1,
+                deliveries: vec![delivery],
+            },
+            BrokerMsg::CommitOffset {
+                generation: 1,
+                partition: 2,
+                offset: 3,
+            },
+            BrokerMsg::Nack {
+                generation: 1,
+                partition: 2,
+                offset: 3,
+            },
+            BrokerMsg::Rewound {
+                partition: 1,
+                offset: 2,
+            },
+            BrokerMsg::Delete { receipt: 1 },
+            BrokerMsg::Rebalancing,
+            BrokerMsg::Rejoin,
+            BrokerMsg::Assigned {
+                generation: 1,
+                partitions: vec![2],
+            },
+            BrokerMsg::Arrival,
+            BrokerMsg::Linger,
+            BrokerMsg::AckTimeout { batch: 1 },
+            BrokerMsg::Resend { batch: 1 },
+            BrokerMsg::Processed { slot: 1 },
+            BrokerMsg::Poll { fetch: 1 },
+            BrokerMsg::HeartbeatDue,
+            BrokerMsg::CommitDue,
+            BrokerMsg::Tick,
+            BrokerMsg::Visible { receipt: 1 },
+            BrokerMsg::RebalanceDone {
+                group: 1,
+                generation: 2,
+            },
+        ]
+        .into_iter()
+        .map(Rpc::from)
+        .collect()
     }
 
     /// The JSON-lines trace prints a message's Debug text: it stays as it

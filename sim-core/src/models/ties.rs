@@ -9,6 +9,7 @@ use super::counter::{Change, CounterMsg};
 use super::kv::KvMsg;
 use super::lock::LockMsg;
 use super::lock_manager::LockMgrMsg;
+use super::messaging::BrokerMsg;
 use super::monitor::WatchMsg;
 use super::raft::RaftMsg;
 use super::replication::RepMsg;
@@ -85,7 +86,8 @@ impl Rpc {
             | Rpc::Charge(_)
             | Rpc::LockTimer(_)
             | Rpc::Watch(_)
-            | Rpc::Raft(_) => None,
+            | Rpc::Raft(_)
+            | Rpc::Broker(_) => None,
         }
     }
 
@@ -94,9 +96,9 @@ impl Rpc {
     pub fn purpose(&self) -> Purpose {
         match self {
             Rpc::Raft(m) => m.purpose(),
-            Rpc::Replication(RepMsg::Heartbeat { .. }) | Rpc::Watch(WatchMsg::Heartbeat { .. }) => {
-                Purpose::Heartbeat
-            }
+            Rpc::Replication(RepMsg::Heartbeat { .. })
+            | Rpc::Watch(WatchMsg::Heartbeat { .. })
+            | Rpc::Broker(BrokerMsg::Heartbeat) => Purpose::Heartbeat,
             Rpc::Request(_)
             | Rpc::Kv(_)
             | Rpc::Replication(_)
@@ -111,7 +113,8 @@ impl Rpc {
             | Rpc::LockTimer(_)
             | Rpc::Watch(_)
             | Rpc::Counter(_)
-            | Rpc::LockMgr(_) => Purpose::Work,
+            | Rpc::LockMgr(_)
+            | Rpc::Broker(_) => Purpose::Work,
         }
     }
 
@@ -129,6 +132,7 @@ impl Rpc {
             Rpc::Raft(m) => m.describe(),
             Rpc::Counter(m) => m.describe(),
             Rpc::LockMgr(m) => m.describe(),
+            Rpc::Broker(m) => m.describe(),
             Rpc::Client(_)
             | Rpc::Caller(_)
             | Rpc::WorkDone(_)
@@ -300,6 +304,56 @@ impl CounterMsg {
                 false => format!("refused: it holds {value} (v{version})"),
             }),
             CounterMsg::UserReady { .. } | CounterMsg::Worked { .. } => None,
+        }
+    }
+}
+
+impl BrokerMsg {
+    fn describe(&self) -> Option<String> {
+        let n = |len: usize| match len {
+            1 => "1 message".to_string(),
+            k => format!("{k} messages"),
+        };
+        match self {
+            BrokerMsg::Produce { batch, msgs, .. } => {
+                Some(format!("produce batch {batch} ({})", n(msgs.len())))
+            }
+            BrokerMsg::Acked { batch } => Some(format!("stored batch {batch}")),
+            BrokerMsg::Refused { blocked: true, .. } => Some("full: stop sending".into()),
+            BrokerMsg::Refused { .. } => Some("full: refused".into()),
+            BrokerMsg::Unblocked => Some("room again".into()),
+            BrokerMsg::Join { group } => Some(format!("join group {group}")),
+            BrokerMsg::Fetch { max, .. } => Some(format!("fetch up to {max}")),
+            BrokerMsg::Delivered { deliveries, .. } => {
+                Some(format!("deliver {}", n(deliveries.len())))
+            }
+            BrokerMsg::CommitOffset {
+                partition, offset, ..
+            } => Some(format!("commit partition {partition} to {offset}")),
+            BrokerMsg::Nack {
+                partition, offset, ..
+            } => Some(format!("failed: partition {partition} offset {offset}")),
+            BrokerMsg::Rewound { partition, offset } => {
+                Some(format!("partition {partition} goes on from {offset}"))
+            }
+            BrokerMsg::Delete { receipt } => Some(format!("done with receipt {receipt}")),
+            BrokerMsg::Rebalancing => Some("rebalancing: stop".into()),
+            BrokerMsg::Rejoin => Some("join again".into()),
+            BrokerMsg::Assigned { partitions, .. } => {
+                Some(format!("assigned partitions {partitions:?}"))
+            }
+            BrokerMsg::Heartbeat
+            | BrokerMsg::Arrival
+            | BrokerMsg::Linger
+            | BrokerMsg::AckTimeout { .. }
+            | BrokerMsg::Resend { .. }
+            | BrokerMsg::Processed { .. }
+            | BrokerMsg::Poll { .. }
+            | BrokerMsg::HeartbeatDue
+            | BrokerMsg::CommitDue
+            | BrokerMsg::Tick
+            | BrokerMsg::Visible { .. }
+            | BrokerMsg::RebalanceDone { .. } => None,
         }
     }
 }

@@ -158,6 +158,7 @@ impl Built {
         self.groups.finish(&mut self.sim);
         self.raft.finish(&mut self.sim);
         super::counters::finish(&mut self.sim);
+        super::messaging::finish(&mut self.sim);
         self.kv.record(self.sim.metrics_mut());
     }
 }

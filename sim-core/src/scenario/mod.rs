@@ -34,6 +34,7 @@ pub mod kinds;
 mod library;
 mod limits;
 mod load;
+mod messaging;
 mod path;
 mod predict;
 mod reference;

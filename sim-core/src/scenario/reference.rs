@@ -1113,6 +1113,7 @@ fn limits_section() -> String {
             MAX_REPLICA_GROUP.to_string(),
         ),
         ("`workers` of a service", MAX_WORKERS.to_string()),
+        ("`partitions` of a log", MAX_PARTITIONS.to_string()),
         ("keys of a `zipf` key space", MAX_ZIPF_KEYS.to_string()),
         (
             "a rate (arrivals, writes, a token bucket)",

@@ -116,6 +116,12 @@ pub enum NodeKind {
     Monitor,
     /// A replicated store kept by Raft consensus.
     Raft,
+    /// A message broker: a log of partitions, or a queue.
+    Broker,
+    /// Makes messages and sends them to a broker.
+    Producer,
+    /// A consumer group's members, reading from a broker.
+    Consumer,
 }
 
 /// One node; which fields apply depends on `kind`.
@@ -239,6 +245,31 @@ pub struct NodeSpec {
     pub fsync: Option<bool>,
     pub bootstrap: Option<bool>,
     pub pre_vote: Option<bool>,
+    // Messaging: brokers, producers, consumers.
+    pub mode: Option<crate::models::messaging::Mode>,
+    pub partitions: Option<Spanned<u32>>,
+    pub retention: Option<Spanned<Duration>>,
+    pub retention_size: Option<Spanned<Size>>,
+    pub capacity: Option<Spanned<u64>>,
+    pub overflow: Option<Spanned<crate::models::messaging::Overflow>>,
+    pub visibility_timeout: Option<Spanned<Duration>>,
+    pub max_receives: Option<Spanned<u32>>,
+    pub rebalance_pause: Option<Spanned<Duration>>,
+    pub session_timeout: Option<Spanned<Duration>>,
+    pub messages: Option<Spanned<u64>>,
+    pub batch: Option<Spanned<u32>>,
+    pub linger: Option<Duration>,
+    pub acks: Option<Spanned<bool>>,
+    pub idempotent: Option<Spanned<bool>>,
+    pub buffer: Option<Spanned<u64>>,
+    pub message_size: Option<Spanned<Size>>,
+    pub poison: Option<Probability>,
+    pub concurrency: Option<Spanned<u32>>,
+    pub commit: Option<crate::models::messaging::Commit>,
+    pub commit_every: Option<Spanned<Duration>>,
+    pub failure_rate: Option<Probability>,
+    pub poll: Option<Spanned<Duration>>,
+    pub dedupe: Option<bool>,
 }
 
 /// A monitor's failure detector: `{ timeout = "1s" }`, or

@@ -17,9 +17,11 @@
 // A diagnostic is built once, on the path that ends a load (see `load`).
 #![allow(clippy::result_large_err)]
 
+mod broker;
 mod cache;
 mod caller;
 mod client;
+mod consumer;
 mod counter_client;
 mod heartbeat;
 mod kv;
@@ -29,6 +31,7 @@ mod lock_client;
 mod lock_manager;
 pub mod metrics;
 mod monitor;
+mod producer;
 mod quorum_client;
 mod raft;
 mod reader;
@@ -102,9 +105,10 @@ pub struct Kind {
     /// Its block in a run's report: (label, value) rows for the node
     /// called `name` (a replica group reports once, under its own name).
     pub report: fn(&Report<'_>, &NodeSpec, &str) -> Vec<(String, String)>,
-    /// Its instances are one group that talks within itself (the web app
-    /// draws the links) and reports once, as a whole.
+    /// Its instances are one group that reports once, as a whole.
     pub group: bool,
+    /// Its instances talk to one another (the web app draws the links).
+    pub peers: bool,
     /// What the web app writes beside a live node of the kind, if
     /// anything (a replica that leads, a cache's keys).
     pub badge: fn(&Simulation<Rpc>, NodeId) -> Option<Badge>,
@@ -172,6 +176,7 @@ impl Kind {
             build,
             report,
             group: false,
+            peers: false,
             badge: no_badge,
             metrics: &[],
             instance_metrics: &[],
@@ -221,6 +226,16 @@ impl Kind {
 
     /// A group of instances that talk to one another and report as one.
     pub const fn group(self) -> Kind {
+        Kind {
+            group: true,
+            peers: true,
+            ..self
+        }
+    }
+
+    /// A group of instances that report as one but do not talk to one
+    /// another (a consumer group's members).
+    pub const fn reports_as_one(self) -> Kind {
         Kind {
             group: true,
             ..self
@@ -275,6 +290,9 @@ pub const KINDS: &[&Kind] = &[
     &heartbeat::KIND,
     &monitor::KIND,
     &raft::KIND,
+    &broker::KIND,
+    &producer::KIND,
+    &consumer::KIND,
 ];
 
 /// The declaration of `kind`.

@@ -1,0 +1,303 @@
+//! `kind = "broker"`: a message broker, as a log of partitions read by
+//! consumer groups, or as a queue whose consumers compete
+//! (`models::messaging`).
+
+use super::metrics::{counter, gauge};
+use super::{Build, Check, Field, Kind, Report, optional};
+use crate::models::messaging::broker::{Broker, BrokerConfig};
+use crate::models::messaging::{Mode, Overflow};
+use crate::scenario::diagnostic::Diagnostic;
+use crate::scenario::limits::MAX_PARTITIONS;
+use crate::scenario::spec::{NodeKind, NodeSpec};
+use crate::time::SimDuration;
+
+pub const KIND: Kind = Kind::new(
+    NodeKind::Broker,
+    "broker",
+    "A message broker between producers and consumers. As a `log` (the default), it keeps messages in ordered partitions (a message's key picks its partition) until retention removes them; each consumer group reads every message at its own pace, its members sharing the partitions, and rebalances (everyone stops for `rebalance_pause`) when a member joins or goes silent. As a `queue`, its consumers compete for messages: a received message is hidden for `visibility_timeout` and comes back if not deleted in time. A message that keeps failing goes to a dead-letter queue after `max_receives`. Each consumer group's lag is measured under the group's name.",
+    &[FIELDS],
+    build,
+    report,
+)
+.checked_by(check)
+.badge(badge)
+.records(&[&[
+    counter("appended"),
+    counter("deduplicated"),
+    counter("refused"),
+    counter("shed"),
+    counter("blocked"),
+    gauge("held"),
+]]);
+
+const FIELDS: &[Field] = &[
+    optional(
+        "mode",
+        "`log` or `queue`",
+        "How it keeps and hands out messages (default `log`).",
+    ),
+    optional(
+        "partitions",
+        "integer from 1 to 1024",
+        "A log's partitions (default 1). Each is read in order by one member of a group at a time.",
+    ),
+    optional(
+        "retention",
+        "duration",
+        "Messages older than this are removed, read or not (default: kept).",
+    ),
+    optional(
+        "retention_size",
+        "size (`64MiB`)",
+        "A partition (or the queue) keeps at most this many bytes; the oldest go first (default: no limit).",
+    ),
+    optional(
+        "capacity",
+        "integer >= 1",
+        "A queue holds at most this many messages, waiting or being processed (default: no limit).",
+    ),
+    optional(
+        "overflow",
+        "`block`, `drop` or `shed`",
+        "What a full queue does with a new batch: `block` refuses it and tells the producer to stop until there is room; `drop` refuses it (the producer may retry); `shed` takes it and drops the oldest waiting messages. Default `block`.",
+    ),
+    optional(
+        "visibility_timeout",
+        "duration",
+        "A queue: a received message is hidden this long, then handed out again unless deleted (default 30s).",
+    ),
+    optional(
+        "max_receives",
+        "integer >= 1",
+        "After a message was handed out this many times (a log: failed this many times), it goes to the dead-letter queue (default: it comes back forever).",
+    ),
+    optional(
+        "rebalance_pause",
+        "duration",
+        "A log: how long a group stops when it rebalances (default 3s).",
+    ),
+    optional(
+        "session_timeout",
+        "duration",
+        "A log: a member not heard from for this long leaves its group, which rebalances (default 10s).",
+    ),
+];
+
+/// Fields that apply to one mode only, with that mode.
+const LOG_ONLY: &[&str] = &["partitions", "rebalance_pause", "session_timeout"];
+const QUEUE_ONLY: &[&str] = &["capacity", "overflow", "visibility_timeout"];
+
+fn mode(n: &NodeSpec) -> Mode {
+    n.mode.unwrap_or(Mode::Log)
+}
+
+fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
+    let written = |f: &str| -> Option<std::ops::Range<usize>> {
+        match f {
+            "partitions" => n.partitions.as_ref().map(|s| s.span()),
+            "rebalance_pause" => n.rebalance_pause.as_ref().map(|s| s.span()),
+            "session_timeout" => n.session_timeout.as_ref().map(|s| s.span()),
+            "capacity" => n.capacity.as_ref().map(|s| s.span()),
+            "overflow" => n.overflow.as_ref().map(|s| s.span()),
+            "visibility_timeout" => n.visibility_timeout.as_ref().map(|s| s.span()),
+            _ => None,
+        }
+    };
+    let (others, other) = match mode(n) {
+        Mode::Log => (QUEUE_ONLY, "queue"),
+        Mode::Queue => (LOG_ONLY, "log"),
+    };
+    for &f in others {
+        if let Some(span) = written(f) {
+            return Err(ctx.field(
+                n,
+                f,
+                span,
+                format!(
+                    "`{f}` applies to a broker with `mode = \"{other}\"`; this one is a {}",
+                    mode(n).as_str()
+                ),
+            ));
+        }
+    }
+    if let Some(p) = &n.partitions
+        && !(1..=MAX_PARTITIONS).contains(p.get_ref())
+    {
+        return Err(ctx.field(
+            n,
+            "partitions",
+            p.span(),
+            format!(
+                "a log has from 1 to {MAX_PARTITIONS} partitions, got {}",
+                p.get_ref()
+            ),
+        ));
+    }
+    let at_least_one = [
+        (
+            "capacity",
+            n.capacity.as_ref().map(|c| (*c.get_ref(), c.span())),
+        ),
+        (
+            "max_receives",
+            n.max_receives
+                .as_ref()
+                .map(|m| (u64::from(*m.get_ref()), m.span())),
+        ),
+    ];
+    for (field, value) in at_least_one {
+        if let Some((0, span)) = value {
+            return Err(ctx.field(n, field, span, format!("`{field}` must be at least 1")));
+        }
+    }
+    if let (Some(o), None) = (&n.overflow, &n.capacity) {
+        return Err(ctx.field(
+            n,
+            "overflow",
+            o.span(),
+            "`overflow` says what a full queue does; give the queue a `capacity`",
+        ));
+    }
+    check_times(ctx, n)?;
+    check_readers(ctx, n)
+}
+
+/// The durations that must be above zero are.
+fn check_times(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
+    let times = [
+        ("retention", &n.retention),
+        ("visibility_timeout", &n.visibility_timeout),
+        ("session_timeout", &n.session_timeout),
+    ];
+    for (field, value) in times {
+        if let Some(d) = value
+            && d.get_ref().0 == SimDuration::ZERO
+        {
+            return Err(ctx.field(n, field, d.span(), format!("`{field}` must be above zero")));
+        }
+    }
+    Ok(())
+}
+
+/// A queue hands each message to one consumer: it has one group.
+fn check_readers(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
+    if mode(n) != Mode::Queue {
+        return Ok(());
+    }
+    let readers: Vec<&NodeSpec> = groups(ctx.spec, n.name.get_ref());
+    if let [_, second, ..] = readers.as_slice() {
+        let t = second.target.as_ref().expect("a consumer has a target");
+        return Err(ctx
+            .at(
+                t.span(),
+                &format!("node `{}`.target", second.name.get_ref()),
+                format!(
+                    "queue `{}` already has consumer group `{}`: a queue hands each message to one consumer",
+                    n.name.get_ref(),
+                    readers[0].name.get_ref()
+                ),
+            )
+            .with_help("for a second group that reads every message, make the broker a `mode = \"log\"`; for more consumers in one group, give that consumer `replicas`"));
+    }
+    Ok(())
+}
+
+/// The consumer nodes (each a group) that read broker `name`.
+fn groups<'a>(spec: &'a crate::scenario::spec::ScenarioSpec, name: &str) -> Vec<&'a NodeSpec> {
+    spec.nodes
+        .iter()
+        .filter(|m| *m.kind.get_ref() == NodeKind::Consumer)
+        .filter(|m| m.target.as_ref().is_some_and(|t| t.get_ref() == name))
+        .collect()
+}
+
+/// A broker's session timeout, which its consumers' heartbeats follow.
+pub(super) fn session_timeout(n: &NodeSpec) -> SimDuration {
+    n.session_timeout
+        .as_ref()
+        .map_or(SimDuration::from_secs(10), |d| d.get_ref().0)
+}
+
+pub(super) fn broker_mode(n: &NodeSpec) -> Mode {
+    mode(n)
+}
+
+fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
+    let secs = |d: Option<&toml::Spanned<crate::scenario::spec::Duration>>, default: u64| {
+        d.map_or(SimDuration::from_secs(default), |d| d.get_ref().0)
+    };
+    let cfg = BrokerConfig {
+        mode: mode(n),
+        partitions: n.partitions.as_ref().map_or(1, |p| *p.get_ref()),
+        retention: n.retention.as_ref().map(|d| d.get_ref().0),
+        retention_bytes: n.retention_size.as_ref().map(|s| s.get_ref().0),
+        capacity: n.capacity.as_ref().map(|c| *c.get_ref()),
+        overflow: n
+            .overflow
+            .as_ref()
+            .map_or(Overflow::Block, |o| *o.get_ref()),
+        visibility: secs(n.visibility_timeout.as_ref(), 30),
+        max_receives: n.max_receives.as_ref().map(|m| *m.get_ref()),
+        rebalance_pause: secs(n.rebalance_pause.as_ref(), 3),
+        session_timeout: session_timeout(n),
+        groups: groups(b.spec, n.name.get_ref())
+            .iter()
+            .map(|g| g.name.get_ref().clone())
+            .collect(),
+    };
+    b.add(n.name.get_ref(), Broker::new(cfg))
+}
+
+fn report(r: &Report<'_>, n: &NodeSpec, name: &str) -> Vec<(String, String)> {
+    let c = |what: &str| r.count(name, what);
+    let shape = match mode(n) {
+        Mode::Log => format!(
+            "log, {} partitions",
+            n.partitions.as_ref().map_or(1, |p| *p.get_ref())
+        ),
+        Mode::Queue => "queue".to_string(),
+    };
+    vec![
+        ("kind".into(), shape),
+        (
+            "stored".into(),
+            format!(
+                "{} messages; {} copies of a batch sent again, stored once",
+                c("appended"),
+                c("deduplicated")
+            ),
+        ),
+        (
+            "full".into(),
+            format!(
+                "{} refused, {} shed, {} batches blocked",
+                c("refused"),
+                c("shed"),
+                c("blocked")
+            ),
+        ),
+        ("held".into(), r.gauge_mean_max(&format!("{name}.held"))),
+    ]
+}
+
+/// What each partition holds, and each group's lag: "[120 98 131 104],
+/// emails 3200 behind".
+fn badge(
+    sim: &crate::engine::Simulation<crate::models::rpc::Rpc>,
+    id: crate::engine::NodeId,
+) -> Option<super::Badge> {
+    let broker = sim.node::<Broker>(id)?;
+    let sizes: Vec<String> = broker
+        .partition_sizes()
+        .iter()
+        .map(u64::to_string)
+        .collect();
+    let mut text = format!("[{}]", sizes.join(" "));
+    for (group, lag) in broker.lags() {
+        text.push_str(&format!(", {group} {lag} behind"));
+    }
+    Some(super::Badge {
+        text,
+        highlight: false,
+    })
+}

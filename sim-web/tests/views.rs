@@ -570,6 +570,43 @@ fn a_drawn_partition_splits_the_system_and_replays() {
     );
 }
 
+/// A broker's label shows what each partition holds and how far behind
+/// each consumer group is: the group that falls behind, growing.
+#[test]
+fn a_brokers_label_shows_its_partitions_and_each_groups_lag() {
+    use sim_web::topology::{kind_of, links, node_label};
+    let mut p = Player::new("fell-behind", story("fell-behind"), None, None).unwrap();
+    let names: Vec<String> = p.sim().nodes().map(|(_, n)| n.to_string()).collect();
+    let edges = links(&p.spec, &names);
+    let orders = p.sim().node_id("orders").unwrap();
+    let behind = |p: &Player| -> u64 {
+        let label = node_label(
+            p.sim(),
+            orders,
+            "orders",
+            kind_of(&p.spec, "orders"),
+            &edges,
+        );
+        assert!(label.starts_with("orders ["), "{label}");
+        assert_eq!(
+            label.split(' ').count(),
+            8,
+            "four partitions, one group: {label}"
+        );
+        let lag = label.split("emails ").nth(1).expect("the group's lag");
+        lag.trim_end_matches(" behind").parse().expect(&label)
+    };
+    p.seek(SimTime::ZERO + SimDuration::from_secs(20));
+    while !p.work(u64::MAX / 2) {}
+    let early = behind(&p);
+    p.seek(SimTime::ZERO + SimDuration::from_secs(60));
+    while !p.work(u64::MAX / 2) {}
+    let later = behind(&p);
+    assert!(early > 500 && later > early + 1000, "{early} then {later}");
+    // Consumers do not talk to one another: no line between members.
+    assert!(!edges.contains(&("emails-0".to_string(), "emails-1".to_string())));
+}
+
 /// Node labels say what the picture's colours cannot: a cold cache, its
 /// keys once warm, a node cut off by a partition, busy workers.
 #[test]

@@ -39,6 +39,10 @@ pub const STORIES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/eventually-wrong.toml"),
     ),
     (
+        "fell-behind",
+        include_str!("../../../scenarios/fell-behind.toml"),
+    ),
+    (
         "five-calls",
         include_str!("../../../scenarios/five-calls.toml"),
     ),

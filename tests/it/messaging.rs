@@ -349,3 +349,63 @@ replicas = 2"#;
         "messages waited out the session timeout and the pause: {lag_s}"
     );
 }
+
+#[test]
+fn an_outbox_keeps_writes_and_events_agreeing_through_crashes() {
+    let crashes = r#"
+[[fault]]
+at = "10s"
+crash = "app"
+[[fault]]
+at = "11s"
+restart = "app"
+[[fault]]
+at = "25s"
+crash = "app"
+[[fault]]
+at = "26s"
+restart = "app""#;
+    let producer = |write: &str| {
+        format!(
+            "rate = \"300/s\"\nbatch = 50\nlinger = \"20ms\"\nwrite = \"{write}\"\nwrite_time = \"30ms\""
+        )
+    };
+    let consumer = r#"processing_time = "1ms"
+batch = 100"#;
+    let run = |write: &str| built(&system("40s", "", &producer(write), consumer, crashes), 4);
+    let dual = run("dual");
+    assert!(
+        counter(&dual, "app.lost_events") > 0,
+        "saved, never published"
+    );
+    assert_eq!(counter(&dual, "app.phantom_events"), 0);
+    let first = run("publish_first");
+    assert!(
+        counter(&first, "app.phantom_events") > 0,
+        "published, never saved"
+    );
+    let outbox = run("outbox");
+    assert_eq!(counter(&outbox, "app.lost_events"), 0);
+    assert_eq!(counter(&outbox, "app.phantom_events"), 0);
+    assert_eq!(
+        counter(&outbox, "app.lost"),
+        0,
+        "the outbox keeps what waited"
+    );
+    // Every message made is accounted for; with a write first, a write
+    // cut off by a crash is one of the ends.
+    for b in [&dual, &outbox] {
+        let c = |n: &str| counter(b, n);
+        assert_eq!(
+            c("app.created"),
+            c("app.acked")
+                + c("app.failed")
+                + c("app.refused")
+                + c("app.lost")
+                + c("app.aborted")
+                + gauge_now(b, "app.buffered")
+        );
+        // Every committed write's event is stored, lost, or still waiting.
+        assert!(c("app.committed") >= c("app.lost_events"));
+    }
+}

@@ -585,6 +585,7 @@ mod tests {
                 group: 1,
                 generation: 2,
             },
+            BrokerMsg::WriteDone { slot: 1 },
         ]
         .into_iter()
         .map(Rpc::from)

@@ -347,6 +347,7 @@ impl BrokerMsg {
             | BrokerMsg::Linger
             | BrokerMsg::AckTimeout { .. }
             | BrokerMsg::Resend { .. }
+            | BrokerMsg::WriteDone { .. }
             | BrokerMsg::Processed { .. }
             | BrokerMsg::Poll { .. }
             | BrokerMsg::HeartbeatDue

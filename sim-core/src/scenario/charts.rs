@@ -5,7 +5,8 @@
 //!
 //! A line is drawn for every node whose series of that name exists (a
 //! client's or a session's `ok_latency_ns`, `waiting_ns` and `failures`, a service's
-//! `queue`, a store's `load`, a counter client's `lost_races`), so a new kind's model gets charts by
+//! `queue`, a store's `load`, a counter client's `lost_races`, a consumer
+//! group's `lag_msgs` and `lag_age_s`), so a new kind's model gets charts by
 //! recording a series under one of these names.
 
 use super::spec::ScenarioSpec;
@@ -25,6 +26,12 @@ pub const QUEUE: &str = "queue";
 pub const LOAD: &str = "load";
 /// One value per attempt that lost a race (a compare-and-set refused).
 pub const LOST_RACES: &str = "lost_races";
+/// A consumer group's lag in messages at every change (the broker
+/// records it under the group's name).
+pub const LAG: &str = "lag_msgs";
+/// The age in seconds of a group's oldest message not yet finished, at
+/// every broker tick.
+pub const LAG_AGE: &str = "lag_age_s";
 
 /// Every chart a `[[look]]` may name: the panels below, and the counts
 /// so far that the web app charts from its samples (stale reads,
@@ -36,6 +43,8 @@ pub const CHART_IDS: &[&str] = &[
     "queues",
     "load",
     "conflicts",
+    "lag",
+    "lag_age",
     "stale",
     "duplicates",
 ];
@@ -104,6 +113,18 @@ pub const PANELS: &[PanelDef] = &[
         title: "conflicts per second: attempts that lost a race",
         unit: "/s",
         lines: &[(LOST_RACES, Stat::PerSecond, "")],
+    },
+    PanelDef {
+        id: "lag",
+        title: "consumer lag: messages not yet finished (peak per interval)",
+        unit: "msgs",
+        lines: &[(LAG, Stat::Peak, "")],
+    },
+    PanelDef {
+        id: "lag_age",
+        title: "lag in seconds: the oldest message not yet finished",
+        unit: "s",
+        lines: &[(LAG_AGE, Stat::Peak, "")],
     },
 ];
 
@@ -220,12 +241,22 @@ impl Charts {
             let factor = (interval_ns / s.interval_ns()).max(1) as usize;
             Some(folded(&padded(s, n * factor), factor, n))
         };
-        let instances = super::kinds::instances(spec);
+        // Every node, and every group by its own name (a consumer
+        // group's lag is recorded under the group's).
+        let mut instances: Vec<String> = super::kinds::instances(spec)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        for n in &spec.nodes {
+            if !instances.contains(n.name.get_ref()) {
+                instances.push(n.name.get_ref().clone());
+            }
+        }
         let panels = PANELS
             .iter()
             .map(|def| {
                 let mut lines = Vec::new();
-                for (name, _) in &instances {
+                for name in &instances {
                     for &(metric, stat, suffix) in def.lines {
                         if let Some(b) = series(&format!("{name}.{metric}")) {
                             lines.push(Line {

@@ -1,17 +1,32 @@
-//! The duplicate count of consumer groups: a group's members each keep
-//! the ids of the messages they processed; after the run, an id the group
-//! processed more than once (a redelivery, a message stored twice by a
-//! producer's retry, a member that took over a partition and did again
-//! what the last one did not commit) counts once per extra time, as
-//! `<group>.duplicates`.
+//! What is judged after a run of brokers, producers and consumers.
+//!
+//! Duplicates: a group's members each keep the ids of the messages they
+//! processed; an id the group processed more than once (a redelivery, a
+//! message stored twice by a producer's retry, a member that took over a
+//! partition and did again what the last one did not commit) counts once
+//! per extra time, as `<group>.duplicates`.
+//!
+//! Writes and their events: for a producer with `write`, a committed
+//! write whose event the broker never stored (and that is not still
+//! waiting to be sent) is a lost event, `<producer>.lost_events`; an
+//! event stored for a write that never committed (and is not still under
+//! way) is a phantom, `<producer>.phantom_events`.
 
 use crate::engine::Simulation;
+use crate::models::messaging::broker::Broker;
 use crate::models::messaging::consumer::Consumer;
+use crate::models::messaging::producer::Producer;
 use crate::models::rpc::Rpc;
 use std::collections::BTreeMap;
 
-/// Counts each consumer group's duplicates into the run's metrics.
+/// Counts each group's duplicates and each writing producer's lost and
+/// phantom events into the run's metrics.
 pub fn finish(sim: &mut Simulation<Rpc>) {
+    duplicates(sim);
+    events(sim);
+}
+
+fn duplicates(sim: &mut Simulation<Rpc>) {
     let mut groups: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let ids: Vec<_> = sim.nodes().map(|(id, _)| id).collect();
     for id in ids {
@@ -32,5 +47,45 @@ pub fn finish(sim: &mut Simulation<Rpc>) {
         let m = sim.metrics_mut();
         let c = m.counter(&format!("{group}.duplicates"));
         m.add(c, (ids.len() - distinct) as u64);
+    }
+}
+
+fn events(sim: &mut Simulation<Rpc>) {
+    let ids: Vec<_> = sim
+        .nodes()
+        .map(|(id, name)| (id, name.to_string()))
+        .collect();
+    for (id, name) in ids {
+        let Some(p) = sim.node::<Producer>(id) else {
+            continue;
+        };
+        let Some(w) = p.writes() else { continue };
+        // This producer's ids carry its node's number in the high bits.
+        let mine = |m: &u64| *m >> 40 == id.index() as u64 + 1;
+        let mut stored: Vec<u64> = sim
+            .node::<Broker>(p.broker())
+            .map(|b| b.stored_ids().iter().copied().filter(mine).collect())
+            .unwrap_or_default();
+        stored.sort_unstable();
+        stored.dedup();
+        let mut committed = w.committed().to_vec();
+        committed.sort_unstable();
+        let mut waiting = p.unsent_ids();
+        waiting.extend(w.under_way_ids());
+        waiting.sort_unstable();
+        let has = |v: &[u64], x: u64| v.binary_search(&x).is_ok();
+        let lost = committed
+            .iter()
+            .filter(|&&c| !has(&stored, c) && !has(&waiting, c))
+            .count();
+        let phantom = stored
+            .iter()
+            .filter(|&&s| !has(&committed, s) && !has(&waiting, s))
+            .count();
+        let m = sim.metrics_mut();
+        let c = m.counter(&format!("{name}.lost_events"));
+        m.add(c, lost as u64);
+        let c = m.counter(&format!("{name}.phantom_events"));
+        m.add(c, phantom as u64);
     }
 }

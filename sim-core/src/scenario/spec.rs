@@ -264,6 +264,8 @@ pub struct NodeSpec {
     pub buffer: Option<Spanned<u64>>,
     pub message_size: Option<Spanned<Size>>,
     pub poison: Option<Probability>,
+    pub write: Option<Spanned<crate::models::messaging::writes::WriteMode>>,
+    pub write_time: Option<Spanned<DistSpec>>,
     pub concurrency: Option<Spanned<u32>>,
     pub commit: Option<crate::models::messaging::Commit>,
     pub commit_every: Option<Spanned<Duration>>,

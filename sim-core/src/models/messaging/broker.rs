@@ -21,7 +21,7 @@ use super::log::{GroupLog, LogStore};
 use super::queue::QueueStore;
 use super::{BrokerMsg, Envelope, Mode, Overflow};
 use crate::engine::{Context, Node, NodeId, TimerId};
-use crate::metrics::{CounterId, GaugeId, HistogramId};
+use crate::metrics::{CounterId, GaugeId, HistogramId, SeriesId};
 use crate::models::rpc::Rpc;
 use crate::time::{SimDuration, SimTime};
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,10 +49,15 @@ pub struct BrokerConfig {
     /// The consumer groups known from the start, so their metrics exist
     /// even before anyone joins.
     pub groups: Vec<String>,
+    /// Keep every stored message's id, for the check of a producer's
+    /// writes against its events.
+    pub keep_ids: bool,
 }
 
 pub(super) struct GroupMetrics {
     pub lag: GaugeId,
+    pub lag_series: SeriesId,
+    pub age_series: SeriesId,
     pub lag_s: GaugeId,
     pub lag_ns: HistogramId,
     pub delivered: CounterId,
@@ -113,7 +118,17 @@ impl Group {
 
     pub fn set_lag(&self, ctx: &mut Context<'_, Rpc>) {
         let now = ctx.now();
-        ctx.metrics().set(self.m.lag, now, self.lag as f64);
+        let m = ctx.metrics();
+        m.set(self.m.lag, now, self.lag as f64);
+        m.record_series(self.m.lag_series, now, self.lag as f64);
+    }
+
+    /// The age of its oldest message not yet finished, in seconds.
+    pub fn set_age(&self, ctx: &mut Context<'_, Rpc>, age: f64) {
+        let now = ctx.now();
+        let m = ctx.metrics();
+        m.set(self.m.lag_s, now, age);
+        m.record_series(self.m.age_series, now, age);
     }
 }
 
@@ -140,6 +155,8 @@ pub struct Broker {
     seen: BTreeMap<NodeId, BTreeSet<u64>>,
     /// Producers told to stop sending.
     blocked: BTreeSet<NodeId>,
+    /// Every message id stored, with `keep_ids`.
+    ids: Vec<u64>,
     m: Option<Metrics>,
 }
 
@@ -156,6 +173,7 @@ impl Broker {
             member_group: BTreeMap::new(),
             seen: BTreeMap::new(),
             blocked: BTreeSet::new(),
+            ids: Vec::new(),
             m: None,
         }
     }
@@ -174,6 +192,11 @@ impl Broker {
             Store::Log(l) => l.sizes(),
             Store::Queue(q) => vec![q.held()],
         }
+    }
+
+    /// Every message id it stored (with `keep_ids`), a copy each time.
+    pub fn stored_ids(&self) -> &[u64] {
+        &self.ids
     }
 
     /// Each group's name and lag in messages.
@@ -206,6 +229,9 @@ impl Broker {
             commits_refused: c(m, "commits_refused"),
             lag_ns: m.histogram(&format!("{name}.lag_ns")),
             lag: m.gauge(&format!("{name}.lag"), now),
+            // The names the chart model reads (`scenario::charts`).
+            lag_series: m.series(&format!("{name}.lag_msgs"), m.series_interval()),
+            age_series: m.series(&format!("{name}.lag_age_s"), m.series_interval()),
             lag_s: m.gauge(&format!("{name}.lag_s"), now),
         };
         // A group that joins late has the whole log before it to read.
@@ -245,6 +271,9 @@ impl Broker {
             return;
         }
         let now = ctx.now();
+        if self.cfg.keep_ids {
+            self.ids.extend(msgs.iter().map(|m| m.id));
+        }
         for msg in msgs {
             match &mut self.store {
                 Store::Log(l) => l.append(ctx, &mut self.groups, &self.cfg, msg),
@@ -419,15 +448,14 @@ impl Broker {
                 for gi in 0..self.groups.len() {
                     l.drop_silent_members(ctx, &mut self.groups[gi], gi, &self.cfg);
                     let age = l.oldest_unfinished(&self.groups[gi], now);
-                    let g = &self.groups[gi];
-                    ctx.metrics().set(g.m.lag_s, now, age);
+                    self.groups[gi].set_age(ctx, age);
                 }
             }
             Store::Queue(q) => {
                 q.expire(ctx, &mut self.groups, &self.cfg);
                 let age = q.oldest(now);
                 for g in &self.groups {
-                    ctx.metrics().set(g.m.lag_s, now, age);
+                    g.set_age(ctx, age);
                 }
             }
         }
@@ -451,7 +479,7 @@ impl Broker {
 impl Node<Rpc> for Broker {
     fn footprint(&self) -> u64 {
         let seen: usize = self.seen.values().map(BTreeSet::len).sum();
-        (self.held() + seen as u64) * crate::models::ENTRY_BYTES
+        (self.held() + seen as u64 + self.ids.len() as u64) * crate::models::ENTRY_BYTES
     }
 
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {

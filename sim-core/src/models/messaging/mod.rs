@@ -12,13 +12,15 @@
 //!
 //! The parts: `broker` (the node, its produce path and its metrics),
 //! `log` and `queue` (the two ways it keeps messages and hands them out),
-//! `producer` and `consumer`.
+//! `producer` (with `writes`: its own database, and the dual write or
+//! outbox that publishes its events) and `consumer`.
 
 pub mod broker;
 pub mod consumer;
 mod log;
 pub mod producer;
 mod queue;
+pub mod writes;
 
 use crate::time::SimTime;
 
@@ -166,4 +168,7 @@ pub enum BrokerMsg {
     Visible { receipt: u64 },
     /// A log: group `group`'s rebalance to `generation` ends.
     RebalanceDone { group: u32, generation: u64 },
+    /// A producer's write in `slot` commits. (New variants go last: a
+    /// variant's number is in its hash, and so in every fingerprint.)
+    WriteDone { slot: u64 },
 }

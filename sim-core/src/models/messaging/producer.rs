@@ -11,11 +11,14 @@
 //! Metrics under its name: `created`, `acked`, `sent` (without
 //! acknowledgements: sent and forgotten), `failed` (retries exhausted),
 //! `refused` (the buffer was full), `lost` (in its buffer when it
-//! crashed), `retries`, `batches`, the histograms `batch_size` and
-//! `produce_ns` (made to acknowledged), and the gauge `buffered`.
-//! Invariant: `created` = `acked` + `sent` + `failed` + `refused` +
-//! `lost` + `buffered.now`.
+//! crashed), `committed` and `aborted` (with `write`: writes committed,
+//! and cut off by a crash), `retries`, `batches`, the histograms
+//! `batch_size` and `produce_ns` (made to acknowledged), and the gauge
+//! `buffered`. Invariant: `created` = `acked` + `sent` + `failed` +
+//! `refused` + `lost` + `buffered.now`, plus `aborted` when a write
+//! comes before its event (`dual`, `outbox`).
 
+use super::writes::{WriteConfig, WriteMode, Writes};
 use super::{BrokerMsg, Envelope};
 use crate::data::keys::KeyDist;
 use crate::dist::Dist;
@@ -45,6 +48,8 @@ pub struct ProducerConfig {
     pub bytes: u32,
     /// The share of messages whose processing always fails.
     pub poison: f64,
+    /// Each message is the event of a write to its own database.
+    pub write: Option<WriteConfig>,
 }
 
 struct Batch {
@@ -63,6 +68,8 @@ struct Metrics {
     failed: CounterId,
     refused: CounterId,
     lost: CounterId,
+    committed: Option<CounterId>,
+    aborted: Option<CounterId>,
     retries: CounterId,
     batches: CounterId,
     batch_size: HistogramId,
@@ -74,19 +81,21 @@ pub struct Producer {
     cfg: ProducerConfig,
     made: u64,
     next_batch: u64,
-    pending: VecDeque<Envelope>,
+    /// Messages waiting for their batch, each with when it began to wait.
+    pending: VecDeque<(SimTime, Envelope)>,
     in_flight: BTreeMap<u64, Batch>,
     blocked: bool,
     linger: Option<TimerId>,
     /// Messages a crash lost, recorded when it restarts.
     crash_lost: u64,
+    writes: Option<Writes>,
     m: Option<Metrics>,
 }
 
 impl Producer {
     pub fn new(cfg: ProducerConfig) -> Self {
         Producer {
-            cfg,
+            cfg: cfg.clone(),
             made: 0,
             next_batch: 0,
             pending: VecDeque::new(),
@@ -94,6 +103,7 @@ impl Producer {
             blocked: false,
             linger: None,
             crash_lost: 0,
+            writes: cfg.write.clone().map(Writes::new),
             m: None,
         }
     }
@@ -102,10 +112,47 @@ impl Producer {
         self.m.as_ref().expect("started")
     }
 
-    /// Messages made and not yet acknowledged, failed or sent.
+    /// Messages made and not yet acknowledged, failed or sent (with a
+    /// write first, the writes under way too).
     pub fn buffered(&self) -> u64 {
+        let writing = match &self.writes {
+            Some(w) if w.cfg.mode != WriteMode::PublishFirst => w.under_way(),
+            _ => 0,
+        };
+        self.unsent() + writing
+    }
+
+    /// Messages waiting to be sent or acknowledged.
+    fn unsent(&self) -> u64 {
         let flying: usize = self.in_flight.values().map(|b| b.msgs.len()).sum();
         (self.pending.len() + flying) as u64
+    }
+
+    /// The broker it sends to.
+    pub fn broker(&self) -> NodeId {
+        self.cfg.broker
+    }
+
+    /// Its database, if each message is the event of a write.
+    pub fn writes(&self) -> Option<&Writes> {
+        self.writes.as_ref()
+    }
+
+    /// The ids it has not yet had acknowledged: waiting, in flight, or
+    /// in the outbox.
+    pub fn unsent_ids(&self) -> Vec<u64> {
+        let flying = self.in_flight.values().flat_map(|b| b.msgs.iter());
+        let mut ids: Vec<u64> = self
+            .pending
+            .iter()
+            .map(|(_, m)| m)
+            .chain(flying)
+            .map(|m| m.id)
+            .collect();
+        if let Some(w) = &self.writes {
+            ids.extend(w.outbox_ids());
+        }
+        ids
     }
 
     fn set_buffered(&self, ctx: &mut Context<'_, Rpc>) {
@@ -127,19 +174,51 @@ impl Producer {
             let id = ((ctx.id().index() as u64 + 1) << 40) | self.made;
             let key = self.cfg.keys.sample(ctx.rng());
             let poison = self.cfg.poison > 0.0 && ctx.rng().chance(self.cfg.poison);
-            self.pending.push_back(Envelope {
+            let msg = Envelope {
                 id,
                 key,
                 created: ctx.now(),
                 bytes: self.cfg.bytes,
                 poison,
-            });
-            self.flush(ctx);
+            };
+            self.made_one(ctx, msg);
         }
         if self.cfg.messages.is_none_or(|n| self.made < n) {
             let wait = self.cfg.interarrival.sample_duration(ctx.rng());
             ctx.set_timer(wait, BrokerMsg::Arrival);
         }
+    }
+
+    /// A new message: sent, or written first, or both, as `write` says.
+    fn made_one(&mut self, ctx: &mut Context<'_, Rpc>, msg: Envelope) {
+        let Some(w) = &mut self.writes else {
+            self.pending.push_back((ctx.now(), msg));
+            return self.flush(ctx);
+        };
+        let publish_first = w.cfg.mode == WriteMode::PublishFirst;
+        let wait = w.cfg.time.sample_duration(ctx.rng());
+        let slot = w.start(msg.clone());
+        ctx.set_timer(wait, BrokerMsg::WriteDone { slot });
+        if publish_first {
+            self.pending.push_back((ctx.now(), msg));
+            self.flush(ctx);
+        } else {
+            self.set_buffered(ctx);
+        }
+    }
+
+    /// A write commits: its event goes out now (unless it went first).
+    fn committed(&mut self, ctx: &mut Context<'_, Rpc>, slot: u64) {
+        let Some(w) = &mut self.writes else { return };
+        let Some(msg) = w.commit(slot) else { return };
+        let publish_first = w.cfg.mode == WriteMode::PublishFirst;
+        if let Some(c) = self.metrics().committed {
+            ctx.metrics().add(c, 1);
+        }
+        if !publish_first {
+            self.pending.push_back((ctx.now(), msg));
+        }
+        self.flush(ctx);
     }
 
     /// Sends what may leave now: full batches, and a partial one once its
@@ -150,12 +229,12 @@ impl Producer {
             let Some(oldest) = self.pending.front() else {
                 break;
             };
-            let lingered = now.saturating_since(oldest.created) >= self.cfg.linger;
+            let lingered = now.saturating_since(oldest.0) >= self.cfg.linger;
             if self.pending.len() < self.cfg.batch as usize && !lingered {
                 break;
             }
             let n = self.pending.len().min(self.cfg.batch as usize);
-            let msgs: Vec<Envelope> = self.pending.drain(..n).collect();
+            let msgs: Vec<Envelope> = self.pending.drain(..n).map(|(_, m)| m).collect();
             self.send_new(ctx, msgs);
         }
         // A batch that has lingered long enough leaves when a slot frees
@@ -163,7 +242,7 @@ impl Producer {
         if self.linger.is_none()
             && let Some(oldest) = self.pending.front()
         {
-            let waited = now.saturating_since(oldest.created);
+            let waited = now.saturating_since(oldest.0);
             if waited < self.cfg.linger {
                 let wait = SimDuration::from_nanos(self.cfg.linger.as_nanos() - waited.as_nanos());
                 self.linger = Some(ctx.set_timer(wait, BrokerMsg::Linger));
@@ -224,6 +303,9 @@ impl Producer {
         };
         if let Some(t) = b.timer {
             ctx.cancel_timer(t);
+        }
+        if let Some(w) = &mut self.writes {
+            w.acknowledged(&b.msgs);
         }
         let (acked, produce, now) = (self.metrics().acked, self.metrics().produce, ctx.now());
         ctx.metrics().add(acked, b.msgs.len() as u64);
@@ -298,12 +380,14 @@ impl Producer {
 
 impl Node<Rpc> for Producer {
     fn footprint(&self) -> u64 {
-        self.buffered() * crate::models::ENTRY_BYTES
+        let kept = self.writes.as_ref().map_or(0, Writes::kept);
+        (self.unsent() + kept) * crate::models::ENTRY_BYTES
     }
 
     fn on_start(&mut self, ctx: &mut Context<'_, Rpc>) {
         let name = ctx.name().to_string();
         let now = ctx.now();
+        let writes = self.writes.is_some();
         let m = ctx.metrics();
         let c = |m: &mut crate::metrics::Metrics, what: &str| m.counter(&format!("{name}.{what}"));
         self.m = Some(Metrics {
@@ -313,6 +397,9 @@ impl Node<Rpc> for Producer {
             failed: c(m, "failed"),
             refused: c(m, "refused"),
             lost: c(m, "lost"),
+            // Only a producer that writes has writes to count.
+            committed: writes.then(|| c(m, "committed")),
+            aborted: writes.then(|| c(m, "aborted")),
             retries: c(m, "retries"),
             batches: c(m, "batches"),
             batch_size: m.histogram(&format!("{name}.batch_size")),
@@ -344,6 +431,7 @@ impl Node<Rpc> for Producer {
                 self.flush(ctx);
             }
             Rpc::Broker(BrokerMsg::AckTimeout { batch }) => self.failed(ctx, batch),
+            Rpc::Broker(BrokerMsg::WriteDone { slot }) => self.committed(ctx, slot),
             Rpc::Broker(BrokerMsg::Resend { batch }) => {
                 if let Some(b) = self.in_flight.get_mut(&batch) {
                     b.timer = None;
@@ -356,8 +444,15 @@ impl Node<Rpc> for Producer {
     }
 
     fn on_crash(&mut self, _now: SimTime) {
-        // Its buffer was in memory.
-        self.crash_lost += self.buffered();
+        // Its buffer was in memory, unless an outbox keeps it; writes
+        // under way never commit.
+        let durable = self.writes.as_ref().is_some_and(Writes::buffer_is_durable);
+        if !durable {
+            self.crash_lost += self.unsent();
+        }
+        if let Some(w) = &mut self.writes {
+            w.crash();
+        }
         self.pending.clear();
         self.in_flight.clear();
         self.blocked = false;
@@ -366,8 +461,19 @@ impl Node<Rpc> for Producer {
 
     fn on_restart(&mut self, ctx: &mut Context<'_, Rpc>) {
         let lost = std::mem::take(&mut self.crash_lost);
-        let l = self.metrics().lost;
+        let (l, a) = (self.metrics().lost, self.metrics().aborted);
         ctx.metrics().add(l, lost);
+        if let Some(w) = &mut self.writes {
+            let aborted = std::mem::take(&mut w.crash_aborted);
+            if let Some(a) = a {
+                ctx.metrics().add(a, aborted);
+            }
+            // The relay starts again from the outbox.
+            let now = ctx.now();
+            self.pending
+                .extend(w.unpublished().into_iter().map(|m| (now, m)));
+            self.flush(ctx);
+        }
         self.set_buffered(ctx);
         let wait = self.cfg.interarrival.sample_duration(ctx.rng());
         ctx.set_timer(wait, BrokerMsg::Arrival);

@@ -244,6 +244,12 @@ fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
             .iter()
             .map(|g| g.name.get_ref().clone())
             .collect(),
+        keep_ids: b.spec.nodes.iter().any(|m| {
+            m.write.is_some()
+                && m.target
+                    .as_ref()
+                    .is_some_and(|t| t.get_ref() == n.name.get_ref())
+        }),
     };
     b.add(n.name.get_ref(), Broker::new(cfg))
 }

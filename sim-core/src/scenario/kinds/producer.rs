@@ -9,6 +9,7 @@ use super::rows::{ms, percent};
 use super::{Build, Check, Field, Kind, Report, optional, required};
 use crate::dist::Dist;
 use crate::models::messaging::producer::{Producer, ProducerConfig};
+use crate::models::messaging::writes::{WriteConfig, WriteMode};
 use crate::policy::retry::RetryConfig;
 use crate::scenario::diagnostic::Diagnostic;
 use crate::scenario::spec::{NodeKind, NodeSpec};
@@ -31,6 +32,10 @@ pub const KIND: Kind = Kind::new(
     counter("failed"),
     counter("refused"),
     counter("lost"),
+    counter("committed"),
+    counter("aborted"),
+    counter("lost_events"),
+    counter("phantom_events"),
     counter("retries"),
     counter("batches"),
     histogram("batch_size"),
@@ -97,6 +102,16 @@ const FIELDS: &[Field] = &[
         "probability",
         "The share of messages whose processing always fails (default 0).",
     ),
+    optional(
+        "write",
+        "`dual`, `publish_first` or `outbox`",
+        "Each message is the event of a write to the producer's own database, done so: `dual` commits, then publishes (a crash in between loses the event); `publish_first` publishes, then commits (a crash in between leaves an event for a write that never happened); `outbox` commits the write and its event in one transaction, and a relay publishes from the table until the broker acknowledges (default: no database). After the run, `lost_events` and `phantom_events` count the disagreements.",
+    ),
+    optional(
+        "write_time",
+        "distribution",
+        "How long a write takes to commit (default 5ms).",
+    ),
 ];
 
 fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
@@ -142,6 +157,26 @@ fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
             ));
         }
     }
+    if let (Some(t), None) = (&n.write_time, &n.write) {
+        return Err(ctx.field(
+            n,
+            "write_time",
+            t.span(),
+            "`write_time` is how long a write takes; say how the producer writes with `write`",
+        ));
+    }
+    let no_acks = n.acks.as_ref().is_some_and(|a| !*a.get_ref());
+    if let Some(w) = &n.write
+        && *w.get_ref() == WriteMode::Outbox
+        && no_acks
+    {
+        return Err(ctx.field(
+            n,
+            "write",
+            w.span(),
+            "an outbox's relay deletes a row when the broker acknowledges its event; remove `acks = false`",
+        ));
+    }
     if let Some(r) = &n.retry
         && let Err(e) = retry_config(r.get_ref()).validate()
     {
@@ -186,11 +221,18 @@ fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
             .as_ref()
             .map_or(1024, |s| u32::try_from(s.get_ref().0).unwrap_or(u32::MAX)),
         poison: n.poison.map_or(0.0, |p| p.0),
+        write: n.write.as_ref().map(|w| WriteConfig {
+            mode: *w.get_ref(),
+            time: n
+                .write_time
+                .as_ref()
+                .map_or(Dist::Constant(5e6), |d| d.get_ref().0.clone()),
+        }),
     };
     b.add(n.name.get_ref(), Producer::new(cfg))
 }
 
-fn report(r: &Report<'_>, _: &NodeSpec, name: &str) -> Vec<(String, String)> {
+fn report(r: &Report<'_>, n: &NodeSpec, name: &str) -> Vec<(String, String)> {
     let c = |what: &str| r.count(name, what);
     let created = c("created");
     let batch = r
@@ -199,7 +241,7 @@ fn report(r: &Report<'_>, _: &NodeSpec, name: &str) -> Vec<(String, String)> {
         .map_or("-".into(), |h| format!("{:.1}", h.mean()));
     let produce = r.metrics.get_histogram(&format!("{name}.produce_ns"));
     let q = |p: f64| ms(produce.and_then(|h| h.quantile(p)));
-    vec![
+    let mut rows = vec![
         (
             "messages".into(),
             format!(
@@ -234,5 +276,19 @@ fn report(r: &Report<'_>, _: &NodeSpec, name: &str) -> Vec<(String, String)> {
             "buffered".into(),
             r.gauge_mean_max(&format!("{name}.buffered")),
         ),
-    ]
+    ];
+    if let Some(w) = &n.write {
+        rows.push((
+            "writes".into(),
+            format!(
+                "{} committed ({}), {} cut off by a crash; {} events lost, {} phantom",
+                c("committed"),
+                w.get_ref().as_str(),
+                c("aborted"),
+                c("lost_events"),
+                c("phantom_events")
+            ),
+        ));
+    }
+    rows
 }

@@ -22,6 +22,10 @@ pub const STORIES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/cascading-failure.toml"),
     ),
     (
+        "charged-twice",
+        include_str!("../../../scenarios/charged-twice.toml"),
+    ),
+    (
         "contended-counter",
         include_str!("../../../scenarios/contended-counter.toml"),
     ),
@@ -29,6 +33,10 @@ pub const STORIES: &[(&str, &str)] = &[
     (
         "degrade-gracefully",
         include_str!("../../../scenarios/degrade-gracefully.toml"),
+    ),
+    (
+        "dual-write",
+        include_str!("../../../scenarios/dual-write.toml"),
     ),
     (
         "election-storm",
@@ -63,6 +71,10 @@ pub const STORIES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/minority-side.toml"),
     ),
     ("oversold", include_str!("../../../scenarios/oversold.toml")),
+    (
+        "poison-message",
+        include_str!("../../../scenarios/poison-message.toml"),
+    ),
     ("queues", include_str!("../../../scenarios/queues.toml")),
     (
         "retry-storm",

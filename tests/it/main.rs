@@ -28,3 +28,4 @@ mod request_path;
 mod scenarios;
 mod theory;
 mod tidy;
+mod transactions;

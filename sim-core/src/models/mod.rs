@@ -40,6 +40,7 @@ pub mod rpc;
 pub mod service;
 pub mod tasks;
 pub mod ties;
+pub mod transactions;
 pub mod transfer;
 
 /// What one entry of a model's growing state (a call in flight, a queued

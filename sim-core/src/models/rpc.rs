@@ -19,6 +19,7 @@ use super::raft::RaftMsg;
 use super::replication::{RepMsg, ReplicaTimer, SessionTimeout};
 use super::request::{Control, Request};
 use super::service::WorkDone;
+use super::transactions::TxnMsg;
 use core::fmt;
 use core::hash::{Hash, Hasher};
 
@@ -41,6 +42,7 @@ pub enum Rpc {
     Counter(CounterMsg),
     LockMgr(LockMgrMsg),
     Broker(BrokerMsg),
+    Txn(TxnMsg),
 }
 
 macro_rules! from_part {
@@ -71,6 +73,7 @@ from_part!(
     CounterMsg => Counter,
     LockMgrMsg => LockMgr,
     BrokerMsg => Broker,
+    TxnMsg => Txn,
 );
 
 impl From<Control> for Rpc {
@@ -99,6 +102,8 @@ mod wire {
     pub const COUNTER: isize = 62;
     pub const LOCK_MGR: isize = 66;
     pub const BROKER: isize = 71;
+    /// Room for the broker's messages to grow.
+    pub const TXN: isize = 128;
 }
 
 impl Hash for Rpc {
@@ -118,6 +123,7 @@ impl Hash for Rpc {
             Rpc::Counter(m) => renumbered(m, wire::COUNTER, h),
             Rpc::LockMgr(m) => renumbered(m, wire::LOCK_MGR, h),
             Rpc::Broker(m) => renumbered(m, wire::BROKER, h),
+            Rpc::Txn(m) => renumbered(m, wire::TXN, h),
             // The single messages are structs: no variant number of their
             // own, so theirs is written here.
             Rpc::WorkDone(m) => numbered(m, wire::WORK_DONE, h),
@@ -227,6 +233,7 @@ impl fmt::Debug for Rpc {
             Rpc::Counter(m) => m.fmt(f),
             Rpc::LockMgr(m) => m.fmt(f),
             Rpc::Broker(m) => m.fmt(f),
+            Rpc::Txn(m) => m.fmt(f),
         }
     }
 }
@@ -474,6 +481,22 @@ mod tests {
         ]);
         all.extend(contention_samples());
         all.extend(messaging_samples());
+        all.extend(
+            [
+                TxnMsg::Do { txn: 1 },
+                TxnMsg::Done { txn: 1, ok: true },
+                TxnMsg::Undo { txn: 1 },
+                TxnMsg::Undone { txn: 1 },
+                TxnMsg::Prepare { txn: 1 },
+                TxnMsg::Vote { txn: 1, yes: true },
+                TxnMsg::Commit { txn: 1 },
+                TxnMsg::Abort { txn: 1 },
+                TxnMsg::Finished { txn: 1 },
+                TxnMsg::Begin,
+                TxnMsg::Worked { txn: 1 },
+            ]
+            .map(Rpc::from),
+        );
         let mut hashes: Vec<u64> = all.iter().map(stable_hash).collect();
         hashes.sort_unstable();
         hashes.dedup();

@@ -15,6 +15,7 @@ use super::raft::RaftMsg;
 use super::replication::RepMsg;
 use super::request::{PROBE_ORDER, Request};
 use super::rpc::Rpc;
+use super::transactions::TxnMsg;
 use crate::policy::Outcome;
 
 /// How a message relates to requests.
@@ -87,7 +88,8 @@ impl Rpc {
             | Rpc::LockTimer(_)
             | Rpc::Watch(_)
             | Rpc::Raft(_)
-            | Rpc::Broker(_) => None,
+            | Rpc::Broker(_)
+            | Rpc::Txn(_) => None,
         }
     }
 
@@ -114,7 +116,8 @@ impl Rpc {
             | Rpc::Watch(_)
             | Rpc::Counter(_)
             | Rpc::LockMgr(_)
-            | Rpc::Broker(_) => Purpose::Work,
+            | Rpc::Broker(_)
+            | Rpc::Txn(_) => Purpose::Work,
         }
     }
 
@@ -133,6 +136,7 @@ impl Rpc {
             Rpc::Counter(m) => m.describe(),
             Rpc::LockMgr(m) => m.describe(),
             Rpc::Broker(m) => m.describe(),
+            Rpc::Txn(m) => m.describe(),
             Rpc::Client(_)
             | Rpc::Caller(_)
             | Rpc::WorkDone(_)
@@ -305,6 +309,25 @@ impl CounterMsg {
             }),
             CounterMsg::UserReady { .. } | CounterMsg::Worked { .. } => None,
         }
+    }
+}
+
+impl TxnMsg {
+    fn describe(&self) -> Option<String> {
+        Some(match self {
+            TxnMsg::Do { txn } => format!("do step of {txn}"),
+            TxnMsg::Done { ok: true, .. } => "step done".into(),
+            TxnMsg::Done { .. } => "step refused".into(),
+            TxnMsg::Undo { txn } => format!("undo step of {txn}"),
+            TxnMsg::Undone { .. } => "undone".into(),
+            TxnMsg::Prepare { txn } => format!("prepare {txn}"),
+            TxnMsg::Vote { yes: true, .. } => "vote yes".into(),
+            TxnMsg::Vote { .. } => "vote no".into(),
+            TxnMsg::Commit { txn } => format!("commit {txn}"),
+            TxnMsg::Abort { txn } => format!("abort {txn}"),
+            TxnMsg::Finished { .. } => "finished".into(),
+            TxnMsg::Begin | TxnMsg::Worked { .. } => return None,
+        })
     }
 }
 

@@ -11,12 +11,18 @@
 //! waiting to be sent) is a lost event, `<producer>.lost_events`; an
 //! event stored for a write that never committed (and is not still under
 //! way) is a phantom, `<producer>.phantom_events`.
+//!
+//! Transactions across services: one a coordinator ended that is applied
+//! at some of its participants and not at the others is half done,
+//! `<coordinator>.half_done`.
 
 use crate::engine::Simulation;
 use crate::models::messaging::broker::Broker;
 use crate::models::messaging::consumer::Consumer;
 use crate::models::messaging::producer::Producer;
 use crate::models::rpc::Rpc;
+use crate::models::transactions::coordinator::Coordinator;
+use crate::models::transactions::participant::Participant;
 use std::collections::BTreeMap;
 
 /// Counts each group's duplicates and each writing producer's lost and
@@ -24,6 +30,35 @@ use std::collections::BTreeMap;
 pub fn finish(sim: &mut Simulation<Rpc>) {
     duplicates(sim);
     events(sim);
+    half_done(sim);
+}
+
+fn half_done(sim: &mut Simulation<Rpc>) {
+    let ids: Vec<_> = sim
+        .nodes()
+        .map(|(id, name)| (id, name.to_string()))
+        .collect();
+    for (id, name) in ids {
+        let Some(c) = sim.node::<Coordinator>(id) else {
+            continue;
+        };
+        let parts: Vec<&Participant> = c
+            .participants()
+            .iter()
+            .filter_map(|&p| sim.node::<Participant>(p))
+            .collect();
+        let half = c
+            .ended()
+            .iter()
+            .filter(|&&txn| {
+                let applied = parts.iter().filter(|p| p.has_applied(txn)).count();
+                applied > 0 && applied < parts.len()
+            })
+            .count();
+        let m = sim.metrics_mut();
+        let counter = m.counter(&format!("{name}.half_done"));
+        m.add(counter, half as u64);
+    }
 }
 
 fn duplicates(sim: &mut Simulation<Rpc>) {

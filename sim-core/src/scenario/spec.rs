@@ -122,6 +122,10 @@ pub enum NodeKind {
     Producer,
     /// A consumer group's members, reading from a broker.
     Consumer,
+    /// Runs transactions across participants: a saga or two-phase commit.
+    Coordinator,
+    /// One service's part of a coordinator's transactions.
+    Participant,
 }
 
 /// One node; which fields apply depends on `kind`.
@@ -272,6 +276,11 @@ pub struct NodeSpec {
     pub failure_rate: Option<Probability>,
     pub poll: Option<Spanned<Duration>>,
     pub dedupe: Option<bool>,
+    // Transactions across services.
+    pub participants: Option<Vec<Spanned<String>>>,
+    pub protocol: Option<crate::models::transactions::Protocol>,
+    pub compensate: Option<bool>,
+    pub transactions: Option<Spanned<u64>>,
 }
 
 /// A monitor's failure detector: `{ timeout = "1s" }`, or

@@ -22,6 +22,7 @@ mod cache;
 mod caller;
 mod client;
 mod consumer;
+mod coordinator;
 mod counter_client;
 mod heartbeat;
 mod kv;
@@ -31,6 +32,7 @@ mod lock_client;
 mod lock_manager;
 pub mod metrics;
 mod monitor;
+mod participant;
 mod producer;
 mod quorum_client;
 mod raft;
@@ -293,6 +295,8 @@ pub const KINDS: &[&Kind] = &[
     &broker::KIND,
     &producer::KIND,
     &consumer::KIND,
+    &coordinator::KIND,
+    &participant::KIND,
 ];
 
 /// The declaration of `kind`.
@@ -420,6 +424,9 @@ pub fn callees(n: &NodeSpec) -> Vec<(&str, Range<usize>)> {
     }
     for c in n.call_specs.iter().flatten() {
         out.push((c.to.get_ref().as_str(), c.to.span()));
+    }
+    for p in n.participants.iter().flatten() {
+        out.push((p.get_ref().as_str(), p.span()));
     }
     out
 }

@@ -55,6 +55,10 @@ pub const STORIES: &[(&str, &str)] = &[
         include_str!("../../../scenarios/five-calls.toml"),
     ),
     (
+        "half-saga",
+        include_str!("../../../scenarios/half-saga.toml"),
+    ),
+    (
         "hot-shard",
         include_str!("../../../scenarios/hot-shard.toml"),
     ),

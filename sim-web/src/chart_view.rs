@@ -101,6 +101,29 @@ fn y_marks(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
         .collect()
 }
 
+/// Round marks on the time axis, three or four across what is shown
+/// (0, 25s, 50s, 75s for a 90-second run): egui_plot's own spacing
+/// leaves a short run with a mark at 0 and nothing else.
+fn x_marks(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+    let (low, high) = (input.bounds.0.max(0.0), input.bounds.1);
+    let span = (high - low).max(f64::MIN_POSITIVE);
+    let magnitude = libm::pow(10.0, libm::floor(libm::log10(span)) - 1.0);
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0, 20.0, 25.0, 50.0, 100.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| span / s < 4.0)
+        .unwrap_or(100.0 * magnitude);
+    let first = libm::ceil(low / step) as i64;
+    (first..)
+        .map(|i| i as f64 * step)
+        .take_while(|v| *v <= high)
+        .map(|value| egui_plot::GridMark {
+            value,
+            step_size: step,
+        })
+        .collect()
+}
+
 /// The charts of counts the models only total, from the player's
 /// samples: failures per second by reason, stale reads and duplicate
 /// charges so far.
@@ -248,6 +271,13 @@ pub fn charts(ui: &mut egui::Ui, p: &Player, side: &str, focus: Option<&crate::a
                         // levels of lines, and every one is shaded.
                         .grid_spacing(egui::Rangef::new(60.0, 120.0))
                         .y_grid_spacer(y_marks)
+                        .x_grid_spacer(x_marks)
+                        // Time from the start, and counts from zero: a line
+                        // with values only early on must not centre the
+                        // axes on itself.
+                        .include_x(0.0)
+                        .include_x(now.max(1.0))
+                        .include_y(0.0)
                         .x_axis_formatter(|m, _| format!("{}s", m.value))
                         .allow_scroll(false)
                         .show(ui, |plot| {
@@ -312,6 +342,24 @@ mod tests {
         assert_eq!(marks(230.0), [0.0, 100.0, 200.0]);
         assert_eq!(marks(12.0), [0.0, 5.0, 10.0]);
         assert_eq!(marks(1.0), [0.0, 0.5, 1.0]);
+    }
+
+    #[test]
+    fn the_time_axis_has_three_or_four_round_marks() {
+        let marks = |end: f64| -> Vec<f64> {
+            x_marks(egui_plot::GridInput {
+                bounds: (-2.0, end),
+                base_step_size: end / 100.0,
+            })
+            .iter()
+            .map(|m| m.value)
+            .collect()
+        };
+        assert_eq!(marks(90.0), [0.0, 25.0, 50.0, 75.0]);
+        assert_eq!(marks(240.0), [0.0, 100.0, 200.0]);
+        assert_eq!(marks(120.0), [0.0, 50.0, 100.0]);
+        assert_eq!(marks(30.0), [0.0, 10.0, 20.0, 30.0]);
+        assert_eq!(marks(8.0), [0.0, 2.5, 5.0, 7.5]);
     }
 
     #[test]

@@ -274,9 +274,24 @@ poison = "2%""#;
     );
     assert!(consumed * 10 < made, "held: {consumed} of {made}");
     assert!(gauge_now(&stuck, "g.lag") > made / 2);
+    let dead = r#"
+[[node]]
+name = "dlq"
+kind = "broker""#;
     let dlq = built(
-        &system("60s", "max_receives = 3", producer, consumer, ""),
+        &system(
+            "60s",
+            "max_receives = 3\ndead_letter = \"dlq\"",
+            producer,
+            consumer,
+            dead,
+        ),
         1,
+    );
+    assert_eq!(
+        counter(&dlq, "dlq.appended"),
+        counter(&dlq, "g.dead_lettered"),
+        "every dead letter is in the dead-letter broker, to be read"
     );
     let lag = gauge_now(&dlq, "g.lag");
     assert!(lag < 20, "the partition moves on: lag {lag}");

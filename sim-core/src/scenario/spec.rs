@@ -260,6 +260,7 @@ pub struct NodeSpec {
     pub max_receives: Option<Spanned<u32>>,
     pub rebalance_pause: Option<Spanned<Duration>>,
     pub session_timeout: Option<Spanned<Duration>>,
+    pub dead_letter: Option<Spanned<String>>,
     pub messages: Option<Spanned<u64>>,
     pub batch: Option<Spanned<u32>>,
     pub linger: Option<Duration>,

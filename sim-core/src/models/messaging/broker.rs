@@ -15,7 +15,8 @@
 //! committed past it), `expired_unread` (of those, the ones never handed
 //! to any member: nobody read them), `rebalances` and `commits_refused` (a commit or delete
 //! that came too late: from an older generation, or after the message
-//! was handed out again).
+//! was handed out again). With `dead_letter`, a message that failed too
+//! often is sent on to that broker, where a consumer can read it.
 
 use super::log::{GroupLog, LogStore};
 use super::queue::QueueStore;
@@ -52,6 +53,9 @@ pub struct BrokerConfig {
     /// Keep every stored message's id, for the check of a producer's
     /// writes against its events.
     pub keep_ids: bool,
+    /// The broker that dead-lettered messages are sent to (without it,
+    /// they are only counted).
+    pub dead_letter: Option<NodeId>,
 }
 
 pub(super) struct GroupMetrics {
@@ -94,6 +98,19 @@ pub(super) struct Group {
 }
 
 impl Group {
+    /// Sends a message that failed too often to the dead-letter broker,
+    /// if there is one, as a batch of its own that nobody retries.
+    pub fn dead_letter(&self, ctx: &mut Context<'_, Rpc>, msg: &Envelope, cfg: &BrokerConfig) {
+        if let Some(dlq) = cfg.dead_letter {
+            let produce = BrokerMsg::Produce {
+                batch: msg.id,
+                msgs: vec![msg.clone()],
+                idempotent: false,
+            };
+            ctx.send(dlq, produce);
+        }
+    }
+
     /// Counts an expired message nobody was ever handed.
     pub fn unread(&self, ctx: &mut Context<'_, Rpc>) {
         ctx.metrics().add(self.m.expired_unread, 1);
@@ -514,6 +531,8 @@ impl Node<Rpc> for Broker {
                 let _ = self.member(ctx, from);
             }
             BrokerMsg::Fetch { generation, max } => self.fetch(ctx, from, generation, max),
+            // What a dead-letter broker answers about what it was sent.
+            BrokerMsg::Acked { .. } | BrokerMsg::Refused { .. } | BrokerMsg::Unblocked => {}
             other => self.on_consumer(ctx, from, other),
         }
     }

@@ -395,8 +395,9 @@ impl LogStore {
         let failures = c.failures.1;
         c.fetched = offset;
         if cfg.max_receives.is_some_and(|m| failures >= m) {
-            let appended = self.parts[p].get(offset).expect("kept").appended;
-            g.depart(ctx, appended, Departure::DeadLettered);
+            let stored = self.parts[p].get(offset).expect("kept");
+            g.dead_letter(ctx, &stored.msg, cfg);
+            g.depart(ctx, stored.appended, Departure::DeadLettered);
             let c = &mut g.log.cursors[p];
             c.committed = offset + 1;
             c.fetched = offset + 1;

@@ -74,6 +74,7 @@ impl QueueStore {
             };
             if cfg.max_receives.is_some_and(|m| item.receives >= m) {
                 self.bytes -= u64::from(item.msg.bytes);
+                g.dead_letter(ctx, &item.msg, cfg);
                 g.depart(ctx, item.appended, Departure::DeadLettered);
                 continue;
             }

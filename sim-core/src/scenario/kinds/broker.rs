@@ -14,7 +14,7 @@ use crate::time::SimDuration;
 pub const KIND: Kind = Kind::new(
     NodeKind::Broker,
     "broker",
-    "A message broker between producers and consumers. As a `log` (the default), it keeps messages in ordered partitions (a message's key picks its partition) until retention removes them; each consumer group reads every message at its own pace, its members sharing the partitions, and rebalances (everyone stops for `rebalance_pause`) when a member joins or goes silent. As a `queue`, its consumers compete for messages: a received message is hidden for `visibility_timeout` and comes back if not deleted in time. A message that keeps failing goes to a dead-letter queue after `max_receives`. Each consumer group's lag is measured under the group's name.",
+    "A message broker between producers and consumers, holding one topic (a cluster's several topics are several broker nodes). As a `log` (the default), it keeps messages in ordered partitions (a message's key picks its partition) until retention removes them; each consumer group reads every message at its own pace, its members sharing the partitions, and rebalances (everyone stops for `rebalance_pause`) when a member joins or goes silent. As a `queue`, its consumers compete for messages: a received message is hidden for `visibility_timeout` and comes back if not deleted in time. A message that keeps failing goes to a dead-letter queue after `max_receives`. Each consumer group's lag is measured under the group's name.",
     &[FIELDS],
     build,
     report,
@@ -70,6 +70,11 @@ const FIELDS: &[Field] = &[
         "max_receives",
         "integer >= 1",
         "After a message was handed out this many times (a log: failed this many times), it goes to the dead-letter queue (default: it comes back forever).",
+    ),
+    optional(
+        "dead_letter",
+        "node name",
+        "Another broker that messages go to after `max_receives`, where a consumer can read them (default: they are only counted).",
     ),
     optional(
         "rebalance_pause",
@@ -159,7 +164,29 @@ fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
         ));
     }
     check_times(ctx, n)?;
+    check_dead_letter(ctx, n)?;
     check_readers(ctx, n)
+}
+
+/// A dead-letter broker is another broker, and is only used with
+/// `max_receives`.
+fn check_dead_letter(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
+    let Some(d) = &n.dead_letter else {
+        return Ok(());
+    };
+    let problem = match ctx.node(d.get_ref()) {
+        _ if n.max_receives.is_none() => {
+            "a message goes to the dead-letter broker after `max_receives`; give this broker `max_receives`".to_string()
+        }
+        _ if d.get_ref() == n.name.get_ref() => "a broker cannot be its own dead-letter queue".to_string(),
+        Some(m) if *m.kind.get_ref() != NodeKind::Broker => format!(
+            "`{}` is a {}, not a broker",
+            d.get_ref(),
+            super::of(*m.kind.get_ref()).name
+        ),
+        _ => return Ok(()),
+    };
+    Err(ctx.field(n, "dead_letter", d.span(), problem))
 }
 
 /// The durations that must be above zero are.
@@ -244,6 +271,7 @@ fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
             .iter()
             .map(|g| g.name.get_ref().clone())
             .collect(),
+        dead_letter: n.dead_letter.as_ref().map(|d| b.group(d.get_ref())[0]),
         keep_ids: b.spec.nodes.iter().any(|m| {
             m.write.is_some()
                 && m.target

@@ -419,7 +419,10 @@ impl Report<'_> {
 /// cache it invalidates, with where each is written.
 pub fn callees(n: &NodeSpec) -> Vec<(&str, Range<usize>)> {
     let mut out: Vec<(&str, Range<usize>)> = Vec::new();
-    for s in [&n.target, &n.calls, &n.invalidate].into_iter().flatten() {
+    for s in [&n.target, &n.calls, &n.invalidate, &n.dead_letter]
+        .into_iter()
+        .flatten()
+    {
         out.push((s.get_ref().as_str(), s.span()));
     }
     for c in n.call_specs.iter().flatten() {
@@ -536,6 +539,9 @@ fn check_references(ctx: &Check<'_>, n: &NodeSpec, kind: &Kind) -> Result<(), Di
     }
     if let Some(c) = &n.invalidate {
         node_ref(c, "invalidate")?;
+    }
+    if let Some(c) = &n.dead_letter {
+        node_ref(c, "dead_letter")?;
     }
     if let Some(c) = &n.calls {
         node_ref(c, "calls")?;

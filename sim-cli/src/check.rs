@@ -62,7 +62,42 @@ pub(crate) struct Entry {
     answer: Option<String>,
 }
 
+/// Which run an entry is about: the scenario, the variant, the seed,
+/// the run's fingerprint and the command that replays it.
+struct RunId<'a> {
+    scenario: &'a Scenario,
+    variant: Option<&'a str>,
+    seed: u64,
+    fingerprint: String,
+    replay: String,
+}
+
 impl Entry {
+    /// An entry about `metric` of run `run`, written at `span`, with no
+    /// verdict yet ("error" until one is given).
+    fn new(run: &RunId<'_>, metric: String, op: &str, span: Option<Range<usize>>) -> Entry {
+        let (line, column) = place(run.scenario, span);
+        Entry {
+            scenario: run.scenario.name.clone(),
+            file: run.scenario.file.clone(),
+            line,
+            column,
+            case: metric.clone(),
+            variant: run.variant.map(str::to_string),
+            seed: run.seed,
+            fingerprint: run.fingerprint.clone(),
+            metric,
+            op: op.to_string(),
+            expected: None,
+            actual: None,
+            verdict: "error",
+            because: String::new(),
+            why: None,
+            replay: run.replay.clone(),
+            answer: None,
+        }
+    }
+
     pub(crate) fn held(&self) -> bool {
         self.verdict == "held"
     }
@@ -153,29 +188,15 @@ fn run_one(
     let mut built = build(spec, seed)?;
     let mut moments = Moments::default();
     let report = built.run_pausing(&pauses(spec, variant), |t, m| moments.take(t, m));
-    let replay = replay_command(scenario, variant, seed, sets);
-    let entry = |metric: String, op: &str, span: Option<Range<usize>>| {
-        let (line, column) = place(scenario, span);
-        Entry {
-            scenario: scenario.name.clone(),
-            file: scenario.file.clone(),
-            line,
-            column,
-            case: metric.clone(),
-            variant: variant.map(str::to_string),
-            seed,
-            fingerprint: report.fingerprint.to_string(),
-            metric,
-            op: op.to_string(),
-            expected: None,
-            actual: None,
-            verdict: "error",
-            because: String::new(),
-            why: None,
-            replay: replay.clone(),
-            answer: None,
-        }
+    let run = RunId {
+        scenario,
+        variant,
+        seed,
+        fingerprint: report.fingerprint.to_string(),
+        replay: replay_command(scenario, variant, seed, sets),
     };
+    let entry =
+        |metric: String, op: &str, span: Option<Range<usize>>| Entry::new(&run, metric, op, span);
     let graded = grade(spec, variant, built.sim.metrics(), &moments, &report).unwrap_or_default();
     let judged = match judge(spec, variant, built.sim.metrics(), &report) {
         Ok(judged) => judged,
@@ -331,27 +352,16 @@ fn run_solution(
     let shown: Vec<String> = sets.iter().map(|(p, v)| format!("{p}={v}")).collect();
     let mut built = build(spec, seed)?;
     let report = built.run();
-    let metric = format!("challenge \"{}\": its solution wins", c.title.get_ref());
-    let (line, column) = place(scenario, Some(c.title.span()));
-    let mut e = Entry {
-        scenario: scenario.name.clone(),
-        file: scenario.file.clone(),
-        line,
-        column,
-        case: metric.clone(),
-        variant: variant.map(str::to_string),
+    let run = RunId {
+        scenario,
+        variant,
         seed,
         fingerprint: report.fingerprint.to_string(),
-        metric,
-        op: String::new(),
-        expected: None,
-        actual: None,
-        verdict: "held",
-        because: String::new(),
-        why: None,
         replay: replay_command(scenario, variant, seed, &shown),
-        answer: None,
     };
+    let metric = format!("challenge \"{}\": its solution wins", c.title.get_ref());
+    let mut e = Entry::new(&run, metric, "", Some(c.title.span()));
+    e.verdict = "held";
     if let Some(why) = sim_core::scenario::cut_short(&report) {
         e.verdict = "cut short";
         e.why = Some(why);

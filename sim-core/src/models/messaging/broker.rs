@@ -292,14 +292,14 @@ impl Broker {
             self.ids.extend(msgs.iter().map(|m| m.id));
         }
         for msg in msgs {
+            // In every group's lag first: a log's retention may take it
+            // out again at once.
+            for g in &mut self.groups {
+                g.lag += 1;
+            }
             match &mut self.store {
                 Store::Log(l) => l.append(ctx, &mut self.groups, &self.cfg, msg),
                 Store::Queue(q) => q.append(msg, now),
-            }
-        }
-        if let Store::Queue(_) = self.store {
-            for g in &mut self.groups {
-                g.lag += n;
             }
         }
         self.groups.iter().for_each(|g| g.set_lag(ctx));

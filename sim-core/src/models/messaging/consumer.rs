@@ -169,11 +169,8 @@ impl Consumer {
                 discarded += 1;
                 continue;
             }
-            match self.cfg.commit {
-                Commit::Before if self.cfg.mode == Mode::Queue => {
-                    ctx.send(self.cfg.broker, BrokerMsg::Delete { receipt: d.offset });
-                }
-                _ => {}
+            if self.cfg.commit == Commit::Before && self.cfg.mode == Mode::Queue {
+                ctx.send(self.cfg.broker, BrokerMsg::Delete { receipt: d.offset });
             }
             self.expected.insert(d.partition, d.offset + 1);
             last.insert(d.partition, d.offset);

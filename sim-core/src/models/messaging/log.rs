@@ -118,9 +118,6 @@ impl LogStore {
             msg,
             appended: ctx.now(),
         });
-        for g in groups.iter_mut() {
-            g.lag += 1;
-        }
         self.trim(ctx, groups, cfg, p);
     }
 

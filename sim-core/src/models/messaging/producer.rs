@@ -95,7 +95,8 @@ pub struct Producer {
 impl Producer {
     pub fn new(cfg: ProducerConfig) -> Self {
         Producer {
-            cfg: cfg.clone(),
+            writes: cfg.write.clone().map(Writes::new),
+            cfg,
             made: 0,
             next_batch: 0,
             pending: VecDeque::new(),
@@ -103,7 +104,6 @@ impl Producer {
             blocked: false,
             linger: None,
             crash_lost: 0,
-            writes: cfg.write.clone().map(Writes::new),
             m: None,
         }
     }

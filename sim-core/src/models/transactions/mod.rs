@@ -21,15 +21,6 @@ pub enum Protocol {
     TwoPhase,
 }
 
-impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Saga => "saga",
-            Protocol::TwoPhase => "two_phase",
-        }
-    }
-}
-
 /// What coordinators and participants say, and their timers.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum TxnMsg {

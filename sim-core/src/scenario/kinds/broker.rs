@@ -88,42 +88,50 @@ const FIELDS: &[Field] = &[
     ),
 ];
 
-/// Fields that apply to one mode only, with that mode.
-const LOG_ONLY: &[&str] = &["partitions", "rebalance_pause", "session_timeout"];
-const QUEUE_ONLY: &[&str] = &["capacity", "overflow", "visibility_timeout"];
-
-fn mode(n: &NodeSpec) -> Mode {
+/// A broker's mode: a log unless it says otherwise.
+pub(super) fn mode(n: &NodeSpec) -> Mode {
     n.mode.unwrap_or(Mode::Log)
 }
 
 fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
-    let written = |f: &str| -> Option<std::ops::Range<usize>> {
-        match f {
-            "partitions" => n.partitions.as_ref().map(|s| s.span()),
-            "rebalance_pause" => n.rebalance_pause.as_ref().map(|s| s.span()),
-            "session_timeout" => n.session_timeout.as_ref().map(|s| s.span()),
-            "capacity" => n.capacity.as_ref().map(|s| s.span()),
-            "overflow" => n.overflow.as_ref().map(|s| s.span()),
-            "visibility_timeout" => n.visibility_timeout.as_ref().map(|s| s.span()),
-            _ => None,
-        }
-    };
+    // The fields of the other mode, where they are written.
     let (others, other) = match mode(n) {
-        Mode::Log => (QUEUE_ONLY, "queue"),
-        Mode::Queue => (LOG_ONLY, "log"),
-    };
-    for &f in others {
-        if let Some(span) = written(f) {
-            return Err(ctx.field(
-                n,
-                f,
-                span,
-                format!(
-                    "`{f}` applies to a broker with `mode = \"{other}\"`; this one is a {}",
-                    mode(n).as_str()
+        Mode::Log => (
+            [
+                ("capacity", n.capacity.as_ref().map(|s| s.span())),
+                ("overflow", n.overflow.as_ref().map(|s| s.span())),
+                (
+                    "visibility_timeout",
+                    n.visibility_timeout.as_ref().map(|s| s.span()),
                 ),
-            ));
-        }
+            ],
+            "queue",
+        ),
+        Mode::Queue => (
+            [
+                ("partitions", n.partitions.as_ref().map(|s| s.span())),
+                (
+                    "rebalance_pause",
+                    n.rebalance_pause.as_ref().map(|s| s.span()),
+                ),
+                (
+                    "session_timeout",
+                    n.session_timeout.as_ref().map(|s| s.span()),
+                ),
+            ],
+            "log",
+        ),
+    };
+    if let Some((f, Some(at))) = others.into_iter().find(|(_, at)| at.is_some()) {
+        return Err(ctx.field(
+            n,
+            f,
+            at,
+            format!(
+                "`{f}` applies to a broker with `mode = \"{other}\"`; this one is a {}",
+                mode(n).as_str()
+            ),
+        ));
     }
     if let Some(p) = &n.partitions
         && !(1..=MAX_PARTITIONS).contains(p.get_ref())
@@ -243,10 +251,6 @@ pub(super) fn session_timeout(n: &NodeSpec) -> SimDuration {
     n.session_timeout
         .as_ref()
         .map_or(SimDuration::from_secs(10), |d| d.get_ref().0)
-}
-
-pub(super) fn broker_mode(n: &NodeSpec) -> Mode {
-    mode(n)
 }
 
 fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {

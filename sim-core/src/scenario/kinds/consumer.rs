@@ -2,7 +2,7 @@
 //! or of `replicas` members, reading from a broker
 //! (`models::messaging::consumer`).
 
-use super::broker::{broker_mode, session_timeout};
+use super::broker::{mode as broker_mode, session_timeout};
 use super::metrics::{counter, gauge, histogram};
 use super::rows::{ms, percent};
 use super::{Build, Check, Field, Kind, Report, optional, required};

@@ -3,11 +3,12 @@
 //!
 //! Everything but the browser glue depends only on egui, so it builds and
 //! is tested natively (`app`, `home`, `challenge_view`, `editor`, `builder`, `player`,
-//! `topology`, `observe`, `sample`, `params`, `textcache`);
+//! `topology`, `bars`, `observe`, `sample`, `params`, `textcache`);
 //! `web` (wasm32 only) starts the app in a canvas with eframe and exports
 //! a few functions for browser tests.
 
 pub mod app;
+pub mod bars;
 pub mod builder;
 pub mod challenge_view;
 pub mod chart_view;

@@ -1,7 +1,8 @@
 //! The system as a picture, drawn with egui's painter: nodes in columns by
 //! zone, coloured by state (up, crashed, leading, breaker open) and
 //! labelled with what else matters (cut off by a partition, a cold cache,
-//! busy workers and queued calls), links
+//! busy workers and queued calls), with a broker's partitions as small
+//! bars beside it (`bars`), links
 //! between them with moving dots for the traffic of the last frame (an
 //! election's votes large and amber, heartbeats small and pale) and
 //! red marks where messages were dropped or a partition cuts the link.
@@ -534,6 +535,10 @@ impl NodesView<'_> {
             let labelled = !layout.grid_of.contains_key(name);
             if labelled {
                 painter.circle_filled(at, r, fill);
+                if let Some(b) = badge.as_ref().filter(|b| !b.bars.is_empty()) {
+                    let rows = crate::bars::layout(crate::bars::corner(at, r), &b.bars);
+                    crate::bars::draw(painter, &rows, ui.visuals().weak_text_color());
+                }
             } else {
                 grid_mesh.add_colored_rect(Rect::from_center_size(at, Vec2::splat(2.0 * r)), fill);
             }

@@ -596,13 +596,55 @@ fn a_brokers_label_shows_its_partitions_and_each_groups_lag() {
         let lag = label.split("emails ").nth(1).expect("the group's lag");
         lag.trim_end_matches(" behind").parse().expect(&label)
     };
+    // Drawn beside the node: a bar per partition, its unfinished part
+    // orange, on one scale.
+    let drawn = |p: &Player| {
+        let kind = kind_of(&p.spec, "orders").unwrap();
+        let badge = (kind.badge)(p.sim(), orders).expect("a broker has a badge");
+        sim_web::bars::layout(egui::pos2(100.0, 100.0), &badge.bars)
+    };
+    let orange =
+        |rows: &[sim_web::bars::Row]| -> f32 { rows[0].bars.iter().map(|(_, b)| b.height()).sum() };
     p.seek(SimTime::ZERO + SimDuration::from_secs(20));
     while !p.work(u64::MAX / 2) {}
     let early = behind(&p);
+    let early_bars = drawn(&p);
     p.seek(SimTime::ZERO + SimDuration::from_secs(60));
     while !p.work(u64::MAX / 2) {}
     let later = behind(&p);
     assert!(early > 500 && later > early + 1000, "{early} then {later}");
+    let rows = drawn(&p);
+    assert_eq!(rows.len(), 1, "one topic, one row");
+    assert_eq!(rows[0].bars.len(), 4, "a bar per partition");
+    let tallest = rows[0]
+        .bars
+        .iter()
+        .map(|(w, _)| w.height())
+        .fold(0.0, f32::max);
+    assert_eq!(
+        tallest,
+        sim_web::bars::ROW_HEIGHT,
+        "the fullest reaches the top"
+    );
+    for (whole, part) in &rows[0].bars {
+        assert!(part.height() <= whole.height() && part.bottom() == whole.bottom());
+        assert!(
+            whole.height() > 0.5 * tallest,
+            "the key spreads messages evenly"
+        );
+    }
+    // The orange is the group's lag: one group, so the slowest is it.
+    let kind = kind_of(&p.spec, "orders").unwrap();
+    let badge = (kind.badge)(p.sim(), orders).unwrap();
+    assert_eq!(badge.bars[0].part.iter().sum::<u64>(), later);
+    assert!(
+        badge.bars[0]
+            .part
+            .iter()
+            .zip(&badge.bars[0].full)
+            .all(|(p, f)| p <= f)
+    );
+    assert!(orange(&rows) > 0.0 && orange(&early_bars) > 0.0);
     // Consumers do not talk to one another: no line between members.
     assert!(!edges.contains(&("emails-0".to_string(), "emails-1".to_string())));
 }

@@ -28,4 +28,5 @@ mod request_path;
 mod scenarios;
 mod theory;
 mod tidy;
+mod topics;
 mod transactions;

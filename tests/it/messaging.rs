@@ -9,7 +9,7 @@
 
 use sim_core::scenario::{Built, build, load};
 
-fn built(text: &str, seed: u64) -> Built {
+pub(super) fn built(text: &str, seed: u64) -> Built {
     let s = load("t", "t.toml", text).unwrap_or_else(|d| panic!("{d}"));
     let spec = s.resolve(None, &[]).unwrap();
     let mut b = build(&spec, seed).unwrap();
@@ -20,14 +20,14 @@ fn built(text: &str, seed: u64) -> Built {
     b
 }
 
-fn counter(b: &Built, name: &str) -> u64 {
+pub(super) fn counter(b: &Built, name: &str) -> u64 {
     b.sim
         .metrics()
         .get_counter(name)
         .unwrap_or_else(|| panic!("no counter {name}"))
 }
 
-fn gauge_now(b: &Built, name: &str) -> u64 {
+pub(super) fn gauge_now(b: &Built, name: &str) -> u64 {
     b.sim.metrics().get_gauge(name).expect(name).value() as u64
 }
 
@@ -63,7 +63,7 @@ target = "bus"
 
 /// L = λW: the time-average lag in messages equals the rate messages
 /// leave the lag times the mean time each spent in it.
-fn assert_little(b: &Built, group: &str, duration_s: f64) {
+pub(super) fn assert_little(b: &Built, group: &str, duration_s: f64) {
     let m = b.sim.metrics();
     let lag = m.get_gauge(&format!("{group}.lag")).unwrap();
     let w = m.get_histogram(&format!("{group}.lag_ns")).unwrap();

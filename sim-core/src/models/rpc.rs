@@ -553,6 +553,7 @@ mod tests {
         };
         [
             BrokerMsg::Produce {
+                topic: 1,
                 batch: 1,
                 msgs: vec![msg],
                 idempotent: true,
@@ -603,8 +604,12 @@ mod tests {
             BrokerMsg::HeartbeatDue,
             BrokerMsg::CommitDue,
             BrokerMsg::Tick,
-            BrokerMsg::Visible { receipt: 1 },
+            BrokerMsg::Visible {
+                topic: 1,
+                receipt: 1,
+            },
             BrokerMsg::RebalanceDone {
+                topic: 1,
                 group: 1,
                 generation: 2,
             },

@@ -27,8 +27,8 @@ pub const MAX_REPLICAS: u32 = 10_000;
 /// sends every other a heartbeat, so the cost grows with the square.
 pub const MAX_REPLICA_GROUP: u32 = 64;
 
-/// Partitions of one log: each keeps its messages and every group's
-/// cursor in it.
+/// Partitions of one broker, all its topics together: each keeps its
+/// messages and every group's cursor in it.
 pub const MAX_PARTITIONS: u32 = 1024;
 
 /// Workers of one service: each has a slot in memory.

@@ -11,7 +11,8 @@
 //! message goes to the dead-letter queue and the partition moves on;
 //! without it, one message that always fails holds its partition.
 
-use super::broker::{BrokerConfig, Departure, Group};
+use super::broker::BrokerConfig;
+use super::group::{Departure, Group};
 use super::{BrokerMsg, Delivery, Envelope};
 use crate::data::sharding::mix64;
 use crate::engine::{Context, NodeId};
@@ -68,12 +69,15 @@ pub(super) struct GroupLog {
 }
 
 pub(super) struct LogStore {
+    /// Its topic's index in the broker, for its timers.
+    topic: u32,
     parts: Vec<Partition>,
 }
 
 impl LogStore {
-    pub fn new(partitions: u32) -> Self {
+    pub fn new(topic: u32, partitions: u32) -> Self {
         LogStore {
+            topic,
             parts: (0..partitions).map(|_| Partition::default()).collect(),
         }
     }
@@ -84,6 +88,21 @@ impl LogStore {
 
     pub fn sizes(&self) -> Vec<u64> {
         self.parts.iter().map(|p| p.entries.len() as u64).collect()
+    }
+
+    /// Each partition's messages the slowest of `groups` has not
+    /// finished.
+    pub fn behind(&self, groups: &[Group]) -> Vec<u64> {
+        (0..self.parts.len())
+            .map(|p| {
+                let end = self.parts[p].end();
+                groups
+                    .iter()
+                    .map(|g| end.saturating_sub(g.log.cursors[p].committed))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect()
     }
 
     /// A new group's cursors: at the oldest message kept.
@@ -202,6 +221,7 @@ impl LogStore {
         ctx.set_timer(
             cfg.rebalance_pause,
             BrokerMsg::RebalanceDone {
+                topic: self.topic,
                 group: gi as u32,
                 generation: g.generation,
             },
@@ -231,6 +251,7 @@ impl LogStore {
                 ctx.set_timer(
                     cfg.rebalance_pause,
                     BrokerMsg::RebalanceDone {
+                        topic: self.topic,
                         group: gi as u32,
                         generation: g.generation,
                     },

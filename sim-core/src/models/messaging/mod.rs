@@ -11,15 +11,19 @@
 //! them across the group's consumers after the run).
 //!
 //! The parts: `broker` (the node, its produce path and its metrics),
-//! `log` and `queue` (the two ways it keeps messages and hands them out),
+//! `topic` (one of its topics, with its messages and groups), `group`
+//! (a consumer group as the broker sees it), `log` and `queue` (the two
+//! ways a topic keeps messages and hands them out),
 //! `producer` (with `writes`: its own database, and the dual write or
 //! outbox that publishes its events) and `consumer`.
 
 pub mod broker;
 pub mod consumer;
+mod group;
 mod log;
 pub mod producer;
 mod queue;
+mod topic;
 pub mod writes;
 
 use crate::time::SimTime;
@@ -94,8 +98,9 @@ pub struct Delivery {
 /// What producers, brokers and consumers say, and their timers.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub enum BrokerMsg {
-    /// A producer's batch.
+    /// A producer's batch for the broker's `topic`-th topic.
     Produce {
+        topic: u32,
         batch: u64,
         msgs: Vec<Envelope>,
         idempotent: bool,
@@ -164,10 +169,16 @@ pub enum BrokerMsg {
     CommitDue,
     /// The broker's periodic work: retention, dead members, lag in seconds.
     Tick,
-    /// A queue: the message received as `receipt` becomes visible again.
-    Visible { receipt: u64 },
-    /// A log: group `group`'s rebalance to `generation` ends.
-    RebalanceDone { group: u32, generation: u64 },
+    /// A queue: the message of topic `topic` received as `receipt`
+    /// becomes visible again.
+    Visible { topic: u32, receipt: u64 },
+    /// A log: the rebalance of topic `topic`'s group `group` to
+    /// `generation` ends.
+    RebalanceDone {
+        topic: u32,
+        group: u32,
+        generation: u64,
+    },
     /// A producer's write in `slot` commits. (New variants go last: a
     /// variant's number is in its hash, and so in every fingerprint.)
     WriteDone { slot: u64 },

@@ -32,6 +32,8 @@ use std::collections::{BTreeMap, VecDeque};
 #[derive(Clone, Debug)]
 pub struct ProducerConfig {
     pub broker: NodeId,
+    /// The index of its topic in the broker.
+    pub topic: u32,
     /// The time between two messages.
     pub interarrival: Dist,
     /// Stop after this many messages.
@@ -278,6 +280,7 @@ impl Producer {
 
     fn transmit(&self, ctx: &mut Context<'_, Rpc>, batch: u64, msgs: &[Envelope]) {
         let produce = BrokerMsg::Produce {
+            topic: self.cfg.topic,
             batch,
             msgs: msgs.to_vec(),
             idempotent: self.cfg.idempotent,

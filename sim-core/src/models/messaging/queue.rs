@@ -6,7 +6,8 @@
 //! were stored, a returning message back in its place, so retention
 //! removes from the front.
 
-use super::broker::{BrokerConfig, Departure, Group};
+use super::broker::BrokerConfig;
+use super::group::{Departure, Group};
 use super::{BrokerMsg, Delivery, Envelope};
 use crate::engine::{Context, TimerId};
 use crate::models::rpc::Rpc;
@@ -19,8 +20,9 @@ struct Item {
     receives: u32,
 }
 
-#[derive(Default)]
 pub(super) struct QueueStore {
+    /// Its topic's index in the broker, for its timers.
+    topic: u32,
     ready: VecDeque<Item>,
     hidden: BTreeMap<u64, (Item, TimerId)>,
     next_receipt: u64,
@@ -28,6 +30,16 @@ pub(super) struct QueueStore {
 }
 
 impl QueueStore {
+    pub fn new(topic: u32) -> Self {
+        QueueStore {
+            topic,
+            ready: VecDeque::new(),
+            hidden: BTreeMap::new(),
+            next_receipt: 0,
+            bytes: 0,
+        }
+    }
+
     pub fn held(&self) -> u64 {
         (self.ready.len() + self.hidden.len()) as u64
     }
@@ -81,7 +93,13 @@ impl QueueStore {
             item.receives += 1;
             let receipt = self.next_receipt;
             self.next_receipt += 1;
-            let timer = ctx.set_timer(cfg.visibility, BrokerMsg::Visible { receipt });
+            let timer = ctx.set_timer(
+                cfg.visibility,
+                BrokerMsg::Visible {
+                    topic: self.topic,
+                    receipt,
+                },
+            );
             ctx.metrics().add(g.m.delivered, 1);
             if item.receives > 1 {
                 ctx.metrics().add(g.m.redelivered, 1);
@@ -121,7 +139,11 @@ impl QueueStore {
     /// After a restart: every hidden message's timeout starts again.
     pub fn rearm(&mut self, ctx: &mut Context<'_, Rpc>, cfg: &BrokerConfig) {
         for (&receipt, (_, timer)) in &mut self.hidden {
-            *timer = ctx.set_timer(cfg.visibility, BrokerMsg::Visible { receipt });
+            let visible = BrokerMsg::Visible {
+                topic: self.topic,
+                receipt,
+            };
+            *timer = ctx.set_timer(cfg.visibility, visible);
         }
     }
 

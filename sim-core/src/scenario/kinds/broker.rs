@@ -3,6 +3,7 @@
 //! (`models::messaging`).
 
 use super::metrics::{counter, gauge};
+use super::topics;
 use super::{Build, Check, Field, Kind, Report, optional};
 use crate::models::messaging::broker::{Broker, BrokerConfig};
 use crate::models::messaging::{Mode, Overflow};
@@ -14,7 +15,7 @@ use crate::time::SimDuration;
 pub const KIND: Kind = Kind::new(
     NodeKind::Broker,
     "broker",
-    "A message broker between producers and consumers, holding one topic (a cluster's several topics are several broker nodes). As a `log` (the default), it keeps messages in ordered partitions (a message's key picks its partition) until retention removes them; each consumer group reads every message at its own pace, its members sharing the partitions, and rebalances (everyone stops for `rebalance_pause`) when a member joins or goes silent. As a `queue`, its consumers compete for messages: a received message is hidden for `visibility_timeout` and comes back if not deleted in time. A message that keeps failing goes to a dead-letter queue after `max_receives`. Each consumer group's lag is measured under the group's name.",
+    "A message broker between producers and consumers. It holds one topic, or the `topics` it names, each with the broker's settings and its own messages, producers and groups. As a `log` (the default), it keeps messages in ordered partitions (a message's key picks its partition) until retention removes them; each consumer group reads every message at its own pace, its members sharing the partitions, and rebalances (everyone stops for `rebalance_pause`) when a member joins or goes silent. As a `queue`, its consumers compete for messages: a received message is hidden for `visibility_timeout` and comes back if not deleted in time. A message that keeps failing goes to a dead-letter queue after `max_receives`. Each consumer group's lag is measured under the group's name.",
     &[FIELDS],
     build,
     report,
@@ -37,9 +38,14 @@ const FIELDS: &[Field] = &[
         "How it keeps and hands out messages (default `log`).",
     ),
     optional(
+        "topics",
+        "list of names",
+        "Its topics (default: one unnamed topic). Each producer and consumer of the broker then names the one it uses in `topic`.",
+    ),
+    optional(
         "partitions",
         "integer from 1 to 1024",
-        "A log's partitions (default 1). Each is read in order by one member of a group at a time.",
+        "A log's partitions, in each topic (default 1; at most 1024 in all topics together). Each is read in order by one member of a group at a time.",
     ),
     optional(
         "retention",
@@ -74,7 +80,12 @@ const FIELDS: &[Field] = &[
     optional(
         "dead_letter",
         "node name",
-        "Another broker that messages go to after `max_receives`, where a consumer can read them (default: they are only counted).",
+        "The broker that messages go to after `max_receives`, where a consumer can read them (default: they are only counted).",
+    ),
+    optional(
+        "dead_letter_topic",
+        "topic name",
+        "The topic of the dead-letter broker they go to: needed when it has `topics`. Alone, it names one of this broker's own topics; a message that fails too often there is only counted.",
     ),
     optional(
         "rebalance_pause",
@@ -172,21 +183,32 @@ fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
         ));
     }
     check_times(ctx, n)?;
+    topics::check_list(ctx, n)?;
     check_dead_letter(ctx, n)?;
+    topics::check_dead_letter(ctx, n)?;
     check_readers(ctx, n)
 }
 
-/// A dead-letter broker is another broker, and is only used with
+/// A dead-letter broker is a broker, and is only used with
 /// `max_receives`.
 fn check_dead_letter(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
+    let (field, span) = match (&n.dead_letter, &n.dead_letter_topic) {
+        (Some(d), _) => ("dead_letter", d.span()),
+        (None, Some(t)) => ("dead_letter_topic", t.span()),
+        (None, None) => return Ok(()),
+    };
+    if n.max_receives.is_none() {
+        return Err(ctx.field(
+            n,
+            field,
+            span,
+            "a message goes to the dead-letter queue after `max_receives`; give this broker `max_receives`",
+        ));
+    }
     let Some(d) = &n.dead_letter else {
         return Ok(());
     };
     let problem = match ctx.node(d.get_ref()) {
-        _ if n.max_receives.is_none() => {
-            "a message goes to the dead-letter broker after `max_receives`; give this broker `max_receives`".to_string()
-        }
-        _ if d.get_ref() == n.name.get_ref() => "a broker cannot be its own dead-letter queue".to_string(),
         Some(m) if *m.kind.get_ref() != NodeKind::Broker => format!(
             "`{}` is a {}, not a broker",
             d.get_ref(),
@@ -214,22 +236,30 @@ fn check_times(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
     Ok(())
 }
 
-/// A queue hands each message to one consumer: it has one group.
+/// A queue hands each message to one consumer: each of its topics has
+/// one group.
 fn check_readers(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
     if mode(n) != Mode::Queue {
         return Ok(());
     }
     let readers: Vec<&NodeSpec> = groups(ctx.spec, n.name.get_ref());
-    if let [_, second, ..] = readers.as_slice() {
+    let topic = |c: &NodeSpec| topics::index(n, c.topic.as_ref().map(|t| t.get_ref().as_str()));
+    for (i, second) in readers.iter().enumerate() {
+        let Some(first) = readers[..i].iter().find(|f| topic(f) == topic(second)) else {
+            continue;
+        };
         let t = second.target.as_ref().expect("a consumer has a target");
+        let queue = match second.topic.as_ref() {
+            Some(name) => format!("topic `{}` of queue `{}`", name.get_ref(), n.name.get_ref()),
+            None => format!("queue `{}`", n.name.get_ref()),
+        };
         return Err(ctx
             .at(
                 t.span(),
                 &format!("node `{}`.target", second.name.get_ref()),
                 format!(
-                    "queue `{}` already has consumer group `{}`: a queue hands each message to one consumer",
-                    n.name.get_ref(),
-                    readers[0].name.get_ref()
+                    "{queue} already has consumer group `{}`: a queue hands each message to one consumer",
+                    first.name.get_ref()
                 ),
             )
             .with_help("for a second group that reads every message, make the broker a `mode = \"log\"`; for more consumers in one group, give that consumer `replicas`"));
@@ -259,6 +289,7 @@ fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
     };
     let cfg = BrokerConfig {
         mode: mode(n),
+        topics: topics::model_names(n),
         partitions: n.partitions.as_ref().map_or(1, |p| *p.get_ref()),
         retention: n.retention.as_ref().map(|d| d.get_ref().0),
         retention_bytes: n.retention_size.as_ref().map(|s| s.get_ref().0),
@@ -273,9 +304,15 @@ fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
         session_timeout: session_timeout(n),
         groups: groups(b.spec, n.name.get_ref())
             .iter()
-            .map(|g| g.name.get_ref().clone())
+            .map(|g| {
+                let topic = g.topic.as_ref().map(|t| t.get_ref().as_str());
+                (g.name.get_ref().clone(), topics::index(n, topic))
+            })
             .collect(),
-        dead_letter: n.dead_letter.as_ref().map(|d| b.group(d.get_ref())[0]),
+        dead_letter: topics::dead_letter_broker(b.spec, n).map(|d| {
+            let topic = n.dead_letter_topic.as_ref().map(|t| t.get_ref().as_str());
+            (b.group(d.name.get_ref())[0], topics::index(d, topic))
+        }),
         keep_ids: b.spec.nodes.iter().any(|m| {
             m.write.is_some()
                 && m.target
@@ -319,23 +356,38 @@ fn report(r: &Report<'_>, n: &NodeSpec, name: &str) -> Vec<(String, String)> {
 }
 
 /// What each partition holds, and each group's lag: "[120 98 131 104],
-/// emails 3200 behind".
+/// emails 3200 behind" (with topics, each topic's name first).
 fn badge(
     sim: &crate::engine::Simulation<crate::models::rpc::Rpc>,
     id: crate::engine::NodeId,
 ) -> Option<super::Badge> {
     let broker = sim.node::<Broker>(id)?;
-    let sizes: Vec<String> = broker
-        .partition_sizes()
-        .iter()
-        .map(u64::to_string)
-        .collect();
-    let mut text = format!("[{}]", sizes.join(" "));
-    for (group, lag) in broker.lags() {
-        text.push_str(&format!(", {group} {lag} behind"));
+    let mut text = String::new();
+    let topics = broker.topics();
+    for t in &topics {
+        let sizes: Vec<String> = t.sizes.iter().map(u64::to_string).collect();
+        if !text.is_empty() {
+            text.push_str("; ");
+        }
+        if !t.name.is_empty() {
+            text.push_str(&format!("{} ", t.name));
+        }
+        text.push_str(&format!("[{}]", sizes.join(" ")));
+        for (group, lag) in &t.lags {
+            text.push_str(&format!(", {group} {lag} behind"));
+        }
     }
+    let bars = topics
+        .into_iter()
+        .map(|t| super::Bars {
+            label: t.name,
+            full: t.sizes,
+            part: t.behind,
+        })
+        .collect();
     Some(super::Badge {
         text,
         highlight: false,
+        bars,
     })
 }

@@ -94,5 +94,6 @@ fn badge(
     Some(super::Badge {
         text,
         highlight: false,
+        bars: Vec::new(),
     })
 }

@@ -49,6 +49,11 @@ pub const KIND: Kind = Kind::new(
 
 const FIELDS: &[Field] = &[
     required("target", "node name", "The broker it reads."),
+    optional(
+        "topic",
+        "topic name",
+        "The topic the group reads: one of the broker's `topics`, needed when it names them.",
+    ),
     required(
         "processing_time",
         "distribution",
@@ -97,6 +102,7 @@ const FIELDS: &[Field] = &[
 ];
 
 fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
+    super::topics::check_member(ctx, n)?;
     if let Some(c) = &n.concurrency
         && !(1..=MAX_WORKERS).contains(c.get_ref())
     {

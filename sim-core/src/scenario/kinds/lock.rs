@@ -66,5 +66,6 @@ fn badge(
     Some(super::Badge {
         text,
         highlight: false,
+        bars: Vec::new(),
     })
 }

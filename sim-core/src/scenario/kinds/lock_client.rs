@@ -121,5 +121,6 @@ fn badge(
     Some(super::Badge {
         text: format!("holds #{token}"),
         highlight: true,
+        bars: Vec::new(),
     })
 }

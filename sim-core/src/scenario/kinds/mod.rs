@@ -44,6 +44,7 @@ mod service;
 mod session;
 mod shared;
 mod storage;
+mod topics;
 mod transfer_client;
 mod writer;
 
@@ -122,11 +123,25 @@ pub struct Kind {
     pub callers: Callers,
 }
 
-/// A word on a live node in the web app.
+/// A word on a live node in the web app, and perhaps small bar charts
+/// beside it.
 pub struct Badge {
     pub text: String,
     /// Drawn in the highlight colour, and written before other states.
     pub highlight: bool,
+    /// Rows of bars drawn beside the node (a broker's topics, a bar per
+    /// partition).
+    pub bars: Vec<Bars>,
+}
+
+/// One row of bars: each bar's height is its `full` value, and its
+/// lowest `part` of that is drawn in a warning colour (a partition's
+/// messages, and those its slowest group has not finished).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bars {
+    pub label: String,
+    pub full: Vec<u64>,
+    pub part: Vec<u64>,
 }
 
 /// For kinds with no checks beyond their fields'.

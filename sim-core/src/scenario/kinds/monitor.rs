@@ -111,5 +111,6 @@ fn badge(
             format!("suspects {}", names.join(", "))
         },
         highlight: !names.is_empty(),
+        bars: Vec::new(),
     })
 }

@@ -45,6 +45,11 @@ pub const KIND: Kind = Kind::new(
 
 const FIELDS: &[Field] = &[
     required("target", "node name", "The broker it sends to."),
+    optional(
+        "topic",
+        "topic name",
+        "The topic it writes to: one of the broker's `topics`, needed when it names them.",
+    ),
     required("rate", "rate", "Messages made per unit of time."),
     optional(
         "messages",
@@ -115,6 +120,7 @@ const FIELDS: &[Field] = &[
 ];
 
 fn check(ctx: &Check<'_>, n: &NodeSpec) -> Result<(), Diagnostic> {
+    super::topics::check_member(ctx, n)?;
     let positive = [
         (
             "messages",
@@ -197,8 +203,11 @@ fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
         c.retry_on = RetryConfig::default_retry_on();
         c
     });
+    let target = n.target.as_ref().expect("checked").get_ref();
+    let topic = n.topic.as_ref().map(|t| t.get_ref().as_str());
     let cfg = ProducerConfig {
         broker: b.target(n.target.as_ref())[0],
+        topic: super::topics::broker(b.spec, target).map_or(0, |m| super::topics::index(m, topic)),
         interarrival: Dist::exponential(1e9 / rate).map_err(|e| e.to_string())?,
         messages: n.messages.as_ref().map(|m| *m.get_ref()),
         keys: key_dist(n.keys.as_ref().map(|k| k.get_ref())),

@@ -222,5 +222,6 @@ fn badge(
     Some(super::Badge {
         text: format!("({role}, term {})", m.term()),
         highlight: m.role() == Role::Leader,
+        bars: Vec::new(),
     })
 }

@@ -337,5 +337,6 @@ fn badge(
         .then(|| super::Badge {
             text: "(leader)".into(),
             highlight: true,
+            bars: Vec::new(),
         })
 }

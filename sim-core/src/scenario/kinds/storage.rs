@@ -52,5 +52,6 @@ fn badge(
     Some(super::Badge {
         text: format!("= {value}"),
         highlight: false,
+        bars: Vec::new(),
     })
 }

@@ -325,13 +325,17 @@ fn build(n: &NodeSpec, b: &mut Build<'_>) -> Result<(), String> {
 
 fn report(r: &Report<'_>, n: &NodeSpec, name: &str) -> Vec<(String, String)> {
     let c = |what: &str| r.count(name, what);
-    let shape = match mode(n) {
-        Mode::Log => format!(
-            "log, {} partitions",
-            n.partitions.as_ref().map_or(1, |p| *p.get_ref())
-        ),
-        Mode::Queue => "queue".to_string(),
+    let parts = n.partitions.as_ref().map_or(1, |p| *p.get_ref());
+    let mut shape = match (mode(n), parts) {
+        (Mode::Log, 1) => "log, 1 partition".to_string(),
+        (Mode::Log, p) => format!("log, {p} partitions"),
+        (Mode::Queue, _) => "queue".to_string(),
     };
+    if let Some(t) = &n.topics {
+        let names: Vec<&str> = t.get_ref().iter().map(|s| s.get_ref().as_str()).collect();
+        let each = if mode(n) == Mode::Log { " each" } else { "" };
+        shape = format!("{shape}{each}; topics {}", names.join(", "));
+    }
     vec![
         ("kind".into(), shape),
         (

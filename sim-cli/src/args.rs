@@ -131,6 +131,18 @@ pub enum Command {
         /// Override a value in every run: `--set node.user.rate=500/s`.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         sets: Vec<String>,
+        /// Draw each seed's faults within the scenario's `[search]` bounds,
+        /// and shrink a schedule that breaks an expectation.
+        #[arg(long)]
+        faults: bool,
+        /// With --faults: where to write the shrunk reproducer (default
+        /// `<scenario>-seed<N>.toml`; its sequence diagram goes beside it,
+        /// as `.mmd`).
+        #[arg(long, requires = "faults")]
+        out: Option<std::path::PathBuf>,
+        /// With --faults: the most runs shrinking may make (1 to 10000).
+        #[arg(long, default_value_t = 300, requires = "faults")]
+        shrink_runs: u32,
     },
     /// A run's events: JSON lines, Chrome trace JSON (Perfetto), or a Mermaid
     /// sequence diagram of one order.

@@ -31,6 +31,7 @@ mod predictions;
 mod replay;
 mod report;
 mod run;
+mod search;
 mod share;
 mod sweep;
 mod trace;
@@ -180,11 +181,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
             pick,
             out,
         } => trace::run_trace(&scenario, format, request, &pick, out.as_deref()),
-        Command::Explore {
-            scenario,
-            seeds,
-            sets,
-        } => check::explore(&scenario, seeds, &sets),
+        c @ Command::Explore { .. } => search::explore(c),
         Command::Share {
             scenario,
             variant,

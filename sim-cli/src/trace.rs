@@ -383,3 +383,14 @@ pub fn run_trace(
         }
     }
 }
+
+/// A Mermaid diagram of the first order that went wrong in `spec`'s run
+/// on `seed` (else the first retried, else the first), if it made calls.
+pub fn failing_diagram(spec: &sim_core::scenario::ScenarioSpec, seed: u64) -> Option<String> {
+    let mut built = build(spec, seed).ok()?;
+    built.sim.set_trace(Box::<MermaidTrace>::default());
+    built.run();
+    let sink = built.sim.take_trace();
+    let mermaid = sink.as_any().downcast_ref::<MermaidTrace>()?;
+    mermaid.diagram(mermaid.pick_failed()?)
+}

@@ -13,7 +13,7 @@ use sim_core::scenario::kinds::Bars;
 
 /// The most bars a row draws: more partitions are summed in groups.
 pub const MAX_BARS: usize = 32;
-/// A row's height, in points, at the largest value.
+/// A row's height, in points, at the largest value, when there is room.
 pub const ROW_HEIGHT: f32 = 18.0;
 const ROW_GAP: f32 = 6.0;
 /// A row's bars together are at most this wide.
@@ -37,8 +37,9 @@ fn bucketed(v: &[u64]) -> Vec<u64> {
 }
 
 /// The rows of `bars` for a node whose top right corner is `corner`
-/// (its circle's right edge, at its top).
-pub fn layout(corner: Pos2, bars: &[Bars]) -> Vec<Row> {
+/// (its circle's right edge, at its top), stacked within `height` (the
+/// node's own height, so that they stay clear of its label below).
+pub fn layout(corner: Pos2, height: f32, bars: &[Bars]) -> Vec<Row> {
     let rows: Vec<(Vec<u64>, Vec<u64>)> = bars
         .iter()
         .map(|b| (bucketed(&b.full), bucketed(&b.part)))
@@ -49,17 +50,19 @@ pub fn layout(corner: Pos2, bars: &[Bars]) -> Vec<Row> {
         .max()
         .unwrap_or(0)
         .max(1) as f32;
+    let n_rows = rows.len().max(1) as f32;
+    let row_height = ((height - ROW_GAP * (n_rows - 1.0)) / n_rows).clamp(4.0, ROW_HEIGHT);
     let mut out = Vec::new();
     for (i, (b, (full, part))) in bars.iter().zip(&rows).enumerate() {
-        let bottom = corner.y + (i + 1) as f32 * ROW_HEIGHT + i as f32 * ROW_GAP;
+        let bottom = corner.y + (i + 1) as f32 * row_height + i as f32 * ROW_GAP;
         let n = full.len().max(1) as f32;
         let step = (ROW_WIDTH / n).clamp(2.0, 7.0);
         let width = if step >= 3.0 { step - 1.0 } else { step };
         let mut row = Vec::new();
         for (k, (&f, &p)) in full.iter().zip(part).enumerate() {
             let x = corner.x + k as f32 * step;
-            let h = ROW_HEIGHT * f as f32 / top;
-            let hp = ROW_HEIGHT * p.min(f) as f32 / top;
+            let h = row_height * f as f32 / top;
+            let hp = row_height * p.min(f) as f32 / top;
             let whole = Rect::from_min_max(Pos2::new(x, bottom - h), Pos2::new(x + width, bottom));
             let behind =
                 Rect::from_min_max(Pos2::new(x, bottom - hp), Pos2::new(x + width, bottom));
@@ -70,7 +73,7 @@ pub fn layout(corner: Pos2, bars: &[Bars]) -> Vec<Row> {
             bars: row,
             label_at: Pos2::new(
                 corner.x + full.len() as f32 * step + 4.0,
-                bottom - ROW_HEIGHT / 2.0,
+                bottom - row_height / 2.0,
             ),
         });
     }
@@ -114,7 +117,8 @@ pub fn draw(painter: &egui::Painter, rows: &[Row], text: Color32) {
     }
 }
 
-/// Where the bars of a node drawn at `at` with radius `r` begin.
-pub fn corner(at: Pos2, r: f32) -> Pos2 {
-    at + Vec2::new(r + 6.0, -r)
+/// Where the bars of a node drawn at `at` with radius `r` begin, and
+/// how tall they may stand together.
+pub fn place(at: Pos2, r: f32) -> (Pos2, f32) {
+    (at + Vec2::new(r + 6.0, -r - 4.0), 2.0 * r + 4.0)
 }

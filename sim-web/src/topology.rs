@@ -536,7 +536,8 @@ impl NodesView<'_> {
             if labelled {
                 painter.circle_filled(at, r, fill);
                 if let Some(b) = badge.as_ref().filter(|b| !b.bars.is_empty()) {
-                    let rows = crate::bars::layout(crate::bars::corner(at, r), &b.bars);
+                    let (corner, height) = crate::bars::place(at, r);
+                    let rows = crate::bars::layout(corner, height, &b.bars);
                     crate::bars::draw(painter, &rows, ui.visuals().weak_text_color());
                 }
             } else {

@@ -601,7 +601,7 @@ fn a_brokers_label_shows_its_partitions_and_each_groups_lag() {
     let drawn = |p: &Player| {
         let kind = kind_of(&p.spec, "orders").unwrap();
         let badge = (kind.badge)(p.sim(), orders).expect("a broker has a badge");
-        sim_web::bars::layout(egui::pos2(100.0, 100.0), &badge.bars)
+        sim_web::bars::layout(egui::pos2(100.0, 100.0), 32.0, &badge.bars)
     };
     let orange =
         |rows: &[sim_web::bars::Row]| -> f32 { rows[0].bars.iter().map(|(_, b)| b.height()).sum() };
@@ -645,6 +645,16 @@ fn a_brokers_label_shows_its_partitions_and_each_groups_lag() {
             .all(|(p, f)| p <= f)
     );
     assert!(orange(&rows) > 0.0 && orange(&early_bars) > 0.0);
+    // Two topics stack within the node's height, clear of its label.
+    let two = sim_core::scenario::kinds::Bars {
+        label: "b".into(),
+        full: vec![3],
+        part: vec![0],
+    };
+    let stacked = sim_web::bars::layout(egui::pos2(0.0, 0.0), 32.0, &[badge.bars[0].clone(), two]);
+    assert_eq!(stacked.len(), 2);
+    let lowest = stacked[1].bars[0].0.bottom();
+    assert!(lowest <= 32.0 && stacked[0].bars[0].0.bottom() < stacked[1].bars[0].0.top());
     // Consumers do not talk to one another: no line between members.
     assert!(!edges.contains(&("emails-0".to_string(), "emails-1".to_string())));
 }

@@ -26,6 +26,7 @@ mod properties;
 mod replication;
 mod request_path;
 mod scenarios;
+mod search;
 mod theory;
 mod tidy;
 mod topics;

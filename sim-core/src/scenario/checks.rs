@@ -41,7 +41,38 @@ pub(super) fn check(
         places.place_ref(&l.to, "link.to")?;
     }
     check_faults(&ctx, &places)?;
+    check_search(&ctx, &places)?;
     check_cycles(&ctx)
+}
+
+/// The `[search]` table's targets exist, its counts are in range and its
+/// window lies within the run.
+fn check_search(ctx: &Check<'_>, places: &Places<'_>) -> Result<(), Diagnostic> {
+    use super::search::MAX_SEARCH_FAULTS;
+    let Some(s) = &ctx.spec.search else {
+        return Ok(());
+    };
+    for t in s.targets.iter().flatten() {
+        places.instance_ref(t, "search.targets")?;
+    }
+    for (field, v, most) in [
+        ("most", &s.most, MAX_SEARCH_FAULTS),
+        ("at_once", &s.at_once, MAX_SEARCH_FAULTS),
+    ] {
+        if let Some(v) = v
+            && !(1..=most).contains(v.get_ref())
+        {
+            return Err(ctx.at(
+                v.span(),
+                &format!("search.{field}"),
+                format!("`{field}` is from 1 to {most}, got {}", v.get_ref()),
+            ));
+        }
+    }
+    if let Err(why) = super::search::Bounds::of(ctx.spec) {
+        return Err(ctx.at(0..0, "search", why));
+    }
+    Ok(())
 }
 
 /// The fields node `i` of `doc` was given, as written.

@@ -38,8 +38,10 @@ mod messaging;
 mod path;
 mod predict;
 mod reference;
+mod search;
 mod sessions;
 mod share;
+mod shrink;
 pub mod spec;
 mod suggest;
 mod timeline;
@@ -63,10 +65,12 @@ pub use load::{Scenario, load, parse_set_value};
 pub use path::{Chapter, LearningPath, Step, learning_path};
 pub use predict::{Graded, Moments, grade, grade_one, graded_at, pauses, predictions_for};
 pub use reference::{documented_fields, markdown as reference_page, schema_fields};
+pub use search::{Bounds, Drawn, FaultKind, MAX_SEARCH_FAULTS, SearchSpec};
 pub use share::{
     MAX_LINK, MAX_TEXT as MAX_SCENARIO_BYTES, Shared, decode as read_fragment,
     encode as share_fragment, share_link,
 };
+pub use shrink::{Case, Outcome, Probe, Progress, shrink};
 pub use spec::{NodeKind, ScenarioSpec, instance_name};
 pub use suggest::did_you_mean;
 pub use timeline::{FaultWindow, Recovery, fault_windows, recovery};

@@ -76,6 +76,10 @@ pub const TABLES: &[(&str, &str)] = &[
         "A goal the learner reaches by changing a few of the scenario's numbers: the web app shows the numbers it allows as sliders, counts the changes against the budget, checks the goal when the run ends and gives the hint after a try that fell short. `faultline check` proves on every seed it runs that the solution reaches the goal and that the scenario as the challenge starts does not.",
     ),
     (
+        "[search]",
+        "What `faultline explore --faults` may draw: each seed draws its own fault schedule within these bounds (first which of the allowed kinds are enabled at all, each with even odds, then how many faults, and each one's kind, target, start and length), after the scenario's own faults. Every drawn fault ends within the window: a crash restarts, a partition heals, a slow or failing service recovers; a target holds one drawn fault at a time. A schedule that breaks an expectation is shrunk (fewer faults, shorter ones, earlier, a shorter run, a lower rate and fewer replicas of each node with a `rate`) and written out as a scenario file with plain `[[fault]]`s. Without the table, the search uses the defaults below.",
+    ),
+    (
         "[[node.call]]",
         "A service's dependency and the policies on calls to it. Several are called in order (or all at once with `parallel = true`). Clients put the same policies directly on the node.",
     ),
@@ -199,6 +203,12 @@ pub const FIELDS: &[FieldDoc] = &[
         "challenge",
         "array of tables",
         "See `[[challenge]]`.",
+    ),
+    f(
+        "top level",
+        "search",
+        "table",
+        "See `[search]`: the bounds of `explore --faults`.",
     ),
     f(
         "[run]",
@@ -947,6 +957,52 @@ pub const FIELDS: &[FieldDoc] = &[
     ),
 ];
 
+/// The `[search]` table's fields.
+const SEARCH: &[FieldDoc] = &[
+    f(
+        "[search]",
+        "faults",
+        "list of `crash`, `partition`, `one_way`, `pause`, `slow`, `errors`, `clock`",
+        "The kinds it may draw (default: all). `partition` cuts the target off from every other node both ways, `one_way` in one direction; `slow` (2 to 20 times) and `errors` (10% to 100%) hit services only; `clock` sets the target's clock forward or back.",
+    ),
+    f(
+        "[search]",
+        "targets",
+        "list of node or replica names",
+        "The nodes it may hit; a replica group's name means each of its replicas (default: every node another calls, and every member of a group whose members talk to one another).",
+    ),
+    f(
+        "[search]",
+        "most",
+        "integer from 1 to 32",
+        "At most this many faults in one run (default 3).",
+    ),
+    f(
+        "[search]",
+        "at_once",
+        "integer from 1 to 32",
+        "At most this many in force at the same time (default 2).",
+    ),
+    f(
+        "[search]",
+        "from",
+        "duration",
+        "No fault starts before this (default: a tenth of the run).",
+    ),
+    f(
+        "[search]",
+        "until",
+        "duration",
+        "Every fault has ended by this (default: four fifths of the run).",
+    ),
+    f(
+        "[search]",
+        "longest",
+        "duration",
+        "The longest a fault lasts (default: a quarter of the window).",
+    ),
+];
+
 /// The reference page as Markdown.
 pub fn markdown() -> String {
     let mut out = String::from(
@@ -960,7 +1016,7 @@ pub fn markdown() -> String {
         out.push_str(&format!(
             "\n## {table}\n\n{about}\n\n| field | value | meaning |\n|---|---|---|\n"
         ));
-        for d in FIELDS.iter().filter(|d| d.table == *table) {
+        for d in FIELDS.iter().chain(SEARCH).filter(|d| d.table == *table) {
             out.push_str(&format!("| `{}` | {} | {} |\n", d.field, d.value, d.about));
         }
         if *table == "[[node]]" {
@@ -1047,6 +1103,7 @@ pub fn documented_fields(table: &str) -> Vec<String> {
     } else {
         FIELDS
             .iter()
+            .chain(SEARCH)
             .filter(|d| d.table == table)
             .map(|d| d.field.to_string())
             .collect()
@@ -1061,6 +1118,7 @@ pub fn accepts(key: &str) -> Option<&'static str> {
     use super::kinds::{COMMON, KINDS};
     FIELDS
         .iter()
+        .chain(SEARCH)
         .find(|f| f.field == key)
         .map(|f| f.value)
         .or_else(|| {
@@ -1157,6 +1215,7 @@ pub fn schema_fields() -> Vec<(&'static str, Vec<String>)> {
         ("[[predict.answer]]", serde_fields::<spec::AnswerSpec>()),
         ("[[challenge]]", serde_fields::<spec::ChallengeSpec>()),
         ("[[look]]", serde_fields::<spec::LookSpec>()),
+        ("[search]", serde_fields::<super::search::SearchSpec>()),
         ("[[node.call]]", serde_fields::<spec::CallSpec>()),
         ("retry", serde_fields::<spec::RetrySpec>()),
         ("breaker", serde_fields::<spec::BreakerSpec>()),

@@ -45,6 +45,8 @@ pub struct ScenarioSpec {
     pub predictions: Vec<PredictSpec>,
     #[serde(default, rename = "challenge")]
     pub challenges: Vec<ChallengeSpec>,
+    /// What `explore --faults` may draw.
+    pub search: Option<super::SearchSpec>,
 }
 
 /// The name of replica `i` of a replicated node `group`: `api-0`.

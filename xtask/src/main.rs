@@ -7,6 +7,8 @@
 //!   WebAssembly (under Node.js), then every test in the workspace. Ends
 //!   with one line `tests: N passed, M failed`.
 //! - `cargo xtask bench`: the engine benchmarks, written into BENCHMARKS.md.
+//! - `cargo xtask bench-simpy`: the M/M/1 queue in SimPy beside Faultline
+//!   (also part of `bench`).
 //! - `cargo xtask web`: the web app's static site, in `target/web/dist`.
 //! - `cargo xtask serve [--port N]`: serves it on 127.0.0.1.
 //! - `cargo xtask browser-test`: the web app in headless chromium (also
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 mod memory;
+mod simpy;
 mod web;
 
 pub(crate) const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -26,6 +29,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("bench") => bench(args.iter().any(|a| a == "--quick")),
+        Some("bench-simpy") => simpy::table(args.iter().any(|a| a == "--quick")).and_then(|t| {
+            print!("{t}");
+            write_simpy_block(&t)
+        }),
         Some("bench-memory") => memory::table().and_then(|t| {
             print!("{t}");
             write_memory_block(&t)
@@ -55,6 +62,8 @@ fn main() -> ExitCode {
                  commands:\n  \
                  test            formatting, clippy, the wasm32 build and every test (what CI runs)\n  \
                  bench [--quick] the engine benchmarks, written into BENCHMARKS.md\n  \
+                 bench-simpy [--quick]  the M/M/1 in SimPy beside Faultline, into BENCHMARKS.md
+  \
                  bench-memory    every story's peak memory at 1x and 8x its duration, into BENCHMARKS.md\n  \
                  wasm-fingerprints  reference runs and every story x variant, natively and under Node.js\n  \
                  web             the web app, built into target/web/dist\n  \
@@ -314,6 +323,8 @@ const BENCH_END: &str = "<!-- engine-bench:end -->";
 const WEB_START: &str = "<!-- web-bench:start -->";
 const WEB_END: &str = "<!-- web-bench:end -->";
 const MEMORY_START: &str = "<!-- memory-bench:start -->";
+const SIMPY_START: &str = "<!-- simpy-bench:start -->";
+const SIMPY_END: &str = "<!-- simpy-bench:end -->";
 const MEMORY_END: &str = "<!-- memory-bench:end -->";
 
 /// Runs `cargo bench` for `package`'s `bench` and returns its Markdown
@@ -391,9 +402,28 @@ fn bench(quick: bool) -> Result<(), String> {
         (BENCH_START, BENCH_END, &engine_block),
         (WEB_START, WEB_END, &web_block),
     ])?;
+    let simpy = simpy::table(false)?;
+    print!("{simpy}");
+    write_simpy_block(&simpy)?;
     let memory = memory::table()?;
     print!("{memory}");
     write_memory_block(&memory)
+}
+
+/// The SimPy comparison's block in BENCHMARKS.md.
+fn write_simpy_block(table: &str) -> Result<(), String> {
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let block = format!(
+        "{SIMPY_START}\nProduced by `cargo xtask bench-simpy` (also part of `cargo xtask bench`) with {rustc} \
+         on a {cores}-core machine: the M/M/1 queue at load 0.9, as `faultline demo`, as a scenario file, and \
+         in SimPy 4.1.2 (a virtual environment the command makes under `target/`).\n\n{table}{SIMPY_END}"
+    );
+    write_blocks(&[(SIMPY_START, SIMPY_END, &block)])
 }
 
 /// The memory table's block in BENCHMARKS.md.

@@ -198,7 +198,7 @@ fn run_one(
     let entry =
         |metric: String, op: &str, span: Option<Range<usize>>| Entry::new(&run, metric, op, span);
     let graded = grade(spec, variant, built.sim.metrics(), &moments, &report).unwrap_or_default();
-    let judged = match judge(spec, variant, built.sim.metrics(), &report) {
+    let judged = match judge(spec, variant, &built, &report) {
         Ok(judged) => judged,
         Err(why) => {
             let mut e = entry(RUN_FINISHES.into(), "", None);

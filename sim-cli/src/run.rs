@@ -125,7 +125,7 @@ fn verdicts<'a>(
     built: &sim_core::scenario::Built,
     outcome: &sim_core::RunReport,
 ) -> (Vec<Judged<'a>>, Option<String>) {
-    match judge(spec, variant, built.sim.metrics(), outcome) {
+    match judge(spec, variant, built, outcome) {
         Ok(verdicts) => (verdicts, None),
         Err(why) => (
             expectations_for(spec, variant)

@@ -136,10 +136,10 @@ fn shrunk(
     }
     let text = probe.text(&small).map_err(error)?;
     let file = path.to_string_lossy().to_string();
-    let replay = replay_command(&file, probe.variant, probe.seed);
+    let replay = replay_command(&file, probe.seed);
     let header = header(probe, &small, index, &replay);
     let repro = load(&probe.scenario.name, &file, &text).map_err(|d| error(d.message))?;
-    let spec = repro.resolve(probe.variant, &[]).map_err(error)?;
+    let spec = repro.resolve(None, &[]).map_err(error)?;
     let mut outputs = Outputs::new();
     outputs.add(path, format!("{header}{text}"));
     let diagram = super::trace::failing_diagram(&spec, probe.seed);
@@ -176,13 +176,8 @@ fn shrunk(
     Err(Failure(1, String::new()))
 }
 
-fn replay_command(file: &str, variant: Option<&str>, seed: u64) -> String {
-    let mut replay = format!("faultline run {}", shell_word(file));
-    if let Some(v) = variant {
-        replay.push_str(&format!(" --variant {}", shell_word(v)));
-    }
-    replay.push_str(&format!(" --seed {seed}"));
-    replay
+fn replay_command(file: &str, seed: u64) -> String {
+    format!("faultline run {} --seed {seed}", shell_word(file))
 }
 
 /// The reproducer's opening comment: what was found, and how to replay.
@@ -196,9 +191,12 @@ fn header(probe: &Probe<'_>, small: &Case, index: usize, replay: &str) -> String
             e.value.get_ref()
         )
     });
+    let variant = probe
+        .variant
+        .map_or(String::new(), |v| format!(" (its variant `{v}` applied)"));
     let mut out = format!(
-        "# Found by `faultline explore --faults` on seed {}: with these faults,\n# after the scenario's own, it breaks{what}.\n",
-        probe.seed
+        "# Found by `faultline explore --faults` on seed {} in `{}`{variant}:\n# with these faults, after the scenario's own, it breaks{what}.\n",
+        probe.seed, probe.scenario.name
     );
     for f in &small.faults {
         out.push_str(&format!("#   {}\n", f.describe()));

@@ -24,9 +24,7 @@ use sim_core::Metrics;
 use sim_core::RunLimits;
 use sim_core::scenario::ScenarioSpec;
 use sim_core::scenario::expectations_for;
-use sim_core::scenario::{
-    Built, Verdict, build, evaluate, grade_one, graded_at, pauses, predictions_for,
-};
+use sim_core::scenario::{Built, Verdict, build, grade_one, graded_at, pauses, predictions_for};
 use sim_core::scenario::{Scenario, load};
 use sim_core::{SimDuration, SimTime};
 
@@ -341,11 +339,15 @@ impl Player {
             .get(self.paused)
             .copied()
             .unwrap_or(SimTime::MAX);
-        self.samples.next.min(pause)
+        let watch = self.built.watch.next().unwrap_or(SimTime::MAX);
+        self.samples.next.min(pause).min(watch)
     }
 
     /// At a stop: takes the sample due, and grades the predictions due.
     fn at_stop(&mut self, stop: SimTime) {
+        if self.built.watch.next() == Some(stop) {
+            self.built.observe();
+        }
         let sample = stop == self.samples.next;
         let pause = self.pauses.get(self.paused) == Some(&stop);
         if !(sample || pause) {
@@ -459,7 +461,7 @@ impl Player {
             expectations_for(&self.spec, self.variant.as_deref())
                 .map(|e| Outcome {
                     because: e.because.clone(),
-                    verdict: evaluate(e, metrics, &self.built.faults, end),
+                    verdict: sim_core::scenario::verdict(&self.spec, &self.built, e, end),
                 })
                 .collect(),
         );

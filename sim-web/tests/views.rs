@@ -947,3 +947,41 @@ fn raft_elections_are_marked_and_votes_and_heartbeats_drawn_apart() {
             .all(|d| d.size < big)
     );
 }
+
+/// An `always` expectation is judged at the same checkpoints in the app
+/// as in the CLI, however the run is sliced: the same verdict, saying
+/// when it broke, and the same fingerprint.
+#[test]
+fn an_always_expectation_gets_the_same_verdict_in_the_app() {
+    let text = story("queues").to_string();
+    let s = sim_core::scenario::load("queues", "queues.toml", &text).unwrap();
+    // The story's first expectation, watched at every checkpoint.
+    let first = text.find("[[expect]]").unwrap();
+    let watched = format!(
+        "{}[[expect]]\nwhen = \"always\"{}",
+        &text[..first],
+        &text[first + "[[expect]]".len()..]
+    );
+    let variant = s.spec.expectations[0]
+        .variant
+        .as_ref()
+        .map(|v| v.get_ref().clone());
+    let spec = sim_core::scenario::load("queues", "queues.toml", &watched)
+        .unwrap()
+        .resolve(variant.as_deref(), &[])
+        .unwrap();
+    let mut built = sim_core::scenario::build(&spec, 3).unwrap();
+    let report = built.run();
+    let cli = sim_core::scenario::judge(&spec, variant.as_deref(), &built, &report).unwrap();
+    let mut p = Player::new("queues", &watched, variant.as_deref(), Some(3)).unwrap();
+    // Played in uneven slices, as frames play it.
+    while p.outcomes().is_none() {
+        p.seek(p.now() + SimDuration::from_millis(1_337));
+        while !p.work(5_000) {}
+    }
+    assert_eq!(p.fingerprint(), report.fingerprint.to_string());
+    let app = p.outcomes().unwrap()[0].verdict.as_ref().unwrap();
+    let cli = cli[0].verdict.as_ref().unwrap();
+    assert_eq!(app, cli);
+    assert!(app.metric.starts_with("always "), "{app:?}");
+}

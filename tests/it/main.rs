@@ -27,6 +27,7 @@ mod replication;
 mod request_path;
 mod scenarios;
 mod search;
+mod temporal;
 mod theory;
 mod tidy;
 mod topics;

@@ -176,13 +176,13 @@ fn shrinking_finds_the_one_fault_that_matters_and_makes_it_minimal() {
         small.duration_ms < 60_000 && small.duration_ms > end,
         "{small:?}"
     );
-    assert!(probe.breaks(&small, index));
+    assert!(probe.blames_faults(&small, index));
     assert!(runs > 0 && runs < 300, "{runs} runs");
     // 1-minimal: each smaller step fails to break it.
     let mut shorter = small.clone();
     shorter.faults[0].lasting_ms /= 2;
     assert!(
-        !probe.breaks(&shorter, index),
+        !probe.blames_faults(&shorter, index),
         "the crash is as short as it can be"
     );
     let rate = small.sets.iter().find(|(p, _)| p == "node.user.rate");
@@ -194,7 +194,7 @@ fn shrinking_finds_the_one_fault_that_matters_and_makes_it_minimal() {
         toml::Value::String(format!("{}/s", per_s / 2.0)),
     )];
     assert!(
-        !probe.breaks(&slower, index),
+        !probe.blames_faults(&slower, index),
         "the rate is as low as it can be"
     );
     // Deterministic: the same input shrinks to the same output.

@@ -35,6 +35,10 @@ pub struct Built {
     groups: SessionHistories,
     /// The Raft groups' members' events, likewise.
     raft: RaftHistories,
+    /// The checkpoints of `always` and `eventually` expectations: a front
+    /// end that runs the simulation itself stops at each `watch.next()`
+    /// and calls `observe`.
+    pub watch: super::watch::Watch,
 }
 
 /// How many events a run goes between takings of the key-value models'
@@ -63,7 +67,8 @@ impl Built {
         let end = self.limits.until;
         let mut pauses = pauses.iter().copied().filter(|&t| t < end).peekable();
         let report = loop {
-            let until = pauses.peek().copied().unwrap_or(end);
+            let pause = pauses.peek().copied().unwrap_or(end);
+            let until = self.watch.next().map_or(pause, |w| w.min(pause));
             let chunk = DRAIN_EVERY.min(budget - events);
             let limits = RunLimits {
                 until,
@@ -76,8 +81,13 @@ impl Built {
                 StopReason::EventBudget { .. } if events < budget => continue,
                 StopReason::EventBudget { .. } => r.stop = StopReason::EventBudget { budget },
                 StopReason::ReachedEnd | StopReason::Idle if until < end => {
-                    pauses.next();
-                    at_pause(until, self.metrics_now());
+                    if self.watch.next() == Some(until) {
+                        self.observe();
+                    }
+                    if pause == until {
+                        pauses.next();
+                        at_pause(until, self.metrics_now());
+                    }
                     continue;
                 }
                 _ => {}
@@ -87,6 +97,14 @@ impl Built {
         };
         self.finish();
         report
+    }
+
+    /// Judges the `always` and `eventually` expectations at the
+    /// checkpoint due (the simulation has run to it), with the histories
+    /// taken first, so that every front end judges the same metrics.
+    pub fn observe(&mut self) {
+        self.drain();
+        self.watch.observe(self.sim.metrics(), &self.faults);
     }
 
     /// The metrics as they stand now, with the readers' stale reads found
@@ -236,6 +254,7 @@ pub fn build(spec: &ScenarioSpec, seed: u64) -> Result<Built, String> {
         kv,
         groups,
         raft,
+        watch: super::watch::Watch::new(spec),
     })
 }
 

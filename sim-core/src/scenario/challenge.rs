@@ -124,6 +124,7 @@ fn check_goal(scenario: &Scenario, c: &ChallengeSpec) -> Result<(), Diagnostic> 
             .with_field("challenge.when.variant")
             .with_expected("`variant` on the `[[challenge]]` table instead"));
         }
+        super::load::judged_once(&scenario.file, &scenario.source, e, "challenge")?;
         check_expectation(&scenario.file, &scenario.source, &scenario.spec, e)?;
     }
     Ok(())

@@ -9,11 +9,11 @@
 //! and the other way round. A scenario's own run (`--variant` not given)
 //! is called [`AS_WRITTEN`] wherever a front end names it.
 
-use super::build::{Verdict, evaluate};
+use super::build::{Built, Verdict, evaluate};
 use super::load::Scenario;
 use super::spec::{ExpectSpec, ScenarioSpec};
 use crate::engine::{RunReport, StopReason};
-use crate::metrics::Metrics;
+use crate::time::SimTime;
 
 /// How every front end names the scenario as written, with no variant.
 pub const AS_WRITTEN: &str = "as written";
@@ -121,19 +121,35 @@ impl Judged<'_> {
 pub fn judge<'a>(
     spec: &'a ScenarioSpec,
     variant: Option<&'a str>,
-    metrics: &Metrics,
+    built: &Built,
     report: &RunReport,
 ) -> Result<Vec<Judged<'a>>, String> {
     if let Some(why) = cut_short(report) {
         return Err(why);
     }
-    let faults = super::timeline::fault_windows(spec);
     Ok(expectations_for(spec, variant)
         .map(|e| Judged {
             expectation: e,
-            verdict: evaluate(e, metrics, &faults, report.end_time),
+            verdict: verdict(spec, built, e, report.end_time),
         })
         .collect())
+}
+
+/// Expectation `e` of `spec` judged on `built`'s finished run (ended at
+/// `end`): at the end, and for `always` and `eventually`, at the run's
+/// checkpoints too.
+pub fn verdict(
+    spec: &ScenarioSpec,
+    built: &Built,
+    e: &ExpectSpec,
+    end: SimTime,
+) -> Result<Verdict, String> {
+    let at_end = evaluate(e, built.sim.metrics(), &built.faults, end)?;
+    let index = spec.expectations.iter().position(|x| std::ptr::eq(x, e));
+    Ok(match index {
+        Some(i) => built.watch.verdict(i, e, &built.faults, at_end),
+        None => at_end,
+    })
 }
 
 #[cfg(test)]
@@ -205,11 +221,11 @@ value = 20
         let mut built = build(&s.spec, 1).unwrap();
         built.limits = built.limits.with_max_events(10);
         let report = built.run();
-        let err = judge(&s.spec, None, built.sim.metrics(), &report).unwrap_err();
+        let err = judge(&s.spec, None, &built, &report).unwrap_err();
         assert!(err.contains("event budget"), "{err}");
         let mut built = build(&s.spec, 1).unwrap();
         let report = built.run();
-        let judged = judge(&s.spec, None, built.sim.metrics(), &report).unwrap();
+        let judged = judge(&s.spec, None, &built, &report).unwrap();
         assert_eq!(judged.len(), 1);
         assert!(judged[0].holds(), "{judged:?}");
     }

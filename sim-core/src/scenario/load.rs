@@ -242,6 +242,17 @@ pub(super) fn check_expectation(
     spec: &ScenarioSpec,
     e: &super::spec::ExpectSpec,
 ) -> Result<(), Diagnostic> {
+    if let Some(w) = &e.within
+        && super::watch::when(e) != super::watch::When::Eventually
+    {
+        return Err(at(
+            file,
+            source,
+            w.span(),
+            "expect.within",
+            "`within` says how soon after the faults an expectation holds again; it goes with `when = \"eventually\"`".into(),
+        ));
+    }
     match super::build::expectation_value(e.value.get_ref()) {
         Ok(v) if v.is_finite() => {}
         Ok(v) => {
@@ -473,6 +484,29 @@ fn node_kind_at(source: &str, offset: usize) -> Option<&'static super::kinds::Ki
         .get("kind")?
         .as_str()?;
     super::kinds::KINDS.iter().copied().find(|k| k.name == kind)
+}
+
+/// A condition of a prediction or a challenge is judged once, where it
+/// says: it takes no `when` or `within` (`what` names where it is).
+pub(super) fn judged_once(
+    file: &str,
+    source: &str,
+    e: &super::spec::ExpectSpec,
+    what: &str,
+) -> Result<(), Diagnostic> {
+    let span = match (&e.when, &e.within) {
+        (Some(w), _) => w.span(),
+        (None, Some(w)) => w.span(),
+        (None, None) => return Ok(()),
+    };
+    Err(at(
+        file,
+        source,
+        span,
+        &format!("{what}.when"),
+        "a condition here is judged once, at its time; `when` and `within` are for `[[expect]]`"
+            .into(),
+    ))
 }
 
 fn at(

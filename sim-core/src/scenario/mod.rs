@@ -46,6 +46,7 @@ pub mod spec;
 mod suggest;
 mod timeline;
 mod units;
+mod watch;
 mod words;
 
 pub use crate::models::client::order_number;
@@ -57,7 +58,7 @@ pub use charts::{Charts, Line, Panel, Stat, Window};
 pub use diagnostic::Diagnostic;
 pub use judge::{
     AS_WRITTEN, Judged, cut_short, expectations_for, judge, judged_variants, measure, number,
-    variant_label,
+    variant_label, verdict,
 };
 pub use library::STORIES;
 pub use limits::{MAX_GRID_POINTS, MAX_SEEDS, MAX_SHARDS, MAX_SWEEP_JOBS, seed_range};
@@ -75,4 +76,5 @@ pub use spec::{NodeKind, ScenarioSpec, instance_name};
 pub use suggest::did_you_mean;
 pub use timeline::{FaultWindow, Recovery, fault_windows, recovery};
 pub use units::{UnitError, parse_probability, parse_rate, parse_size};
+pub use watch::{WATCH_POINTS, Watch, When};
 pub use words::text as decode_text;

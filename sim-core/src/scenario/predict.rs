@@ -63,6 +63,7 @@ pub fn check(scenario: &Scenario) -> Result<(), Diagnostic> {
                     .with_field("predict.answer.when.variant")
                     .with_expected("`variant` on the `[[predict]]` table instead"));
                 }
+                super::load::judged_once(file, source, c, "predict.answer")?;
                 check_expectation(file, source, spec, c)?;
             }
         }

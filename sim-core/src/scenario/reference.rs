@@ -745,6 +745,18 @@ pub const FIELDS: &[FieldDoc] = &[
         "Why it should hold; shown when it does not.",
     ),
     f(
+        "[[expect]]",
+        "when",
+        "`end`, `always` or `eventually`",
+        "When it must hold. `end` (the default): on the run's totals at the end. `always`: at the end and at each of 100 checkpoints spread over the run, on the nodes' metrics as they stand there (what the checkers find and the after-run counts, such as duplicates, are judged at the end only); a failure says when it first broke. `eventually`: at the end, and with `within`, at every checkpoint from that long after the last fault ends (recovery); a failure says when it was still broken.",
+    ),
+    f(
+        "[[expect]]",
+        "within",
+        "duration",
+        "With `when = \"eventually\"`: how soon after the last fault ends it must hold, and keep holding (a fault that never ends leaves the end alone to decide).",
+    ),
+    f(
         "[[predict]]",
         "question",
         "text",

@@ -5,7 +5,10 @@
 //! the run's length and a few `--set` values (fewer clients, a lower
 //! rate). `Probe::breaks` runs a case and says whether the expectation
 //! that first broke still breaks; a run cut short is not a result, so it
-//! never counts as breaking. `shrink` then tries, in this order and
+//! never counts as breaking. A smaller case is kept only if its drawn
+//! faults are still to blame (`Probe::blames_faults`: it breaks, and
+//! breaks no more without them), so shrinking cannot wander off to a run
+//! so short or light that a ratio breaks by chance. `shrink` then tries, in this order and
 //! keeping every change that still breaks it: fewer faults (ddmin over
 //! the list: drop halves, then quarters, down to single faults), each
 //! fault shorter (halving its length), the schedule earlier (halving the
@@ -60,13 +63,28 @@ pub struct Probe<'a> {
 }
 
 impl Probe<'_> {
-    /// The scenario file of `case`: the scenario as written, with the
-    /// overrides, the case's values and length, and its faults after the
-    /// scripted ones.
+    /// The scenario file of `case`: the scenario with the probe's variant
+    /// applied, the overrides, the case's values and length, and its
+    /// faults after the scripted ones; it keeps the variant's
+    /// expectations only (as the file's own), and no variants,
+    /// predictions or challenges, so it runs as written.
     pub fn text(&self, case: &Case) -> Result<String, String> {
         let mut sets = self.overrides.to_vec();
         sets.extend(case.sets.iter().cloned());
-        let mut doc = self.scenario.document_with(None, &sets)?;
+        let mut doc = self.scenario.document_with(self.variant, &sets)?;
+        for gone in ["variants", "predict", "challenge"] {
+            doc.remove(gone);
+        }
+        if let Some(toml::Value::Array(expect)) = doc.get_mut("expect") {
+            let about = |t: &toml::Value| {
+                let v = t.get("variant").and_then(toml::Value::as_str);
+                v == self.variant
+            };
+            expect.retain(about);
+            for e in expect.iter_mut().filter_map(toml::Value::as_table_mut) {
+                e.remove("variant");
+            }
+        }
         let duration = toml::Value::String(format!("{}ms", case.duration_ms));
         set_path(&mut doc, "run.duration", duration)?;
         add_faults(&mut doc, &case.faults, &self.everyone);
@@ -84,11 +102,11 @@ impl Probe<'_> {
     fn try_run(&self, case: &Case) -> Result<Outcome, String> {
         let text = self.text(case)?;
         let s = load(&self.scenario.name, &self.scenario.file, &text).map_err(|d| d.message)?;
-        let spec = s.resolve(self.variant, &[])?;
+        let spec = s.resolve(None, &[])?;
         let mut built = build(&spec, self.seed)?;
         let report = built.run();
         let fingerprint = report.fingerprint.to_string();
-        let judged = judge(&spec, self.variant, built.sim.metrics(), &report)?;
+        let judged = judge(&spec, None, &built, &report)?;
         Ok(match judged.iter().position(|j| !j.holds()) {
             Some(index) => Outcome::Broke {
                 index,
@@ -102,6 +120,18 @@ impl Probe<'_> {
     /// Whether `case` still breaks the `index`-th expectation.
     pub fn breaks(&self, case: &Case, index: usize) -> bool {
         matches!(self.run(case), Outcome::Broke { index: i, .. } if i == index)
+    }
+
+    /// Whether `case` breaks the `index`-th expectation because of its
+    /// drawn faults: it breaks, and the same case without them does not
+    /// (a run made short or light enough can break a ratio by chance,
+    /// with no fault to blame).
+    pub fn blames_faults(&self, case: &Case, index: usize) -> bool {
+        let quiet = Case {
+            faults: Vec::new(),
+            ..case.clone()
+        };
+        !case.faults.is_empty() && self.breaks(case, index) && !self.breaks(&quiet, index)
     }
 
     /// The number of expectations about the variant.
@@ -167,7 +197,7 @@ impl Shrinker<'_, '_> {
             return false;
         }
         self.runs += 1;
-        let kept = self.probe.breaks(&candidate, self.index);
+        let kept = self.probe.blames_faults(&candidate, self.index);
         if kept {
             self.best = candidate;
         }
@@ -259,19 +289,13 @@ impl Shrinker<'_, '_> {
     }
 
     /// Less load: each node with a `rate` at half its rate, and at half
-    /// its `replicas`, while it still breaks. Values the variant sets are
-    /// left alone (the variant would set them back).
+    /// its `replicas`, while it still breaks.
     fn less_load(&mut self) {
         let p = self.probe;
-        let doc = match p.scenario.document_with(None, p.overrides) {
+        let doc = match p.scenario.document_with(p.variant, p.overrides) {
             Ok(d) => d,
             Err(_) => return,
         };
-        let variant_sets: Vec<&String> = p
-            .variant
-            .and_then(|v| p.scenario.spec.variants.get(v))
-            .map(|v| v.get_ref().set.keys().collect())
-            .unwrap_or_default();
         let loaders: Vec<String> = p
             .scenario
             .spec
@@ -283,9 +307,6 @@ impl Shrinker<'_, '_> {
         for name in loaders {
             for field in ["rate", "replicas"] {
                 let path = format!("node.{name}.{field}");
-                if variant_sets.contains(&&path) {
-                    continue;
-                }
                 let Ok(Some(mut value)) = value_at(&doc, &path) else {
                     continue;
                 };

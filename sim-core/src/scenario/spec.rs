@@ -709,6 +709,11 @@ pub struct ExpectSpec {
     pub metric: Spanned<String>,
     pub op: Spanned<CompareOp>,
     pub value: Spanned<toml::Value>,
+    /// When it must hold: at the end (default), always, or eventually.
+    pub when: Option<Spanned<super::watch::When>>,
+    /// With `when = "eventually"`: from this long after the last fault
+    /// ends, at every checkpoint.
+    pub within: Option<Spanned<Duration>>,
     /// Why this should hold, shown when it does not.
     #[serde(default)]
     pub because: String,

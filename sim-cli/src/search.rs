@@ -224,6 +224,7 @@ fn progress(p: Progress, bar: bool) {
         );
         let _ = std::io::stderr().flush();
     } else if p.runs.is_multiple_of(25) {
-        eprintln!("shrinking: {} runs, {} faults left", p.runs, p.faults);
+        let s = if p.faults == 1 { "" } else { "s" };
+        eprintln!("shrinking: {} runs, {} fault{s} left", p.runs, p.faults);
     }
 }

@@ -103,3 +103,36 @@ fn explore_with_faults_says_when_everything_held() {
     assert!(ok, "{out}{err}");
     assert!(out.contains("every expectation held on 3 seeds"), "{out}");
 }
+
+/// The one-at-a-time story quotes what `explore --faults` finds in it;
+/// the quote stays true.
+#[test]
+fn the_story_quotes_what_the_search_finds() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/one-at-a-time.toml"
+    ))
+    .unwrap();
+    let quote = text
+        .split("```text\n")
+        .nth(1)
+        .and_then(|r| r.split("```").next())
+        .expect("the story quotes the search");
+    let mut lines = quote.lines();
+    let command = lines.next().unwrap().strip_prefix("$ faultline ").unwrap();
+    let out_file = write_temp("story-repro.toml", "");
+    let mut args: Vec<&str> = command.split(' ').collect();
+    let out_s = out_file.to_str().unwrap();
+    args.extend(["--out", out_s]);
+    let (ok, out, err) = faultline(&args);
+    assert!(!ok, "{out}{err}");
+    for line in lines {
+        assert!(
+            out.contains(line),
+            "the story says {line:?}, the search:\n{out}"
+        );
+    }
+    // The drill alone holds: `check` on the story passes.
+    let (ok, out, _) = faultline(&["check", "one-at-a-time", "--seeds", "5"]);
+    assert!(ok, "{out}");
+}

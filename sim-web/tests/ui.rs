@@ -378,7 +378,7 @@ fn a_prediction_at_a_time_is_graded_when_the_run_gets_there() {
 fn the_home_page_leads_along_the_path_and_counts_what_is_done() {
     let mut h = harness();
     assert!(shows(&h, "Faultline simulates small distributed systems"));
-    assert!(shows(&h, "0 of 29 stories done"));
+    assert!(shows(&h, "0 of 30 stories done"));
     assert!(shows(&h, "Start here: Queues hide overload"));
     assert!(shows(&h, "A queue that never refuses hides overload"));
 
@@ -408,7 +408,7 @@ fn the_home_page_leads_along_the_path_and_counts_what_is_done() {
     h.get_by_label("Home").click();
     h.run();
     assert!(h.state().player.is_none());
-    assert!(shows(&h, "1 of 29 stories done; about 272 minutes to go."));
+    assert!(shows(&h, "1 of 30 stories done; about 282 minutes to go."));
     h.get_by_label("Start chapter 2").click();
     h.run();
     assert_eq!(
@@ -430,7 +430,7 @@ fn progress_saved_by_the_browser_is_shown_when_the_page_comes_back() {
         .with_size(egui::vec2(1400.0, 900.0))
         .build_ui_state(|ui, app: &mut App| app.ui(ui), app);
     h.run();
-    assert!(shows(&h, "2 of 29 stories done"));
+    assert!(shows(&h, "2 of 30 stories done"));
     assert!(shows(&h, "Continue: The double charge"));
     h.get_by_label("Continue: The double charge").click();
     h.run();

@@ -74,6 +74,10 @@ pub const STORIES: &[(&str, &str)] = &[
         "minority-side",
         include_str!("../../../scenarios/minority-side.toml"),
     ),
+    (
+        "one-at-a-time",
+        include_str!("../../../scenarios/one-at-a-time.toml"),
+    ),
     ("oversold", include_str!("../../../scenarios/oversold.toml")),
     (
         "poison-message",

@@ -48,7 +48,11 @@ value = 30
 
 /// The verdict's metric text and whether it held, on seed 1.
 fn judged(expect: &str) -> (String, bool) {
-    let s = load("t", "t.toml", &system(expect)).unwrap_or_else(|d| panic!("{d}"));
+    judged_text(&system(expect))
+}
+
+fn judged_text(text: &str) -> (String, bool) {
+    let s = load("t", "t.toml", text).unwrap_or_else(|d| panic!("{d}"));
     let spec = s.resolve(None, &[]).unwrap();
     let mut built = build(&spec, 1).unwrap();
     let report = built.run();
@@ -74,12 +78,8 @@ fn always_remembers_a_breach_the_end_has_forgotten() {
     );
     // Without the slow spell, it always holds.
     let quiet = system("when = \"always\"").replace("factor = 5", "factor = 1");
-    let s = load("t", "t.toml", &quiet).unwrap();
-    let spec = s.resolve(None, &[]).unwrap();
-    let mut built = build(&spec, 1).unwrap();
-    let report = built.run();
-    let j = judge(&spec, None, &built, &report).unwrap();
-    assert!(j[0].holds(), "{:?}", j[0].verdict);
+    let (metric, holds) = judged_text(&quiet);
+    assert!(holds, "{metric}");
 }
 
 #[test]

@@ -378,11 +378,7 @@ fn bench(quick: bool) -> Result<(), String> {
         eprintln!("(quick run: BENCHMARKS.md left unchanged)");
         return Ok(());
     }
-    let rustc = Command::new("rustc")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    let rustc = rustc_version();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let engine_block = format!(
         "{BENCH_START}\nProduced by `cargo xtask bench` (which runs `cargo bench -p sim-core --bench engine`) \
@@ -412,11 +408,7 @@ fn bench(quick: bool) -> Result<(), String> {
 
 /// The SimPy comparison's block in BENCHMARKS.md.
 fn write_simpy_block(table: &str) -> Result<(), String> {
-    let rustc = Command::new("rustc")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    let rustc = rustc_version();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let block = format!(
         "{SIMPY_START}\nProduced by `cargo xtask bench-simpy` (also part of `cargo xtask bench`) with {rustc} \
@@ -428,11 +420,7 @@ fn write_simpy_block(table: &str) -> Result<(), String> {
 
 /// The memory table's block in BENCHMARKS.md.
 fn write_memory_block(table: &str) -> Result<(), String> {
-    let rustc = Command::new("rustc")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    let rustc = rustc_version();
     let block = format!(
         "{MEMORY_START}\nProduced by `cargo xtask bench-memory` (also part of `cargo xtask bench`) with {rustc}: \
          the whole process's peak resident set (GNU time's %M) for `faultline run STORY` in a release build, at \
@@ -440,6 +428,15 @@ fn write_memory_block(table: &str) -> Result<(), String> {
          no run is cut short).\n\n{table}{MEMORY_END}"
     );
     write_blocks(&[(MEMORY_START, MEMORY_END, &block)])
+}
+
+/// `rustc --version`, for the tables' captions.
+fn rustc_version() -> String {
+    Command::new("rustc")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Replaces each marked block of BENCHMARKS.md.

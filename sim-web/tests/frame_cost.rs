@@ -83,13 +83,16 @@ fn cached_labels_are_made_once_and_freed_when_not_drawn() {
     assert_eq!(app.text.made, made, "nothing is made again");
     app.show_story = false;
     triangles(&ctx, &mut app, 3);
+    // What is left is the library's: its chapter headings and the story
+    // names it has room to show (a long list scrolls), none of the prose.
     let path = sim_core::scenario::learning_path().unwrap();
     let library = path.chapters.len() + sim_core::scenario::STORIES.len();
-    assert_eq!(
-        app.text.len(),
-        library,
-        "a hidden panel's textures are freed"
+    let left = app.text.len();
+    assert!(
+        left <= library && left >= path.chapters.len(),
+        "a hidden panel's textures are freed: {left} left, the library has {library}"
     );
+    assert!(left + 4 <= held, "the story's prose went: {left} of {held}");
     app.show_story = true;
     triangles(&ctx, &mut app, 3);
     assert_eq!(app.text.len(), held);

@@ -1264,11 +1264,30 @@ fn verdicts_json(p: &Player) -> Vec<serde_json::Value> {
 }
 
 /// A story's text as paragraphs and list items, each one line: the file
-/// wraps its lines for editors, the panel wraps them for its width.
+/// wraps its lines for editors, the panel wraps them for its width. A
+/// fenced block (a command and its output) is one paragraph that keeps
+/// its lines, without the fences.
 pub fn reflow(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut current = String::new();
-    for line in text.lines().map(str::trim) {
+    let mut fenced: Option<Vec<&str>> = None;
+    for raw in text.lines() {
+        let line = raw.trim();
+        if line.starts_with("```") {
+            if let Some(block) = fenced.take() {
+                out.push(block.join("\n"));
+            } else {
+                if !current.is_empty() {
+                    out.push(std::mem::take(&mut current));
+                }
+                fenced = Some(Vec::new());
+            }
+            continue;
+        }
+        if let Some(block) = &mut fenced {
+            block.push(raw.trim_end());
+            continue;
+        }
         let item = line.starts_with("- ");
         if line.is_empty() || item {
             if !current.is_empty() {
@@ -1309,6 +1328,19 @@ mod tests {
                 "The variants:",
                 "• **long**: fast, and wrong;",
                 "• short."
+            ]
+        );
+    }
+
+    #[test]
+    fn a_fenced_block_keeps_its_lines() {
+        let text = "It finds:\n\n```text\n$ faultline explore x\n  crash db at 1s\n```\n\nThen.\n";
+        assert_eq!(
+            reflow(text),
+            [
+                "It finds:",
+                "$ faultline explore x\n  crash db at 1s",
+                "Then."
             ]
         );
     }

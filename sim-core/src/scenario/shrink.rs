@@ -165,6 +165,7 @@ pub fn shrink(
         budget,
         best: case,
         progress: &mut progress,
+        quiet: Vec::new(),
     };
     // Until nothing changes: a lower rate may let a fault be shorter.
     loop {
@@ -187,6 +188,10 @@ struct Shrinker<'a, 'p> {
     budget: u32,
     best: Case,
     progress: &'a mut dyn FnMut(Progress),
+    /// Whether the case with no drawn fault breaks the expectation, per
+    /// run length and values: the same for every candidate that changes
+    /// only the faults, so it is run once for each.
+    quiet: Vec<(Case, bool)>,
 }
 
 impl Shrinker<'_, '_> {
@@ -197,7 +202,10 @@ impl Shrinker<'_, '_> {
             return false;
         }
         self.runs += 1;
-        let kept = self.probe.blames_faults(&candidate, self.index);
+        // As `Probe::blames_faults`, with the faultless run remembered.
+        let kept = !candidate.faults.is_empty()
+            && self.probe.breaks(&candidate, self.index)
+            && !self.quiet_breaks(&candidate);
         if kept {
             self.best = candidate;
         }
@@ -207,6 +215,21 @@ impl Shrinker<'_, '_> {
             faults: self.best.faults.len(),
         });
         kept
+    }
+
+    /// Whether `candidate` without its drawn faults breaks the
+    /// expectation too (run once per run length and values).
+    fn quiet_breaks(&mut self, candidate: &Case) -> bool {
+        let quiet = Case {
+            faults: Vec::new(),
+            ..candidate.clone()
+        };
+        if let Some((_, b)) = self.quiet.iter().find(|(q, _)| *q == quiet) {
+            return *b;
+        }
+        let b = self.probe.breaks(&quiet, self.index);
+        self.quiet.push((quiet, b));
+        b
     }
 
     /// ddmin over the faults: remove a chunk at a time, finer and finer.
